@@ -1,0 +1,27 @@
+export {
+  connectionOfBucket,
+  DEFAULT_SNAPSHOT_BUCKET,
+  DEFAULT_SNAPSHOT_HISTORY,
+  type OpenSnapshotBucketOptions,
+  openSnapshotBucket,
+  publishSnapshot,
+  readSnapshot,
+  type StoredSnapshot,
+} from './bucket.ts';
+export {
+  type ConnectNatsOptions,
+  connectNats,
+  NATS_CONNECT_TIMEOUT_MS,
+  NATS_MAX_PINGS_OUT,
+  NATS_PING_INTERVAL_MS,
+  NATS_RECONNECT_JITTER_MS,
+  NATS_RECONNECT_WAIT_MS,
+} from './connect.ts';
+export { type NatsSnapshotLocation, parseNatsSnapshotUrl } from './snapshot-url.ts';
+export {
+  type SnapshotWatch,
+  WATCH_RETRY_MAX_MS,
+  WATCH_RETRY_MIN_MS,
+  type WatchSnapshotsOptions,
+  watchSnapshots,
+} from './watch.ts';
