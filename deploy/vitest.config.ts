@@ -1,4 +1,8 @@
-import { defineConfig } from 'vitest/config';
+import { defineConfig, mergeConfig } from 'vitest/config';
 import { testConfig } from '../vitest.shared.ts';
 
-export default defineConfig(testConfig(import.meta.dirname));
+export default mergeConfig(
+  defineConfig(testConfig(import.meta.dirname)),
+  // Fetches the pinned kustomize renderer once before any test renders a manifest.
+  defineConfig({ test: { globalSetup: ['test/global-setup.ts'] } }),
+);
