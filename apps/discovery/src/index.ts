@@ -1,1 +1,52 @@
-export {};
+export { backoffDelayMs, realSleep, type SleepFn } from './backoff.ts';
+export {
+  ConfigError,
+  type DiscoveryConfig,
+  discoveryHelp,
+  type LogLevel,
+  type ParsedArgs,
+  parseDiscoveryArgs,
+  type RoleSelectors,
+} from './config.ts';
+export { Debouncer } from './debouncer.ts';
+export {
+  createDiscovery,
+  type Discovery,
+  type DiscoveryDeps,
+  type DiscoveryState,
+  NATS_OPERATION_TIMEOUT_MS,
+} from './discovery.ts';
+export { DISCOVERY_FLAGS, type DiscoveryFlagSpec, type DiscoveryFlagType } from './flags.ts';
+export { createHttpServer, type HealthSource, listenHttp } from './http-server.ts';
+export {
+  type LeaseClient,
+  leaseClient,
+  loadKubeConfig,
+  type PodListWatchOptions,
+  podListWatch,
+} from './kube-client.ts';
+export {
+  LEASE_RENEW_DEADLINE_FRACTION,
+  LEASE_RENEW_FRACTION,
+  LEASE_RETRY_FRACTION,
+  LeaderElector,
+  type LeaderElectorOptions,
+} from './leader-election.ts';
+export { createLogger, errorMessage, type Logger } from './logger.ts';
+export { exclusionReason, type MembershipOptions, membersOf, parsePort, podToMember } from './membership.ts';
+export { createDiscoveryMetrics, type DiscoveryMetrics } from './metrics.ts';
+export {
+  MIN_HEALTHY_WATCH_MS,
+  PodInformer,
+  type PodInformerOptions,
+  type PodListWatch,
+  statusCodeOf,
+} from './pod-informer.ts';
+export {
+  type Membership,
+  PUBLISH_RETRY_MS,
+  type PublisherState,
+  SnapshotPublisher,
+  type SnapshotPublisherOptions,
+  type SnapshotStore,
+} from './snapshot-publisher.ts';

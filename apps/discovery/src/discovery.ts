@@ -1,0 +1,257 @@
+import type { Server } from 'node:http';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Member, Role } from '@pdrouter/core';
+import { connectNats, openSnapshotBucket, publishSnapshot, readSnapshot } from '@pdrouter/nats-snapshots';
+import type { SleepFn } from './backoff.ts';
+import type { DiscoveryConfig } from './config.ts';
+import { Debouncer } from './debouncer.ts';
+import { createHttpServer, listenHttp } from './http-server.ts';
+import { leaseClient, loadKubeConfig, podListWatch } from './kube-client.ts';
+import { LeaderElector } from './leader-election.ts';
+import { errorMessage, type Logger } from './logger.ts';
+import { membersOf } from './membership.ts';
+import { createDiscoveryMetrics, type DiscoveryMetrics } from './metrics.ts';
+import { PodInformer } from './pod-informer.ts';
+import { type Membership, SnapshotPublisher, type SnapshotStore } from './snapshot-publisher.ts';
+
+/** Deadline of one bucket read or write, so a hung NATS call cannot stall publishing or shutdown. */
+export const NATS_OPERATION_TIMEOUT_MS = 5_000;
+
+const ROLES: readonly Role[] = ['prefill', 'decode', 'plain'];
+
+export interface DiscoveryDeps {
+  readonly logger: Logger;
+  readonly kubeConfig?: KubeConfig;
+  /** Replaces every backoff/lease sleep (tests). */
+  readonly sleep?: SleepFn;
+}
+
+export interface Discovery {
+  readonly metrics: DiscoveryMetrics;
+  /** Starts watching, campaigning and serving HTTP; resolves with the HTTP base URL. */
+  start(): Promise<string>;
+  stop(): Promise<void>;
+  state(): DiscoveryState;
+}
+
+export interface DiscoveryState {
+  identity: string;
+  pool: string;
+  leader: boolean;
+  synced: boolean;
+  natsConnected: boolean;
+  epoch: number | undefined;
+  seq: number;
+  fingerprint: string | undefined;
+  lastPublishAt: string | undefined;
+  members: Record<Role, string[]>;
+}
+
+export function createDiscovery(config: DiscoveryConfig, deps: DiscoveryDeps): Discovery {
+  const log = deps.logger;
+  const kc = deps.kubeConfig ?? loadKubeConfig(config.kubeconfig);
+  const metrics = createDiscoveryMetrics();
+  const membershipOptions = {
+    targetPort: config.targetPort,
+    portAnnotation: config.portAnnotation,
+    bootstrapPortAnnotation: config.bootstrapPortAnnotation,
+  };
+
+  let nc: NatsConnection | undefined;
+  let natsConnected = false;
+  let kv: Promise<KV> | undefined;
+  const connecting = connectNats({
+    url: config.natsUrl,
+    name: `pdrouter-discovery-${config.identity}`,
+    waitOnFirstConnect: true,
+    ...(config.natsCreds === undefined ? {} : { credsFile: config.natsCreds }),
+  });
+  const bucket = async (): Promise<KV> => {
+    kv ??= (async () => {
+      const conn = await connecting;
+      return openSnapshotBucket(conn, { bucket: config.bucket });
+    })();
+    try {
+      return await kv;
+    } catch (err) {
+      kv = undefined;
+      throw err;
+    }
+  };
+  // Any failure drops the bucket handle: the next attempt opens (and if need be re-creates) it again.
+  const guarded = async <T>(what: string, op: (b: KV) => Promise<T>): Promise<T> => {
+    try {
+      return await withTimeout(bucket().then(op), NATS_OPERATION_TIMEOUT_MS, `${what} in bucket ${config.bucket}`);
+    } catch (err) {
+      kv = undefined;
+      throw err;
+    }
+  };
+  const store: SnapshotStore = {
+    readCurrent: () => guarded('read', async (b) => (await readSnapshot(b, config.pool))?.raw),
+    put: (s) => guarded('publish', async (b) => void (await publishSnapshot(b, s))),
+  };
+
+  let lastMembers: Membership | undefined;
+  const publisher = new SnapshotPublisher({
+    pool: config.pool,
+    store,
+    heartbeatMs: config.heartbeatMs,
+    onPublished: (s, fingerprint) => {
+      metrics.snapshotsPublished.inc();
+      metrics.lastPublishTime.set(Date.now() / 1000);
+      metrics.snapshotSeq.set(s.seq);
+      metrics.snapshotEpoch.set(s.epoch);
+      log.debug('snapshot published', { pool: s.pool, epoch: s.epoch, seq: s.seq, fingerprint });
+    },
+    onError: (err) => {
+      metrics.publishErrors.inc();
+      log.warn('snapshot publication failed; retrying', { error: errorMessage(err) });
+    },
+  });
+
+  const informers = new Map<Role, PodInformer>();
+  const recompute = (): void => {
+    if (![...informers.values()].every((i) => i.synced)) return;
+    const next: Record<Role, Member[]> = { prefill: [], decode: [], plain: [] };
+    for (const [role, informer] of informers) next[role] = membersOf(informer.pods(), membershipOptions);
+    for (const role of ROLES) {
+      metrics.members.set({ role }, next[role].length);
+      const before = new Set(lastMembers?.[role].map((m) => m.name) ?? []);
+      const after = new Set(next[role].map((m) => m.name));
+      const joined = [...after].filter((n) => !before.has(n));
+      const left = [...before].filter((n) => !after.has(n));
+      if (joined.length > 0 || left.length > 0)
+        log.info('membership changed', { role, joined, left, count: after.size });
+    }
+    lastMembers = next;
+    publisher.setMembers(next);
+  };
+  const debouncer = new Debouncer(config.debounceMs, recompute);
+
+  for (const role of ROLES) {
+    const selector = config.selectors[role];
+    if (selector === undefined) continue;
+    const source = podListWatch(kc, {
+      namespace: config.namespace,
+      labelSelector: selector,
+      watchTimeoutSecs: config.watchTimeoutSecs,
+    });
+    informers.set(
+      role,
+      new PodInformer({
+        source,
+        onChange: () => debouncer.trigger(),
+        backoffMinMs: config.watchBackoffMinMs,
+        backoffMaxMs: config.watchBackoffMaxMs,
+        ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
+        onWatchRestart: (reason) => {
+          metrics.watchRestarts.inc({ role, reason });
+          if (reason !== 'closed') log.info('pod watch restarted', { role, reason });
+        },
+        onError: (err, nextDelayMs) => {
+          metrics.apiErrors.inc({ role });
+          log.warn('Kubernetes API error; backing off', { role, error: errorMessage(err), retryInMs: nextDelayMs });
+        },
+      }),
+    );
+  }
+
+  const elector = new LeaderElector({
+    client: leaseClient(kc, config.leaseNamespace, config.leaseName),
+    leaseName: config.leaseName,
+    identity: config.identity,
+    leaseDurationMs: config.leaseDurationMs,
+    ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
+    onStartedLeading: () => {
+      metrics.leader.set(1);
+      log.info('became leader', { identity: config.identity, lease: config.leaseName });
+      publisher.setLeader(true);
+    },
+    onStoppedLeading: () => {
+      metrics.leader.set(0);
+      log.info('stopped leading', { identity: config.identity, lease: config.leaseName });
+      publisher.setLeader(false);
+    },
+    onError: (err) => log.warn('lease update failed', { error: errorMessage(err) }),
+  });
+
+  const state = (): DiscoveryState => {
+    const p = publisher.state();
+    const names = (role: Role) => lastMembers?.[role].map((m) => m.name) ?? [];
+    return {
+      identity: config.identity,
+      pool: config.pool,
+      leader: p.leader,
+      synced: [...informers.values()].every((i) => i.synced),
+      natsConnected,
+      epoch: p.epoch,
+      seq: p.seq,
+      fingerprint: p.fingerprint,
+      lastPublishAt: p.lastPublishAt === undefined ? undefined : new Date(p.lastPublishAt).toISOString(),
+      members: { prefill: names('prefill'), decode: names('decode'), plain: names('plain') },
+    };
+  };
+
+  let server: Server | undefined;
+  let stopped = false;
+  return {
+    metrics,
+    state,
+    async start() {
+      server = createHttpServer(
+        {
+          ready: () => {
+            const reasons: string[] = [];
+            for (const [role, informer] of informers) if (!informer.synced) reasons.push(`${role} pods not listed yet`);
+            if (!natsConnected) reasons.push('not connected to NATS');
+            return { ready: reasons.length === 0, reasons };
+          },
+          state,
+        },
+        metrics.registry,
+      );
+      const url = await listenHttp(server, config.httpHost, config.httpPort);
+      for (const informer of informers.values()) informer.start();
+      elector.start();
+      void connecting.then(
+        async (conn) => {
+          nc = conn;
+          natsConnected = true;
+          log.info('connected to NATS', { server: conn.getServer() });
+          for await (const s of conn.status()) {
+            if (s.type === 'disconnect') natsConnected = false;
+            if (s.type === 'reconnect') natsConnected = true;
+            if (s.type === 'disconnect' || s.type === 'reconnect') log.info(`NATS ${s.type}`, {});
+          }
+        },
+        (err: unknown) => log.error('NATS connection failed', { error: errorMessage(err) }),
+      );
+      return url;
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      debouncer.cancel();
+      await elector.stop();
+      await publisher.stop();
+      await Promise.all([...informers.values()].map((i) => i.stop()));
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      server?.closeAllConnections();
+      // A connection still being attempted is closed as soon as it opens.
+      void connecting.then((c) => c.close()).catch(() => {});
+      if (nc !== undefined) await nc.close().catch(() => {});
+    },
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

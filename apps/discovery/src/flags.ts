@@ -1,0 +1,165 @@
+// The discovery command line, declared once: the parser, `--help` and docs/configuration.md are all built
+// from DISCOVERY_FLAGS.
+
+export type DiscoveryFlagType = 'bool' | 'string' | 'int' | 'number';
+
+export interface DiscoveryFlagSpec {
+  /** Long name without the leading `--`. */
+  readonly name: string;
+  readonly type: DiscoveryFlagType;
+  readonly default?: string | number | boolean;
+  /** Environment variable read when the flag is not given. */
+  readonly env?: string;
+  readonly help: string;
+  readonly valueName?: string;
+  /** Smallest accepted value of an int/number flag. */
+  readonly min?: number;
+  /** Never echoed back (logs, errors). */
+  readonly secret?: boolean;
+}
+
+export const DISCOVERY_FLAGS: readonly DiscoveryFlagSpec[] = [
+  // --- what to watch ---
+  {
+    name: 'namespace',
+    type: 'string',
+    default: 'default',
+    env: 'POD_NAMESPACE',
+    valueName: 'NS',
+    help: 'Namespace of the vLLM pods (and of the Lease unless --lease-namespace is set).',
+  },
+  {
+    name: 'prefill-selector',
+    type: 'string',
+    valueName: 'SELECTOR',
+    help: 'Label selector of the prefill pods, e.g. `app=vllm,role=prefill`.',
+  },
+  {
+    name: 'decode-selector',
+    type: 'string',
+    valueName: 'SELECTOR',
+    help: 'Label selector of the decode pods. Required with --prefill-selector.',
+  },
+  {
+    name: 'plain-selector',
+    type: 'string',
+    valueName: 'SELECTOR',
+    help: 'Label selector of plain (non-P/D) pods. At least one selector must be given.',
+  },
+  {
+    name: 'target-port',
+    type: 'int',
+    default: 8000,
+    min: 1,
+    help: 'Port of the vLLM HTTP server in each pod when the pod has no port annotation.',
+  },
+  {
+    name: 'port-annotation',
+    type: 'string',
+    default: 'vllm.ai/port',
+    valueName: 'KEY',
+    help: 'Pod annotation that overrides --target-port for that pod.',
+  },
+  {
+    name: 'bootstrap-port-annotation',
+    type: 'string',
+    default: 'vllm.ai/bootstrap-port',
+    valueName: 'KEY',
+    help: "Pod annotation carrying the prefill pod's KV-transfer bootstrap port.",
+  },
+  {
+    name: 'pool',
+    type: 'string',
+    default: 'default',
+    help: 'Pool name: the snapshot key in the bucket; proxies subscribe with the same --pool.',
+  },
+  // --- Kubernetes API ---
+  {
+    name: 'kubeconfig',
+    type: 'string',
+    env: 'KUBECONFIG',
+    valueName: 'FILE',
+    help: 'Kubeconfig file; without it the in-cluster service-account configuration is used.',
+  },
+  {
+    name: 'watch-backoff-min-ms',
+    type: 'int',
+    default: 1000,
+    min: 1,
+    help: 'First delay before re-listing/re-watching after an API error; doubles per failure.',
+  },
+  { name: 'watch-backoff-max-ms', type: 'int', default: 30000, min: 1, help: 'Upper bound of the API error backoff.' },
+  {
+    name: 'watch-timeout-secs',
+    type: 'int',
+    default: 300,
+    min: 1,
+    help: 'Server-side duration of one watch request; the watch is then resumed from the last resourceVersion.',
+  },
+  // --- leader election ---
+  {
+    name: 'lease-name',
+    type: 'string',
+    default: 'pdrouter-discovery',
+    help: 'coordination.k8s.io/v1 Lease used to elect the one replica that publishes.',
+  },
+  { name: 'lease-namespace', type: 'string', valueName: 'NS', help: 'Namespace of the Lease (default: --namespace).' },
+  {
+    name: 'lease-duration-secs',
+    type: 'number',
+    default: 15,
+    min: 1,
+    help: "How long a leader's claim lasts without renewal; a dead leader is replaced within about this long. The leader renews every third of it.",
+  },
+  {
+    name: 'identity',
+    type: 'string',
+    env: 'POD_NAME',
+    help: "This replica's identity in the Lease (default: hostname-pid).",
+  },
+  // --- publishing ---
+  {
+    name: 'nats-url',
+    type: 'string',
+    env: 'NATS_URL',
+    valueName: 'URL',
+    help: 'NATS server(s), comma separated (nats:// or tls://). Required.',
+  },
+  { name: 'nats-creds', type: 'string', env: 'NATS_CREDS', valueName: 'FILE', help: 'NATS credentials (.creds) file.' },
+  {
+    name: 'bucket',
+    type: 'string',
+    default: 'pdrouter-snapshots',
+    help: 'JetStream KV bucket holding one snapshot per pool.',
+  },
+  {
+    name: 'debounce-ms',
+    type: 'int',
+    default: 250,
+    min: 0,
+    help: 'A burst of pod changes within this window becomes one snapshot.',
+  },
+  {
+    name: 'heartbeat-secs',
+    type: 'number',
+    default: 10,
+    min: 0.1,
+    help: 'The leader republishes the current snapshot (next seq, same members) this often.',
+  },
+  // --- own endpoints ---
+  {
+    name: 'http-host',
+    type: 'string',
+    default: '0.0.0.0',
+    help: 'Address of the /healthz, /readyz, /metrics and /state listener.',
+  },
+  { name: 'http-port', type: 'int', default: 9090, min: 0, help: 'Port of that listener; 0 picks a free port.' },
+  {
+    name: 'log-level',
+    type: 'string',
+    default: 'info',
+    env: 'PDROUTER_LOG_LEVEL',
+    help: 'debug, info, warn or error (JSON lines on stdout).',
+  },
+  { name: 'help', type: 'bool', default: false, help: 'Print this help and exit.' },
+];

@@ -1,0 +1,59 @@
+import type { V1Pod } from '@kubernetes/client-node';
+import type { Member } from '@pdrouter/core';
+
+export interface MembershipOptions {
+  readonly targetPort: number;
+  readonly portAnnotation: string;
+  readonly bootstrapPortAnnotation: string;
+}
+
+/**
+ * Why a pod is not a member, or undefined when it is one. DESIGN.md §5: a pod serves only while Running,
+ * Ready, not terminating and with an IP. NotReady pods leave at once (vllm-router keeps them until deleted,
+ * which sends traffic to pods that cannot serve it).
+ */
+export function exclusionReason(pod: V1Pod): string | undefined {
+  if (pod.metadata?.deletionTimestamp !== undefined && pod.metadata.deletionTimestamp !== null) return 'terminating';
+  if (pod.status?.phase !== 'Running') return `phase ${pod.status?.phase ?? 'unknown'}`;
+  const ready = pod.status.conditions?.find((c) => c.type === 'Ready');
+  if (ready?.status !== 'True') return 'not ready';
+  if (!pod.status.podIP) return 'no pod IP';
+  return undefined;
+}
+
+/** The pod as a snapshot member, or undefined when it must not receive traffic. */
+export function podToMember(pod: V1Pod, options: MembershipOptions): Member | undefined {
+  if (exclusionReason(pod) !== undefined) return undefined;
+  const name = pod.metadata?.name;
+  const ip = pod.status?.podIP;
+  if (!name || !ip) return undefined;
+  const annotations = pod.metadata?.annotations ?? {};
+  const port = parsePort(annotations[options.portAnnotation]) ?? options.targetPort;
+  const bootstrapPort = parsePort(annotations[options.bootstrapPortAnnotation]);
+  // IPv6 pod IPs need brackets in a URL.
+  const host = ip.includes(':') ? `[${ip}]` : ip;
+  return {
+    name,
+    uid: pod.metadata?.uid ?? '',
+    url: `http://${host}:${port}`,
+    ready: true,
+    ...(bootstrapPort === undefined ? {} : { bootstrapPort }),
+  };
+}
+
+/** A TCP port from an annotation value; undefined when absent or not a port (the default then applies). */
+export function parsePort(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\s*\d{1,5}\s*$/.test(value)) return undefined;
+  const n = Number(value);
+  return n >= 1 && n <= 65535 ? n : undefined;
+}
+
+/** Members of one role from the pods an informer holds, sorted by name (duplicate names keep the first). */
+export function membersOf(pods: Iterable<V1Pod>, options: MembershipOptions): Member[] {
+  const byName = new Map<string, Member>();
+  for (const pod of pods) {
+    const m = podToMember(pod, options);
+    if (m !== undefined && !byName.has(m.name)) byName.set(m.name, m);
+  }
+  return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}

@@ -1,0 +1,71 @@
+import { Counter, Gauge, Registry } from 'prom-client';
+
+export interface DiscoveryMetrics {
+  readonly registry: Registry;
+  readonly members: Gauge<'role'>;
+  readonly snapshotsPublished: Counter;
+  readonly publishErrors: Counter;
+  readonly watchRestarts: Counter<'role' | 'reason'>;
+  readonly apiErrors: Counter<'role'>;
+  readonly leader: Gauge;
+  readonly lastPublishTime: Gauge;
+  readonly snapshotSeq: Gauge;
+  readonly snapshotEpoch: Gauge;
+}
+
+/** One registry per discovery instance (tests run several in a process). */
+export function createDiscoveryMetrics(): DiscoveryMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  return {
+    registry,
+    members: new Gauge({
+      name: 'pdrouter_discovery_members',
+      help: 'Current members per role (Running, Ready, with an IP, not terminating).',
+      labelNames: ['role'],
+      registers,
+    }),
+    snapshotsPublished: new Counter({
+      name: 'pdrouter_discovery_snapshots_published_total',
+      help: 'Snapshots written to the KV bucket by this replica (changes and heartbeats).',
+      registers,
+    }),
+    publishErrors: new Counter({
+      name: 'pdrouter_discovery_publish_errors_total',
+      help: 'Failed snapshot publications (retried).',
+      registers,
+    }),
+    watchRestarts: new Counter({
+      name: 'pdrouter_discovery_watch_restarts_total',
+      help: 'Pod watches re-established, by reason: closed (normal end), expired (410, relisted), error.',
+      labelNames: ['role', 'reason'],
+      registers,
+    }),
+    apiErrors: new Counter({
+      name: 'pdrouter_discovery_api_errors_total',
+      help: 'Kubernetes API list/watch errors (each followed by a backoff).',
+      labelNames: ['role'],
+      registers,
+    }),
+    leader: new Gauge({
+      name: 'pdrouter_discovery_leader',
+      help: '1 while this replica holds the Lease and publishes, else 0.',
+      registers,
+    }),
+    lastPublishTime: new Gauge({
+      name: 'pdrouter_discovery_last_publish_timestamp_seconds',
+      help: 'Unix time of the last successful publication by this replica.',
+      registers,
+    }),
+    snapshotSeq: new Gauge({
+      name: 'pdrouter_discovery_snapshot_seq',
+      help: 'Seq of the last snapshot this replica published.',
+      registers,
+    }),
+    snapshotEpoch: new Gauge({
+      name: 'pdrouter_discovery_snapshot_epoch',
+      help: 'Epoch of the last snapshot this replica published.',
+      registers,
+    }),
+  };
+}

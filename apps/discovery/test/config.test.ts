@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DISCOVERY_FLAGS, discoveryHelp, parseDiscoveryArgs } from '../src/index.ts';
+
+const base = ['--prefill-selector', 'role=prefill', '--decode-selector', 'role=decode', '--nats-url', 'nats://n:4222'];
+
+function config(argv: string[], env: NodeJS.ProcessEnv = {}) {
+  const parsed = parseDiscoveryArgs(argv, env);
+  if (parsed.help) throw new Error('unexpected help');
+  return parsed.config;
+}
+
+describe('parseDiscoveryArgs', () => {
+  it('applies the documented defaults and freezes the result', () => {
+    const c = config(base);
+    expect(c).toMatchObject({
+      namespace: 'default',
+      selectors: { prefill: 'role=prefill', decode: 'role=decode' },
+      targetPort: 8000,
+      portAnnotation: 'vllm.ai/port',
+      bootstrapPortAnnotation: 'vllm.ai/bootstrap-port',
+      pool: 'default',
+      leaseName: 'pdrouter-discovery',
+      leaseNamespace: 'default',
+      leaseDurationMs: 15_000,
+      debounceMs: 250,
+      heartbeatMs: 10_000,
+      httpPort: 9090,
+      watchBackoffMinMs: 1000,
+      watchBackoffMaxMs: 30_000,
+      bucket: 'pdrouter-snapshots',
+    });
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.selectors)).toBe(true);
+  });
+
+  it('reads --flag=value, environment fallbacks, and lets flags win over the environment', () => {
+    const c = config(['--namespace=vllm', '--plain-selector', 'a=b', '--lease-duration-secs', '2.5'], {
+      NATS_URL: 'nats://env:1',
+      POD_NAME: 'disc-0',
+      POD_NAMESPACE: 'ignored-because-flag',
+    });
+    expect(c.namespace).toBe('vllm');
+    expect(c.natsUrl).toBe('nats://env:1');
+    expect(c.identity).toBe('disc-0');
+    expect(c.leaseDurationMs).toBe(2500);
+    expect(c.selectors).toEqual({ plain: 'a=b' });
+  });
+
+  it.each([
+    [['--nats-url', 'nats://x'], /at least one of/],
+    [['--prefill-selector', 'a', '--nats-url', 'nats://x'], /go together/],
+    [['--plain-selector', 'a'], /--nats-url/],
+    [[...base, '--target-port', 'eighty'], /--target-port must be an integer/],
+    [[...base, '--target-port', '0'], /must be >= 1/],
+    [[...base, '--bogus'], /unknown flag --bogus/],
+    [[...base, '--pool'], /--pool needs a value/],
+    [[...base, 'stray'], /unexpected argument/],
+    [[...base, '--log-level', 'loud'], /--log-level must be one of/],
+    [[...base, '--watch-backoff-min-ms', '5000', '--watch-backoff-max-ms', '100'], /max-ms must be >=/],
+  ])('rejects %j', (argv, message) => {
+    expect(() => parseDiscoveryArgs(argv as string[], {})).toThrow(ConfigError);
+    expect(() => parseDiscoveryArgs(argv as string[], {})).toThrow(message);
+  });
+
+  it('answers --help before validating anything', () => {
+    expect(parseDiscoveryArgs(['--help'], {})).toEqual({ help: true });
+  });
+});
+
+describe('discoveryHelp', () => {
+  it('documents every flag of the table', () => {
+    const text = discoveryHelp();
+    for (const f of DISCOVERY_FLAGS) expect(text).toContain(`--${f.name}`);
+    expect(text).toContain('default 250');
+  });
+});
