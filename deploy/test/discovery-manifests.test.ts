@@ -1,5 +1,6 @@
 // Discovery's objects: least-privilege RBAC, and selectors/ports that find the overlay's vLLM pods.
 import { describe, expect, it } from 'vitest';
+import { parseDiscoveryArgs } from '../../apps/discovery/src/config.ts';
 import {
   argValue,
   byKind,
@@ -32,6 +33,21 @@ describe.each(KUSTOMIZATIONS)('%s: discovery', (name) => {
   it('runs 2 replicas in the base and the seed', async () => {
     const w = find<Workload>(await rendered(name), 'Deployment', DISCOVERY);
     expect(w.spec.replicas).toBe(name === 'overlays/dev' ? 1 : 2);
+  });
+
+  it('passes arguments discovery accepts (after the kubelet expands $(VAR) from the env)', async () => {
+    const w = find<Workload>(await rendered(name), 'Deployment', DISCOVERY);
+    const c = discoveryContainer(w);
+    const env: Record<string, string> = { POD_NAMESPACE: w.metadata.namespace ?? 'default', POD_NAME: 'discovery-0' };
+    const args = (c.args ?? []).map((a) => a.replace(/\$\(([A-Z_]+)\)/g, (_m, v: string) => env[v] ?? ''));
+    for (const declared of c.env ?? []) expect(['POD_NAMESPACE', 'POD_NAME']).toContain(declared.name);
+    const parsed = parseDiscoveryArgs(args, {});
+    if (parsed.help) throw new Error('parsed as --help');
+    expect(parsed.config.namespace).toBe(env.POD_NAMESPACE);
+    expect(parsed.config.natsUrl).toBe('nats://pdrouter-nats:4222');
+    expect(parsed.config.httpHost).toBe('0.0.0.0');
+    expect(parsed.config.selectors.prefill).toBeDefined();
+    expect(parsed.config.selectors.decode).toBeDefined();
   });
 
   it('may only get/list/watch pods and get/create/update leases, nothing else', async () => {

@@ -53,7 +53,7 @@ describe('overlays/seed', () => {
       const spec = monitor.spec as { selector: { matchLabels: Record<string, string> }; endpoints: { port: string }[] };
       const targets = services.filter((s) => selects(spec.selector.matchLabels, s.metadata.labels));
       expect(targets.length, monitor.metadata.name).toBe(1);
-      const ports = (targets[0]?.spec as { ports: { name: string }[] }).ports.map((p) => p.name);
+      const ports = ((targets[0]?.spec ?? { ports: [] }) as { ports: { name: string }[] }).ports.map((p) => p.name);
       for (const e of spec.endpoints) expect(ports).toContain(e.port);
     }
     expect(

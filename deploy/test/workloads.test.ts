@@ -146,8 +146,8 @@ describe.each(KUSTOMIZATIONS)('%s', (name) => {
             'app.kubernetes.io/component'
           ] === component,
       );
-      expect(policy, component).toBeDefined();
-      const selector = (policy?.spec as { podSelector: { matchLabels: Record<string, string> } }).podSelector;
+      if (!policy) throw new Error(`no NetworkPolicy for ${component}`);
+      const selector = (policy.spec as { podSelector: { matchLabels: Record<string, string> } }).podSelector;
       expect(labels.some((l) => selects(selector.matchLabels, l))).toBe(true);
     }
   });
