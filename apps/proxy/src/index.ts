@@ -1,1 +1,26 @@
-export {};
+// The public surface of @pdrouter/proxy: build a proxy in-process, its flags, and the membership seam.
+export type { AppDeps } from './app.ts';
+export { createApp, isReady } from './app.ts';
+export type {
+  ConfigIo,
+  HealthConfig,
+  LogLevel,
+  MembershipConfig,
+  Policy,
+  ProxyConfig,
+  ProxyMode,
+  TimeoutsConfig,
+} from './config.ts';
+export { buildConfig } from './config.ts';
+export { fileSnapshotSource, SNAPSHOT_FILE_POLL_INTERVAL_MS } from './file-snapshot-source.ts';
+export type { FlagSpec, FlagType, FlagValue, ParsedFlags, PrefillArg } from './flags.ts';
+export { defaultText, FlagError, helpText, POLICIES, PROXY_FLAGS, parseFlags, UNSUPPORTED_POLICIES } from './flags.ts';
+export type { LogFields, Logger } from './logger.ts';
+export { createLogger, silentLogger } from './logger.ts';
+export { ProxyMetrics } from './metrics.ts';
+export type { ProxyInstance, ProxyOptions } from './proxy.ts';
+export { createProxy } from './proxy.ts';
+export type { ApplyResult, RoutingTable } from './router-state.ts';
+export { RouterState } from './router-state.ts';
+export type { SnapshotSource } from './snapshot-source.ts';
+export { staticSnapshotSource } from './snapshot-source.ts';

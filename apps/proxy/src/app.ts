@@ -1,0 +1,157 @@
+// The HTTP surface, built without listening (tests drive it with app.request()). One error vocabulary:
+// RouterError mapped to an OpenAI-shaped body in onError; anything else is a 500 without internals.
+import { timingSafeEqual } from 'node:crypto';
+import { RouterError, routerErrorBody } from '@pdrouter/core';
+import { Hono, type MiddlewareHandler } from 'hono';
+import type { ProxyConfig } from './config.ts';
+import type { Forwarder } from './forwarder.ts';
+import type { Lifecycle } from './lifecycle.ts';
+import type { Logger } from './logger.ts';
+import type { ProxyMetrics } from './metrics.ts';
+import type { ModelsCache } from './models.ts';
+import type { PodRegistry } from './pods.ts';
+import type { GenerationRoute } from './request-body.ts';
+import type { RouterState } from './router-state.ts';
+
+export interface AppDeps {
+  config: ProxyConfig;
+  state: RouterState;
+  pods: PodRegistry;
+  forwarder: Forwarder;
+  models: ModelsCache;
+  lifecycle: Lifecycle;
+  metrics: ProxyMetrics;
+  logger: Logger;
+  sourceDescription: string;
+}
+
+const GENERATION_ROUTES: readonly GenerationRoute[] = ['/v1/completions', '/v1/chat/completions', '/v1/responses'];
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+function jsonError(err: RouterError): Response {
+  return new Response(JSON.stringify(routerErrorBody(err)), { status: err.status, headers: JSON_HEADERS });
+}
+
+/** Bearer-token check against the ingress keys, in constant time per key. */
+function ingressAuth(keys: readonly string[]): MiddlewareHandler {
+  const encoded = keys.map((k) => Buffer.from(k));
+  return async function ingressAuthMiddleware(c, next) {
+    const header = c.req.header('authorization') ?? '';
+    const match = /^Bearer\s+(.+)$/i.exec(header.trim());
+    const given = match ? Buffer.from(match[1] as string) : undefined;
+    const ok = given !== undefined && encoded.some((k) => k.length === given.length && timingSafeEqual(k, given));
+    if (!ok)
+      throw new RouterError(
+        'unauthorized',
+        header ? 'invalid API key' : 'missing API key: send Authorization: Bearer <key>',
+      );
+    await next();
+  };
+}
+
+export function isReady(deps: Pick<AppDeps, 'config' | 'state' | 'lifecycle'>): { ready: boolean; reason?: string } {
+  if (deps.lifecycle.draining) return { ready: false, reason: 'draining' };
+  const t = deps.state.table;
+  if (!t) return { ready: false, reason: 'no snapshot yet' };
+  if (deps.config.mode === 'pd') {
+    if (t.members.prefill.length === 0) return { ready: false, reason: 'no prefill members' };
+    if (t.members.decode.length === 0) return { ready: false, reason: 'no decode members' };
+  } else if (t.members.plain.length === 0) return { ready: false, reason: 'no worker members' };
+  return { ready: true };
+}
+
+export function createApp(deps: AppDeps): Hono {
+  const { config, forwarder, logger } = deps;
+  const app = new Hono();
+
+  app.onError((err, c) => {
+    if (err instanceof RouterError) {
+      if (err.status >= 500) logger.warn('request failed', { path: c.req.path, code: err.code, error: err.message });
+      if (GENERATION_ROUTES.includes(c.req.path as GenerationRoute)) deps.metrics.requestError(c.req.path, err.code);
+      return jsonError(err);
+    }
+    logger.error('unexpected error', {
+      path: c.req.path,
+      error: err instanceof Error ? err.message : String(err),
+      stack: err instanceof Error ? err.stack : undefined,
+    });
+    return jsonError(new RouterError('internal_error', 'internal error'));
+  });
+  app.notFound((c) => jsonError(new RouterError('not_found', `no route for ${c.req.method} ${c.req.path}`)));
+
+  if (config.ingressApiKeys.length > 0) {
+    const auth = ingressAuth(config.ingressApiKeys);
+    app.use('/v1/*', auth);
+    app.use('/admin/*', auth);
+  }
+
+  for (const route of GENERATION_ROUTES) {
+    app.post(route, (c) => forwarder.generation(c, route));
+  }
+
+  app.get('/v1/models', async (c) => {
+    deps.metrics.route('/v1/models').requests.inc();
+    const body = await deps.models.get(c.req.header('authorization'));
+    return c.body(body, 200, JSON_HEADERS);
+  });
+
+  app.get('/health', (c) => c.json({ status: 'ok' }));
+  app.get('/liveness', (c) => c.json({ status: 'ok' }));
+  app.get('/readiness', (c) => {
+    const r = isReady(deps);
+    return c.json(r.ready ? { status: 'ready' } : { status: 'not ready', reason: r.reason }, r.ready ? 200 : 503);
+  });
+
+  app.get('/admin/state', (c) => {
+    const t = deps.state.table;
+    return c.json({
+      mode: config.mode,
+      draining: deps.lifecycle.draining,
+      inFlightRequests: deps.lifecycle.inFlight,
+      policies: { prefill: config.prefillPolicy, decode: config.decodePolicy, plain: config.plainPolicy },
+      hashKeyMode: config.hashKeyMode,
+      source: deps.sourceDescription,
+      snapshot: t
+        ? {
+            pool: t.snapshot.pool,
+            epoch: t.snapshot.epoch,
+            seq: t.snapshot.seq,
+            time: t.snapshot.time,
+            fingerprint: t.fingerprint,
+            appliedAt: new Date(t.appliedAtMs).toISOString(),
+            ageSeconds: (Date.now() - t.appliedAtMs) / 1000,
+          }
+        : null,
+      rings: t
+        ? Object.fromEntries(
+            (['prefill', 'decode', 'plain'] as const).map((role) => [
+              role,
+              { fingerprint: t.rings[role].fingerprint, vnodes: t.rings[role].vnodes, members: t.rings[role].members },
+            ]),
+          )
+        : null,
+      ejected: deps.pods.ejectedPods(),
+      pods: deps.pods.snapshot(),
+    });
+  });
+
+  // Known paths with the wrong method: 405 with the allowed one, not 404.
+  const allowed: [string, string][] = [
+    ...GENERATION_ROUTES.map((r) => [r, 'POST'] as [string, string]),
+    ['/v1/models', 'GET'],
+    ['/health', 'GET'],
+    ['/liveness', 'GET'],
+    ['/readiness', 'GET'],
+    ['/admin/state', 'GET'],
+  ];
+  for (const [path, method] of allowed) {
+    app.all(path, (c) => {
+      const res = jsonError(
+        new RouterError('method_not_allowed', `${c.req.method} is not allowed on ${path}; use ${method}`),
+      );
+      res.headers.set('allow', method);
+      return res;
+    });
+  }
+  return app;
+}

@@ -1,0 +1,181 @@
+import { describe, expect, it } from 'vitest';
+import { buildConfig } from './config.ts';
+import { FlagError, helpText, PROXY_FLAGS, parseFlags } from './flags.ts';
+
+const config = (argv: string[], env: Record<string, string> = {}, files: Record<string, string> = {}) =>
+  buildConfig(parseFlags(argv, env), {
+    readFile: (p) => {
+      const text = files[p];
+      if (text === undefined) throw new Error(`ENOENT: no such file ${p}`);
+      return text;
+    },
+  });
+
+describe('parseFlags', () => {
+  it("runs the seed's vllm-router arguments unchanged", () => {
+    const c = config([
+      '--pd-disaggregation',
+      '--prefill',
+      'http://10.2.1.131:8000',
+      'none',
+      '--prefill',
+      'http://10.2.1.132:8000',
+      '9001',
+      '--prefill',
+      'http://10.2.1.133:8000',
+      '--decode',
+      'http://10.2.1.179:8200',
+      '--decode',
+      'http://10.2.1.180:8200',
+      '--intra-node-data-parallel-size',
+      '1',
+      '--policy',
+      'consistent_hash',
+      '--host',
+      '0.0.0.0',
+      '--port',
+      '10001',
+    ]);
+    expect(c.mode).toBe('pd');
+    expect(c.membership).toEqual({
+      kind: 'static',
+      prefill: [
+        { url: 'http://10.2.1.131:8000' },
+        { url: 'http://10.2.1.132:8000', bootstrapPort: 9001 },
+        { url: 'http://10.2.1.133:8000' },
+      ],
+      decode: ['http://10.2.1.179:8200', 'http://10.2.1.180:8200'],
+      plain: [],
+    });
+    expect(c.prefillPolicy).toBe('consistent_hash');
+    expect(c.decodePolicy).toBe('consistent_hash');
+    expect(c.host).toBe('0.0.0.0');
+    expect(c.port).toBe(10001);
+    expect(c.prometheusPort).toBe(29000);
+    expect(c.virtualNodes).toBe(160);
+    expect(c.warnings).toEqual([]);
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('accepts --vllm-pd-disaggregation and per-role policies', () => {
+    const c = config([
+      '--vllm-pd-disaggregation',
+      '--prefill',
+      'http://a:1',
+      '--decode',
+      'http://b:2',
+      '--policy',
+      'round_robin',
+      '--decode-policy',
+      'power_of_two',
+    ]);
+    expect(c.mode).toBe('pd');
+    expect(c.prefillPolicy).toBe('round_robin');
+    expect(c.decodePolicy).toBe('power_of_two');
+  });
+
+  it('takes --worker-urls as a space-separated list for plain mode', () => {
+    const c = config(['--worker-urls', 'http://a:1', 'http://b:2/', '--policy', 'random']);
+    expect(c.mode).toBe('plain');
+    expect(c.membership).toEqual({ kind: 'static', prefill: [], decode: [], plain: ['http://a:1', 'http://b:2'] });
+    expect(c.plainPolicy).toBe('random');
+  });
+
+  it('supports --flag=value', () => {
+    const c = config(['--worker-urls=http://a:1,http://b:2', '--port=9000', '--log-level=debug']);
+    expect(c.port).toBe(9000);
+    expect(c.logLevel).toBe('debug');
+    expect(c.membership.kind === 'static' && c.membership.plain).toEqual(['http://a:1', 'http://b:2']);
+  });
+
+  it('rejects unknown flags with a pointer to --help', () => {
+    expect(() => parseFlags(['--prefil', 'http://a:1'])).toThrow(/unknown flag --prefil \(see --help/);
+    expect(() => parseFlags(['stray'])).toThrow(FlagError);
+  });
+
+  it('rejects bad values with the flag named', () => {
+    expect(() => parseFlags(['--port', 'abc'])).toThrow(/--port expects an integer/);
+    expect(() => parseFlags(['--policy', 'fastest'])).toThrow(/--policy must be one of/);
+    expect(() => parseFlags(['--prefill', 'http://a:1', 'notaport'])).toThrow(/bootstrap port/);
+    expect(() => parseFlags(['--decode'])).toThrow(/--decode expects a value/);
+    expect(() => config(['--pd-disaggregation', '--prefill', 'ftp://a', '--decode', 'http://b:1'])).toThrow(
+      /http:\/\/ or https:\/\//,
+    );
+    expect(() => config(['--pd-disaggregation', '--prefill', 'http://a:1'])).toThrow(
+      /at least one --prefill URL and one --decode URL/,
+    );
+    expect(() => config([])).toThrow(/no pods given/);
+    expect(() => config(['--bounded-load-factor', '0.5', '--worker-urls', 'http://a:1'])).toThrow(/>= 1/);
+  });
+
+  it('warns about accepted-but-not-honoured flags and unsupported policies', () => {
+    const c = config([
+      '--worker-urls',
+      'http://a:1',
+      '--cache-threshold',
+      '0.5',
+      '--policy',
+      'cache_aware',
+      '--service-discovery',
+    ]);
+    expect(c.plainPolicy).toBe('consistent_hash');
+    expect(c.warnings).toContain('--cache-threshold is accepted for vllm-router compatibility but not acted on');
+    expect(c.warnings).toContain('--service-discovery is accepted for vllm-router compatibility but not acted on');
+    expect(c.warnings.some((w) => w.includes('cache_aware is not supported'))).toBe(true);
+  });
+
+  it('reads env vars for flags that have one, flags winning', () => {
+    const c = config(['--worker-urls', 'http://a:1'], {
+      OPENAI_API_KEY: 'sk-env',
+      PDROUTER_INGRESS_API_KEYS: 'k1, k2',
+      PDROUTER_HASH_KEY_MODE: 'affinity',
+    });
+    expect(c.backendApiKey).toBe('sk-env');
+    expect(c.ingressApiKeys).toEqual(['k1', 'k2']);
+    expect(c.hashKeyMode).toBe('affinity');
+    const d = config(['--worker-urls', 'http://a:1', '--api-key', 'sk-flag'], { OPENAI_API_KEY: 'sk-env' });
+    expect(d.backendApiKey).toBe('sk-flag');
+  });
+
+  it('reads ingress keys from a file, skipping comments', () => {
+    const c = config(
+      ['--worker-urls', 'http://a:1', '--ingress-api-key', 'inline', '--ingress-api-key-file', '/keys'],
+      {},
+      { '/keys': '# ops\nfile-key\n\n' },
+    );
+    expect(c.ingressApiKeys).toEqual(['inline', 'file-key']);
+    expect(() => config(['--worker-urls', 'http://a:1', '--ingress-api-key-file', '/missing'])).toThrow(
+      /--ingress-api-key-file \/missing/,
+    );
+  });
+
+  it('takes members from a snapshot file instead of URLs', () => {
+    const c = config(['--pd-disaggregation', '--snapshot-file', '/etc/pods.json']);
+    expect(c.membership).toEqual({ kind: 'file', path: '/etc/pods.json' });
+    expect(() => config(['--pd-disaggregation', '--snapshot-file', '/x', '--prefill', 'http://a:1'])).toThrow(
+      /drop --prefill/,
+    );
+  });
+
+  it('maps timeouts and retries to named settings', () => {
+    const c = config([
+      '--worker-urls',
+      'http://a:1',
+      '--request-timeout-secs',
+      '2.5',
+      '--connect-timeout-ms',
+      '100',
+      '--disable-retries',
+    ]);
+    expect(c.timeouts.totalMs).toBe(2500);
+    expect(c.timeouts.connectMs).toBe(100);
+    expect(c.maxFailovers).toBe(0);
+  });
+});
+
+describe('helpText', () => {
+  it('documents every flag', () => {
+    const help = helpText();
+    for (const spec of PROXY_FLAGS) expect(help).toContain(`--${spec.name}`);
+  });
+});

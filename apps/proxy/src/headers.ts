@@ -1,0 +1,85 @@
+// Header handling between client and pods. Hop-by-hop headers belong to one connection and are never
+// forwarded: https://datatracker.ietf.org/doc/html/rfc9110#section-7.6.1
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Client headers the router sets itself on the legs. */
+const REPLACED_UPSTREAM = new Set([
+  'host',
+  'content-length',
+  'content-type',
+  'expect',
+  'x-request-id',
+  'authorization',
+]);
+
+function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  const text = Array.isArray(value) ? value.join(',') : value;
+  const tokens = text
+    .split(',')
+    .map((t) => t.trim().toLowerCase())
+    .filter(Boolean);
+  return tokens.length ? new Set(tokens) : undefined;
+}
+
+export type AuthMode = { kind: 'key'; value: string } | { kind: 'passthrough' } | { kind: 'none' };
+
+/**
+ * The headers sent on both legs: the client's end-to-end headers, the request id, JSON content type and
+ * the Authorization the configuration asks for. Built once per request.
+ */
+export function upstreamHeaders(
+  client: Readonly<Record<string, string | string[] | undefined>>,
+  requestId: string,
+  auth: AuthMode,
+): Record<string, string> {
+  const named = connectionTokens(client.connection);
+  const out: Record<string, string> = {};
+  for (const key in client) {
+    const value = client[key];
+    if (value === undefined || HOP_BY_HOP.has(key) || REPLACED_UPSTREAM.has(key) || named?.has(key)) continue;
+    out[key] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  out['content-type'] = 'application/json';
+  out['x-request-id'] = requestId;
+  if (auth.kind === 'key') out.authorization = `Bearer ${auth.value}`;
+  else if (auth.kind === 'passthrough') {
+    const a = client.authorization;
+    if (typeof a === 'string') out.authorization = a;
+  }
+  return out;
+}
+
+/** The pod's response headers as sent to the client: end-to-end ones only, plus the request id. */
+export function downstreamHeaders(upstream: IncomingHttpHeaders, requestId: string): OutgoingHttpHeaders {
+  const named = connectionTokens(upstream.connection);
+  const out: OutgoingHttpHeaders = {};
+  for (const key in upstream) {
+    const value = upstream[key];
+    if (value === undefined || HOP_BY_HOP.has(key) || named?.has(key)) continue;
+    out[key] = value;
+  }
+  out['x-request-id'] = requestId;
+  return out;
+}
+
+/** Node's IncomingMessage headers, or a Headers object turned into the same shape (in-process requests). */
+export function headersRecord(headers: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  headers.forEach((value, key) => {
+    out[key] = value;
+  });
+  return out;
+}

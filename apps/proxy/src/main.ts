@@ -1,0 +1,80 @@
+// The proxy process: flags -> config -> listeners; SIGTERM/SIGINT drain then exit 0.
+import { buildConfig, type ProxyConfig } from './config.ts';
+import { FlagError, helpText, parseFlags } from './flags.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { createProxy, type ProxyInstance } from './proxy.ts';
+
+/** After the drain, how long closing the listeners and pools may take before the process exits anyway. */
+export const CLOSE_TIMEOUT_MS = 5000;
+
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ProxyConfig | 'help' {
+  const parsed = parseFlags(argv, env);
+  if (parsed.values.help === true) return 'help';
+  return buildConfig(parsed);
+}
+
+/** Runs the proxy until a signal; returns the running proxy (used by demo.ts). */
+export async function runProxy(
+  config: ProxyConfig,
+  logger: Logger,
+  options: { handleSignals?: boolean } = {},
+): Promise<ProxyInstance> {
+  for (const warning of config.warnings) logger.warn(warning);
+  const proxy = await createProxy(config, { logger });
+  const { url, metricsUrl } = await proxy.listen();
+  logger.info('listening', {
+    url,
+    metricsUrl,
+    mode: config.mode,
+    source: proxy.source.description,
+    prefillPolicy: config.prefillPolicy,
+    decodePolicy: config.decodePolicy,
+    hashKeyMode: config.hashKeyMode,
+  });
+  if (options.handleSignals !== false) {
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info('draining', { signal, inFlight: proxy.lifecycle.inFlight, drainTimeoutMs: config.drainTimeoutMs });
+      const drained = await proxy.drain();
+      logger.info(drained ? 'drained' : 'drain timeout: closing with requests in flight', {
+        inFlight: proxy.lifecycle.inFlight,
+      });
+      const timer = setTimeout(() => process.exit(0), CLOSE_TIMEOUT_MS);
+      timer.unref();
+      await proxy.close();
+      logger.info('stopped');
+      process.exit(0);
+    };
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+    process.on('SIGINT', () => void stop('SIGINT'));
+  }
+  return proxy;
+}
+
+async function main(): Promise<void> {
+  let config: ProxyConfig | 'help';
+  try {
+    config = loadConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (err instanceof FlagError) {
+      process.stderr.write(`error: ${err.message}\nRun with --help for the list of flags.\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (config === 'help') {
+    process.stdout.write(`${helpText()}\n`);
+    return;
+  }
+  const logger = createLogger(config.logLevel);
+  try {
+    await runProxy(config, logger);
+  } catch (err) {
+    logger.error('failed to start', { error: (err as Error).message });
+    process.exit(1);
+  }
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,243 @@
+// Prometheus metrics. vllm-router's names where the meaning is the same (dashboards keep working after the
+// switch), pdrouter_* for what vllm-router does not measure. Hot-path updates go through label children
+// bound once (per route, per pod), so a request costs a few increments and no label hashing.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/** vllm-router's duration buckets (seconds). */
+const DURATION_BUCKETS = [
+  0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 45, 60, 90, 120, 180, 240,
+];
+/** Router-side TTFT: finer at the low end, where the router's own overhead shows. */
+const TTFT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+export const ROUTES = ['/v1/completions', '/v1/chat/completions', '/v1/responses', '/v1/models'] as const;
+export type MetricRoute = (typeof ROUTES)[number];
+
+export interface RouteMetrics {
+  requests: Counter.Internal;
+  duration: Histogram.Internal<'route'>;
+  pdRequests: Counter.Internal;
+  pdDuration: Histogram.Internal<'route'>;
+  ttft: Histogram.Internal<'route'>;
+  streamDuration: Histogram.Internal<'route'>;
+  clientCancels: Counter.Internal;
+  retries: Counter.Internal;
+}
+
+export interface PodMetrics {
+  prefillRequests: Counter.Internal;
+  decodeRequests: Counter.Internal;
+  processed: Counter.Internal;
+  prefillErrors: Counter.Internal;
+  decodeErrors: Counter.Internal;
+  streamErrors: Counter.Internal;
+  running: Gauge.Internal<'worker'>;
+  health: Gauge.Internal<'worker'>;
+  ejections: Counter.Internal;
+  readmissions: Counter.Internal;
+}
+
+export class ProxyMetrics {
+  readonly registry = new Registry();
+  private readonly routeCache = new Map<string, RouteMetrics>();
+  private readonly errorCache = new Map<string, Counter.Internal>();
+  private readonly pdErrorCache = new Map<string, Counter.Internal>();
+
+  readonly requestsTotal = this.counter('vllm_router_requests_total', 'Requests received, by route', ['route']);
+  readonly requestDuration = this.histogram(
+    'vllm_router_request_duration_seconds',
+    'Request duration (arrival to last byte), by route',
+    ['route'],
+    DURATION_BUCKETS,
+  );
+  readonly requestErrors = this.counter(
+    'vllm_router_request_errors_total',
+    'Requests answered with an error, by route and error type',
+    ['route', 'error_type'],
+  );
+  readonly retries = this.counter(
+    'vllm_router_retries_total',
+    'Legs re-sent to another pod after a failure, by route',
+    ['route'],
+  );
+  readonly pdRequests = this.counter('vllm_router_pd_requests_total', 'P/D requests, by route', ['route']);
+  readonly pdDuration = this.histogram(
+    'vllm_router_pd_request_duration_seconds',
+    'P/D request duration, by route',
+    ['route'],
+    DURATION_BUCKETS,
+  );
+  readonly pdPrefillRequests = this.counter('vllm_router_pd_prefill_requests_total', 'Prefill legs sent, by pod', [
+    'worker',
+  ]);
+  readonly pdDecodeRequests = this.counter('vllm_router_pd_decode_requests_total', 'Decode legs sent, by pod', [
+    'worker',
+  ]);
+  readonly pdErrors = this.counter('vllm_router_pd_errors_total', 'P/D errors, by error type', ['error_type']);
+  readonly pdPrefillErrors = this.counter(
+    'vllm_router_pd_prefill_errors_total',
+    'Prefill legs that failed (connection, timeout, 5xx), by pod',
+    ['worker'],
+  );
+  readonly pdDecodeErrors = this.counter(
+    'vllm_router_pd_decode_errors_total',
+    'Decode legs that failed before the first byte, by pod',
+    ['worker'],
+  );
+  readonly pdStreamErrors = this.counter(
+    'vllm_router_pd_stream_errors_total',
+    'Responses that broke after the first byte, by pod',
+    ['worker'],
+  );
+  readonly processed = this.counter('vllm_router_processed_requests_total', 'Plain-mode requests sent, by pod', [
+    'worker',
+  ]);
+  readonly running = this.gauge('vllm_router_running_requests', 'In-flight legs the router has open on each pod', [
+    'worker',
+  ]);
+  readonly workerHealth = this.gauge(
+    'vllm_router_worker_health',
+    'Pod health as the router sees it (1 admitted, 0 ejected)',
+    ['worker'],
+  );
+  readonly activeWorkers = this.gauge(
+    'vllm_router_active_workers',
+    'Members in the current snapshot that are not ejected',
+    [],
+  );
+
+  readonly ttft = this.histogram(
+    'pdrouter_ttft_seconds',
+    'Router-side time to first token: request arrival to the first response chunk written to the client',
+    ['route'],
+    TTFT_BUCKETS,
+  );
+  readonly streamDuration = this.histogram(
+    'pdrouter_stream_duration_seconds',
+    'First chunk to end of the response body',
+    ['route'],
+    DURATION_BUCKETS,
+  );
+  readonly failovers = this.counter('pdrouter_failovers_total', 'Legs moved to the next pod of the walk, by role', [
+    'role',
+  ]);
+  readonly decodeOnlyFallbacks = this.counter(
+    'pdrouter_decode_only_fallbacks_total',
+    'Requests sent to decode without kv params because no prefill pod answered (--decode-only-fallback)',
+    [],
+  );
+  readonly midStreamFailures = this.counter(
+    'pdrouter_midstream_failures_total',
+    'Responses that broke after the first byte (the client got an SSE error event), by role',
+    ['role'],
+  );
+  readonly clientCancels = this.counter(
+    'pdrouter_client_cancels_total',
+    'Requests the client abandoned before the end (both legs aborted), by route',
+    ['route'],
+  );
+  readonly ejections = this.counter(
+    'pdrouter_ejections_total',
+    'Pods taken out of the failover walk after consecutive failures',
+    ['worker'],
+  );
+  readonly readmissions = this.counter(
+    'pdrouter_readmissions_total',
+    'Ejected pods re-admitted after a successful health probe',
+    ['worker'],
+  );
+  readonly members = this.gauge('pdrouter_members', 'Members in the current snapshot, by role', ['role']);
+  readonly snapshotSeq = this.gauge('pdrouter_snapshot_seq', 'Sequence number of the snapshot in use', []);
+  readonly snapshotEpoch = this.gauge('pdrouter_snapshot_epoch', 'Producer epoch of the snapshot in use', []);
+  readonly snapshotAge = this.gauge(
+    'pdrouter_snapshot_age_seconds',
+    'Seconds since the snapshot in use was applied',
+    [],
+  );
+  readonly snapshotsApplied = this.counter('pdrouter_snapshots_applied_total', 'Snapshots applied', []);
+  readonly snapshotsRejected = this.counter(
+    'pdrouter_snapshots_rejected_total',
+    'Snapshots rejected, by reason (invalid, stale, source)',
+    ['reason'],
+  );
+  readonly ringInfo = this.gauge(
+    'pdrouter_ring_info',
+    'The ring in use per role (value 1): fingerprint and member count as labels',
+    ['role', 'fingerprint', 'members', 'vnodes'],
+  );
+  readonly snapshotInfo = this.gauge('pdrouter_snapshot_info', 'The snapshot in use (value 1)', [
+    'pool',
+    'fingerprint',
+    'source',
+  ]);
+  readonly draining = this.gauge('pdrouter_draining', '1 while the proxy drains before exit', []);
+  readonly inFlightRequests = this.gauge('pdrouter_in_flight_requests', 'Client requests being served', []);
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  route(route: string): RouteMetrics {
+    let m = this.routeCache.get(route);
+    if (!m) {
+      m = {
+        requests: this.requestsTotal.labels(route),
+        duration: this.requestDuration.labels(route),
+        pdRequests: this.pdRequests.labels(route),
+        pdDuration: this.pdDuration.labels(route),
+        ttft: this.ttft.labels(route),
+        streamDuration: this.streamDuration.labels(route),
+        clientCancels: this.clientCancels.labels(route),
+        retries: this.retries.labels(route),
+      };
+      this.routeCache.set(route, m);
+    }
+    return m;
+  }
+
+  pod(worker: string): PodMetrics {
+    return {
+      prefillRequests: this.pdPrefillRequests.labels(worker),
+      decodeRequests: this.pdDecodeRequests.labels(worker),
+      processed: this.processed.labels(worker),
+      prefillErrors: this.pdPrefillErrors.labels(worker),
+      decodeErrors: this.pdDecodeErrors.labels(worker),
+      streamErrors: this.pdStreamErrors.labels(worker),
+      running: this.running.labels(worker),
+      health: this.workerHealth.labels(worker),
+      ejections: this.ejections.labels(worker),
+      readmissions: this.readmissions.labels(worker),
+    };
+  }
+
+  requestError(route: string, errorType: string): void {
+    const key = `${route}\u0000${errorType}`;
+    let c = this.errorCache.get(key);
+    if (!c) {
+      c = this.requestErrors.labels(route, errorType);
+      this.errorCache.set(key, c);
+    }
+    c.inc();
+  }
+
+  pdError(errorType: string): void {
+    let c = this.pdErrorCache.get(errorType);
+    if (!c) {
+      c = this.pdErrors.labels(errorType);
+      this.pdErrorCache.set(errorType, c);
+    }
+    c.inc();
+  }
+
+  private counter<T extends string>(name: string, help: string, labelNames: T[]): Counter<T> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private gauge<T extends string>(name: string, help: string, labelNames: T[]): Gauge<T> {
+    return new Gauge({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private histogram<T extends string>(name: string, help: string, labelNames: T[], buckets: number[]): Histogram<T> {
+    return new Histogram({ name, help, labelNames, buckets, registers: [this.registry] });
+  }
+}

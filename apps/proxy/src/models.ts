@@ -1,0 +1,66 @@
+// GET /v1/models, answered from a member (all members serve the same model) and reused briefly so a
+// client polling it does not reach a pod every time.
+import { RouterError } from '@pdrouter/core';
+import type { ProxyConfig } from './config.ts';
+import type { PodRegistry } from './pods.ts';
+import type { RouterState } from './router-state.ts';
+import type { Upstreams } from './upstream.ts';
+
+/** How long one pod may take to list its models. */
+export const MODELS_TIMEOUT_MS = 5000;
+
+export class ModelsCache {
+  private cached: { body: string; atMs: number; fingerprint: string } | undefined;
+  private readonly deps: { config: ProxyConfig; state: RouterState; pods: PodRegistry; upstreams: Upstreams };
+
+  constructor(deps: { config: ProxyConfig; state: RouterState; pods: PodRegistry; upstreams: Upstreams }) {
+    this.deps = deps;
+  }
+
+  async get(authorization: string | undefined): Promise<string> {
+    const { config, state, pods, upstreams } = this.deps;
+    const table = state.table;
+    const now = Date.now();
+    if (
+      this.cached &&
+      table &&
+      this.cached.fingerprint === table.fingerprint &&
+      now - this.cached.atMs < config.modelsCacheMs
+    ) {
+      return this.cached.body;
+    }
+    const candidates = table
+      ? config.mode === 'pd'
+        ? [...table.members.decode, ...table.members.prefill]
+        : [...table.members.plain]
+      : [];
+    const ordered = [...candidates.filter((u) => !pods.isEjected(u)), ...candidates.filter((u) => pods.isEjected(u))];
+    if (ordered.length === 0) throw new RouterError('no_members', 'no pods are available to list models');
+    const headers: Record<string, string> = {};
+    if (config.backendApiKey) headers.authorization = `Bearer ${config.backendApiKey}`;
+    else if (authorization && config.ingressApiKeys.length === 0) headers.authorization = authorization;
+    let lastError = '';
+    for (const url of ordered.slice(0, 3)) {
+      try {
+        const res = await upstreams.request(url, {
+          method: 'GET',
+          path: '/v1/models',
+          headers,
+          signal: AbortSignal.timeout(MODELS_TIMEOUT_MS),
+          headersTimeoutMs: MODELS_TIMEOUT_MS,
+        });
+        const body = await res.body.text();
+        if (res.statusCode !== 200) {
+          lastError = `HTTP ${res.statusCode}`;
+          continue;
+        }
+        JSON.parse(body);
+        if (table) this.cached = { body, atMs: now, fingerprint: table.fingerprint };
+        return body;
+      } catch (err) {
+        lastError = (err as Error).message;
+      }
+    }
+    throw new RouterError('upstream_error', `could not list models from any pod (${lastError})`);
+  }
+}

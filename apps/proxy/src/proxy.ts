@@ -1,0 +1,220 @@
+// Wires the proxy together without listening: state, pods, upstreams, metrics, the snapshot source and
+// the Hono app. listen() opens the two listeners; drain()/close() are the shutdown.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
+import type { Snapshot } from '@pdrouter/core';
+import type { Hono } from 'hono';
+import { createApp } from './app.ts';
+import type { ProxyConfig } from './config.ts';
+import { fileSnapshotSource } from './file-snapshot-source.ts';
+import { Forwarder } from './forwarder.ts';
+import { Lifecycle } from './lifecycle.ts';
+import { type Logger, silentLogger } from './logger.ts';
+import { ProxyMetrics } from './metrics.ts';
+import { ModelsCache } from './models.ts';
+import { PodRegistry } from './pods.ts';
+import { RouterState } from './router-state.ts';
+import { type SnapshotSource, staticSnapshotSource } from './snapshot-source.ts';
+import { Upstreams } from './upstream.ts';
+
+/** Keep-alive on client connections: longer than typical load balancer idle timeouts (60 s). */
+export const CLIENT_KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
+export interface ProxyInstance {
+  readonly app: Hono;
+  readonly config: ProxyConfig;
+  readonly state: RouterState;
+  readonly pods: PodRegistry;
+  readonly metrics: ProxyMetrics;
+  readonly lifecycle: Lifecycle;
+  readonly source: SnapshotSource;
+  /** Starts the snapshot source (the first snapshot is applied before this resolves, when there is one). */
+  start(): Promise<void>;
+  /** start() and both listeners; resolves with their URLs. */
+  listen(): Promise<{ url: string; metricsUrl: string }>;
+  /** Readiness false, new requests 503; resolves true when in-flight requests finished within the timeout. */
+  drain(timeoutMs?: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface ProxyOptions {
+  logger?: Logger;
+  /** Overrides the source chosen from the config (tests, embedded use). */
+  source?: SnapshotSource;
+  /** Process metrics (CPU, memory, event loop) in the registry; default true. */
+  defaultMetrics?: boolean;
+}
+
+async function sourceFor(config: ProxyConfig, logger: Logger): Promise<SnapshotSource> {
+  const m = config.membership;
+  if (m.kind === 'static')
+    return staticSnapshotSource({ pool: config.pool, prefill: m.prefill, decode: m.decode, plain: m.plain });
+  if (m.kind === 'file') return fileSnapshotSource(m.path);
+  // Loaded on demand so standalone mode needs no NATS client at all.
+  const modulePath = './nats-source.ts';
+  const mod = (await import(modulePath)) as {
+    natsSnapshotSource(options: {
+      url: string;
+      credsFile?: string;
+      pool: string;
+      onWatchRestart?: () => void;
+    }): SnapshotSource;
+  };
+  return mod.natsSnapshotSource({
+    url: m.url,
+    ...(m.credsFile ? { credsFile: m.credsFile } : {}),
+    pool: config.pool,
+    onWatchRestart: () => logger.info('snapshot watch restarted', { nats: m.url, pool: config.pool }),
+  });
+}
+
+export async function createProxy(config: ProxyConfig, options: ProxyOptions = {}): Promise<ProxyInstance> {
+  const logger = options.logger ?? silentLogger;
+  const metrics = new ProxyMetrics({ defaultMetrics: options.defaultMetrics ?? true });
+  const state = new RouterState({ vnodes: config.virtualNodes });
+  const upstreams = new Upstreams({
+    timeouts: config.timeouts,
+    ...(config.connectionsPerPod !== undefined ? { connectionsPerPod: config.connectionsPerPod } : {}),
+  });
+  const pods = new PodRegistry({
+    config: config.health,
+    metrics,
+    logger,
+    probe: async (url) => {
+      const res = await upstreams.request(url, {
+        method: 'GET',
+        path: config.health.probePath,
+        headers: config.backendApiKey ? { authorization: `Bearer ${config.backendApiKey}` } : {},
+        signal: AbortSignal.timeout(config.health.probeTimeoutMs),
+        headersTimeoutMs: config.health.probeTimeoutMs,
+      });
+      await res.body.dump();
+      return res.statusCode >= 200 && res.statusCode < 300;
+    },
+  });
+  const lifecycle = new Lifecycle();
+  const source = options.source ?? (await sourceFor(config, logger));
+  const forwarder = new Forwarder({ config, state, pods, upstreams, metrics, logger, lifecycle });
+  const models = new ModelsCache({ config, state, pods, upstreams });
+  const app = createApp({
+    config,
+    state,
+    pods,
+    forwarder,
+    models,
+    lifecycle,
+    metrics,
+    logger,
+    sourceDescription: source.description,
+  });
+
+  const applySnapshot = (s: Snapshot) => {
+    const r = state.apply(s);
+    if (!r.ok) {
+      metrics.snapshotsRejected.labels(r.reason).inc();
+      logger.warn('snapshot rejected', { source: source.description, reason: r.reason, error: r.error });
+      return;
+    }
+    const t = r.table;
+    metrics.snapshotsApplied.inc();
+    metrics.snapshotSeq.set(t.snapshot.seq);
+    metrics.snapshotEpoch.set(t.snapshot.epoch);
+    metrics.ringInfo.reset();
+    metrics.snapshotInfo.reset();
+    metrics.snapshotInfo.labels(t.snapshot.pool, t.fingerprint, source.description).set(1);
+    for (const role of ['prefill', 'decode', 'plain'] as const) {
+      const ring = t.rings[role];
+      metrics.members.labels(role).set(ring.members.length);
+      metrics.ringInfo.labels(role, ring.fingerprint, String(ring.members.length), String(ring.vnodes)).set(1);
+    }
+    pods.setMembers([...t.members.prefill, ...t.members.decode, ...t.members.plain]);
+    logger.info('snapshot applied', {
+      source: source.description,
+      pool: t.snapshot.pool,
+      epoch: t.snapshot.epoch,
+      seq: t.snapshot.seq,
+      fingerprint: t.fingerprint,
+      prefill: t.members.prefill.length,
+      decode: t.members.decode.length,
+      plain: t.members.plain.length,
+    });
+  };
+
+  let server: Server | undefined;
+  let metricsServer: Server | undefined;
+  let started = false;
+
+  const proxy: ProxyInstance = {
+    app,
+    config,
+    state,
+    pods,
+    metrics,
+    lifecycle,
+    source,
+    async start() {
+      if (started) return;
+      started = true;
+      await source.start(applySnapshot, (reason) => {
+        metrics.snapshotsRejected.labels('source').inc();
+        logger.warn('snapshot source problem', { source: source.description, error: reason });
+      });
+    },
+    async listen() {
+      await proxy.start();
+      server = createServer({ keepAliveTimeout: CLIENT_KEEP_ALIVE_TIMEOUT_MS }, getRequestListener(app.fetch));
+      metricsServer = createServer((req, res) => {
+        if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
+          const t = state.table;
+          if (t) metrics.snapshotAge.set((Date.now() - t.appliedAtMs) / 1000);
+          metrics.registry.metrics().then(
+            (text) => {
+              res.writeHead(200, { 'content-type': metrics.registry.contentType });
+              res.end(text);
+            },
+            (err: Error) => {
+              res.writeHead(500, { 'content-type': 'text/plain' });
+              res.end(`metrics failed: ${err.message}`);
+            },
+          );
+          return;
+        }
+        res.writeHead(404, { 'content-type': 'text/plain' });
+        res.end('not found: metrics are at /metrics\n');
+      });
+      const listenOn = (s: Server, port: number, host: string) =>
+        new Promise<AddressInfo>((resolve, reject) => {
+          s.once('error', reject);
+          s.listen(port, host, () => {
+            s.off('error', reject);
+            resolve(s.address() as AddressInfo);
+          });
+        });
+      const a = await listenOn(server, config.port, config.host);
+      const m = await listenOn(metricsServer, config.prometheusPort, config.prometheusHost);
+      const urlOf = (host: string, port: number) => `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+      return { url: urlOf(config.host, a.port), metricsUrl: `${urlOf(config.prometheusHost, m.port)}/metrics` };
+    },
+    async drain(timeoutMs = config.drainTimeoutMs) {
+      lifecycle.startDraining();
+      metrics.draining.set(1);
+      // Idle keep-alive connections would otherwise keep bringing new requests to a draining replica.
+      server?.closeIdleConnections();
+      return lifecycle.waitIdle(timeoutMs);
+    },
+    async close() {
+      await source.close();
+      pods.close();
+      const closeServer = (s: Server | undefined) =>
+        new Promise<void>((resolve) => {
+          if (!s?.listening) return resolve();
+          s.close(() => resolve());
+          s.closeAllConnections();
+        });
+      await Promise.all([closeServer(server), closeServer(metricsServer)]);
+      await upstreams.close();
+    },
+  };
+  return proxy;
+}

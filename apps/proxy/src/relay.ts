@@ -1,0 +1,151 @@
+// Relaying a pod's response to the client as it arrives. The Node path writes undici's Readable body
+// straight into the ServerResponse: headers flushed at once, each chunk written as it comes (the first
+// event is never held back), the upstream paused while the client's socket is full. If the pod dies
+// after the first byte, an SSE client gets a final `data: {"error": ...}` event and a clean end (no
+// [DONE], so it cannot mistake the answer for complete); a JSON client gets a cut connection.
+import type { ServerResponse } from 'node:http';
+import { openAIErrorBody } from '@pdrouter/core';
+import { downstreamHeaders } from './headers.ts';
+import type { UpstreamResponse } from './upstream.ts';
+import { classifyUpstreamError, type LegFailure } from './upstream-errors.ts';
+
+export type RelayOutcome =
+  | { kind: 'completed' }
+  | { kind: 'client_closed' }
+  | { kind: 'upstream_failed'; failure: LegFailure; afterFirstChunk: boolean };
+
+export interface RelayHooks {
+  readonly requestId: string;
+  /** Called once, when the first body chunk is handed to the client. */
+  onFirstChunk(): void;
+  /** True when the request's signal fired because the client went away. */
+  clientGone(): boolean;
+}
+
+const isEventStream = (up: UpstreamResponse): boolean => {
+  const ct = up.headers['content-type'];
+  return typeof ct === 'string' && ct.includes('text/event-stream');
+};
+
+export function midStreamErrorEvent(failure: LegFailure): string {
+  const body = openAIErrorBody(
+    `upstream pod failed mid-stream (${failure.kind}): ${failure.message}`,
+    'upstream_error',
+    'upstream_error',
+  );
+  return `data: ${JSON.stringify(body)}\n\n`;
+}
+
+export function relayToNode(out: ServerResponse, up: UpstreamResponse, hooks: RelayHooks): Promise<RelayOutcome> {
+  const sse = isEventStream(up);
+  out.writeHead(up.statusCode, downstreamHeaders(up.headers, hooks.requestId));
+  if (sse) out.flushHeaders();
+  const body = up.body;
+  return new Promise<RelayOutcome>((resolve) => {
+    let first = true;
+    let settled = false;
+    const settle = (outcome: RelayOutcome) => {
+      if (settled) return;
+      settled = true;
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      out.off('drain', onDrain);
+      out.off('close', onClose);
+      resolve(outcome);
+    };
+    const onData = (chunk: Buffer) => {
+      if (first) {
+        first = false;
+        hooks.onFirstChunk();
+      }
+      if (!out.write(chunk)) body.pause();
+    };
+    const onDrain = () => body.resume();
+    const onEnd = () => {
+      out.end();
+      settle({ kind: 'completed' });
+    };
+    const onError = (err: unknown) => {
+      if (hooks.clientGone() || out.destroyed) {
+        settle({ kind: 'client_closed' });
+        return;
+      }
+      const failure = classifyUpstreamError(err);
+      if (sse && out.writable) out.end(midStreamErrorEvent(failure));
+      else out.destroy();
+      settle({ kind: 'upstream_failed', failure, afterFirstChunk: !first });
+    };
+    const onClose = () => {
+      if (out.writableFinished) return;
+      // The client left: stop reading; the request's abort signal (fired by the caller) cancels the pod.
+      body.destroy();
+      settle({ kind: 'client_closed' });
+    };
+    body.on('data', onData);
+    body.on('end', onEnd);
+    body.on('error', onError);
+    out.on('drain', onDrain);
+    out.on('close', onClose);
+  });
+}
+
+/**
+ * The same relay as a Web Response, for in-process requests (app.request()) where there is no Node
+ * socket. Not the production path.
+ */
+export function relayToWeb(up: UpstreamResponse, hooks: RelayHooks, done: (outcome: RelayOutcome) => void): Response {
+  const sse = isEventStream(up);
+  const body = up.body;
+  let first = true;
+  let settled = false;
+  const settle = (o: RelayOutcome) => {
+    if (!settled) {
+      settled = true;
+      done(o);
+    }
+  };
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      body.on('data', (chunk: Buffer) => {
+        if (first) {
+          first = false;
+          hooks.onFirstChunk();
+        }
+        controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        if ((controller.desiredSize ?? 1) <= 0) body.pause();
+      });
+      body.on('end', () => {
+        controller.close();
+        settle({ kind: 'completed' });
+      });
+      body.on('error', (err) => {
+        if (hooks.clientGone()) {
+          settle({ kind: 'client_closed' });
+          controller.error(err);
+          return;
+        }
+        const failure = classifyUpstreamError(err);
+        if (sse) {
+          controller.enqueue(new TextEncoder().encode(midStreamErrorEvent(failure)));
+          controller.close();
+        } else controller.error(err);
+        settle({ kind: 'upstream_failed', failure, afterFirstChunk: !first });
+      });
+    },
+    pull() {
+      body.resume();
+    },
+    cancel() {
+      body.destroy();
+      settle({ kind: 'client_closed' });
+    },
+  });
+  const headers = new Headers();
+  for (const [k, v] of Object.entries(downstreamHeaders(up.headers, hooks.requestId))) {
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const item of v) headers.append(k, item);
+    else headers.set(k, String(v));
+  }
+  return new Response(stream, { status: up.statusCode, headers });
+}

@@ -1,0 +1,95 @@
+// Reading and checking the client's body: at most --max-payload-size bytes (413 beyond, checked against
+// Content-Length first so an oversize upload is refused before it is read), JSON, an object, and the
+// field the route cannot do without.
+import type { IncomingMessage } from 'node:http';
+import { RouterError } from '@pdrouter/core';
+
+export type GenerationRoute = '/v1/completions' | '/v1/chat/completions' | '/v1/responses';
+
+/** The field each route needs, as vLLM's OpenAI server requires it. */
+const REQUIRED_FIELD: Record<GenerationRoute, string> = {
+  '/v1/completions': 'prompt',
+  '/v1/chat/completions': 'messages',
+  '/v1/responses': 'input',
+};
+
+function tooLarge(limit: number): RouterError {
+  return new RouterError(
+    'payload_too_large',
+    `request body is larger than the limit of ${limit} bytes (--max-payload-size)`,
+  );
+}
+
+/** Reads a Node request body with a byte limit, without Web Streams. */
+export function readNodeBody(incoming: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(incoming.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) return Promise.reject(tooLarge(limit));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (err?: unknown) => {
+      if (done) return;
+      done = true;
+      incoming.off('data', onData);
+      incoming.off('end', onEnd);
+      incoming.off('error', onError);
+      incoming.off('close', onClose);
+      if (err) reject(err);
+      else resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        // Stop buffering; the rest of the upload is drained by the server when the response ends.
+        finish(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => finish();
+    const onError = (err: Error) =>
+      finish(new RouterError('invalid_request', `could not read the request body: ${err.message}`));
+    const onClose = () => {
+      if (!incoming.complete)
+        finish(new RouterError('invalid_request', 'client closed the connection before the body was complete'));
+    };
+    incoming.on('data', onData);
+    incoming.on('end', onEnd);
+    incoming.on('error', onError);
+    incoming.on('close', onClose);
+    if (incoming.readableEnded) finish();
+  });
+}
+
+/** Reads a Web Request body (in-process requests) with the same limit. */
+export async function readWebBody(request: Request, limit: number): Promise<Buffer> {
+  const declared = Number(request.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
+  const buf = Buffer.from(await request.arrayBuffer());
+  if (buf.length > limit) throw tooLarge(limit);
+  return buf;
+}
+
+/** Parses and checks a generation request body. Never throws anything but RouterError. */
+export function parseGenerationBody(raw: Buffer, route: GenerationRoute): Record<string, unknown> {
+  if (raw.length === 0) throw new RouterError('invalid_json', 'request body is empty: expected a JSON object');
+  let body: unknown;
+  try {
+    body = JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    throw new RouterError('invalid_json', `request body is not valid JSON: ${(err as Error).message}`);
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new RouterError(
+      'invalid_request',
+      `request body must be a JSON object, got ${body === null ? 'null' : Array.isArray(body) ? 'an array' : typeof body}`,
+    );
+  }
+  const field = REQUIRED_FIELD[route];
+  const value = (body as Record<string, unknown>)[field];
+  if (value === undefined || value === null) {
+    throw new RouterError('invalid_request', `'${field}' is required for ${route}`, { param: field });
+  }
+  return body as Record<string, unknown>;
+}

@@ -1,0 +1,81 @@
+// HTTP to the pods: one keep-alive undici Pool per pod origin, with our own timeouts (undici's defaults,
+// e.g. a 300 s body timeout, are not ours). dispatcher.request hands back a Node Readable body, which the
+// relay writes straight to the client's socket: no Web Streams on the hot path.
+import { type Dispatcher, Pool } from 'undici';
+import type { TimeoutsConfig } from './config.ts';
+
+export type UpstreamResponse = Dispatcher.ResponseData;
+
+export interface UpstreamRequest {
+  method: 'GET' | 'POST';
+  /** Path on the pod, e.g. /v1/completions. */
+  path: string;
+  headers: Record<string, string>;
+  body?: string | Buffer;
+  signal?: AbortSignal;
+  /** Overrides the first-byte timeout (health probes). */
+  headersTimeoutMs?: number;
+}
+
+interface Target {
+  pool: Pool;
+  /** Path prefix of the pod URL ("" for http://host:port). */
+  base: string;
+}
+
+export class Upstreams {
+  private readonly targets = new Map<string, Target>();
+  private readonly pools = new Map<string, Pool>();
+  private readonly timeouts: TimeoutsConfig;
+  private readonly connectionsPerPod: number | undefined;
+
+  constructor(options: { timeouts: TimeoutsConfig; connectionsPerPod?: number }) {
+    this.timeouts = options.timeouts;
+    this.connectionsPerPod = options.connectionsPerPod;
+  }
+
+  request(podUrl: string, req: UpstreamRequest): Promise<UpstreamResponse> {
+    const target = this.target(podUrl);
+    return target.pool.request({
+      method: req.method,
+      path: target.base + req.path,
+      headers: req.headers,
+      body: req.body ?? null,
+      signal: req.signal ?? null,
+      headersTimeout: req.headersTimeoutMs ?? this.timeouts.firstByteMs,
+      bodyTimeout: this.timeouts.idleMs,
+      // A POST to a pod is not retried by undici: failover is ours, and a generation must not run twice.
+      idempotent: req.method === 'GET',
+      blocking: true,
+    });
+  }
+
+  async close(): Promise<void> {
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    this.targets.clear();
+    await Promise.allSettled(pools.map((p) => p.destroy()));
+  }
+
+  private target(podUrl: string): Target {
+    let t = this.targets.get(podUrl);
+    if (t) return t;
+    const url = new URL(podUrl);
+    let pool = this.pools.get(url.origin);
+    if (!pool) {
+      pool = new Pool(url.origin, {
+        connections: this.connectionsPerPod ?? null,
+        connectTimeout: this.timeouts.connectMs,
+        headersTimeout: this.timeouts.firstByteMs,
+        bodyTimeout: this.timeouts.idleMs,
+        keepAliveTimeout: this.timeouts.keepAliveMs,
+        // One request per connection at a time: a pipelined request would queue behind a long stream.
+        pipelining: 1,
+      });
+      this.pools.set(url.origin, pool);
+    }
+    t = { pool, base: url.pathname.replace(/\/+$/, '') };
+    this.targets.set(podUrl, t);
+    return t;
+  }
+}
