@@ -1,0 +1,180 @@
+import type { FinishReason } from './engine.ts';
+import type { SimRoute } from './request.ts';
+
+/**
+ * vLLM's response shapes, field by field (vllm/entrypoints/openai: CompletionResponse,
+ * CompletionStreamResponse, ChatCompletionResponse, ChatCompletionStreamResponse, UsageInfo).
+ * Stream chunks are spliced from per-request templates: only the token text (pre-encoded JSON) varies.
+ */
+
+export const SSE_DONE = 'data: [DONE]\n\n';
+
+export interface UsageInfo {
+  prompt_tokens: number;
+  total_tokens: number;
+  completion_tokens: number;
+  prompt_tokens_details: null;
+}
+
+export function usageInfo(promptTokens: number, completionTokens: number): UsageInfo {
+  return {
+    prompt_tokens: promptTokens,
+    total_tokens: promptTokens + completionTokens,
+    completion_tokens: completionTokens,
+    prompt_tokens_details: null,
+  };
+}
+
+/** The id prefix vLLM uses for each route: cmpl-<request id>, chatcmpl-<request id>, resp_<request id>. */
+export function responseId(route: SimRoute, requestId: string): string {
+  if (route === '/v1/completions') return `cmpl-${requestId}`;
+  if (route === '/v1/chat/completions') return `chatcmpl-${requestId}`;
+  return `resp_${requestId}`;
+}
+
+const FINISH_JSON: Readonly<Record<string, string>> = Object.freeze({ stop: '"stop"', length: '"length"' });
+
+/** Per-request SSE chunk builder for /v1/completions and /v1/chat/completions. */
+export class ChunkEncoder {
+  private readonly head: string;
+  private readonly chat: boolean;
+  private readonly prefix: string;
+
+  constructor(route: '/v1/completions' | '/v1/chat/completions', id: string, created: number, modelJson: string) {
+    this.chat = route === '/v1/chat/completions';
+    const object = this.chat ? 'chat.completion.chunk' : 'text_completion';
+    this.prefix = `data: {"id":${JSON.stringify(id)},"object":"${object}","created":${created},"model":${modelJson},"choices":[`;
+    this.head = this.chat ? `${this.prefix}{"index":0,"delta":{"content":` : `${this.prefix}{"index":0,"text":`;
+  }
+
+  /** The chat stream's opening chunk (delta.role "assistant", empty content); '' for completions. */
+  opening(): string {
+    if (!this.chat) return '';
+    return `${this.prefix}{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n`;
+  }
+
+  /** One token's chunk; `usage` set only with stream_options.continuous_usage_stats. */
+  token(wordJson: string, finish: FinishReason | null, usage?: { prompt: number; completion: number }): string {
+    const close = this.chat ? '}' : '';
+    const finishPart =
+      finish === null
+        ? this.chat
+          ? ',"logprobs":null,"finish_reason":null}]'
+          : ',"logprobs":null,"finish_reason":null,"stop_reason":null}]'
+        : `,"logprobs":null,"finish_reason":${FINISH_JSON[finish]},"stop_reason":null}]`;
+    const usagePart =
+      usage === undefined
+        ? ''
+        : `,"usage":{"prompt_tokens":${usage.prompt},"completion_tokens":${usage.completion},"total_tokens":${usage.prompt + usage.completion}}`;
+    return `${this.head}${wordJson}${close}${finishPart}${usagePart}}\n\n`;
+  }
+
+  /** The final usage chunk (stream_options.include_usage): empty choices, vLLM drops null fields here. */
+  usage(promptTokens: number, completionTokens: number): string {
+    return `${this.prefix}],"usage":{"prompt_tokens":${promptTokens},"total_tokens":${promptTokens + completionTokens},"completion_tokens":${completionTokens}}}\n\n`;
+  }
+}
+
+export interface BodyParts {
+  readonly id: string;
+  readonly created: number;
+  readonly model: string;
+  readonly text: string;
+  readonly finishReason: FinishReason;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly kvTransferParams: Record<string, unknown> | null;
+}
+
+export function completionBody(p: BodyParts): Record<string, unknown> {
+  return {
+    id: p.id,
+    object: 'text_completion',
+    created: p.created,
+    model: p.model,
+    choices: [
+      {
+        index: 0,
+        text: p.text,
+        logprobs: null,
+        finish_reason: p.finishReason,
+        stop_reason: null,
+        token_ids: null,
+        prompt_logprobs: null,
+        prompt_token_ids: null,
+      },
+    ],
+    service_tier: null,
+    system_fingerprint: null,
+    usage: usageInfo(p.promptTokens, p.completionTokens),
+    kv_transfer_params: p.kvTransferParams,
+  };
+}
+
+export function chatBody(p: BodyParts): Record<string, unknown> {
+  return {
+    id: p.id,
+    object: 'chat.completion',
+    created: p.created,
+    model: p.model,
+    choices: [
+      {
+        index: 0,
+        message: {
+          role: 'assistant',
+          content: p.text,
+          refusal: null,
+          annotations: null,
+          audio: null,
+          function_call: null,
+          tool_calls: [],
+          reasoning_content: null,
+        },
+        logprobs: null,
+        finish_reason: p.finishReason,
+        stop_reason: null,
+        token_ids: null,
+      },
+    ],
+    service_tier: null,
+    system_fingerprint: null,
+    usage: usageInfo(p.promptTokens, p.completionTokens),
+    prompt_logprobs: null,
+    prompt_token_ids: null,
+    kv_transfer_params: p.kvTransferParams,
+  };
+}
+
+/** `GET /v1/models` body (vLLM ModelList / ModelCard). */
+export function modelsBody(model: string, maxModelLen: number, created: number): Record<string, unknown> {
+  return {
+    object: 'list',
+    data: [
+      {
+        id: model,
+        object: 'model',
+        created,
+        owned_by: 'vllm',
+        root: model,
+        parent: null,
+        max_model_len: maxModelLen,
+        permission: [
+          {
+            id: `modelperm-${model.replace(/[^A-Za-z0-9]/g, '').slice(0, 24)}`,
+            object: 'model_permission',
+            created,
+            allow_create_engine: false,
+            allow_sampling: true,
+            allow_logprobs: true,
+            allow_search_indices: false,
+            allow_view: true,
+            allow_fine_tuning: false,
+            organization: '*',
+            group: null,
+            is_blocking: false,
+          },
+        ],
+      },
+    ],
+  };
+}
