@@ -1,9 +1,58 @@
 // The public surface of @pdrouter/core. Every export is named here; nothing is re-exported wholesale.
+
 export { boundedLoadCap, pickBoundedLoad } from './bounded-load.ts';
+export { canonicalJson } from './canonical-json.ts';
+export type { ErrorCode, OpenAIErrorBody, RouterErrorOptions } from './errors.ts';
+export {
+  ERROR_STATUS,
+  ERROR_TYPE,
+  openAIErrorBody,
+  RouterError,
+  routerErrorBody,
+  toRouterError,
+} from './errors.ts';
 export { FBI_FURC_MODULUS, fbiHash, fbiHashBytes } from './fbi-hash.ts';
 export { FURC_MAX_MODULUS, furc } from './furc.ts';
+export type { HashKeyMode, HashKeyOptions, HeaderLookup } from './hash-key.ts';
+export {
+  AFFINITY_KEY_HEADERS,
+  DEFAULT_PREFIX_BYTES,
+  extractHashKey,
+  HASH_KEY_MODES,
+  headerLookupFrom,
+  textKey,
+  VLLM_ROUTER_KEY_HEADERS,
+  VLLM_ROUTER_TEXT_KEY_MAX_BYTES,
+} from './hash-key.ts';
 export { FBI_SEED, FBI_SEED_U64, murmur64a } from './murmur64a.ts';
+export type { PdRoute } from './pd-protocol.ts';
+export {
+  buildDecodeBody,
+  buildPrefillBody,
+  extractKvTransferParams,
+  isPdRoute,
+  newRequestId,
+  PD_ROUTES,
+  PREFILL_KV_TRANSFER_PARAMS,
+} from './pd-protocol.ts';
 export type { RingOptions } from './ring.ts';
 export { ConsistentHashRing, DEFAULT_VNODES, MAX_VNODES, ringFingerprint } from './ring.ts';
+export { conversationText, promptText, vllmRouterRoutingText } from './routing-text.ts';
+export type { Member, Role, Snapshot, SnapshotFromUrlsInput, UrlMemberInput } from './snapshot.ts';
+export {
+  compareSnapshotOrder,
+  DEFAULT_POOL,
+  encodeSnapshot,
+  isNewerSnapshot,
+  memberRingKey,
+  ROLES,
+  ringMembers,
+  snapshotFingerprint,
+  snapshotFromUrls,
+} from './snapshot.ts';
+export type { ParseSnapshotResult } from './snapshot-parse.ts';
+export { checkMemberUrl, parseSnapshot } from './snapshot-parse.ts';
+export type { SseEvent } from './sse.ts';
+export { encodeSseEvent, isSseDone, SSE_DONE, SseParser } from './sse.ts';
 export type { U64 } from './u64.ts';
 export { compareU64, u64FromHex, u64ToHex } from './u64.ts';

@@ -1,0 +1,201 @@
+import { fbiHash, fbiHashBytes } from './fbi-hash.ts';
+import { conversationText, promptText, vllmRouterRoutingText } from './routing-text.ts';
+import { scanTextKey } from './text-fields.ts';
+import { u64ToHex } from './u64.ts';
+
+/**
+ * How a request's hash key is chosen.
+ * - `vllm-router`: vllm-router's key strings exactly (switching routers keeps caches warm), including
+ *   per-request ids, which spread every request of a session across pods.
+ * - `affinity`: ignores per-request ids (x-request-id, x-trace-id) and keys on the session or user,
+ *   else on the conversation (chat: system + first user message), else on a prompt prefix.
+ */
+export type HashKeyMode = 'vllm-router' | 'affinity';
+export const HASH_KEY_MODES: readonly HashKeyMode[] = Object.freeze(['vllm-router', 'affinity']);
+
+/** Reads a request header by lower-case name; undefined when absent. */
+export type HeaderLookup = (lowerCaseName: string) => string | undefined;
+
+export interface HashKeyOptions {
+  mode: HashKeyMode;
+  /** Affinity mode: UTF-8 bytes of the prompt that form its key (cut on a character boundary). */
+  prefixBytes?: number;
+}
+
+/** vllm-router's header order (policies/hash_key.rs SESSION_HEADER_NAMES). */
+export const VLLM_ROUTER_KEY_HEADERS: readonly string[] = Object.freeze([
+  'x-session-id',
+  'x-user-id',
+  'x-tenant-id',
+  'x-correlation-id',
+  'x-request-id',
+  'x-trace-id',
+]);
+/** The same without the per-request ids. */
+export const AFFINITY_KEY_HEADERS: readonly string[] = Object.freeze([
+  'x-session-id',
+  'x-user-id',
+  'x-tenant-id',
+  'x-correlation-id',
+]);
+/** Default prompt prefix for affinity keys: long enough to tell prompts apart, short enough to share. */
+export const DEFAULT_PREFIX_BYTES = 256;
+/** vllm-router keys texts up to this many UTF-8 bytes verbatim (`request:`), longer ones by hash. */
+export const VLLM_ROUTER_TEXT_KEY_MAX_BYTES = 100;
+
+const EMPTY_TEXT_KEY = 'request:';
+const prefixEncoder = new TextEncoder();
+
+function headerKey(headers: HeaderLookup, names: readonly string[]): string | undefined {
+  for (const name of names) {
+    const value = headers(name);
+    if (typeof value === 'string' && value.length > 0) return `header:${name}:${value}`;
+  }
+  return undefined;
+}
+
+function scalarText(v: unknown): string | undefined {
+  if (typeof v === 'string') return v.length > 0 ? v : undefined;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  if (typeof v === 'boolean') return String(v);
+  return undefined;
+}
+
+/** Body fields in vllm-router's priority: session_params.session_id, user, session_id, user_id. */
+function bodyFieldKey(body: Record<string, unknown>): string | undefined {
+  const params = body.session_params;
+  if (typeof params === 'object' && params !== null && !Array.isArray(params)) {
+    const nested = scalarText((params as Record<string, unknown>).session_id);
+    if (nested !== undefined) return `session:${nested}`;
+  }
+  const user = scalarText(body.user);
+  if (user !== undefined) return `user:${user}`;
+  const sessionId = scalarText(body.session_id);
+  if (sessionId !== undefined) return `session:${sessionId}`;
+  const userId = scalarText(body.user_id);
+  if (userId !== undefined) return `user:${userId}`;
+  return undefined;
+}
+
+function utf8Length(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        n += 4;
+        i++;
+      } else n += 3;
+    } else n += 3;
+  }
+  return n;
+}
+
+/** vllm-router's fallback: `request:{text}` up to 100 bytes, else `request_hash:{fbiHash hex}`. */
+export function textKey(text: string): string {
+  // Strings longer than 100 code units are longer than 100 bytes; only short ones need counting.
+  if (text.length > VLLM_ROUTER_TEXT_KEY_MAX_BYTES || utf8Length(text) > VLLM_ROUTER_TEXT_KEY_MAX_BYTES) {
+    return `request_hash:${u64ToHex(fbiHash(text))}`;
+  }
+  return `request:${text}`;
+}
+
+/** fbiHash of the first `prefixBytes` UTF-8 bytes of text, never splitting a character. */
+function prefixHash(text: string, prefixBytes: number): string {
+  const buffer = new Uint8Array(prefixBytes);
+  // encodeInto stops before a character that does not fit, so the cut is always on a boundary.
+  const { written } = prefixEncoder.encodeInto(text, buffer);
+  return u64ToHex(fbiHashBytes(buffer.subarray(0, written)));
+}
+
+function asBody(body: unknown): Record<string, unknown> | undefined {
+  let value = body;
+  if (typeof value === 'string') {
+    try {
+      value = JSON.parse(value);
+    } catch {
+      return undefined;
+    }
+  }
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}
+
+function vllmRouterKey(headers: HeaderLookup, body: Record<string, unknown> | undefined): string {
+  const fromHeaders = headerKey(headers, VLLM_ROUTER_KEY_HEADERS);
+  if (fromHeaders !== undefined) return fromHeaders;
+  if (body === undefined) return EMPTY_TEXT_KEY;
+  const fromFields = bodyFieldKey(body);
+  if (fromFields !== undefined) return fromFields;
+  const text = vllmRouterRoutingText(body);
+  return scanTextKey(text) ?? textKey(text);
+}
+
+function affinityKey(headers: HeaderLookup, body: Record<string, unknown> | undefined, prefixBytes: number): string {
+  const fromHeaders = headerKey(headers, AFFINITY_KEY_HEADERS);
+  if (fromHeaders !== undefined) return fromHeaders;
+  if (body === undefined) return EMPTY_TEXT_KEY;
+  const fromFields = bodyFieldKey(body);
+  if (fromFields !== undefined) return fromFields;
+  const conversation = conversationText(body.messages) ?? conversationText(body.input, body.instructions);
+  if (conversation !== undefined) return `conversation:${u64ToHex(fbiHash(conversation))}`;
+  const prompt = promptText(body.prompt) ?? (typeof body.input === 'string' ? body.input : undefined);
+  if (prompt !== undefined && prompt.length > 0) return `prefix:${prefixHash(prompt, prefixBytes)}`;
+  return EMPTY_TEXT_KEY;
+}
+
+/**
+ * The string a request is hashed by (then placed with fbiHash on the rings). `body` is the parsed
+ * JSON (a JSON string is parsed too); any shape is accepted and nothing throws.
+ *
+ * vllm-router mode: headers x-session-id, x-user-id, x-tenant-id, x-correlation-id, x-request-id,
+ * x-trace-id -> `header:{name}:{value}`; body session_params.session_id -> `session:{v}`, user ->
+ * `user:{v}`, session_id -> `session:{v}`, user_id -> `user:{v}`; else vllm-router's routing text
+ * (see vllmRouterRoutingText), scanned for those fields as vllm-router does, else `request:{text}`
+ * (<= 100 UTF-8 bytes) or `request_hash:{16 hex}`.
+ *
+ * affinity mode: the same headers without x-request-id and x-trace-id, the same body fields, else
+ * `conversation:{hash}` of system + first user message, else `prefix:{hash}` of the first
+ * prefixBytes of the prompt, else `request:`.
+ */
+export function extractHashKey(headers: HeaderLookup, body: unknown, options: HashKeyOptions): string {
+  try {
+    const parsed = asBody(body);
+    if (options.mode === 'affinity') {
+      const prefixBytes =
+        options.prefixBytes !== undefined && Number.isInteger(options.prefixBytes) && options.prefixBytes > 0
+          ? options.prefixBytes
+          : DEFAULT_PREFIX_BYTES;
+      return affinityKey(headers, parsed, prefixBytes);
+    }
+    return vllmRouterKey(headers, parsed);
+  } catch {
+    // A throwing header lookup or a hostile getter must not fail the request: route it by the empty text.
+    return EMPTY_TEXT_KEY;
+  }
+}
+
+/** A HeaderLookup over a plain object, Map or Headers-like value (names matched case-insensitively). */
+export function headerLookupFrom(
+  source: Record<string, string | string[] | undefined> | Map<string, string> | { get(name: string): string | null },
+): HeaderLookup {
+  if (source instanceof Map) {
+    const lower = new Map<string, string>();
+    for (const [k, v] of source) lower.set(k.toLowerCase(), v);
+    return (name) => lower.get(name);
+  }
+  if (typeof (source as { get?: unknown }).get === 'function') {
+    const headers = source as { get(name: string): string | null };
+    return (name) => headers.get(name) ?? undefined;
+  }
+  const lower = new Map<string, string>();
+  for (const [k, v] of Object.entries(source as Record<string, string | string[] | undefined>)) {
+    if (typeof v === 'string') lower.set(k.toLowerCase(), v);
+    else if (Array.isArray(v)) lower.set(k.toLowerCase(), v.join(', '));
+  }
+  return (name) => lower.get(name);
+}

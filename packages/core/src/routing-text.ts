@@ -1,0 +1,102 @@
+// Which text of a request body identifies it for hashing. Bodies are untrusted JSON of any shape:
+// every accessor checks types and nothing here throws.
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Text parts of an OpenAI content value: a string, or an array of {type:"text", text} parts. */
+export function contentText(content: unknown): string | undefined {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return undefined;
+  const texts: string[] = [];
+  for (const part of content) {
+    if (typeof part === 'string') texts.push(part);
+    else if (isObject(part) && typeof part.text === 'string' && (part.type === undefined || isTextPart(part.type))) {
+      texts.push(part.text);
+    }
+  }
+  return texts.length > 0 ? texts.join(' ') : undefined;
+}
+
+function isTextPart(type: unknown): boolean {
+  return type === 'text' || type === 'input_text' || type === 'output_text';
+}
+
+/** The first string of a completions prompt (a string or an array whose first item is a string). */
+function firstPromptString(prompt: unknown): string | undefined {
+  if (typeof prompt === 'string') return prompt;
+  if (Array.isArray(prompt) && typeof prompt[0] === 'string') return prompt[0];
+  return undefined;
+}
+
+/**
+ * vllm-router's routing text in P/D mode (routers/http/pd_router.rs): for chat, the first message's
+ * content when it is a user or developer message with string content, or a system message (text
+ * parts joined by a space); for completions, the prompt string or the first prompt of an array.
+ * /v1/responses is not routed by vllm-router's P/D mode; its `input` string (or first item's text)
+ * is used the same way. Anything else gives "".
+ */
+export function vllmRouterRoutingText(body: unknown): string {
+  if (!isObject(body)) return '';
+  if (Array.isArray(body.messages)) {
+    const first = body.messages[0];
+    if (!isObject(first)) return '';
+    if (first.role === 'user' || first.role === 'developer') {
+      return typeof first.content === 'string' ? first.content : '';
+    }
+    if (first.role === 'system') return contentText(first.content) ?? '';
+    return '';
+  }
+  if ('prompt' in body) return firstPromptString(body.prompt) ?? '';
+  if (typeof body.input === 'string') return body.input;
+  if (Array.isArray(body.input)) {
+    const first = body.input[0];
+    if (typeof first === 'string') return first;
+    if (isObject(first)) return contentText(first.content) ?? '';
+  }
+  return '';
+}
+
+/**
+ * The conversation that identifies a chat for affinity: every system/developer message before the
+ * first user message, then that user message, separated by newlines. Later turns are ignored so a
+ * growing conversation keeps its key. Undefined when there is no user message.
+ */
+export function conversationText(messages: unknown, instructions?: unknown): string | undefined {
+  if (!Array.isArray(messages)) return undefined;
+  const parts: string[] = [];
+  if (typeof instructions === 'string' && instructions.length > 0) parts.push(instructions);
+  for (const message of messages) {
+    if (typeof message === 'string') {
+      // /v1/responses accepts bare strings as user input items.
+      parts.push(message);
+      return parts.join('\n');
+    }
+    if (!isObject(message)) continue;
+    const role = message.role ?? (message.type === 'message' ? 'user' : undefined);
+    if (role === 'system' || role === 'developer') {
+      const text = contentText(message.content);
+      if (text !== undefined) parts.push(text);
+    } else if (role === 'user') {
+      parts.push(contentText(message.content) ?? '');
+      return parts.join('\n');
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The prompt whose prefix identifies a completions request for affinity: the prompt string, the
+ * first string of a prompt array, or the first token-id list written as comma-separated ids.
+ */
+export function promptText(prompt: unknown): string | undefined {
+  const text = firstPromptString(prompt);
+  if (text !== undefined) return text;
+  if (!Array.isArray(prompt)) return undefined;
+  const ids = Array.isArray(prompt[0]) ? prompt[0] : prompt;
+  if (ids.length > 0 && ids.every((id) => typeof id === 'number')) return ids.join(',');
+  return undefined;
+}

@@ -1,0 +1,177 @@
+import type { Member, Role, Snapshot } from './snapshot.ts';
+
+// Validation of snapshots from the wire (NATS KV), files and flags. Every error names the field
+// (`members.prefill[2].url`) and what was wrong, so an operator can fix the producer.
+
+export type ParseSnapshotResult = { ok: true; snapshot: Snapshot } | { ok: false; error: string };
+
+const SNAPSHOT_FIELDS = new Set(['pool', 'epoch', 'seq', 'time', 'members']);
+const MEMBER_FIELDS = new Set(['name', 'uid', 'url', 'ready', 'bootstrapPort', 'dpRank']);
+const ROLE_NAMES: readonly Role[] = ['prefill', 'decode', 'plain'];
+/** Pool names become NATS KV keys: letters, digits, '-', '_', '.', not starting or ending with '.'. */
+const POOL_PATTERN = /^[A-Za-z0-9_-](?:[A-Za-z0-9_.-]{0,126}[A-Za-z0-9_-])?$/;
+/** RFC 3339 / ISO 8601 date-time with a zone, as Date.prototype.toISOString and Go's time produce. */
+const TIME_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/;
+
+class SnapshotInvalid extends Error {}
+
+function fail(message: string): never {
+  throw new SnapshotInvalid(message);
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (v === undefined) return 'undefined';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}...` : v);
+  if (typeof v === 'object') return 'an object';
+  return `${typeof v} ${String(v)}`;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function rejectUnknown(obj: Record<string, unknown>, allowed: Set<string>, where: string): void {
+  for (const key of Object.keys(obj)) {
+    if (!allowed.has(key)) fail(`${where}: unknown field "${key}" (expected ${[...allowed].join(', ')})`);
+  }
+}
+
+function nonNegativeInteger(v: unknown, where: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+    fail(`${where}: must be a non-negative integer, got ${describe(v)}`);
+  }
+  return v;
+}
+
+function nonEmptyString(v: unknown, where: string): string {
+  if (typeof v !== 'string' || v.length === 0) fail(`${where}: must be a non-empty string, got ${describe(v)}`);
+  return v;
+}
+
+/** Member URLs are ring keys, so they must be exactly `scheme://host[:port]`. */
+export function checkMemberUrl(v: unknown, where: string): string {
+  const text = nonEmptyString(v, where);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    fail(`${where}: not a URL: ${describe(text)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    fail(`${where}: must be an http:// or https:// URL, got ${describe(text)}`);
+  }
+  if (url.username !== '' || url.password !== '') fail(`${where}: must not carry credentials`);
+  const origin = `${url.protocol}//${url.host}`;
+  if (text !== origin) {
+    fail(
+      `${where}: must be scheme://host[:port] with no path, query or trailing slash (got ${describe(text)}, use "${origin}")`,
+    );
+  }
+  return text;
+}
+
+function parseMember(v: unknown, where: string): Member {
+  if (!isPlainObject(v)) fail(`${where}: must be an object, got ${describe(v)}`);
+  rejectUnknown(v, MEMBER_FIELDS, where);
+  const member: Member = {
+    name: nonEmptyString(v.name, `${where}.name`),
+    uid: nonEmptyString(v.uid, `${where}.uid`),
+    url: checkMemberUrl(v.url, `${where}.url`),
+    ready:
+      typeof v.ready === 'boolean' ? v.ready : fail(`${where}.ready: must be true or false, got ${describe(v.ready)}`),
+  };
+  if (v.bootstrapPort !== undefined) {
+    const port = v.bootstrapPort;
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+      fail(`${where}.bootstrapPort: must be a port number 1-65535, got ${describe(port)}`);
+    }
+    member.bootstrapPort = port;
+  }
+  if (v.dpRank !== undefined) member.dpRank = nonNegativeInteger(v.dpRank, `${where}.dpRank`);
+  return member;
+}
+
+function parseRole(v: unknown, role: Role): Member[] {
+  const where = `members.${role}`;
+  if (!Array.isArray(v)) fail(`${where}: must be an array, got ${describe(v)}`);
+  const members = v.map((m, i) => parseMember(m, `${where}[${i}]`));
+  const names = new Map<string, number>();
+  const ringKeys = new Map<string, number>();
+  members.forEach((m, i) => {
+    const sameName = names.get(m.name);
+    if (sameName !== undefined) fail(`${where}[${i}].name: duplicate member "${m.name}" (also ${where}[${sameName}])`);
+    names.set(m.name, i);
+    const key = m.dpRank === undefined ? m.url : `${m.url}@${m.dpRank}`;
+    const sameUrl = ringKeys.get(key);
+    if (sameUrl !== undefined) {
+      fail(`${where}[${i}].url: duplicate member URL ${key} (also ${where}[${sameUrl}])`);
+    }
+    ringKeys.set(key, i);
+  });
+  return members;
+}
+
+function parseObject(v: unknown): Snapshot {
+  if (!isPlainObject(v)) fail(`snapshot: must be a JSON object, got ${describe(v)}`);
+  for (const field of ['pool', 'epoch', 'seq', 'time', 'members']) {
+    if (v[field] === undefined) fail(`snapshot: missing field "${field}"`);
+  }
+  rejectUnknown(v, SNAPSHOT_FIELDS, 'snapshot');
+  const pool = nonEmptyString(v.pool, 'pool');
+  if (!POOL_PATTERN.test(pool)) {
+    fail(`pool: ${describe(pool)} is not a valid pool name (letters, digits, '-', '_', '.'; at most 128)`);
+  }
+  const epoch = nonNegativeInteger(v.epoch, 'epoch');
+  const seq = nonNegativeInteger(v.seq, 'seq');
+  const time = nonEmptyString(v.time, 'time');
+  if (!TIME_PATTERN.test(time) || Number.isNaN(Date.parse(time))) {
+    fail(`time: must be an ISO 8601 date-time with a zone (e.g. 2026-01-01T00:00:00.000Z), got ${describe(time)}`);
+  }
+  const raw = v.members;
+  if (!isPlainObject(raw))
+    fail(`members: must be an object with prefill, decode and plain arrays, got ${describe(raw)}`);
+  for (const key of Object.keys(raw)) {
+    if (!(ROLE_NAMES as readonly string[]).includes(key)) {
+      fail(`members: unknown role "${key}" (expected prefill, decode or plain)`);
+    }
+  }
+  if (raw.prefill === undefined) fail('members: missing role "prefill"');
+  if (raw.decode === undefined) fail('members: missing role "decode"');
+  return {
+    pool,
+    epoch,
+    seq,
+    time,
+    members: {
+      prefill: parseRole(raw.prefill, 'prefill'),
+      decode: parseRole(raw.decode, 'decode'),
+      // "plain" may be left out by hand-written files: it is the one role P/D fleets do not use.
+      plain: raw.plain === undefined ? [] : parseRole(raw.plain, 'plain'),
+    },
+  };
+}
+
+/**
+ * Validates a snapshot given as an object or JSON text. Never throws: malformed input yields
+ * { ok: false, error } with the field path and the problem.
+ */
+export function parseSnapshot(input: unknown): ParseSnapshotResult {
+  let value = input;
+  if (typeof input === 'string') {
+    try {
+      value = JSON.parse(input);
+    } catch (err) {
+      return { ok: false, error: `snapshot: invalid JSON: ${err instanceof Error ? err.message : String(err)}` };
+    }
+  } else if (input instanceof Uint8Array) {
+    return parseSnapshot(new TextDecoder().decode(input));
+  }
+  try {
+    return { ok: true, snapshot: parseObject(value) };
+  } catch (err) {
+    if (err instanceof SnapshotInvalid) return { ok: false, error: err.message };
+    return { ok: false, error: `snapshot: ${err instanceof Error ? err.message : String(err)}` };
+  }
+}
