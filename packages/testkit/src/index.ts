@@ -1,4 +1,28 @@
 export { findBinary, MissingBinaryError, requireBinary } from './find-binary.ts';
+export type {
+  JsonObject,
+  KubeApiFake,
+  KubeApiFakeOptions,
+  KubeObject,
+  ObjectMeta,
+  PodManifestOptions,
+  RecordedRequest,
+  StatusObject,
+} from './kube-fake/index.ts';
+export {
+  APP_LABEL,
+  APP_LABEL_VALUE,
+  BOOKMARK_INTERVAL_MS,
+  BOOTSTRAP_PORT_ANNOTATION,
+  KUBELET_START_DELAY_MS,
+  PORT_ANNOTATION,
+  podManifest,
+  ROLE_LABEL,
+  renderKubeconfig,
+  startKubeApiFake,
+  WATCH_MAX_SECONDS,
+  withReadiness,
+} from './kube-fake/index.ts';
 export type { NatsServer, NatsServerOptions } from './nats-server.ts';
 export { NATS_START_TIMEOUT_MS, NATS_STOP_GRACE_MS, startNatsServer } from './nats-server.ts';
 export { canConnect } from './tcp-probe.ts';

@@ -1,0 +1,15 @@
+export type { KubeApiFake, KubeApiFakeOptions, RecordedRequest } from './fake.ts';
+export { BOOKMARK_INTERVAL_MS, KUBELET_START_DELAY_MS, startKubeApiFake, WATCH_MAX_SECONDS } from './fake.ts';
+export { renderKubeconfig } from './kubeconfig.ts';
+export type { PodManifestOptions } from './pods.ts';
+export {
+  APP_LABEL,
+  APP_LABEL_VALUE,
+  BOOTSTRAP_PORT_ANNOTATION,
+  PORT_ANNOTATION,
+  podManifest,
+  ROLE_LABEL,
+  withReadiness,
+} from './pods.ts';
+export type { StatusObject } from './status.ts';
+export type { JsonObject, KubeObject, ObjectMeta } from './types.ts';
