@@ -7,8 +7,8 @@ import { directTarget, type Target } from './loadgen/targets.ts';
 
 async function makeTarget(config: LoadgenConfig): Promise<Target> {
   if (config.backendMode === 'direct') return directTarget(config);
-  const { oraclePdTarget } = await import('./loadgen/oracle-pd.ts');
-  return oraclePdTarget(config);
+  const { oraclePdTarget, oraclePlainTarget } = await import('./loadgen/oracle-pd.ts');
+  return config.backendMode === 'oracle-pd' ? oraclePdTarget(config) : oraclePlainTarget(config);
 }
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { GoodputSlos } from './metrics.ts';
 
 export type Backend = 'openai' | 'openai-chat';
-export type BackendMode = 'direct' | 'oracle-pd';
+export type BackendMode = 'direct' | 'oracle-pd' | 'oracle-plain';
 
 /** The load generator's settings, parsed once from `vllm bench serve`'s flags. */
 export interface LoadgenConfig {
@@ -40,6 +40,8 @@ export interface LoadgenConfig {
   /** oracle-pd: the prefill and decode pod URLs the load generator routes to itself. */
   readonly prefillUrls: readonly string[];
   readonly decodeUrls: readonly string[];
+  /** oracle-plain: the pods the load generator spreads requests over itself (same ring as the proxy's plain mode). */
+  readonly workerUrls: readonly string[];
   readonly oracleHashKeyMode: 'vllm-router' | 'affinity';
   readonly quiet: boolean;
 }
@@ -115,9 +117,15 @@ export const LOADGEN_FLAGS: readonly FlagSpec[] = [
     help: 'wait up to this long for a first successful request',
   },
   { name: 'disable-tqdm', kind: 'bool', help: 'accepted for compatibility (no progress bar is drawn)' },
-  { name: 'backend-mode', kind: 'string', default: 'direct', help: 'direct, or oracle-pd: do both P/D legs here' },
+  {
+    name: 'backend-mode',
+    kind: 'string',
+    default: 'direct',
+    help: 'direct; oracle-pd: do both P/D legs here; oracle-plain: pick the pod here (consistent hash)',
+  },
   { name: 'prefill', kind: 'repeat', help: 'oracle-pd: a prefill pod URL (repeat)' },
   { name: 'decode', kind: 'repeat', help: 'oracle-pd: a decode pod URL (repeat)' },
+  { name: 'worker-url', kind: 'repeat', help: 'oracle-plain: a pod URL (repeat)' },
   { name: 'oracle-hash-key-mode', kind: 'string', default: 'vllm-router', help: 'oracle-pd: vllm-router or affinity' },
   { name: 'quiet', kind: 'bool', help: 'print only the result table' },
 ];
@@ -208,8 +216,8 @@ export function parseLoadgenArgs(argv: readonly string[]): LoadgenConfig {
     throw new ConfigError(`--backend must be openai or openai-chat, got '${backend}'`);
   }
   const backendMode = str(raw, 'backend-mode');
-  if (backendMode !== 'direct' && backendMode !== 'oracle-pd') {
-    throw new ConfigError(`--backend-mode must be direct or oracle-pd, got '${backendMode}'`);
+  if (backendMode !== 'direct' && backendMode !== 'oracle-pd' && backendMode !== 'oracle-plain') {
+    throw new ConfigError(`--backend-mode must be direct, oracle-pd or oracle-plain, got '${backendMode}'`);
   }
   const datasetName = str(raw, 'dataset-name');
   if (datasetName !== 'random')
@@ -260,6 +268,10 @@ export function parseLoadgenArgs(argv: readonly string[]): LoadgenConfig {
   if (backendMode === 'oracle-pd' && (prefillUrls.length === 0 || decodeUrls.length === 0)) {
     throw new ConfigError('--backend-mode oracle-pd needs at least one --prefill URL and one --decode URL');
   }
+  const workerUrls = ((raw.get('worker-url') as string[] | undefined) ?? []).map((u) => u.replace(/\/+$/, ''));
+  if (backendMode === 'oracle-plain' && workerUrls.length === 0) {
+    throw new ConfigError('--backend-mode oracle-plain needs at least one --worker-url URL');
+  }
   const hashMode = str(raw, 'oracle-hash-key-mode');
   if (hashMode !== 'vllm-router' && hashMode !== 'affinity') {
     throw new ConfigError('--oracle-hash-key-mode must be vllm-router or affinity');
@@ -303,6 +315,7 @@ export function parseLoadgenArgs(argv: readonly string[]): LoadgenConfig {
     readyCheckTimeoutSec: num(raw, 'ready-check-timeout-sec', true) as number,
     prefillUrls: Object.freeze(prefillUrls),
     decodeUrls: Object.freeze(decodeUrls),
+    workerUrls: Object.freeze(workerUrls),
     oracleHashKeyMode: hashMode,
     quiet: raw.get('quiet') === true,
   });

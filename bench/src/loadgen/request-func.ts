@@ -1,7 +1,7 @@
+import { type SseEvent, SseParser } from '@pdrouter/core';
 import type { Dispatcher } from 'undici';
 import type { Backend } from './config.ts';
 import type { RequestOutput } from './metrics.ts';
-import { SseDataSplitter } from './sse-splitter.ts';
 
 /** Upper bounds so a stalled server fails a request instead of hanging the run. */
 export const HEADERS_TIMEOUT_MS = 300_000;
@@ -42,9 +42,9 @@ export async function streamCompletion(req: StreamRequest, out: RequestOutput): 
       out.error = `HTTP ${res.statusCode}: ${(await res.body.text()).slice(0, ERROR_BODY_MAX_CHARS)}`;
       return;
     }
-    const splitter = new SseDataSplitter();
-    const onEvents = (events: string[], nowMs: number): void => {
-      for (const data of events) {
+    const parser = new SseParser();
+    const onEvents = (events: SseEvent[], nowMs: number): void => {
+      for (const { data } of events) {
         if (data === '[DONE]') continue;
         const event = JSON.parse(data) as {
           choices?: { text?: string; delta?: { content?: string | null } }[];
@@ -67,18 +67,17 @@ export async function streamCompletion(req: StreamRequest, out: RequestOutput): 
         }
       }
     };
-    res.body.setEncoding('utf8');
     await new Promise<void>((resolve, reject) => {
-      res.body.on('data', (chunk: string) => {
+      res.body.on('data', (chunk: Buffer) => {
         try {
-          onEvents(splitter.push(chunk), performance.now());
+          onEvents(parser.push(chunk), performance.now());
         } catch (err) {
           res.body.destroy(err as Error);
         }
       });
       res.body.on('end', () => {
         try {
-          onEvents(splitter.end(), performance.now());
+          onEvents(parser.end(), performance.now());
           resolve();
         } catch (err) {
           reject(err);

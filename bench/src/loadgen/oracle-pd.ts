@@ -1,0 +1,137 @@
+import {
+  buildDecodeBody,
+  buildPrefillBody,
+  ConsistentHashRing,
+  extractHashKey,
+  extractKvTransferParams,
+  fbiHash,
+  type PdRoute,
+} from '@pdrouter/core';
+import type { Pool } from 'undici';
+import type { LoadgenConfig } from './config.ts';
+import { buildRequestBody, HEADERS_TIMEOUT_MS, streamCompletion } from './request-func.ts';
+import { fetchFirstModel, newPool, requestHeaders, type Target } from './targets.ts';
+
+/**
+ * The plain-mode oracle: the load generator picks the owner of the request's hash key on a ring of the worker URLs
+ * (as the proxy's plain mode does) and streams straight from it. The "direct" baseline over several pods.
+ */
+export function oraclePlainTarget(config: LoadgenConfig): Target {
+  const ring = new ConsistentHashRing(config.workerUrls);
+  const pools = new Map(ring.members.map((url) => [url, newPool(url, undefined)] as const));
+  return {
+    description: `oracle-plain over ${ring.members.length} pods`,
+    firstModel: () => fetchFirstModel(pools.get(ring.members[0] as string) as Pool, ''),
+    send(sample, model, out, startMs) {
+      const body = buildRequestBody(
+        config.backend,
+        model,
+        sample.prompt,
+        sample.expectedOutputLen,
+        config.ignoreEos,
+        config.extraBody,
+      );
+      const headers = requestHeaders(config, sample.requestId);
+      const key = extractHashKey((name) => headers[name], body, { mode: config.oracleHashKeyMode });
+      const url = ring.ownerOfHash(fbiHash(key)) as string;
+      return streamCompletion(
+        {
+          dispatcher: pools.get(url) as Pool,
+          path: new URL(url).pathname.replace(/\/+$/, '') + config.endpoint,
+          headers,
+          body: JSON.stringify(body),
+          backend: config.backend,
+          startMs,
+        },
+        out,
+      );
+    },
+    async close() {
+      await Promise.all([...pools.values()].map((p) => p.close()));
+    },
+  };
+}
+
+/** How much of a failed prefill answer is kept in the result. */
+const ERROR_BODY_MAX_CHARS = 500;
+
+/**
+ * The oracle: a zero-cost P/D router inside the load generator. Per request it hashes the key the proxy would use
+ * (vllm-router key rules: here the x-request-id header), picks the prefill and decode owners on rings built from the
+ * same URLs with the same vnodes, runs the prefill leg (JSON, max_tokens 1, do_remote_decode) and streams the
+ * decode leg with the prefill's kv_transfer_params. TTFT counts from the start of the prefill leg, as a client of a
+ * router sees it. Whatever the proxy adds on top of this is its overhead.
+ */
+export function oraclePdTarget(config: LoadgenConfig): Target {
+  const prefillRing = new ConsistentHashRing(config.prefillUrls);
+  const decodeRing = new ConsistentHashRing(config.decodeUrls);
+  const pools = new Map<string, Pool>();
+  const poolFor = (url: string): Pool => {
+    let pool = pools.get(url);
+    if (pool === undefined) {
+      pool = newPool(url, undefined);
+      pools.set(url, pool);
+    }
+    return pool;
+  };
+  for (const url of [...prefillRing.members, ...decodeRing.members]) poolFor(url);
+  const route = config.endpoint.endsWith('chat/completions') ? '/v1/chat/completions' : '/v1/completions';
+  const prefillPath = (url: string): string => new URL(url).pathname.replace(/\/+$/, '') + route;
+
+  return {
+    description: `oracle-pd over ${prefillRing.members.length} prefill + ${decodeRing.members.length} decode pods`,
+    firstModel: () => fetchFirstModel(poolFor(decodeRing.members[0] as string), ''),
+    async send(sample, model, out, startMs) {
+      const body = buildRequestBody(
+        config.backend,
+        model,
+        sample.prompt,
+        sample.expectedOutputLen,
+        config.ignoreEos,
+        config.extraBody,
+      );
+      const headers = requestHeaders(config, sample.requestId);
+      const key = extractHashKey((name) => headers[name], body, { mode: config.oracleHashKeyMode });
+      const hash = fbiHash(key);
+      const prefillUrl = prefillRing.ownerOfHash(hash) as string;
+      const decodeUrl = decodeRing.ownerOfHash(hash) as string;
+      let kv: Record<string, unknown> | undefined;
+      try {
+        const res = await poolFor(prefillUrl).request({
+          path: prefillPath(prefillUrl),
+          method: 'POST',
+          headers,
+          body: JSON.stringify(buildPrefillBody(route as PdRoute, body)),
+          headersTimeout: HEADERS_TIMEOUT_MS,
+        });
+        const text = await res.body.text();
+        if (res.statusCode !== 200) {
+          out.error = `prefill ${prefillUrl} HTTP ${res.statusCode}: ${text.slice(0, ERROR_BODY_MAX_CHARS)}`;
+          return;
+        }
+        kv = extractKvTransferParams(JSON.parse(text));
+      } catch (err) {
+        out.error = `prefill ${prefillUrl}: ${err instanceof Error ? err.message : String(err)}`;
+        return;
+      }
+      if (kv === undefined) {
+        out.error = `prefill ${prefillUrl} answered without kv_transfer_params`;
+        return;
+      }
+      await streamCompletion(
+        {
+          dispatcher: poolFor(decodeUrl),
+          path: prefillPath(decodeUrl),
+          headers,
+          body: JSON.stringify(buildDecodeBody(route as PdRoute, body, kv)),
+          backend: config.backend,
+          startMs,
+        },
+        out,
+      );
+    },
+    async close() {
+      await Promise.all([...pools.values()].map((p) => p.close()));
+    },
+  };
+}

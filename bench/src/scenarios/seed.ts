@@ -1,0 +1,385 @@
+import { processCpuSeconds, processMemoryMiB } from '../harness/child-process.ts';
+import { freePort } from '../harness/free-port.ts';
+import { runLoadgenProcess, startProxyProcess, startSimFleetProcess } from '../harness/launchers.ts';
+import { machineInfo, machineMarkdown } from '../harness/machine.ts';
+import { fmt, markdownTable, writeResults } from '../harness/results.ts';
+import { lineChartSvg } from '../harness/svg-chart.ts';
+import type { ScenarioContext } from './context.ts';
+import { SEED_VLLM_ROUTER } from './seed-reference.ts';
+
+/** The seed's shape: 8 prefill + 8 decode pods, 200 prompts of 1000 in / 1000 out, four concurrencies. */
+const SEED_PREFILL_PODS = 8;
+const SEED_DECODE_PODS = 8;
+const SEED_CONCURRENCIES = [32, 64, 128, 256];
+const SEED_NUM_PROMPTS = 200;
+const SEED_INPUT_LEN = 1000;
+const SEED_OUTPUT_LEN = 1000;
+/** --quick: two requests per slot and 200-token answers, about a minute for all eight runs. */
+const QUICK_OUTPUT_LEN = 200;
+const QUICK_PROMPTS_PER_SLOT = 2;
+/** Warm-up through both paths before measuring (JIT, connection pools); not recorded. */
+const WARMUP_PROMPTS = 64;
+const WARMUP_OUTPUT_LEN = 32;
+
+/** Targets of the issue: ratios on this machine. */
+const TARGET_THROUGHPUT_RATIO = 0.97;
+const TARGET_MEDIAN_TTFT_OVERHEAD_MS = 1;
+
+type Which = 'pdrouter' | 'oracle';
+
+interface RunRecord {
+  readonly result: Record<string, unknown>;
+  readonly proxyCpuS?: number;
+  readonly simCpuS: number;
+}
+
+const n = (r: Record<string, unknown>, key: string): number => Number(r[key]);
+
+export async function runSeedScenario(ctx: ScenarioContext): Promise<void> {
+  const concurrencies = ctx.ints('concurrency') ?? SEED_CONCURRENCIES;
+  const inputLen = ctx.int('input-len') ?? SEED_INPUT_LEN;
+  const outputLen = ctx.int('output-len') ?? (ctx.quick ? QUICK_OUTPUT_LEN : SEED_OUTPUT_LEN);
+  const promptsFor = (c: number): number =>
+    ctx.int('num-prompts') ?? (ctx.quick ? QUICK_PROMPTS_PER_SLOT * c : SEED_NUM_PROMPTS);
+  const machine = machineInfo();
+
+  ctx.log(`starting ${SEED_PREFILL_PODS}P+${SEED_DECODE_PODS}D simulated pods (seed timing)`);
+  const sim = await startSimFleetProcess([
+    '--prefill',
+    String(SEED_PREFILL_PODS),
+    '--decode',
+    String(SEED_DECODE_PODS),
+  ]);
+  let proxy: Awaited<ReturnType<typeof startProxyProcess>> | undefined;
+  try {
+    const port = await freePort();
+    proxy = await startProxyProcess([
+      '--pd-disaggregation',
+      '--policy',
+      'consistent_hash',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--prometheus-port',
+      '0',
+      ...sim.prefill.flatMap((u) => ['--prefill', u]),
+      ...sim.decode.flatMap((u) => ['--decode', u]),
+    ]);
+    ctx.log(`proxy at ${proxy.url}`);
+    const oracleArgs = [
+      '--backend-mode',
+      'oracle-pd',
+      ...sim.prefill.flatMap((u) => ['--prefill', u]),
+      ...sim.decode.flatMap((u) => ['--decode', u]),
+    ];
+    const targetArgs = (which: Which): string[] =>
+      which === 'pdrouter'
+        ? ['--base-url', proxy?.url as string, '--label', 'pdrouter']
+        : [...oracleArgs, '--label', 'oracle'];
+
+    for (const which of ['pdrouter', 'oracle'] as const) {
+      await runLoadgenProcess([
+        ...targetArgs(which),
+        '--num-prompts',
+        String(WARMUP_PROMPTS),
+        '--random-input-len',
+        String(inputLen),
+        '--random-output-len',
+        String(WARMUP_OUTPUT_LEN),
+        '--max-concurrency',
+        '32',
+        '--seed',
+        '999',
+      ]);
+    }
+    ctx.log('warm-up done');
+
+    const rows: { concurrency: number; pdrouter: RunRecord; oracle: RunRecord }[] = [];
+    let seed = 0;
+    for (const [i, c] of concurrencies.entries()) {
+      // Alternate which path goes first so a drift of the machine does not always favour the same one.
+      const order: Which[] = i % 2 === 0 ? ['pdrouter', 'oracle'] : ['oracle', 'pdrouter'];
+      const record: Partial<Record<Which, RunRecord>> = {};
+      for (const which of order) {
+        // A fresh seed per run: no run finds another run's prompts in the prefix caches.
+        seed++;
+        const proxyCpu0 = await processCpuSeconds(proxy.child.pid);
+        const simCpu0 = await processCpuSeconds(sim.child.pid);
+        const { result } = await runLoadgenProcess([
+          ...targetArgs(which),
+          '--backend',
+          'openai',
+          '--dataset-name',
+          'random',
+          '--num-prompts',
+          String(promptsFor(c)),
+          '--random-input-len',
+          String(inputLen),
+          '--random-output-len',
+          String(outputLen),
+          '--max-concurrency',
+          String(c),
+          '--ignore-eos',
+          '--seed',
+          String(seed),
+        ]);
+        const proxyCpuS = (await processCpuSeconds(proxy.child.pid)) - proxyCpu0;
+        const simCpuS = (await processCpuSeconds(sim.child.pid)) - simCpu0;
+        record[which] = which === 'pdrouter' ? { result, proxyCpuS, simCpuS } : { result, simCpuS };
+        ctx.log(
+          `c=${c} ${which}: ${fmt(n(result, 'output_throughput'))} tok/s, median TTFT ${fmt(n(result, 'median_ttft_ms'))} ms, failed ${result.failed}`,
+        );
+      }
+      rows.push({ concurrency: c, pdrouter: record.pdrouter as RunRecord, oracle: record.oracle as RunRecord });
+    }
+    const proxyMemory = await processMemoryMiB(proxy.child.pid);
+    await writeSeedResults(ctx, machine, rows, { inputLen, outputLen, promptsFor, proxyMemory });
+  } finally {
+    await proxy?.child.stop();
+    await sim.child.stop();
+  }
+}
+
+interface SeedShape {
+  inputLen: number;
+  outputLen: number;
+  promptsFor: (c: number) => number;
+  proxyMemory: { rssMiB: number; peakRssMiB: number };
+}
+
+async function writeSeedResults(
+  ctx: ScenarioContext,
+  machine: ReturnType<typeof machineInfo>,
+  rows: { concurrency: number; pdrouter: RunRecord; oracle: RunRecord }[],
+  shape: SeedShape,
+): Promise<void> {
+  const perConcurrency = rows.map(({ concurrency, pdrouter, oracle }) => {
+    const p = pdrouter.result;
+    const o = oracle.result;
+    const tokensK = n(p, 'total_output_tokens') / 1000;
+    return {
+      concurrency,
+      num_prompts: shape.promptsFor(concurrency),
+      pdrouter: p,
+      oracle: o,
+      ratios: {
+        output_throughput: n(p, 'output_throughput') / n(o, 'output_throughput'),
+        max_output_tokens_per_s: n(p, 'max_output_tokens_per_s') / n(o, 'max_output_tokens_per_s'),
+        request_throughput: n(p, 'request_throughput') / n(o, 'request_throughput'),
+        median_ttft_overhead_ms: n(p, 'median_ttft_ms') - n(o, 'median_ttft_ms'),
+        mean_ttft_overhead_ms: n(p, 'mean_ttft_ms') - n(o, 'mean_ttft_ms'),
+        median_tpot: n(p, 'median_tpot_ms') / n(o, 'median_tpot_ms'),
+      },
+      proxy_cpu_s: pdrouter.proxyCpuS,
+      proxy_cpu_ms_per_1k_output_tokens: tokensK > 0 ? ((pdrouter.proxyCpuS ?? 0) * 1000) / tokensK : null,
+      proxy_cpu_cores: (pdrouter.proxyCpuS ?? 0) / n(p, 'duration'),
+      sim_cpu_cores: { pdrouter: pdrouter.simCpuS / n(p, 'duration'), oracle: oracle.simCpuS / n(o, 'duration') },
+      client_cpu_cores: { pdrouter: n(p, 'client_cpu_utilization'), oracle: n(o, 'client_cpu_utilization') },
+    };
+  });
+  const throughputOk = perConcurrency.every((r) => r.ratios.output_throughput >= TARGET_THROUGHPUT_RATIO);
+  const ttftOk = perConcurrency.every((r) => r.ratios.median_ttft_overhead_ms < TARGET_MEDIAN_TTFT_OVERHEAD_MS);
+  const at = (c: number) => perConcurrency.find((r) => r.concurrency === c);
+  const c128 = at(128);
+  const c256 = at(256);
+  const noDrop =
+    c128 && c256 ? n(c256.pdrouter, 'output_throughput') >= n(c128.pdrouter, 'output_throughput') : undefined;
+  const targets = {
+    throughput_ratio_at_least_0_97_everywhere: throughputOk,
+    median_ttft_overhead_below_1_ms_everywhere: ttftOk,
+    no_throughput_drop_128_to_256: noDrop ?? null,
+  };
+
+  const json = {
+    scenario: 'seed',
+    quick: ctx.quick,
+    machine,
+    command: ctx.command,
+    setup: {
+      prefill_pods: SEED_PREFILL_PODS,
+      decode_pods: SEED_DECODE_PODS,
+      policy: 'consistent_hash',
+      hash_key_mode: 'vllm-router',
+      input_len: shape.inputLen,
+      output_len: shape.outputLen,
+      processes: 'simulator (16 pods), proxy and each load generator run in separate Node processes',
+    },
+    per_concurrency: perConcurrency,
+    proxy_memory_mib_after: shape.proxyMemory,
+    targets,
+    seed_reference_vllm_router_real_gpus: SEED_VLLM_ROUTER,
+  };
+
+  const header = [
+    'Concurrency',
+    'Router',
+    'Output Throughput (tok/s)',
+    'Peak Output (tok/s)',
+    'Request Throughput (req/s)',
+    'Mean TTFT (ms)',
+    'Median TTFT (ms)',
+    'Mean TPOT (ms)',
+    'Median TPOT (ms)',
+    'Failed',
+  ];
+  const tableRows: (string | number)[][] = [];
+  for (const r of perConcurrency) {
+    for (const [label, res] of [
+      ['pdrouter', r.pdrouter],
+      ['oracle', r.oracle],
+    ] as const) {
+      tableRows.push([
+        r.concurrency,
+        label,
+        fmt(n(res, 'output_throughput'), 0),
+        fmt(n(res, 'max_output_tokens_per_s'), 0),
+        fmt(n(res, 'request_throughput')),
+        fmt(n(res, 'mean_ttft_ms')),
+        fmt(n(res, 'median_ttft_ms')),
+        fmt(n(res, 'mean_tpot_ms')),
+        fmt(n(res, 'median_tpot_ms')),
+        String(res.failed),
+      ]);
+    }
+    tableRows.push([
+      r.concurrency,
+      '**pdrouter / oracle**',
+      `**${fmt(100 * r.ratios.output_throughput, 1)}%**`,
+      `${fmt(100 * r.ratios.max_output_tokens_per_s, 1)}%`,
+      `${fmt(100 * r.ratios.request_throughput, 1)}%`,
+      `${r.ratios.mean_ttft_overhead_ms >= 0 ? '+' : ''}${fmt(r.ratios.mean_ttft_overhead_ms)}`,
+      `**${r.ratios.median_ttft_overhead_ms >= 0 ? '+' : ''}${fmt(r.ratios.median_ttft_overhead_ms)}**`,
+      '',
+      `${fmt(100 * r.ratios.median_tpot, 1)}%`,
+      '',
+    ]);
+  }
+  const cpuRows = perConcurrency.map((r) => [
+    r.concurrency,
+    fmt(r.proxy_cpu_cores),
+    r.proxy_cpu_ms_per_1k_output_tokens === null ? 'n/a' : fmt(r.proxy_cpu_ms_per_1k_output_tokens),
+    fmt(r.sim_cpu_cores.pdrouter),
+    fmt(r.sim_cpu_cores.oracle),
+    fmt(r.client_cpu_cores.pdrouter),
+    fmt(r.client_cpu_cores.oracle),
+  ]);
+  const yes = (v: boolean | null | undefined): string =>
+    v === true ? 'met' : v === false ? '**missed**' : 'not measured';
+  const md = [
+    `# seed: the seed deployment's benchmark on simulated pods${ctx.quick ? ' (--quick)' : ''}`,
+    '',
+    machineMarkdown(machine, ctx.command),
+    '',
+    `${SEED_PREFILL_PODS} prefill + ${SEED_DECODE_PODS} decode simulated vLLM pods (seed-calibrated timing), random prompts of ` +
+      `${shape.inputLen} tokens in / ${shape.outputLen} out, \`--ignore-eos\`, a fresh x-request-id per request, ` +
+      `${ctx.quick ? `${QUICK_PROMPTS_PER_SLOT} x concurrency` : SEED_NUM_PROMPTS} prompts per run, /v1/completions. ` +
+      '**pdrouter**: the proxy (P/D, consistent_hash, vllm-router hash keys) in its own process. ' +
+      '**oracle**: the load generator doing the two P/D legs itself on the same rings (a zero-cost router). ' +
+      'Runs are interleaved per concurrency (alternating which goes first), each load generator in its own process.',
+    '',
+    markdownTable(header, tableRows),
+    '',
+    '## Targets',
+    '',
+    `- pdrouter >= ${TARGET_THROUGHPUT_RATIO * 100}% of the oracle's output tok/s at every concurrency: ${yes(throughputOk)}`,
+    `- median TTFT overhead < ${TARGET_MEDIAN_TTFT_OVERHEAD_MS} ms at every concurrency: ${yes(ttftOk)}`,
+    `- no throughput drop from 128 to 256: ${yes(noDrop)}`,
+    '',
+    '## Where the CPU went (cores used during each run; this machine has ' + `${machine.cores})`,
+    '',
+    markdownTable(
+      [
+        'Concurrency',
+        'Proxy (cores)',
+        'Proxy CPU ms / 1k tokens',
+        'Sims via pdrouter',
+        'Sims via oracle',
+        'Client via pdrouter',
+        'Client via oracle',
+      ],
+      cpuRows,
+    ),
+    '',
+    `Proxy RSS after the runs: ${fmt(shape.proxyMemory.rssMiB, 0)} MiB (peak ${fmt(shape.proxyMemory.peakRssMiB, 0)} MiB).`,
+    '',
+    '## Reference: the seed deployment (vllm-router on real GPUs, not this machine)',
+    '',
+    markdownTable(
+      [
+        'Concurrency',
+        'Output Throughput (tok/s)',
+        'Peak Output (tok/s)',
+        'Request Throughput (req/s)',
+        'Mean TTFT (ms)',
+        'Median TTFT (ms)',
+        'Mean TPOT (ms)',
+        'Median TPOT (ms)',
+      ],
+      SEED_VLLM_ROUTER.map((s) => [
+        s.concurrency,
+        fmt(s.outputThroughput, 0),
+        fmt(s.peakOutputThroughput, 0),
+        fmt(s.requestThroughput),
+        fmt(s.meanTtftMs),
+        fmt(s.medianTtftMs),
+        fmt(s.meanTpotMs),
+        fmt(s.medianTpotMs),
+      ]),
+    ),
+    '',
+    `![output tok/s and median TTFT vs concurrency](${ctx.name}.svg)`,
+  ].join('\n');
+
+  const xs = perConcurrency.map((r) => r.concurrency);
+  const seedAt = (c: number) => SEED_VLLM_ROUTER.find((s) => s.concurrency === c);
+  const svg = lineChartSvg(
+    `pdrouter vs oracle on simulated 8P+8D pods (${machine.cores} cores)${ctx.quick ? ', quick' : ''}`,
+    'concurrency',
+    xs,
+    [
+      {
+        title: 'Output throughput',
+        yLabel: 'tok/s',
+        series: [
+          {
+            label: 'pdrouter',
+            color: '#1f77b4',
+            values: perConcurrency.map((r) => n(r.pdrouter, 'output_throughput')),
+          },
+          {
+            label: 'oracle (zero-cost router)',
+            color: '#2ca02c',
+            values: perConcurrency.map((r) => n(r.oracle, 'output_throughput')),
+          },
+          {
+            label: 'real GPUs (seed, vllm-router)',
+            color: '#999999',
+            dashed: true,
+            values: xs.map((c) => seedAt(c)?.outputThroughput),
+          },
+        ],
+      },
+      {
+        title: 'Median TTFT',
+        yLabel: 'ms',
+        series: [
+          { label: 'pdrouter', color: '#1f77b4', values: perConcurrency.map((r) => n(r.pdrouter, 'median_ttft_ms')) },
+          {
+            label: 'oracle (zero-cost router)',
+            color: '#2ca02c',
+            values: perConcurrency.map((r) => n(r.oracle, 'median_ttft_ms')),
+          },
+          {
+            label: 'real GPUs (seed, vllm-router)',
+            color: '#999999',
+            dashed: true,
+            values: xs.map((c) => seedAt(c)?.medianTtftMs),
+          },
+        ],
+      },
+    ],
+  );
+  const files = await writeResults(ctx.name, json, md, { [`${ctx.name}.svg`]: svg });
+  ctx.log(`wrote ${files.join(', ')}`);
+}
