@@ -53,23 +53,29 @@ export class LeaderElector {
     this.#running ??= this.#run();
   }
 
-  /** Stops campaigning; a leader releases the Lease so another replica takes over at once. */
-  async stop(): Promise<void> {
+  /**
+   * Stops campaigning. A leader releases the Lease so another replica takes over at once; with
+   * `release: false` it just goes silent, as a crashed process would, and the Lease runs out.
+   */
+  async stop(options: { release?: boolean } = {}): Promise<void> {
     this.#stop.abort();
     await this.#running;
     if (this.#leading) {
       this.#setLeading(false);
-      await this.#release().catch((err: unknown) => this.#o.onError?.(err));
+      if (options.release !== false) await this.#release().catch((err: unknown) => this.#o.onError?.(err));
     }
   }
 
   async #run(): Promise<void> {
     const duration = this.#o.leaseDurationMs;
+    // One Lease call may not outlast a renew period: a hung API request must not keep a leader leading.
+    const callTimeoutMs = duration * LEASE_RENEW_FRACTION;
     while (!this.#stop.signal.aborted) {
+      const attemptAt = this.#now();
       try {
-        const holding = await this.tryAcquireOrRenew();
+        const holding = await withTimeout(this.tryAcquireOrRenew(attemptAt), callTimeoutMs);
         if (holding) {
-          this.#lastRenewAt = this.#now();
+          this.#lastRenewAt = attemptAt;
           if (!this.#leading) this.#setLeading(true);
         } else if (this.#leading) {
           this.#setLeading(false);
@@ -77,11 +83,19 @@ export class LeaderElector {
       } catch (err) {
         this.#o.onError?.(err);
       }
-      if (this.#leading && this.#now() - this.#lastRenewAt > duration * LEASE_RENEW_DEADLINE_FRACTION) {
-        this.#setLeading(false);
+      let pause = duration * (this.#leading ? LEASE_RENEW_FRACTION : LEASE_RETRY_FRACTION);
+      if (this.#leading) {
+        const deadline = this.#lastRenewAt + duration * LEASE_RENEW_DEADLINE_FRACTION;
+        const now = this.#now();
+        if (now >= deadline) {
+          this.#setLeading(false);
+          pause = duration * LEASE_RETRY_FRACTION;
+        } else {
+          // Wake up at the deadline at the latest, to step down on time if this renewal keeps failing.
+          pause = Math.min(pause, deadline - now);
+        }
       }
       if (this.#stop.signal.aborted) break;
-      const pause = duration * (this.#leading ? LEASE_RENEW_FRACTION : LEASE_RETRY_FRACTION);
       await this.#sleep(pause, this.#stop.signal);
     }
   }
@@ -93,8 +107,7 @@ export class LeaderElector {
   }
 
   /** One round: returns true when this replica holds the Lease afterwards. A 409 means someone else won. */
-  async tryAcquireOrRenew(): Promise<boolean> {
-    const now = this.#now();
+  async tryAcquireOrRenew(now: number = this.#now()): Promise<boolean> {
     const me = this.#o.identity;
     const durationSecs = Math.max(1, Math.ceil(this.#o.leaseDurationMs / 1000));
     const existing = await this.#o.client.get();
@@ -158,6 +171,15 @@ export class LeaderElector {
     // An empty holder marks the Lease free: the next replica to look takes it without waiting for expiry.
     await this.#write(() => this.#o.client.replace({ ...existing, spec: { ...existing.spec, holderIdentity: '' } }));
   }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Lease request timed out after ${Math.round(ms)} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function micro(ms: number): V1MicroTime {

@@ -1,0 +1,147 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import { type KubeApiFake, podManifest, startKubeApiFake, waitUntil } from '@pdrouter/testkit';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadKubeConfig, membersOf, PodInformer, podListWatch } from '../src/index.ts';
+
+const membership = {
+  targetPort: 8000,
+  portAnnotation: 'vllm.ai/port',
+  bootstrapPortAnnotation: 'vllm.ai/bootstrap-port',
+};
+let fake: KubeApiFake;
+let kc: KubeConfig;
+const informers: PodInformer[] = [];
+let podCounter = 0;
+
+beforeAll(async () => {
+  fake = await startKubeApiFake({ bookmarkIntervalMs: 200 });
+  kc = loadKubeConfig(fake.kubeconfigPath);
+});
+afterEach(async () => {
+  for (const i of informers.splice(0)) await i.stop();
+  for (const pod of fake.listPods()) fake.deletePod(pod.metadata.name as string);
+});
+afterAll(async () => {
+  await fake?.close();
+});
+
+/** Pods of one test get their own role label, so tests never see each other's pods. */
+function uniqueRole(): string {
+  podCounter++;
+  return `role-${podCounter}`;
+}
+
+function addPod(group: string, name: string, port: number, ready = true): void {
+  fake.createPod(podManifest({ name, port, ready, labels: { group } }));
+}
+
+interface Watched {
+  informer: PodInformer;
+  names: () => string[];
+  /** Every membership computed after a change, in order. */
+  history: string[][];
+  restarts: string[];
+  delays: number[];
+}
+
+function watch(group: string, options: { backoffMinMs?: number; backoffMaxMs?: number } = {}): Watched {
+  const history: string[][] = [];
+  const restarts: string[] = [];
+  const delays: number[] = [];
+  const names = () => membersOf(informer.pods(), membership).map((m) => m.name);
+  const informer: PodInformer = new PodInformer({
+    source: podListWatch(kc, { namespace: fake.namespace, labelSelector: `group=${group}`, watchTimeoutSecs: 60 }),
+    onChange: () => history.push(names()),
+    backoffMinMs: options.backoffMinMs ?? 50,
+    backoffMaxMs: options.backoffMaxMs ?? 200,
+    onWatchRestart: (reason) => restarts.push(reason),
+    onError: (_err, delay) => delays.push(delay),
+  });
+  informers.push(informer);
+  informer.start();
+  return { informer, names, history, restarts, delays };
+}
+
+function listRequests(): number {
+  return fake
+    .requests()
+    .filter((r) => r.method === 'GET' && r.path.endsWith('/pods') && !/watch=(true|1)/.test(r.query)).length;
+}
+
+describe('PodInformer against the Kubernetes API fake', () => {
+  it('lists, then follows adds, readiness flips, termination and deletes through the watch', async () => {
+    const g = uniqueRole();
+    addPod(g, 'p-a', 9001);
+    addPod(g, 'p-b', 9002);
+    addPod('other', 'x-other', 9003);
+    const w = watch(g);
+    await waitUntil(() => w.informer.synced && w.names().length === 2, { description: 'the initial list' });
+    expect(w.names()).toEqual(['p-a', 'p-b']);
+
+    addPod(g, 'p-c', 9004);
+    await waitUntil(() => w.names().includes('p-c'), { description: 'the added pod' });
+    fake.setPodReady('p-a', false);
+    await waitUntil(() => !w.names().includes('p-a'), { description: 'the un-ready pod to leave' });
+    fake.markTerminating('p-b');
+    await waitUntil(() => !w.names().includes('p-b'), { description: 'the terminating pod to leave' });
+    fake.setPodReady('p-a', true);
+    fake.deletePod('p-c');
+    await waitUntil(() => w.names().join() === 'p-a', { description: 'p-a back, p-c gone' });
+    expect(w.names()).toEqual(['p-a']);
+  });
+
+  it('410 Gone: relists and replaces the store in one step, never dropping pods that still exist', async () => {
+    const g = uniqueRole();
+    for (let i = 0; i < 4; i++) addPod(g, `q-${i}`, 9100 + i);
+    const w = watch(g);
+    await waitUntil(() => w.names().length === 4, { description: 'the initial list' });
+    const listsBefore = listRequests();
+    const historyBefore = w.history.length;
+
+    fake.expireWatches();
+    addPod(g, 'q-new', 9200);
+    await waitUntil(() => w.names().includes('q-new'), {
+      timeoutMs: 15_000,
+      description: 'the pod added after expiry',
+    });
+    expect(w.restarts).toContain('expired');
+    expect(listRequests()).toBeGreaterThan(listsBefore);
+    // Every intermediate membership still had the four original pods.
+    for (const names of w.history.slice(historyBefore)) {
+      for (let i = 0; i < 4; i++) expect(names).toContain(`q-${i}`);
+    }
+  });
+
+  it('a watch ended by the server resumes from the last resourceVersion without a relist', async () => {
+    const g = uniqueRole();
+    addPod(g, 'r-0', 9300);
+    const w = watch(g);
+    await waitUntil(() => w.names().length === 1, { description: 'the initial list' });
+    const listsBefore = listRequests();
+    fake.closeWatches();
+    await waitUntil(() => w.restarts.includes('closed'), { description: 'the watch to be resumed' });
+    addPod(g, 'r-1', 9301);
+    await waitUntil(() => w.names().includes('r-1'), { description: 'a pod added after the resume' });
+    expect(listRequests()).toBe(listsBefore);
+  });
+
+  it('API unreachable: backs off with doubling delays up to the cap, then recovers with the changes made meanwhile', async () => {
+    const g = uniqueRole();
+    addPod(g, 's-0', 9400);
+    const w = watch(g, { backoffMinMs: 40, backoffMaxMs: 160 });
+    await waitUntil(() => w.names().length === 1, { description: 'the initial list' });
+    await fake.setUnreachable(true);
+    try {
+      await waitUntil(() => w.delays.length >= 4, { timeoutMs: 15_000, description: 'several backoffs' });
+      expect(w.delays.slice(0, 4)).toEqual([40, 80, 160, 160]);
+      addPod(g, 's-1', 9401);
+      fake.deletePod('s-0');
+    } finally {
+      await fake.setUnreachable(false);
+    }
+    await waitUntil(() => w.names().join() === 's-1', {
+      timeoutMs: 15_000,
+      description: 'recovery with the new state',
+    });
+  });
+});

@@ -1,0 +1,116 @@
+import { encodeSnapshot, type Member, parseSnapshot, type Snapshot } from '@pdrouter/core';
+import { waitUntil } from '@pdrouter/testkit';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Membership, SnapshotPublisher, type SnapshotStore } from '../src/index.ts';
+
+/** An in-memory bucket key with switchable failures; stands in for NATS behind the publisher's own seam. */
+class MemoryStore implements SnapshotStore {
+  value: string | undefined;
+  puts: Snapshot[] = [];
+  failing = false;
+  async readCurrent(): Promise<string | undefined> {
+    if (this.failing) throw new Error('store down');
+    return this.value;
+  }
+  async put(s: Snapshot): Promise<void> {
+    if (this.failing) throw new Error('store down');
+    this.value = encodeSnapshot(s);
+    this.puts.push(s);
+  }
+}
+
+const member = (name: string): Member => ({
+  name,
+  uid: `uid-${name}`,
+  url: `http://10.0.0.1:${8000 + name.length}`,
+  ready: true,
+});
+const members = (prefill: string[], decode: string[]): Membership => ({
+  prefill: prefill.map(member),
+  decode: decode.map(member),
+  plain: [],
+});
+
+const publishers: SnapshotPublisher[] = [];
+afterEach(async () => {
+  for (const p of publishers.splice(0)) await p.stop();
+});
+
+function publisher(store: MemoryStore, heartbeatMs = 60_000, retryMs = 50): SnapshotPublisher {
+  const p = new SnapshotPublisher({ pool: 'default', store, heartbeatMs, retryMs });
+  publishers.push(p);
+  return p;
+}
+
+describe('SnapshotPublisher', () => {
+  it('publishes only while leading, and only when the membership changed', async () => {
+    const store = new MemoryStore();
+    const p = publisher(store);
+    p.setMembers(members(['p0'], ['d0']));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(store.puts).toEqual([]);
+    p.setLeader(true);
+    await waitUntil(() => store.puts.length === 1, { description: 'the first publication' });
+    p.setMembers(members(['p0'], ['d0']));
+    p.setMembers(members(['p0'], ['d0', 'd1']));
+    await waitUntil(() => store.puts.length === 2, { description: 'the change' });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(store.puts.map((s) => s.seq)).toEqual([1, 2]);
+    expect(store.puts[1]?.members.decode.map((m) => m.name)).toEqual(['d0', 'd1']);
+    expect(parseSnapshot(store.value as string).ok).toBe(true);
+  });
+
+  it('starts each term with an epoch above the one in the bucket', async () => {
+    const store = new MemoryStore();
+    const future = Date.now() + 10_000_000;
+    store.value = encodeSnapshot({
+      pool: 'default',
+      epoch: future,
+      seq: 42,
+      time: new Date().toISOString(),
+      members: members([], ['d']),
+    });
+    const p = publisher(store);
+    p.setMembers(members(['p0'], ['d0']));
+    p.setLeader(true);
+    await waitUntil(() => store.puts.length === 1, { description: 'the first publication' });
+    expect(store.puts[0]?.epoch).toBe(future + 1);
+    expect(store.puts[0]?.seq).toBe(1);
+    p.setLeader(false);
+    p.setLeader(true);
+    await waitUntil(() => store.puts.length === 2, { description: 'the second term' });
+    expect(store.puts[1]?.epoch).toBe(future + 2);
+  });
+
+  it('heartbeats republish the same membership with the next seq', async () => {
+    const store = new MemoryStore();
+    const p = publisher(store, 80);
+    p.setMembers(members(['p0'], ['d0']));
+    p.setLeader(true);
+    await waitUntil(() => store.puts.length >= 3, { description: 'two heartbeats' });
+    const [a, b, c] = store.puts;
+    expect([a?.seq, b?.seq, c?.seq]).toEqual([1, 2, 3]);
+    expect(b?.members).toEqual(a?.members);
+  });
+
+  it('retries after a failed publication and publishes the latest membership', async () => {
+    const store = new MemoryStore();
+    store.failing = true;
+    const errors: unknown[] = [];
+    const p = new SnapshotPublisher({
+      pool: 'default',
+      store,
+      heartbeatMs: 60_000,
+      retryMs: 30,
+      onError: (e) => errors.push(e),
+    });
+    publishers.push(p);
+    p.setMembers(members(['p0'], ['d0']));
+    p.setLeader(true);
+    await waitUntil(() => errors.length >= 2, { description: 'failed attempts' });
+    p.setMembers(members(['p0', 'p1'], ['d0']));
+    store.failing = false;
+    await waitUntil(() => store.puts.length === 1, { description: 'the publication after recovery' });
+    expect(store.puts[0]?.members.prefill.map((m) => m.name)).toEqual(['p0', 'p1']);
+  });
+});
