@@ -93,8 +93,14 @@ function validUrl(flag: string, raw: string): string {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new FlagError(`${flag}: ${JSON.stringify(raw)} must be an http:// or https:// URL`);
   }
-  // Pods are identified (ring, metrics) by the URL without a trailing slash, as vllm-router does.
-  return raw.replace(/\/+$/, '');
+  // Pods are identified (ring, metrics) by scheme://host:port, as vllm-router does; a path would not
+  // survive that, so it is refused rather than dropped.
+  if (url.pathname !== '/' || url.search || url.hash || url.username || url.password) {
+    throw new FlagError(
+      `${flag}: ${JSON.stringify(raw)} must be scheme://host[:port] with no path, query or credentials`,
+    );
+  }
+  return url.origin;
 }
 
 function positive(flag: string, n: number, allowZero = false): number {

@@ -229,7 +229,7 @@ export class Forwarder {
         }
       };
       try {
-        const r = await this.send(ex, pod.url, prefillBody, { 'accept-encoding': 'identity' });
+        const r = await this.send(ex, table, pod.url, prefillBody, { 'accept-encoding': 'identity' });
         if (!r.ok) {
           this.legFailed(ex, pod, 'prefill', r.failure);
           continue;
@@ -283,15 +283,27 @@ export class Forwarder {
     } else {
       decodeBody = JSON.stringify(buildDecodeBody(ex.route, body, kv));
     }
-    return this.walk(ex, 'decode', this.limit(this.decodePicker.order(table.rings.decode, hash, pods)), decodeBody);
+    return this.walk(
+      ex,
+      table,
+      'decode',
+      this.limit(this.decodePicker.order(table.rings.decode, hash, pods)),
+      decodeBody,
+    );
   }
 
   private plain(ex: Exchange, table: RoutingTable, raw: Buffer, hash: U64 | undefined): Promise<Answer> {
-    return this.walk(ex, 'plain', this.limit(this.plainPicker.order(table.rings.plain, hash, this.d.pods)), raw);
+    return this.walk(ex, table, 'plain', this.limit(this.plainPicker.order(table.rings.plain, hash, this.d.pods)), raw);
   }
 
   /** Sends `body` to the pods in order until one answers below 500. */
-  private async walk(ex: Exchange, role: 'decode' | 'plain', order: string[], body: string | Buffer): Promise<Answer> {
+  private async walk(
+    ex: Exchange,
+    table: RoutingTable,
+    role: 'decode' | 'plain',
+    order: string[],
+    body: string | Buffer,
+  ): Promise<Answer> {
     const { pods } = this.d;
     for (let i = 0; i < order.length; i++) {
       const pod = pods.get(order[i] as string);
@@ -299,7 +311,7 @@ export class Forwarder {
       if (role === 'decode') pod.metrics.decodeRequests.inc();
       else pod.metrics.processed.inc();
       pods.acquire(pod);
-      const r = await this.send(ex, pod.url, body);
+      const r = await this.send(ex, table, pod.url, body);
       if (!r.ok) {
         pods.release(pod);
         this.legFailed(ex, pod, role, r.failure);
@@ -311,19 +323,27 @@ export class Forwarder {
     throw this.exhausted(ex, role);
   }
 
-  /** One leg to one pod. Pod faults come back as failures; the request's own abort is thrown. */
+  /**
+   * One leg to one pod (`key` is its ring key: the URL, or url@rank for a data-parallel rank, which
+   * goes to the URL with vLLM's X-data-parallel-rank header). Pod faults come back as failures; the
+   * request's own abort is thrown.
+   */
   private async send(
     ex: Exchange,
-    url: string,
+    table: RoutingTable,
+    key: string,
     body: string | Buffer,
     extraHeaders?: Record<string, string>,
   ): Promise<LegResult> {
+    const member = table.byKey.get(key);
+    let headers = extraHeaders ? { ...ex.headers, ...extraHeaders } : ex.headers;
+    if (member?.dpRank !== undefined) headers = { ...headers, 'x-data-parallel-rank': String(member.dpRank) };
     let res: UpstreamResponse;
     try {
-      res = await this.d.upstreams.request(url, {
+      res = await this.d.upstreams.request(member?.url ?? key, {
         method: 'POST',
         path: ex.route,
-        headers: extraHeaders ? { ...ex.headers, ...extraHeaders } : ex.headers,
+        headers,
         body,
         signal: ex.signal,
       });

@@ -4,6 +4,8 @@
 import {
   ConsistentHashRing,
   isNewerSnapshot,
+  type Member,
+  memberRingKey,
   parseSnapshot,
   type Role,
   type Snapshot,
@@ -14,8 +16,10 @@ export interface RoutingTable {
   readonly snapshot: Snapshot;
   readonly fingerprint: string;
   readonly rings: Readonly<Record<Role, ConsistentHashRing>>;
-  /** Ready members' URLs per role, sorted (the ring's member order). */
+  /** Ready members' ring keys per role, sorted (the ring's member order). */
   readonly members: Readonly<Record<Role, readonly string[]>>;
+  /** Ring key (the URL, or `url@rank`) -> member. */
+  readonly byKey: ReadonlyMap<string, Member>;
   readonly appliedAtMs: number;
 }
 
@@ -51,11 +55,13 @@ export class RouterState {
     const fingerprint = snapshotFingerprint(snapshot);
     const members = {} as Record<Role, readonly string[]>;
     const rings = {} as Record<Role, ConsistentHashRing>;
+    const byKey = new Map<string, Member>();
     for (const role of ROLES) {
-      // The ring is keyed by URL, as vllm-router's is, so both routers put a key on the same pod.
-      const urls = [
-        ...new Set(snapshot.members[role].filter((m) => m.ready).map((m) => m.url.replace(/\/+$/, ''))),
-      ].sort();
+      // The ring is keyed by URL (url@rank for a data-parallel rank), as vllm-router's is, so both
+      // routers put a key on the same pod.
+      const ready = snapshot.members[role].filter((m) => m.ready);
+      for (const m of ready) byKey.set(memberRingKey(m), m);
+      const urls = [...new Set(ready.map(memberRingKey))].sort();
       // Reuse the previous ring when the role's members did not change: same positions, no rebuild cost.
       const prev = this.current?.rings[role];
       rings[role] =
@@ -67,6 +73,7 @@ export class RouterState {
       fingerprint,
       rings: Object.freeze(rings),
       members: Object.freeze(members),
+      byKey,
       appliedAtMs: Date.now(),
     });
     this.current = table;

@@ -1,0 +1,205 @@
+// Test helpers: real simulated pods in a child process (the sim CLI), a real proxy on port 0, metric
+// scraping. Every wait has a deadline so a regression fails fast instead of hanging.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { buildConfig } from '../src/config.ts';
+import { parseFlags } from '../src/flags.ts';
+import { createProxy, type ProxyInstance } from '../src/proxy.ts';
+
+export const REPO_ROOT = join(import.meta.dirname, '..', '..', '..');
+export const SIM_MAIN = join(REPO_ROOT, 'packages', 'vllm-sim', 'src', 'main.ts');
+export const PROXY_MAIN = join(REPO_ROOT, 'apps', 'proxy', 'src', 'main.ts');
+/** Generous: two cores shared with other suites. */
+export const PROCESS_START_TIMEOUT_MS = 20_000;
+
+export interface SimPodInfo {
+  name: string;
+  role: string;
+  url: string;
+}
+
+export interface SimProcess {
+  readonly child: ChildProcess;
+  readonly pods: SimPodInfo[];
+  readonly control: string;
+  urls(role: 'prefill' | 'decode' | 'both'): string[];
+  stats(): Promise<Record<string, SimStats>>;
+  post(path: string, body?: unknown): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface SimStats {
+  name: string;
+  url: string;
+  requests: number;
+  prefillRequests: number;
+  remotePrefillHits: number;
+  localPrefillFallbacks: number;
+  cancelled: number;
+  dropped: number;
+  completed: number;
+  [key: string]: unknown;
+}
+
+/** Waits for a JSON line on the child's stdout matching `pick`. */
+export function waitForLine<T>(
+  child: ChildProcess,
+  pick: (obj: Record<string, unknown>) => T | undefined,
+  timeoutMs: number,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const lines: string[] = [];
+    const rl = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    const timer = setTimeout(() => {
+      rl.close();
+      reject(new Error(`no matching line within ${timeoutMs} ms; got:\n${lines.join('\n')}`));
+    }, timeoutMs);
+    const onExit = (code: number | null) => {
+      clearTimeout(timer);
+      rl.close();
+      reject(new Error(`process exited (${code}) before the expected line; got:\n${lines.join('\n')}`));
+    };
+    child.once('exit', onExit);
+    rl.on('line', (line) => {
+      lines.push(line);
+      let obj: Record<string, unknown>;
+      try {
+        obj = JSON.parse(line);
+      } catch {
+        return;
+      }
+      const v = pick(obj);
+      if (v !== undefined) {
+        clearTimeout(timer);
+        child.off('exit', onExit);
+        rl.close();
+        resolve(v);
+      }
+    });
+  });
+}
+
+export async function startSimProcess(args: string[]): Promise<SimProcess> {
+  const child = spawn(
+    process.execPath,
+    [SIM_MAIN, '--host', '127.0.0.1', '--base-port', '0', '--control-port', '0', ...args],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const ready = await waitForLine(
+    child,
+    (o) => (o.event === 'ready' ? (o as unknown as { pods: SimPodInfo[]; control: string }) : undefined),
+    PROCESS_START_TIMEOUT_MS,
+  ).catch((err) => {
+    child.kill('SIGKILL');
+    throw err;
+  });
+  const post = async (path: string, body?: unknown) => {
+    const res = await fetch(`${ready.control}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body ?? {}),
+      signal: AbortSignal.timeout(5000),
+    });
+    if (!res.ok) throw new Error(`control ${path}: HTTP ${res.status} ${await res.text()}`);
+    await res.arrayBuffer();
+  };
+  return {
+    child,
+    pods: ready.pods,
+    control: ready.control,
+    urls: (role) => ready.pods.filter((p) => p.role === role).map((p) => p.url),
+    async stats() {
+      const res = await fetch(`${ready.control}/pods`, { signal: AbortSignal.timeout(5000) });
+      const body = (await res.json()) as SimStats[] | { pods: SimStats[] };
+      const list = Array.isArray(body) ? body : body.pods;
+      return Object.fromEntries(list.map((s) => [s.name, s]));
+    },
+    post,
+    close: () => stopChild(child),
+  };
+}
+
+export function stopChild(child: ChildProcess, timeoutMs = 5000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+export interface RunningProxy {
+  readonly proxy: ProxyInstance;
+  readonly url: string;
+  readonly metricsUrl: string;
+  close(): Promise<void>;
+}
+
+export async function startProxy(argv: string[]): Promise<RunningProxy> {
+  const config = buildConfig(parseFlags(['--host', '127.0.0.1', '--port', '0', '--prometheus-port', '0', ...argv]));
+  const proxy = await createProxy(config, { defaultMetrics: false });
+  const { url, metricsUrl } = await proxy.listen();
+  return { proxy, url, metricsUrl, close: () => proxy.close() };
+}
+
+/** P/D flags for a sim process's pods. */
+export function pdArgs(sim: SimProcess): string[] {
+  return [
+    '--pd-disaggregation',
+    ...sim.urls('prefill').flatMap((u) => ['--prefill', u]),
+    ...sim.urls('decode').flatMap((u) => ['--decode', u]),
+  ];
+}
+
+export async function scrape(metricsUrl: string): Promise<string> {
+  const res = await fetch(metricsUrl, { signal: AbortSignal.timeout(5000) });
+  return res.text();
+}
+
+/** The value of one sample, 0 when absent. Labels must match exactly the ones given (subset match). */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  let total = 0;
+  let found = false;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(\{([^}]*)\})?\s+(\S+)/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const sample: Record<string, string> = {};
+    for (const pair of (m[3] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g))
+      sample[pair[1] as string] = pair[2] as string;
+    if (Object.entries(labels).every(([k, v]) => sample[k] === v)) {
+      total += Number(m[4]);
+      found = true;
+    }
+  }
+  return found ? total : 0;
+}
+
+/** Polls until `check` returns a value (not undefined), or throws after the deadline. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 10_000,
+  everyMs = 50,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Sum of one numeric stat over pods. */
+export function sumStat(stats: Record<string, SimStats>, key: keyof SimStats, names?: string[]): number {
+  return Object.values(stats)
+    .filter((s) => !names || names.includes(s.name))
+    .reduce((acc, s) => acc + Number(s[key] ?? 0), 0);
+}
