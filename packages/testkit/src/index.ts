@@ -23,8 +23,20 @@ export {
   WATCH_MAX_SECONDS,
   withReadiness,
 } from './kube-fake/index.ts';
+export type { Kubectl } from './kubectl.ts';
+export { kubectlFor } from './kubectl.ts';
 export type { NatsServer, NatsServerOptions } from './nats-server.ts';
 export { NATS_START_TIMEOUT_MS, NATS_STOP_GRACE_MS, startNatsServer } from './nats-server.ts';
+export type { CommandResult } from './run-command.ts';
+export { RUN_COMMAND_TIMEOUT_MS, runCommand } from './run-command.ts';
+export type { LinePredicate, SpawnedProcess, SpawnOptions, WaitForOptions } from './spawn-process.ts';
+export {
+  SPAWN_READY_TIMEOUT_MS,
+  SPAWN_STOP_GRACE_MS,
+  SPAWN_WAIT_FOR_TIMEOUT_MS,
+  spawnProcess,
+  stopAllProcesses,
+} from './spawn-process.ts';
 export { canConnect } from './tcp-probe.ts';
 export type { WaitOptions } from './wait.ts';
 export {
