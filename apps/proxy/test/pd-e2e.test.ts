@@ -1,0 +1,136 @@
+// The P/D flow end to end: a real sim process (4 prefill + 4 decode pods), the proxy listening on a real
+// port, the official openai SDK and undici as clients. Proof of P/D: the decode pods report remote
+// prefill hits (valid kv_transfer_params) and no local prefill fallback.
+import { ConsistentHashRing, fbiHash } from '@pdrouter/core';
+import OpenAI from 'openai';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { metricValue, pdArgs, type RunningProxy, type SimProcess, scrape, startProxy, startSimProcess, sumStat } from './helpers.ts';
+
+const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
+const SEED_PROMPT = 'Explain what machine learning is in simple terms.';
+
+let sim: SimProcess;
+let router: RunningProxy;
+let client: OpenAI;
+
+beforeAll(async () => {
+  sim = await startSimProcess(['--prefill', '4', '--decode', '4']);
+  router = await startProxy([...pdArgs(sim), '--policy', 'consistent_hash']);
+  client = new OpenAI({ baseURL: `${router.url}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 20_000 });
+});
+
+afterAll(async () => {
+  await router?.close();
+  await sim?.close();
+});
+
+describe('P/D through the proxy', () => {
+  it("serves the seed's manual validation request with a real prefill then decode", async () => {
+    const before = await sim.stats();
+    const res = await client.completions.create({ model: MODEL, prompt: SEED_PROMPT, max_tokens: 32 });
+    expect(res.choices[0]?.text.length).toBeGreaterThan(0);
+    expect(res.usage?.completion_tokens).toBeGreaterThan(0);
+    const after = await sim.stats();
+    expect(sumStat(after, 'prefillRequests') - sumStat(before, 'prefillRequests')).toBe(1);
+    expect(sumStat(after, 'remotePrefillHits') - sumStat(before, 'remotePrefillHits')).toBe(1);
+    expect(sumStat(after, 'localPrefillFallbacks')).toBe(0);
+  });
+
+  it('streams chat completions chunk by chunk (openai SDK)', async () => {
+    const stream = await client.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: 'user', content: SEED_PROMPT }],
+      max_tokens: 16,
+      stream: true,
+    });
+    let text = '';
+    let chunks = 0;
+    let finish: string | null | undefined;
+    for await (const chunk of stream) {
+      chunks++;
+      text += chunk.choices[0]?.delta?.content ?? '';
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    expect(chunks).toBeGreaterThan(3);
+    expect(text.trim().length).toBeGreaterThan(0);
+    expect(finish).toBeTruthy();
+  });
+
+  it('answers non-streaming chat and streaming completions', async () => {
+    const chat = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hello there' }], max_tokens: 8 });
+    expect(chat.choices[0]?.message.content?.length).toBeGreaterThan(0);
+    const stream = await client.completions.create({ model: MODEL, prompt: 'count to ten', max_tokens: 8, stream: true });
+    let n = 0;
+    for await (const c of stream) if (c.choices[0]?.text) n++;
+    expect(n).toBeGreaterThan(0);
+    const stats = await sim.stats();
+    expect(sumStat(stats, 'localPrefillFallbacks')).toBe(0);
+    expect(sumStat(stats, 'remotePrefillHits')).toBeGreaterThanOrEqual(3);
+  });
+
+  it('relays a raw SSE stream with the request id and without buffering (undici)', async () => {
+    const res = await request(`${router.url}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, prompt: SEED_PROMPT, max_tokens: 12, stream: true }),
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toContain('text/event-stream');
+    expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(res.headers.connection).not.toBe('upgrade');
+    const text = await res.body.text();
+    const events = text.split('\n\n').filter(Boolean);
+    expect(events.at(-1)).toBe('data: [DONE]');
+    expect(events.length).toBeGreaterThanOrEqual(13);
+  });
+
+  it('serves /v1/models from a member', async () => {
+    const models = await client.models.list();
+    expect(models.data[0]?.id).toBe(MODEL);
+  });
+
+  it('sends the same x-session-id to the same prefill and decode pod, the ring owner on each role', async () => {
+    const session = 'session-affinity-test';
+    const before = await sim.stats();
+    for (let i = 0; i < 4; i++) {
+      await client.completions.create({ model: MODEL, prompt: `turn ${i} of a conversation`, max_tokens: 4 }, { headers: { 'x-session-id': session } });
+    }
+    const after = await sim.stats();
+    const gained = (key: 'prefillRequests' | 'remotePrefillHits') =>
+      Object.values(after)
+        .filter((s) => Number(s[key]) - Number(before[s.name]?.[key] ?? 0) > 0)
+        .map((s) => ({ url: s.url, n: Number(s[key]) - Number(before[s.name]?.[key] ?? 0) }));
+    const prefill = gained('prefillRequests');
+    const decode = gained('remotePrefillHits');
+    expect(prefill).toHaveLength(1);
+    expect(decode).toHaveLength(1);
+    expect(prefill[0]?.n).toBe(4);
+    expect(decode[0]?.n).toBe(4);
+    // vllm-router's key for this header, on rings of the same URLs: the same pods vllm-router would pick.
+    const h = fbiHash(`header:x-session-id:${session}`);
+    expect(prefill[0]?.url).toBe(new ConsistentHashRing(sim.urls('prefill')).ownerOfHash(h));
+    expect(decode[0]?.url).toBe(new ConsistentHashRing(sim.urls('decode')).ownerOfHash(h));
+  });
+
+  it('spreads different sessions over several pods', async () => {
+    const before = await sim.stats();
+    await Promise.all(
+      Array.from({ length: 16 }, (_, i) => client.completions.create({ model: MODEL, prompt: 'hi', max_tokens: 2 }, { headers: { 'x-session-id': `spread-${i}` } })),
+    );
+    const after = await sim.stats();
+    const used = Object.values(after).filter((s) => s.prefillRequests > (before[s.name]?.prefillRequests ?? 0));
+    expect(used.length).toBeGreaterThan(1);
+  });
+
+  it('counts per-pod legs and TTFT with vllm-router metric names', async () => {
+    const text = await scrape(router.metricsUrl);
+    const prefillLegs = sim.urls('prefill').reduce((acc, url) => acc + metricValue(text, 'vllm_router_pd_prefill_requests_total', { worker: url }), 0);
+    const stats = await sim.stats();
+    expect(prefillLegs).toBe(sumStat(stats, 'prefillRequests'));
+    expect(metricValue(text, 'vllm_router_requests_total', { route: '/v1/completions' })).toBeGreaterThan(0);
+    expect(metricValue(text, 'pdrouter_ttft_seconds_count', { route: '/v1/completions' })).toBeGreaterThan(0);
+    expect(metricValue(text, 'pdrouter_ring_info', { role: 'prefill', members: '4', vnodes: '160' })).toBe(1);
+    expect(metricValue(text, 'vllm_router_running_requests')).toBe(0);
+  });
+});
