@@ -48,12 +48,24 @@ export function parsePort(value: string | undefined): number | undefined {
   return n >= 1 && n <= 65535 ? n : undefined;
 }
 
-/** Members of one role from the pods an informer holds, sorted by name (duplicate names keep the first). */
+/**
+ * Members of one role from the pods an informer holds, sorted by name. Names and URLs are unique within a
+ * role (proxies reject a snapshot that repeats either): of two pods claiming the same URL (a port
+ * annotation copied by mistake) the first by name is kept.
+ */
 export function membersOf(pods: Iterable<V1Pod>, options: MembershipOptions): Member[] {
-  const byName = new Map<string, Member>();
+  const all: Member[] = [];
   for (const pod of pods) {
     const m = podToMember(pod, options);
-    if (m !== undefined && !byName.has(m.name)) byName.set(m.name, m);
+    if (m !== undefined) all.push(m);
   }
-  return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const names = new Set<string>();
+  const urls = new Set<string>();
+  return all.filter((m) => {
+    if (names.has(m.name) || urls.has(m.url)) return false;
+    names.add(m.name);
+    urls.add(m.url);
+    return true;
+  });
 }

@@ -19,6 +19,17 @@ afterAll(async () => {
   await fake?.close();
 });
 
+interface LeaseSpec {
+  holderIdentity?: string;
+  renewTime?: string;
+  leaseDurationSeconds?: number;
+  leaseTransitions?: number;
+}
+
+function leaseSpec(name: string): LeaseSpec {
+  return (fake.getLease(name)?.spec ?? {}) as LeaseSpec;
+}
+
 interface Candidate {
   elector: LeaderElector;
   events: string[];
@@ -59,9 +70,7 @@ describe('LeaderElector on a coordination.k8s.io/v1 Lease', () => {
       expect(Number(a.leading()) + Number(b.leading())).toBe(1);
       await new Promise((r) => setTimeout(r, 50));
     }
-    const lease = fake.getLease('race');
-    const holder = (lease?.spec as { holderIdentity?: string }).holderIdentity;
-    expect(holder).toBe(a.leading() ? 'a' : 'b');
+    expect(leaseSpec('race').holderIdentity).toBe(a.leading() ? 'a' : 'b');
   });
 
   it('hands over at once when the leader stops cleanly (releases the Lease)', async () => {
@@ -75,7 +84,7 @@ describe('LeaderElector on a coordination.k8s.io/v1 Lease', () => {
     await waitUntil(() => b.leading(), { timeoutMs: LEASE_MS * 3, description: 'b to take over' });
     // A released Lease is taken on the next retry, well before it would have expired.
     expect(Date.now() - stoppedAt).toBeLessThan(LEASE_MS * 3);
-    expect((fake.getLease('release')?.spec as { leaseTransitions?: number }).leaseTransitions).toBe(1);
+    expect(leaseSpec('release').leaseTransitions).toBe(1);
   });
 
   it('takes over a crashed leader only after its Lease expired, and counts the transition', async () => {
@@ -87,12 +96,12 @@ describe('LeaderElector on a coordination.k8s.io/v1 Lease', () => {
     await new Promise((r) => setTimeout(r, LEASE_MS / 2));
     expect(b.leading()).toBe(false);
     await a.elector.stop({ release: false });
-    const spec = fake.getLease('crash')?.spec as { renewTime: string; leaseDurationSeconds: number };
-    const expiresAt = new Date(spec.renewTime).getTime() + spec.leaseDurationSeconds * 1000;
+    const spec = leaseSpec('crash');
+    const expiresAt = new Date(spec.renewTime ?? 0).getTime() + (spec.leaseDurationSeconds ?? 0) * 1000;
     await waitUntil(() => b.leading(), { timeoutMs: 10_000, description: 'b to take over the expired Lease' });
     const tookOverAt = Number(b.events[0]?.split('@')[1]);
     expect(tookOverAt).toBeGreaterThanOrEqual(expiresAt);
-    const after = fake.getLease('crash')?.spec as { holderIdentity: string; leaseTransitions: number };
+    const after = leaseSpec('crash');
     expect(after.holderIdentity).toBe('b');
     expect(after.leaseTransitions).toBe(1);
   });
@@ -101,13 +110,10 @@ describe('LeaderElector on a coordination.k8s.io/v1 Lease', () => {
     const a = candidate('cut-off', 'a');
     a.elector.start();
     await waitUntil(() => a.leading(), { description: 'a to lead' });
-    const spec = fake.getLease('cut-off')?.spec as { renewTime: string };
     await fake.setUnreachable(true);
     try {
       await waitUntil(() => !a.leading(), { timeoutMs: 10_000, description: 'a to step down' });
-      const lastRenew = new Date(
-        (fake.getLease('cut-off')?.spec as { renewTime: string } | undefined)?.renewTime ?? spec.renewTime,
-      ).getTime();
+      const lastRenew = new Date(leaseSpec('cut-off').renewTime ?? 0).getTime();
       const steppedDownAt = Number(a.events.find((e) => e.startsWith('stop'))?.split('@')[1]);
       // Stepped down no later than the Lease's expiry (renewTime + duration), so no two leaders overlap.
       expect(steppedDownAt).toBeLessThanOrEqual(lastRenew + LEASE_MS + 250);

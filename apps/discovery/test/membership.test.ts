@@ -62,8 +62,16 @@ describe('membership rule', () => {
   });
 
   it('membersOf sorts by name and drops non-members', () => {
-    const list = membersOf([pod({ name: 'b' }), pod({ name: 'a' }), pod({ name: 'c', ready: 'False' })], options);
+    const list = membersOf(
+      [pod({ name: 'b', ip: '10.0.0.2' }), pod({ name: 'a', ip: '10.0.0.1' }), pod({ name: 'c', ready: 'False' })],
+      options,
+    );
     expect(list.map((m) => m.name)).toEqual(['a', 'b']);
+  });
+
+  it('membersOf keeps URLs unique within a role (first by name wins)', () => {
+    const list = membersOf([pod({ name: 'z' }), pod({ name: 'y' })], options);
+    expect(list.map((m) => m.name)).toEqual(['y']);
   });
 
   it('parsePort accepts 1..65535 only', () => {
