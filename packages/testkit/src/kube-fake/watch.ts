@@ -51,6 +51,12 @@ export class ActiveWatch {
   /** Starts streaming: replays what the client missed (or the current state), then follows the store. */
   start(store: ObjectStore): void {
     const { request } = this;
+    const rv = request.resourceVersion;
+    const fromLatest = rv === undefined || rv === '' || rv === '0';
+    const from = fromLatest ? 0 : Number(rv);
+    if (!fromLatest && (!Number.isSafeInteger(from) || from < 0)) {
+      throw badRequest(`invalid resource version: ${JSON.stringify(rv)}`);
+    }
     this.#res.writeHead(200, {
       'Content-Type': 'application/json',
       'Cache-Control': 'no-cache, private',
@@ -58,17 +64,13 @@ export class ActiveWatch {
     });
     this.#res.flushHeaders();
 
-    let backlog: StoreEvent[];
-    const rv = request.resourceVersion;
-    if (rv === undefined || rv === '' || rv === '0') {
+    let backlog: StoreEvent[] = [];
+    if (fromLatest) {
       // "Get state and start at most recent": synthetic ADDED events for what exists now.
       for (const obj of store.list(request.resource, request.namespace)) {
         if (request.matches(obj)) this.#send('ADDED', obj);
       }
-      backlog = [];
     } else {
-      const from = Number(rv);
-      if (!Number.isSafeInteger(from) || from < 0) throw badRequest(`invalid resource version: ${JSON.stringify(rv)}`);
       try {
         backlog = store.eventsAfter(from);
       } catch (err) {
