@@ -20,9 +20,9 @@ export const realClock: Clock = Object.freeze({
   schedule(delayMs: number, fn: () => void): TimerHandle {
     if (delayMs <= 0) {
       // setImmediate runs after the I/O poll phase: zero-delay mode streams as fast as sockets drain
-      // without starving the sockets themselves.
+      // without starving the sockets themselves. Not unref'ed: an unref'ed immediate lets the poll
+      // phase block, and the step loop would crawl at the pace of unrelated events.
       const immediate = setImmediate(fn);
-      immediate.unref();
       return { cancel: () => clearImmediate(immediate) };
     }
     const timeout = setTimeout(fn, delayMs);

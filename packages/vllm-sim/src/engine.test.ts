@@ -55,7 +55,8 @@ describe('Engine timing model (fake clock)', () => {
     expect(emitted.map((e) => e.finish)).toEqual([null, null, null, 'length']);
     const ttft = T.requestOverheadMs + T.stepBaseMs + T.stepPerSeqMs + T.prefillPerTokenMs * 100;
     close(emitted[0]?.at as number, ttft);
-    for (let i = 1; i < 4; i++) close((emitted[i]?.at as number) - (emitted[i - 1]?.at as number), T.stepBaseMs + T.stepPerSeqMs);
+    for (let i = 1; i < 4; i++)
+      close((emitted[i]?.at as number) - (emitted[i - 1]?.at as number), T.stepBaseMs + T.stepPerSeqMs);
   });
 
   it('is calibrated to the seed: ~6 ms per token at 4 sequences, ~7 ms at 16', () => {
@@ -134,7 +135,10 @@ describe('Engine timing model (fake clock)', () => {
     const { emitted } = submit({ tokens: 150, finishAt: 1 });
     clock.advance(1_000);
     const steps = 3; // 64 + 64 + 22
-    close(emitted[0]?.at as number, T.requestOverheadMs + steps * (T.stepBaseMs + T.stepPerSeqMs) + 150 * T.prefillPerTokenMs);
+    close(
+      emitted[0]?.at as number,
+      T.requestOverheadMs + steps * (T.stepBaseMs + T.stepPerSeqMs) + 150 * T.prefillPerTokenMs,
+    );
   });
 
   it('pays a KV transfer instead of a prefill for remote KV', () => {

@@ -162,7 +162,10 @@ export async function handleInference(
     if (f.dropAfterTokens >= 0 && n >= f.dropAfterTokens) {
       droppedByFault = true;
       ctx.engine.cancel(s);
-      res.destroy();
+      // End the socket (not the response): what was written still reaches the client, then the
+      // connection closes without the final chunk, like a pod that crashed mid-answer.
+      if (res.socket) res.socket.end();
+      else res.destroy();
       return 'dropped';
     }
     if (f.stallAfterTokens >= 0 && n === f.stallAfterTokens) {
@@ -223,6 +226,7 @@ export async function handleInference(
       if (verdict === 'dropped') return true;
       if (verdict === 'pause') return false;
       if (!ok) {
+        ctx.counters.backpressurePauses++;
         res.once('drain', () => {
           if (!stalled) ctx.engine.resume(s);
         });

@@ -23,6 +23,8 @@ export interface PodCounters {
   fallbacksByReason: Record<FallbackReason, number>;
   cancelled: number;
   dropped: number;
+  /** Times a stream paused because the client's socket was full (res.write returned false). */
+  backpressurePauses: number;
   completed: number;
   rejected: number;
   injectedErrorsByStatus: Record<string, number>;
@@ -46,6 +48,7 @@ export function newPodCounters(): PodCounters {
     },
     cancelled: 0,
     dropped: 0,
+    backpressurePauses: 0,
     completed: 0,
     rejected: 0,
     injectedErrorsByStatus: { '429': 0, '500': 0, '503': 0 },

@@ -54,6 +54,7 @@ export interface SimPodStats {
   fallbackReasons: Record<FallbackReason, number>;
   cancelled: number;
   dropped: number;
+  backpressurePauses: number;
   completed: number;
   rejected: number;
   injectedErrors: Record<string, number>;
@@ -249,6 +250,7 @@ export class SimPod {
       fallbackReasons: { ...c.fallbacksByReason },
       cancelled: c.cancelled,
       dropped: c.dropped,
+      backpressurePauses: c.backpressurePauses,
       completed: c.completed,
       rejected: c.rejected,
       injectedErrors: { ...c.injectedErrorsByStatus },

@@ -93,7 +93,10 @@ describe('P/D round trip (NixlConnector semantics)', () => {
 
   it('gives no kv_transfer_params when the prefill stopped on its own (not max-tokens capped)', async () => {
     const fleet = await startFleet({ prefill: 1, decode: 1, generation: { eosMinTokens: 2, eosMaxTokens: 3 } });
-    const res = await postJson(`${fleet.prefill[0]?.url}/v1/completions`, { prompt: 'a b c', kv_transfer_params: PREFILL_PARAMS });
+    const res = await postJson(`${fleet.prefill[0]?.url}/v1/completions`, {
+      prompt: 'a b c',
+      kv_transfer_params: PREFILL_PARAMS,
+    });
     expect((res.json() as any).kv_transfer_params).toBeNull();
   });
 });

@@ -28,12 +28,21 @@ describe('/v1/completions', () => {
     expect(choice.finish_reason).toBe('length');
     expect(choice.logprobs).toBeNull();
     expect(choice.stop_reason).toBeNull();
-    expect(res.usage).toEqual({ prompt_tokens: 40, completion_tokens: 7, total_tokens: 47, prompt_tokens_details: null });
+    expect(res.usage).toEqual({
+      prompt_tokens: 40,
+      completion_tokens: 7,
+      total_tokens: 47,
+      prompt_tokens_details: null,
+    });
   });
 
   it('has exactly vLLM key sets, echoes X-Request-Id, and sends kv_transfer_params null', async () => {
     const pod = await startPod();
-    const res = await postJson(`${pod.url}/v1/completions`, { prompt: 'a b c', max_tokens: 2, ignore_eos: true }, { 'x-request-id': 'xyz' });
+    const res = await postJson(
+      `${pod.url}/v1/completions`,
+      { prompt: 'a b c', max_tokens: 2, ignore_eos: true },
+      { 'x-request-id': 'xyz' },
+    );
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('application/json');
     expect(res.headers['x-request-id']).toBe('xyz');
@@ -67,7 +76,14 @@ describe('/v1/completions', () => {
     const pod = await startPod();
     const res = await postJson(
       `${pod.url}/v1/completions`,
-      { model: MODEL, prompt: promptOf(10), max_tokens: 5, ignore_eos: true, stream: true, stream_options: { include_usage: true } },
+      {
+        model: MODEL,
+        prompt: promptOf(10),
+        max_tokens: 5,
+        ignore_eos: true,
+        stream: true,
+        stream_options: { include_usage: true },
+      },
       { 'x-request-id': 'stream-1' },
     );
     expect(res.status).toBe(200);
@@ -120,7 +136,9 @@ describe('/v1/completions', () => {
       stream: true,
       stream_options: { include_usage: false, continuous_usage_stats: true },
     });
-    const chunks = sseData(res.text).slice(0, -1).map((d) => JSON.parse(d) as { usage?: unknown });
+    const chunks = sseData(res.text)
+      .slice(0, -1)
+      .map((d) => JSON.parse(d) as { usage?: unknown });
     expect(chunks.map((c) => c.usage)).toEqual([
       { prompt_tokens: 2, completion_tokens: 1, total_tokens: 3 },
       { prompt_tokens: 2, completion_tokens: 2, total_tokens: 4 },
@@ -140,7 +158,9 @@ describe('/v1/completions', () => {
     const capped = (await postJson(`${pod.url}/v1/completions`, { prompt, max_tokens: 2 })).json() as any;
     expect(capped.choices[0].finish_reason).toBe('length');
     expect(capped.usage.completion_tokens).toBe(2);
-    const min = (await postJson(`${pod.url}/v1/completions`, { prompt, max_tokens: 100, min_tokens: 50 })).json() as any;
+    const min = (
+      await postJson(`${pod.url}/v1/completions`, { prompt, max_tokens: 100, min_tokens: 50 })
+    ).json() as any;
     expect(min.usage.completion_tokens).toBe(50);
   });
 
@@ -192,8 +212,18 @@ describe('/v1/chat/completions', () => {
     const chunks = data.slice(0, -1).map((d) => JSON.parse(d) as any);
     expect(chunks).toHaveLength(1 + 3 + 1);
     expect(chunks[0].object).toBe('chat.completion.chunk');
-    expect(chunks[0].choices[0]).toEqual({ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null });
-    expect(chunks[1].choices[0]).toEqual({ index: 0, delta: { content: expect.any(String) }, logprobs: null, finish_reason: null });
+    expect(chunks[0].choices[0]).toEqual({
+      index: 0,
+      delta: { role: 'assistant', content: '' },
+      logprobs: null,
+      finish_reason: null,
+    });
+    expect(chunks[1].choices[0]).toEqual({
+      index: 0,
+      delta: { content: expect.any(String) },
+      logprobs: null,
+      finish_reason: null,
+    });
     expect(chunks[3].choices[0].finish_reason).toBe('length');
     expect(chunks[3].choices[0].stop_reason).toBeNull();
     expect(chunks[4].choices).toEqual([]);
@@ -231,7 +261,12 @@ describe('/v1/responses', () => {
     expect(res.status).toBe('incomplete');
     expect(countTokens(res.output_text)).toBe(4);
     expect(res.usage?.input_tokens).toBe(3);
-    const stream = await client.responses.create({ model: MODEL, input: 'tell me', max_output_tokens: 3, stream: true });
+    const stream = await client.responses.create({
+      model: MODEL,
+      input: 'tell me',
+      max_output_tokens: 3,
+      stream: true,
+    });
     const types: string[] = [];
     let text = '';
     for await (const ev of stream) {
@@ -253,7 +288,10 @@ describe('errors and auxiliary endpoints', () => {
       [{ prompt: promptOf(10), max_tokens: 41 }, /'max_tokens' or 'max_completion_tokens' is too large: 41/],
       ['{not json', /not valid JSON/],
       [{ max_tokens: 3 }, /Either prompt or prompt_embeds must be provided/],
-      [{ prompt: 'a', stream_options: { include_usage: true } }, /Stream options can only be defined when `stream=True`/],
+      [
+        { prompt: 'a', stream_options: { include_usage: true } },
+        /Stream options can only be defined when `stream=True`/,
+      ],
       [{ prompt: 'a', max_tokens: 0 }, /'max_tokens' must be at least 1/],
       [{ prompt: 'a', max_tokens: 'ten' }, /'max_tokens' must be an integer/],
       [[1, 2], /must be a JSON object/],
