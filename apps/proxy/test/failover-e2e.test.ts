@@ -7,7 +7,17 @@ import { ConsistentHashRing, fbiHash } from '@pdrouter/core';
 import OpenAI from 'openai';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { metricValue, pdArgs, type RunningProxy, type SimProcess, scrape, startProxy, startSimProcess, sumStat, waitFor } from './helpers.ts';
+import {
+  metricValue,
+  pdArgs,
+  type RunningProxy,
+  type SimProcess,
+  scrape,
+  startProxy,
+  startSimProcess,
+  sumStat,
+  waitFor,
+} from './helpers.ts';
 
 const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
 const IDLE_TIMEOUT_MS = 1500;
@@ -58,7 +68,15 @@ afterAll(async () => {
 
 afterEach(async () => {
   // Every pod healthy again and re-admitted before the next test.
-  for (const p of sim.pods) await sim.post(`/pods/${p.name}/faults`, { errorRate429: 0, errorRate500: 0, stallBeforeHeadersMs: 0, stallAfterTokens: -1, stallMs: 0, dropAfterTokens: -1 });
+  for (const p of sim.pods)
+    await sim.post(`/pods/${p.name}/faults`, {
+      errorRate429: 0,
+      errorRate500: 0,
+      stallBeforeHeadersMs: 0,
+      stallAfterTokens: -1,
+      stallMs: 0,
+      dropAfterTokens: -1,
+    });
   for (const p of sim.pods) await sim.post(`/pods/${p.name}/start`);
   await waitFor('every pod re-admitted', async () => ((await ejected()).length === 0 ? true : undefined), 10_000);
 });
@@ -114,7 +132,9 @@ describe('decode failures', () => {
     expect(await res.body.text()).toContain('data: [DONE]');
     const after = await sim.stats();
     expect((after[next as string]?.remotePrefillHits ?? 0) - (before[next as string]?.remotePrefillHits ?? 0)).toBe(1);
-    expect(metricValue(await scrape(router.metricsUrl), 'pdrouter_failovers_total', { role: 'decode' })).toBeGreaterThanOrEqual(1);
+    expect(
+      metricValue(await scrape(router.metricsUrl), 'pdrouter_failovers_total', { role: 'decode' }),
+    ).toBeGreaterThanOrEqual(1);
   });
 
   it('ends the stream with an SSE error event (no [DONE]) when the decode pod dies mid-stream', async () => {
@@ -141,7 +161,10 @@ describe('decode failures', () => {
     const [owner] = walkOf('decode', session);
     await sim.post(`/pods/${owner}/faults`, { dropAfterTokens: 2 });
     const client = new OpenAI({ baseURL: `${router.url}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 20_000 });
-    const stream = await client.completions.create({ model: MODEL, prompt: 'x', max_tokens: 50, stream: true }, { headers: { 'x-session-id': session } });
+    const stream = await client.completions.create(
+      { model: MODEL, prompt: 'x', max_tokens: 50, stream: true },
+      { headers: { 'x-session-id': session } },
+    );
     await expect(
       (async () => {
         for await (const _ of stream) {
@@ -178,7 +201,9 @@ describe('client aborts', () => {
     );
     ac.abort();
     expect(await pending).toBeInstanceOf(Error);
-    await waitFor('prefill pod to see the cancel', async () => (((await sim.stats())[owner as string]?.cancelled ?? 0) > before ? true : undefined));
+    await waitFor('prefill pod to see the cancel', async () =>
+      ((await sim.stats())[owner as string]?.cancelled ?? 0) > before ? true : undefined,
+    );
   });
 
   it('cancels the decode leg when the client leaves mid-stream', async () => {
@@ -191,9 +216,13 @@ describe('client aborts', () => {
     // Wait for the first event, then leave.
     await new Promise<void>((resolve) => res.body.once('data', () => resolve()));
     ac.abort();
-    await waitFor('decode pod to see the cancel', async () => (((await sim.stats())[owner as string]?.cancelled ?? 0) > before ? true : undefined));
+    await waitFor('decode pod to see the cancel', async () =>
+      ((await sim.stats())[owner as string]?.cancelled ?? 0) > before ? true : undefined,
+    );
     await waitFor('client cancel counted', async () =>
-      metricValue(await scrape(router.metricsUrl), 'pdrouter_client_cancels_total', { route: '/v1/completions' }) >= 1 ? true : undefined,
+      metricValue(await scrape(router.metricsUrl), 'pdrouter_client_cancels_total', { route: '/v1/completions' }) >= 1
+        ? true
+        : undefined,
     );
     expect(metricValue(await scrape(router.metricsUrl), 'vllm_router_running_requests')).toBe(0);
   });

@@ -5,7 +5,16 @@ import { ConsistentHashRing, fbiHash } from '@pdrouter/core';
 import OpenAI from 'openai';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { metricValue, pdArgs, type RunningProxy, type SimProcess, scrape, startProxy, startSimProcess, sumStat } from './helpers.ts';
+import {
+  metricValue,
+  pdArgs,
+  type RunningProxy,
+  type SimProcess,
+  scrape,
+  startProxy,
+  startSimProcess,
+  sumStat,
+} from './helpers.ts';
 
 const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
 const SEED_PROMPT = 'Explain what machine learning is in simple terms.';
@@ -58,9 +67,18 @@ describe('P/D through the proxy', () => {
   });
 
   it('answers non-streaming chat and streaming completions', async () => {
-    const chat = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hello there' }], max_tokens: 8 });
+    const chat = await client.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: 'user', content: 'hello there' }],
+      max_tokens: 8,
+    });
     expect(chat.choices[0]?.message.content?.length).toBeGreaterThan(0);
-    const stream = await client.completions.create({ model: MODEL, prompt: 'count to ten', max_tokens: 8, stream: true });
+    const stream = await client.completions.create({
+      model: MODEL,
+      prompt: 'count to ten',
+      max_tokens: 8,
+      stream: true,
+    });
     let n = 0;
     for await (const c of stream) if (c.choices[0]?.text) n++;
     expect(n).toBeGreaterThan(0);
@@ -94,7 +112,10 @@ describe('P/D through the proxy', () => {
     const session = 'session-affinity-test';
     const before = await sim.stats();
     for (let i = 0; i < 4; i++) {
-      await client.completions.create({ model: MODEL, prompt: `turn ${i} of a conversation`, max_tokens: 4 }, { headers: { 'x-session-id': session } });
+      await client.completions.create(
+        { model: MODEL, prompt: `turn ${i} of a conversation`, max_tokens: 4 },
+        { headers: { 'x-session-id': session } },
+      );
     }
     const after = await sim.stats();
     const gained = (key: 'prefillRequests' | 'remotePrefillHits') =>
@@ -116,7 +137,12 @@ describe('P/D through the proxy', () => {
   it('spreads different sessions over several pods', async () => {
     const before = await sim.stats();
     await Promise.all(
-      Array.from({ length: 16 }, (_, i) => client.completions.create({ model: MODEL, prompt: 'hi', max_tokens: 2 }, { headers: { 'x-session-id': `spread-${i}` } })),
+      Array.from({ length: 16 }, (_, i) =>
+        client.completions.create(
+          { model: MODEL, prompt: 'hi', max_tokens: 2 },
+          { headers: { 'x-session-id': `spread-${i}` } },
+        ),
+      ),
     );
     const after = await sim.stats();
     const used = Object.values(after).filter((s) => s.prefillRequests > (before[s.name]?.prefillRequests ?? 0));
@@ -125,7 +151,9 @@ describe('P/D through the proxy', () => {
 
   it('counts per-pod legs and TTFT with vllm-router metric names', async () => {
     const text = await scrape(router.metricsUrl);
-    const prefillLegs = sim.urls('prefill').reduce((acc, url) => acc + metricValue(text, 'vllm_router_pd_prefill_requests_total', { worker: url }), 0);
+    const prefillLegs = sim
+      .urls('prefill')
+      .reduce((acc, url) => acc + metricValue(text, 'vllm_router_pd_prefill_requests_total', { worker: url }), 0);
     const stats = await sim.stats();
     expect(prefillLegs).toBe(sumStat(stats, 'prefillRequests'));
     expect(metricValue(text, 'vllm_router_requests_total', { route: '/v1/completions' })).toBeGreaterThan(0);
