@@ -24,11 +24,11 @@ function encodeToScratch(key: string): number {
 export function fbiHash(key: string): U64 {
   const n = encodeToScratch(key);
   murmur64aU32Into(furcRange(scratch, 0, n, FBI_FURC_MODULUS));
-  return { hi: lastHi(), lo: lastLo() };
+  return { hi: lastHi() >>> 0, lo: lastLo() >>> 0 };
 }
 
 /** fbiHash over raw bytes (the same value as fbiHash of the string those bytes encode). */
 export function fbiHashBytes(bytes: Uint8Array): U64 {
   murmur64aU32Into(furcRange(bytes, 0, bytes.length, FBI_FURC_MODULUS));
-  return { hi: lastHi(), lo: lastLo() };
+  return { hi: lastHi() >>> 0, lo: lastLo() >>> 0 };
 }

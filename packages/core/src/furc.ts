@@ -14,25 +14,25 @@ const FURC_CACHE_SIZE = 1024;
 export const FURC_MAX_MODULUS = 2 ** 31;
 
 // Lazily filled bit-stream words, shared across calls: furc is synchronous and never re-entered.
-const cacheHi = new Uint32Array(FURC_CACHE_SIZE);
-const cacheLo = new Uint32Array(FURC_CACHE_SIZE);
-let cachedWords = 0;
-let keyBytes: Uint8Array = new Uint8Array(0);
-let keyStart = 0;
-let keyEnd = 0;
+const cacheHi = new Int32Array(FURC_CACHE_SIZE);
+const cacheLo = new Int32Array(FURC_CACHE_SIZE);
 
-function bit(index: number): number {
-  const word = index >>> 6;
-  while (cachedWords <= word) {
-    if (cachedWords === 0) {
-      murmur64aInto(keyBytes, keyStart, keyEnd, 0, FBI_SEED);
-    } else {
-      murmurRehashInto(cacheHi[cachedWords - 1]!, cacheLo[cachedWords - 1]!);
-    }
-    cacheHi[cachedWords] = lastHi();
-    cacheLo[cachedWords] = lastLo();
-    cachedWords++;
+/** Computes bit-stream words [filled, word] and returns the new count of filled words. */
+function fillWords(bytes: Uint8Array, start: number, end: number, filled: number, word: number): number {
+  let n = filled;
+  while (n <= word) {
+    if (n === 0) murmur64aInto(bytes, start, end, 0, FBI_SEED | 0);
+    else murmurRehashInto(cacheHi[n - 1]!, cacheLo[n - 1]!);
+    cacheHi[n] = lastHi();
+    cacheLo[n] = lastLo();
+    n++;
   }
+  return n;
+}
+
+/** Bit `index` of the (filled) stream. */
+function bitAt(index: number): number {
+  const word = index >>> 6;
   const pos = index & 63;
   return pos < 32 ? (cacheLo[word]! >>> pos) & 1 : (cacheHi[word]! >>> (pos - 32)) & 1;
 }
@@ -43,15 +43,15 @@ export function furcRange(bytes: Uint8Array, start: number, end: number, m: numb
     throw new RangeError(`furc modulus must be an integer in [0, ${FURC_MAX_MODULUS}], got ${m}`);
   }
   if (m <= 1) return 0;
-  keyBytes = bytes;
-  keyStart = start;
-  keyEnd = end;
-  cachedWords = 0;
-  let d = 0;
-  while (m > 2 ** d) d++;
+  // Words are filled on demand; each bit read is preceded by a (usually no-op) fill.
+  let filled = 0;
+  // d = ceil(log2(m)): the smallest d with m <= 2^d.
+  let d = 32 - Math.clz32(m - 1);
   let a = d;
   for (let attempt = 0; attempt < MAX_TRIES; attempt++) {
-    while (bit(a) === 0) {
+    for (;;) {
+      filled = fillWords(bytes, start, end, filled, a >>> 6);
+      if (bitAt(a) !== 0) break;
       if (d === 0) return 0;
       d--;
       a = d;
@@ -59,7 +59,9 @@ export function furcRange(bytes: Uint8Array, start: number, end: number, m: numb
     a += FURC_SHIFT;
     let num = 1;
     for (let i = 1; i < d; i++) {
-      num = num * 2 + bit(a);
+      filled = fillWords(bytes, start, end, filled, a >>> 6);
+      // num < 2^(d-1) <= 2^30 before the shift, so it stays a positive int32.
+      num = (num << 1) | bitAt(a);
       a += FURC_SHIFT;
     }
     if (num < m) return num;
