@@ -1,0 +1,230 @@
+// The image's inputs: scripts/build-runtime.sh (the Dockerfile's build stage) produces a tree from which
+// the apps start with nothing else, the way the final stage runs them: `node apps/proxy/src/main.ts`.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import {
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rendered, workloads } from './support/k8s.ts';
+
+const run = promisify(execFile);
+const REPO = resolve(import.meta.dirname, '..', '..');
+const DOCKERFILE = join(REPO, 'deploy', 'docker', 'Dockerfile');
+/** Where the distroless base keeps node; the Dockerfile and the manifests' `command:` both use it. */
+const IMAGE_NODE = '/nodejs/bin/node';
+/** The build is a pnpm install from the local store: seconds; the margin is for a cold, loaded machine. */
+const BUILD_TIMEOUT_MS = 45_000;
+/** Deadline for a started process to print its ready/listening line. */
+const START_TIMEOUT_MS = 15_000;
+/** The proxy drains for up to --drain-timeout-secs after SIGTERM; the test sets 2 s. */
+const EXIT_TIMEOUT_MS = 10_000;
+
+interface Started {
+  proc: ChildProcess;
+  line: Record<string, unknown>;
+}
+
+const children: ChildProcess[] = [];
+
+/** Starts `node <script> ...args` from the tree (cwd = tree) and resolves with the first JSON line matching. */
+function startFromTree(tree: string, script: string, args: string[], ready: (l: Record<string, unknown>) => boolean) {
+  return new Promise<Started>((resolvePromise, reject) => {
+    const proc = spawn(process.execPath, [script, ...args], {
+      cwd: tree,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '' },
+    });
+    children.push(proc);
+    const output: string[] = [];
+    const timer = setTimeout(
+      () => reject(new Error(`${script} not ready in ${START_TIMEOUT_MS} ms:\n${output.join('\n')}`)),
+      START_TIMEOUT_MS,
+    );
+    proc.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${script} exited with ${code}:\n${output.join('\n')}`));
+    });
+    createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (text) => {
+      output.push(text);
+      try {
+        const line = JSON.parse(text) as Record<string, unknown>;
+        if (ready(line)) {
+          clearTimeout(timer);
+          resolvePromise({ proc, line });
+        }
+      } catch {
+        // not a JSON line: kept in `output` for the failure message
+      }
+    });
+  });
+}
+
+function exitOf(proc: ChildProcess): Promise<number | null> {
+  if (proc.exitCode !== null) return Promise.resolve(proc.exitCode);
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error('process did not exit after SIGTERM')), EXIT_TIMEOUT_MS);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      resolvePromise(code);
+    });
+  });
+}
+
+function walk(dir: string, visit: (path: string) => void): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    visit(path);
+    if (entry.isDirectory() && !entry.isSymbolicLink()) walk(path, visit);
+  }
+}
+
+describe('runtime tree (scripts/build-runtime.sh)', () => {
+  let tree: string;
+
+  beforeAll(async () => {
+    tree = mkdtempSync(join(tmpdir(), 'pdrouter-runtime-'));
+    await run('bash', [join(REPO, 'scripts', 'build-runtime.sh'), tree], {
+      timeout: BUILD_TIMEOUT_MS,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+  }, BUILD_TIMEOUT_MS + 5_000);
+
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    if (tree) rmSync(tree, { recursive: true, force: true });
+  });
+
+  it('holds the apps at their real paths, linked to the workspace packages, without tests or dev tools', () => {
+    for (const entry of ['apps/proxy/src/main.ts', 'apps/discovery/src/main.ts', 'apps/ctl/src/main.ts']) {
+      expect(statSync(join(tree, entry)).isFile(), entry).toBe(true);
+    }
+    // Workspace packages stay outside node_modules (type stripping skips node_modules).
+    expect(realpathSync(join(tree, 'apps/proxy/node_modules/@pdrouter/core'))).toBe(
+      realpathSync(join(tree, 'packages/core')),
+    );
+    const pnpmDir = readdirSync(join(tree, 'node_modules/.pnpm'));
+    for (const dev of ['vitest@', 'typescript@', '@biomejs+biome@', 'turbo@', 'openai@']) {
+      expect(
+        pnpmDir.some((d) => d.startsWith(dev)),
+        dev,
+      ).toBe(false);
+    }
+    expect(pnpmDir.some((d) => d.startsWith('hono@'))).toBe(true);
+    const problems: string[] = [];
+    walk(tree, (path) => {
+      const rel = relative(tree, path);
+      const st = lstatSync(path);
+      if (st.isSymbolicLink()) {
+        const target = readlinkSync(path);
+        const resolved = resolve(join(path, '..'), target);
+        if (target.startsWith('/') || relative(tree, resolved).startsWith('..'))
+          problems.push(`link out of tree: ${rel}`);
+      } else if (rel.endsWith('.test.ts') && !rel.includes('node_modules')) problems.push(`test file: ${rel}`);
+      // The image runs as uid 65532 over root-owned files: everything must be world-readable.
+      else if ((st.mode & 0o004) === 0) problems.push(`not world-readable: ${rel}`);
+    });
+    expect(problems).toEqual([]);
+  });
+
+  it('starts the proxy against simulated pods: /health, a P/D completion, /metrics, clean SIGTERM', async () => {
+    const sim = await startFromTree(
+      tree,
+      'packages/vllm-sim/src/main.ts',
+      ['--prefill', '1', '--decode', '1', '--base-port', '0'],
+      (l) => l.event === 'ready',
+    );
+    const pods = sim.line.pods as { role: string; url: string }[];
+    const url = (role: string) => pods.find((p) => p.role === role)?.url ?? '';
+    const proxy = await startFromTree(
+      tree,
+      'apps/proxy/src/main.ts',
+      [
+        '--pd-disaggregation',
+        '--prefill',
+        url('prefill'),
+        '--decode',
+        url('decode'),
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--prometheus-port',
+        '0',
+        '--drain-timeout-secs',
+        '2',
+      ],
+      (l) => l.msg === 'listening',
+    );
+    const base = String(proxy.line.url);
+    expect((await fetch(`${base}/health`)).status).toBe(200);
+    const models = (await (await fetch(`${base}/v1/models`)).json()) as { data: { id: string }[] };
+    const model = models.data[0]?.id;
+    expect(model).toBeDefined();
+    const completion = await fetch(`${base}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model, prompt: 'the runtime tree serves a request', max_tokens: 4 }),
+    });
+    expect(completion.status).toBe(200);
+    const body = (await completion.json()) as { choices: { text: string }[] };
+    expect(body.choices[0]?.text.length).toBeGreaterThan(0);
+    const metrics = await (await fetch(String(proxy.line.metricsUrl))).text();
+    expect(metrics).toMatch(/^vllm_router_requests_total\{route="\/v1\/completions"\} 1$/m);
+    proxy.proc.kill('SIGTERM');
+    expect(await exitOf(proxy.proc)).toBe(0);
+    sim.proc.kill('SIGTERM');
+    await exitOf(sim.proc);
+  });
+
+  it('loads the whole discovery and pdrouterctl module graphs', async () => {
+    for (const app of ['apps/discovery/src/main.ts', 'apps/ctl/src/main.ts']) {
+      const { stdout } = await run(process.execPath, [app, '--help'], { cwd: tree, timeout: START_TIMEOUT_MS });
+      expect(stdout, app).toMatch(/usage/i);
+    }
+  });
+
+  it('matches the Dockerfile: entry points in the tree, non-root user, the ports the manifests use', async () => {
+    const dockerfile = readFileSync(DOCKERFILE, 'utf8');
+    expect(dockerfile).toContain('bash scripts/build-runtime.sh /runtime\n');
+    expect(dockerfile).toMatch(/^COPY --from=build \/runtime \/app$/m);
+    expect(dockerfile).toMatch(/^USER 65532:65532$/m);
+    expect(dockerfile).toMatch(/^ARG NODE_VERSION=24\.\d+\.\d+$/m);
+    const pnpm = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).packageManager as string;
+    expect(dockerfile).toContain(`ARG PNPM_VERSION=${pnpm.replace('pnpm@', '')}`);
+    const entrypoints = [...dockerfile.matchAll(/^ENTRYPOINT \["([^"]+)", "([^"]+)"\]$/gm)];
+    expect(entrypoints.map((m) => m[2])).toEqual(['apps/proxy/src/main.ts', 'apps/discovery/src/main.ts']);
+    for (const m of entrypoints) {
+      expect(m[1]).toBe(IMAGE_NODE);
+      expect(statSync(join(tree, m[2] as string)).isFile()).toBe(true);
+    }
+    expect(dockerfile).toMatch(/^EXPOSE 10001 29000$/m);
+    expect(dockerfile).toMatch(/^EXPOSE 9090$/m);
+  });
+
+  it('runs every `command:` the overlays give the pdrouter images from a file in the tree', async () => {
+    let checked = 0;
+    for (const name of ['base', 'overlays/seed', 'overlays/dev'] as const) {
+      for (const w of workloads(await rendered(name))) {
+        for (const c of w.spec.template.spec.containers) {
+          if (!c.image.startsWith('ghcr.io/pdrouter/') || !c.command) continue;
+          expect(c.command[0]).toBe(IMAGE_NODE);
+          expect(statSync(join(tree, c.command[1] as string)).isFile(), c.command[1]).toBe(true);
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(0);
+  });
+});
