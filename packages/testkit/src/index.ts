@@ -7,6 +7,7 @@ export type {
   ObjectMeta,
   PodManifestOptions,
   RecordedRequest,
+  SimPodLike,
   StatusObject,
 } from './kube-fake/index.ts';
 export {
@@ -18,6 +19,7 @@ export {
   PORT_ANNOTATION,
   podManifest,
   ROLE_LABEL,
+  registerSimPods,
   renderKubeconfig,
   startKubeApiFake,
   WATCH_MAX_SECONDS,

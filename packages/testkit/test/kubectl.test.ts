@@ -154,6 +154,25 @@ describe('kubectl against the Kubernetes API fake', () => {
   });
 });
 
+describe('kubectl that has no OpenAPI v3 (as before 1.27)', () => {
+  it('creates from a file through the OpenAPI v2 document', async () => {
+    const fake = await startKubeApiFake({ openApiV3: false });
+    const kubectl = await kubectlFor(fake.kubeconfigPath);
+    try {
+      const file = join(fake.kubeconfigPath, '..', 'pod.yaml');
+      writeFileSync(
+        file,
+        'apiVersion: v1\nkind: Pod\nmetadata: { name: old-client }\nspec: { containers: [{ name: c, image: i }] }\n',
+      );
+      expect(await kubectl.ok(['create', '-f', file])).toContain('pod/old-client created');
+      expect(fake.requests().some((r) => r.path === '/openapi/v2')).toBe(true);
+    } finally {
+      kubectl.close();
+      await fake.close();
+    }
+  });
+});
+
 describe('kubectlFor without the binary', () => {
   it('fails with a clear message instead of skipping', async () => {
     const saved = process.env.KUBECTL_BIN;

@@ -8,7 +8,7 @@ import { apiGroup, apiGroupList, apiResourceList, apiVersions, FAKE_SERVER_VERSI
 import { type HandlerContext, handleResource } from './handlers.ts';
 import { sendError, sendJson } from './http-util.ts';
 import { writeKubeconfigFile } from './kubeconfig.ts';
-import { openApiV3GroupVersion, openApiV3Root } from './openapi.ts';
+import { OPENAPI_V2_PROTOBUF_TYPE, openApiV2Protobuf, openApiV3GroupVersion, openApiV3Root } from './openapi.ts';
 import { applyPatch, PATCH_CONTENT_TYPES } from './patch.ts';
 import { startedByKubelet, withReadiness } from './pods.ts';
 import { LEASES, PODS } from './resources.ts';
@@ -40,6 +40,8 @@ export interface KubeApiFakeOptions {
    * removes the pod this much later (default 0: removed at once).
    */
   podDeletionGraceMs?: number;
+  /** Serve /openapi/v3 (default true). false makes kubectl >= 1.27 behave like older ones (OpenAPI v2 only). */
+  openApiV3?: boolean;
 }
 
 export interface RecordedRequest {
@@ -186,7 +188,14 @@ export async function startKubeApiFake(options: KubeApiFakeOptions = {}): Promis
           'the server does not allow this method on the requested resource',
         );
       if (route.kind === 'namespace') return sendNamespace(res, route.namespace);
-      const doc = route.kind === 'discovery' ? discoveryDocument(route.path, `${HOST}:${port}`) : undefined;
+      if (url.pathname === '/openapi/v2') {
+        const body = openApiV2Protobuf();
+        res.writeHead(200, { 'Content-Type': OPENAPI_V2_PROTOBUF_TYPE, 'Content-Length': body.length });
+        res.end(body);
+        return;
+      }
+      const v3Off = options.openApiV3 === false && url.pathname.startsWith('/openapi/v3');
+      const doc = route.kind === 'discovery' && !v3Off ? discoveryDocument(route.path, `${HOST}:${port}`) : undefined;
       if (doc === undefined)
         throw new KubeApiError(404, 'NotFound', 'the server could not find the requested resource');
       if (typeof doc === 'string') {

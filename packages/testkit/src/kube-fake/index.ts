@@ -11,5 +11,7 @@ export {
   ROLE_LABEL,
   withReadiness,
 } from './pods.ts';
+export type { SimPodLike } from './sim-pods.ts';
+export { registerSimPods } from './sim-pods.ts';
 export type { StatusObject } from './status.ts';
 export type { JsonObject, KubeObject, ObjectMeta } from './types.ts';
