@@ -1,6 +1,15 @@
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { getText, metricValue, postJson, startPod, stopAll, WAIT_DEADLINE_MS, waitFor } from './helpers.ts';
+import {
+  type ErrorJson,
+  getText,
+  metricValue,
+  postJson,
+  startPod,
+  stopAll,
+  WAIT_DEADLINE_MS,
+  waitFor,
+} from './helpers.ts';
 
 afterEach(stopAll);
 
@@ -38,7 +47,7 @@ describe('error injection', () => {
     const pod = await startPod({ faults: { errorRate503: 1 } });
     const res = await postJson(`${pod.url}/v1/completions`, { prompt: 'a' });
     expect(res.status).toBe(503);
-    expect((res.json() as any).error).toMatchObject({ type: 'ServiceUnavailableError', code: 503 });
+    expect((res.json() as ErrorJson).error).toMatchObject({ type: 'ServiceUnavailableError', code: 503 });
     pod.setFaults({ errorRate503: 0, errorRate429: 1 });
     expect((await postJson(`${pod.url}/v1/completions`, { prompt: 'a' })).status).toBe(429);
     pod.setFaults({ errorRate429: 0, errorRate500: 1 });

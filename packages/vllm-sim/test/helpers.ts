@@ -88,3 +88,27 @@ export function metricValue(text: string, name: string, labelPart = ''): number 
   }
   return undefined;
 }
+
+/** The parts of vLLM bodies the tests read (the server's JSON, typed for assertions). */
+export interface CompletionJson {
+  id: string;
+  choices: { text: string; finish_reason: string | null }[];
+  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+  kv_transfer_params: Record<string, unknown> | null;
+}
+
+export interface ErrorJson {
+  error: { message: string; type: string; param: string | null; code: number };
+}
+
+export interface ChunkJson {
+  id: string;
+  object: string;
+  choices: {
+    index: number;
+    delta: { role?: string; content?: string };
+    finish_reason: string | null;
+    stop_reason?: unknown;
+  }[];
+  usage?: unknown;
+}

@@ -1,6 +1,16 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SimFleet } from '../src/index.ts';
-import { getText, metricValue, postJson, promptOf, sseData, startFleet, stopAll } from './helpers.ts';
+import {
+  type CompletionJson,
+  type ErrorJson,
+  getText,
+  metricValue,
+  postJson,
+  promptOf,
+  sseData,
+  startFleet,
+  stopAll,
+} from './helpers.ts';
 
 afterEach(stopAll);
 
@@ -88,7 +98,7 @@ describe('P/D round trip (NixlConnector semantics)', () => {
       kv_transfer_params: PREFILL_PARAMS,
     });
     expect(res.status).toBe(400);
-    expect((res.json() as any).error.param).toBe('kv_transfer_params');
+    expect((res.json() as ErrorJson).error.param).toBe('kv_transfer_params');
   });
 
   it('gives no kv_transfer_params when the prefill stopped on its own (not max-tokens capped)', async () => {
@@ -97,7 +107,7 @@ describe('P/D round trip (NixlConnector semantics)', () => {
       prompt: 'a b c',
       kv_transfer_params: PREFILL_PARAMS,
     });
-    expect((res.json() as any).kv_transfer_params).toBeNull();
+    expect((res.json() as CompletionJson).kv_transfer_params).toBeNull();
   });
 });
 

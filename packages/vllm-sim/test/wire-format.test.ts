@@ -1,7 +1,18 @@
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { countTokens } from '../src/index.ts';
-import { getText, openaiFor, postJson, promptOf, sseData, startPod, stopAll } from './helpers.ts';
+import {
+  type ChunkJson,
+  type CompletionJson,
+  type ErrorJson,
+  getText,
+  openaiFor,
+  postJson,
+  promptOf,
+  sseData,
+  startPod,
+  stopAll,
+} from './helpers.ts';
 
 const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
 
@@ -149,24 +160,26 @@ describe('/v1/completions', () => {
   it('stops at a deterministic natural length when ignore_eos is false', async () => {
     const pod = await startPod({ generation: { eosMinTokens: 3, eosMaxTokens: 9 } });
     const prompt = promptOf(20, 'natural');
-    const a = (await postJson(`${pod.url}/v1/completions`, { prompt, max_tokens: 100 })).json() as any;
-    const b = (await postJson(`${pod.url}/v1/completions`, { prompt, max_tokens: 100 })).json() as any;
-    expect(a.choices[0].finish_reason).toBe('stop');
+    const a = (await postJson(`${pod.url}/v1/completions`, { prompt, max_tokens: 100 })).json() as CompletionJson;
+    const b = (await postJson(`${pod.url}/v1/completions`, { prompt, max_tokens: 100 })).json() as CompletionJson;
+    expect(a.choices[0]?.finish_reason).toBe('stop');
     expect(a.usage.completion_tokens).toBeGreaterThanOrEqual(3);
     expect(a.usage.completion_tokens).toBeLessThanOrEqual(9);
-    expect(b.choices[0].text).toBe(a.choices[0].text);
-    const capped = (await postJson(`${pod.url}/v1/completions`, { prompt, max_tokens: 2 })).json() as any;
-    expect(capped.choices[0].finish_reason).toBe('length');
+    expect(b.choices[0]?.text).toBe(a.choices[0]?.text);
+    const capped = (await postJson(`${pod.url}/v1/completions`, { prompt, max_tokens: 2 })).json() as CompletionJson;
+    expect(capped.choices[0]?.finish_reason).toBe('length');
     expect(capped.usage.completion_tokens).toBe(2);
     const min = (
       await postJson(`${pod.url}/v1/completions`, { prompt, max_tokens: 100, min_tokens: 50 })
-    ).json() as any;
+    ).json() as CompletionJson;
     expect(min.usage.completion_tokens).toBe(50);
   });
 
   it('counts a token-id prompt by its ids', async () => {
     const pod = await startPod();
-    const body = (await postJson(`${pod.url}/v1/completions`, { prompt: [1, 2, 3, 4], max_tokens: 1 })).json() as any;
+    const body = (
+      await postJson(`${pod.url}/v1/completions`, { prompt: [1, 2, 3, 4], max_tokens: 1 })
+    ).json() as CompletionJson;
     expect(body.usage.prompt_tokens).toBe(4);
   });
 });
@@ -209,25 +222,25 @@ describe('/v1/chat/completions', () => {
     });
     const data = sseData(res.text);
     expect(data.at(-1)).toBe('[DONE]');
-    const chunks = data.slice(0, -1).map((d) => JSON.parse(d) as any);
+    const chunks = data.slice(0, -1).map((d) => JSON.parse(d) as ChunkJson);
     expect(chunks).toHaveLength(1 + 3 + 1);
-    expect(chunks[0].object).toBe('chat.completion.chunk');
-    expect(chunks[0].choices[0]).toEqual({
+    expect(chunks[0]?.object).toBe('chat.completion.chunk');
+    expect(chunks[0]?.choices[0]).toEqual({
       index: 0,
       delta: { role: 'assistant', content: '' },
       logprobs: null,
       finish_reason: null,
     });
-    expect(chunks[1].choices[0]).toEqual({
+    expect(chunks[1]?.choices[0]).toEqual({
       index: 0,
       delta: { content: expect.any(String) },
       logprobs: null,
       finish_reason: null,
     });
-    expect(chunks[3].choices[0].finish_reason).toBe('length');
-    expect(chunks[3].choices[0].stop_reason).toBeNull();
-    expect(chunks[4].choices).toEqual([]);
-    expect(chunks[4].usage).toEqual({ prompt_tokens: 4, total_tokens: 7, completion_tokens: 3 });
+    expect(chunks[3]?.choices[0]?.finish_reason).toBe('length');
+    expect(chunks[3]?.choices[0]?.stop_reason).toBeNull();
+    expect(chunks[4]?.choices).toEqual([]);
+    expect(chunks[4]?.usage).toEqual({ prompt_tokens: 4, total_tokens: 7, completion_tokens: 3 });
     expect(new Set(chunks.map((c) => c.id)).size).toBe(1);
   });
 
@@ -316,7 +329,7 @@ describe('errors and auxiliary endpoints', () => {
     const pod = await startPod();
     const res = await postJson(`${pod.url}/v1/completions`, { model: 'other', prompt: 'a' });
     expect(res.status).toBe(404);
-    expect((res.json() as any).error).toEqual({
+    expect((res.json() as ErrorJson).error).toEqual({
       message: 'The model `other` does not exist.',
       type: 'NotFoundError',
       param: 'model',

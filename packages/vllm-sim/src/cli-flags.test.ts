@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { parseSimArgs, SIM_FLAGS, simHelpText } from './cli-flags.ts';
+
+describe('CLI flags', () => {
+  it('parses pods, ports, timing and faults into a frozen config', () => {
+    const c = parseSimArgs([
+      '--prefill',
+      '8',
+      '--decode=8',
+      '--base-port',
+      '8100',
+      '--no-think',
+      '--step-base-ms',
+      '4.5',
+      '--error-rate-503',
+      '0.25',
+      '--drop-after-tokens',
+      '10',
+      '--slow-start-ms',
+      '2000',
+      '--model',
+      'm',
+    ]);
+    expect(c.fleet).toMatchObject({
+      prefill: 8,
+      decode: 8,
+      plain: 0,
+      basePort: 8100,
+      timing: { zeroDelay: true, stepBaseMs: 4.5 },
+      faults: { errorRate503: 0.25, dropAfterTokens: 10, notReadyMs: 2000 },
+      generation: { model: 'm' },
+    });
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.fleet)).toBe(true);
+  });
+
+  it('rejects bad input with precise messages', () => {
+    expect(() => parseSimArgs([])).toThrow('no pods');
+    expect(() => parseSimArgs(['--plain', '1', '--bogus'])).toThrow('unknown flag --bogus');
+    expect(() => parseSimArgs(['--plain', '1.5'])).toThrow('--plain needs an integer');
+    expect(() => parseSimArgs(['--plain', '1', '--error-rate-429', '3'])).toThrow('--error-rate-429 must be <= 1');
+    expect(() => parseSimArgs(['--plain'])).toThrow('--plain needs a value');
+    expect(() => parseSimArgs(['--plain', '1', 'extra'])).toThrow("unexpected argument 'extra'");
+    expect(() => parseSimArgs(['--plain', '1', '--eos-min-tokens', '9', '--eos-max-tokens', '3'])).toThrow(
+      'must not exceed',
+    );
+  });
+
+  it('documents every flag with its default', () => {
+    const help = simHelpText();
+    for (const f of SIM_FLAGS) expect(help).toContain(`--${f.name}`);
+    expect(parseSimArgs(['--help']).help).toBe(true);
+  });
+});

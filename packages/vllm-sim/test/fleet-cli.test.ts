@@ -1,0 +1,148 @@
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SIM_FLAGS, startControlServer } from '../src/index.ts';
+import { getText, postJson, startFleet, stopAll, WAIT_DEADLINE_MS } from './helpers.ts';
+
+const MAIN = join(import.meta.dirname, '..', 'src', 'main.ts');
+/** Deadline for the CLI to print its ready line (process start + module load on a loaded machine). */
+const READY_DEADLINE_MS = 20_000;
+
+const children: ChildProcessWithoutNullStreams[] = [];
+
+afterEach(async () => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  await stopAll();
+});
+
+interface ReadyLine {
+  event: string;
+  pods: { name: string; role: string; url: string }[];
+  control: string;
+}
+
+function runCli(args: string[]) {
+  const child = spawn(process.execPath, [MAIN, ...args], { stdio: 'pipe' });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => {
+    stdout += c.toString('utf8');
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    stderr += c.toString('utf8');
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const ready = new Promise<ReadyLine>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`no ready line within ${READY_DEADLINE_MS} ms; stderr: ${stderr}`)),
+      READY_DEADLINE_MS,
+    );
+    const check = (): void => {
+      const nl = stdout.indexOf('\n');
+      if (nl !== -1) {
+        clearTimeout(timer);
+        try {
+          resolve(JSON.parse(stdout.slice(0, nl)) as ReadyLine);
+        } catch {
+          reject(new Error(`first stdout line is not JSON: ${stdout.slice(0, nl)}`));
+        }
+      }
+    };
+    child.stdout.on('data', check);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before ready; stderr: ${stderr}`));
+    });
+  });
+  ready.catch(() => {});
+  return { child, ready, exited, output: () => ({ stdout, stderr }) };
+}
+
+function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)),
+  ]);
+}
+
+describe('multi-pod CLI (subprocess)', () => {
+  it('prints one ready line, serves every pod and its control server, stops on SIGTERM', async () => {
+    const run = runCli(['--prefill', '2', '--decode', '2', '--plain', '1', '--no-think', '--seed', '5']);
+    const ready = await run.ready;
+    expect(ready.event).toBe('ready');
+    expect(ready.pods.map((p) => [p.name, p.role])).toEqual([
+      ['prefill-0', 'prefill'],
+      ['prefill-1', 'prefill'],
+      ['decode-0', 'decode'],
+      ['decode-1', 'decode'],
+      ['plain-0', 'both'],
+    ]);
+    expect(Object.keys(ready)).toEqual(['event', 'pods', 'control']);
+    for (const pod of ready.pods) {
+      expect(pod.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect((await getText(`${pod.url}/health`)).status).toBe(200);
+    }
+    const plain = ready.pods[4]?.url as string;
+    expect((await postJson(`${plain}/v1/completions`, { prompt: 'hi', max_tokens: 2 })).status).toBe(200);
+    const pods = JSON.parse((await getText(`${ready.control}/pods`)).text) as {
+      pods: { name: string; requests: number }[];
+    };
+    expect(pods.pods.find((p) => p.name === 'plain-0')?.requests).toBe(1);
+    run.child.kill('SIGTERM');
+    expect(await withDeadline(run.exited, WAIT_DEADLINE_MS, 'exit after SIGTERM')).toBe(0);
+    expect(run.output().stdout.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('takes consecutive ports from --base-port', async () => {
+    // A random high base keeps parallel runs apart; a clash fails loudly with EADDRINUSE.
+    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    const run = runCli(['--prefill', '1', '--decode', '2', `--base-port=${base}`]);
+    const ready = await run.ready;
+    expect(ready.pods.map((p) => p.url)).toEqual([0, 1, 2].map((i) => `http://127.0.0.1:${base + i}`));
+    run.child.kill('SIGINT');
+    expect(await withDeadline(run.exited, WAIT_DEADLINE_MS, 'exit after SIGINT')).toBe(0);
+  });
+
+  it('documents every flag in --help', async () => {
+    const run = runCli(['--help']);
+    expect(await withDeadline(run.exited, READY_DEADLINE_MS, '--help')).toBe(0);
+    for (const f of SIM_FLAGS) expect(run.output().stdout).toContain(`--${f.name}`);
+  });
+
+  it('exits 2 with a clear message on a bad flag', async () => {
+    const run = runCli(['--prefill', 'two']);
+    expect(await withDeadline(run.exited, READY_DEADLINE_MS, 'bad flag exit')).toBe(2);
+    expect(run.output().stderr).toContain('--prefill needs a number');
+  });
+});
+
+describe('control server', () => {
+  it('reports stats and switches faults, stop and start per pod', async () => {
+    const fleet = await startFleet({ prefill: 1, decode: 1 });
+    const control = await startControlServer(fleet);
+    try {
+      const d = fleet.decode[0];
+      if (!d) throw new Error('no decode pod');
+      const all = JSON.parse((await getText(`${control.url}/pods`)).text) as { pods: { name: string }[] };
+      expect(all.pods.map((p) => p.name)).toEqual(['prefill-0', 'decode-0']);
+      const set = await postJson(`${control.url}/pods/decode-0/faults`, { errorRate503: 1 });
+      expect(set.status).toBe(200);
+      expect((await postJson(`${d.url}/v1/completions`, { prompt: 'a' })).status).toBe(503);
+      const bad = await postJson(`${control.url}/pods/decode-0/faults`, { errorRate503: 2 });
+      expect(bad.status).toBe(400);
+      expect(bad.text).toContain("'errorRate503' must be between 0 and 1");
+      expect((await postJson(`${control.url}/pods/decode-0/faults`, { nope: 1 })).status).toBe(400);
+      expect((await postJson(`${control.url}/pods/decode-0/faults`, '{oops')).status).toBe(400);
+      expect((await postJson(`${control.url}/pods/decode-9/stop`, {})).status).toBe(404);
+      expect((await postJson(`${control.url}/pods/decode-0/stop`, {})).status).toBe(200);
+      expect(d.up).toBe(false);
+      await expect(getText(`${d.url}/health`)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+      const started = await postJson(`${control.url}/pods/decode-0/start`, {});
+      expect((started.json() as { up: boolean }).up).toBe(true);
+      expect((await getText(`${d.url}/health`)).status).toBe(200);
+    } finally {
+      await control.close();
+    }
+  });
+});
