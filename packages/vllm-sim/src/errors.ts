@@ -1,11 +1,9 @@
+import { type OpenAIErrorBody, openAIErrorBody } from '@pdrouter/core';
+
 /**
  * vLLM's error body: `{"error": {"message", "type", "param", "code"}}` with the HTTP status as `code`
- * (vLLM's ErrorResponse / ErrorInfo; the same OpenAI shape as @pdrouter/core's openAIErrorBody).
+ * (vLLM's ErrorResponse / ErrorInfo), built with the project's one OpenAI error shape.
  */
-
-export interface SimErrorBody {
-  error: { message: string; type: string; param: string | null; code: number };
-}
 
 const ERROR_TYPES: Readonly<Record<number, string>> = Object.freeze({
   400: 'BadRequestError',
@@ -29,8 +27,8 @@ export class SimHttpError extends Error {
   }
 }
 
-export function errorBody(status: number, message: string, param: string | null = null): SimErrorBody {
-  return { error: { message, type: ERROR_TYPES[status] ?? 'InternalServerError', param, code: status } };
+export function errorBody(status: number, message: string, param: string | null = null): OpenAIErrorBody {
+  return openAIErrorBody(message, ERROR_TYPES[status] ?? 'InternalServerError', status, param);
 }
 
 export function badRequest(message: string, param: string | null = null): SimHttpError {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { SSE_DONE } from '@pdrouter/core';
 import type { FinishReason, Sequence, TokenSink } from './engine.ts';
 import { badRequest, SimHttpError } from './errors.ts';
 import { hashString } from './hash.ts';
@@ -10,7 +11,7 @@ import { computeBlockHashes } from './prefix-cache.ts';
 import { parseSimRequest, resolveMaxTokens, type SimRequest, type SimRoute } from './request.ts';
 import { ResponsesStream, responsesBody } from './responses-api.ts';
 import { OUTPUT_VOCABULARY, outputWord, outputWordJson } from './tokens.ts';
-import { ChunkEncoder, chatBody, completionBody, responseId, SSE_DONE } from './wire.ts';
+import { ChunkEncoder, chatBody, completionBody, responseId } from './wire.ts';
 
 /** Longest X-Request-Id honoured; longer ones are replaced by a fresh uuid. */
 const MAX_REQUEST_ID_LENGTH = 256;

@@ -7,8 +7,6 @@ import type { SimRoute } from './request.ts';
  * Stream chunks are spliced from per-request templates: only the token text (pre-encoded JSON) varies.
  */
 
-export const SSE_DONE = 'data: [DONE]\n\n';
-
 export interface UsageInfo {
   prompt_tokens: number;
   total_tokens: number;

@@ -1,3 +1,4 @@
+import { SseParser } from '@pdrouter/core';
 import OpenAI from 'openai';
 import { request } from 'undici';
 import { type SimFleet, type SimFleetOptions, SimPod, type SimPodOptions, startSimFleet } from '../src/index.ts';
@@ -55,15 +56,10 @@ export async function getText(url: string): Promise<{ status: number; text: stri
   return { status: res.statusCode, text: await res.body.text() };
 }
 
-/** The `data:` payloads of an SSE body, in order. */
+/** The `data:` payloads of an SSE body, in order (parsed with the project's SSE parser). */
 export function sseData(text: string): string[] {
-  return text
-    .split('\n\n')
-    .filter((block) => block.trim() !== '')
-    .map((block) => {
-      const lines = block.split('\n').filter((l) => l.startsWith('data: '));
-      return lines.map((l) => l.slice('data: '.length)).join('\n');
-    });
+  const parser = new SseParser();
+  return [...parser.push(text), ...parser.end()].map((ev) => ev.data);
 }
 
 /** Polls `check` until it returns true or the deadline passes (then throws with `what`). */

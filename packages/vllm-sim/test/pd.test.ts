@@ -1,3 +1,10 @@
+import {
+  buildDecodeBody,
+  buildPrefillBody,
+  extractKvTransferParams,
+  type PdRoute,
+  PREFILL_KV_TRANSFER_PARAMS,
+} from '@pdrouter/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SimFleet } from '../src/index.ts';
 import {
@@ -14,32 +21,27 @@ import {
 
 afterEach(stopAll);
 
-const PREFILL_PARAMS = {
-  do_remote_decode: true,
-  do_remote_prefill: false,
-  remote_engine_id: null,
-  remote_block_ids: null,
-  remote_host: null,
-  remote_port: null,
-};
-
-async function prefill(fleet: SimFleet, prompt: string, requestId: string, route = '/v1/completions') {
+/** The prefill leg exactly as the router builds it (@pdrouter/core), from a client body. */
+async function prefill(fleet: SimFleet, prompt: string, requestId: string, route: PdRoute = '/v1/completions') {
   const pod = fleet.prefill[0];
   if (!pod) throw new Error('no prefill pod');
-  const body =
+  const client =
     route === '/v1/completions'
-      ? { prompt, max_tokens: 1, kv_transfer_params: PREFILL_PARAMS }
-      : { messages: [{ role: 'user', content: prompt }], max_tokens: 1, kv_transfer_params: PREFILL_PARAMS };
-  const res = await postJson(`${pod.url}${route}`, body, { 'x-request-id': requestId });
+      ? { prompt, max_tokens: 50, stream: true, stream_options: { include_usage: true } }
+      : { messages: [{ role: 'user', content: prompt }], max_completion_tokens: 50, stream: true };
+  const res = await postJson(`${pod.url}${route}`, buildPrefillBody(route, client), { 'x-request-id': requestId });
   expect(res.status).toBe(200);
-  return (res.json() as { kv_transfer_params: Record<string, unknown> }).kv_transfer_params;
+  const kv = extractKvTransferParams(res.json());
+  if (kv === undefined) throw new Error(`prefill answered without kv_transfer_params: ${res.text}`);
+  return kv;
 }
 
-async function decode(fleet: SimFleet, prompt: string, kv: unknown, stream = true) {
+/** The decode leg as the router builds it; `kv` undefined sends the client body unchanged. */
+async function decode(fleet: SimFleet, prompt: string, kv: Record<string, unknown> | undefined, stream = true) {
   const pod = fleet.decode[0];
   if (!pod) throw new Error('no decode pod');
-  const body: Record<string, unknown> = { prompt, max_tokens: 4, ignore_eos: true, stream };
-  if (kv !== undefined) body.kv_transfer_params = kv;
+  const client: Record<string, unknown> = { prompt, max_tokens: 4, ignore_eos: true, stream };
+  const body = kv === undefined ? client : buildDecodeBody('/v1/completions', client, kv);
   const res = await postJson(`${pod.url}/v1/completions`, body);
   expect(res.status).toBe(200);
   return res;
@@ -95,7 +97,7 @@ describe('P/D round trip (NixlConnector semantics)', () => {
     const res = await postJson(`${fleet.prefill[0]?.url}/v1/completions`, {
       prompt: 'a b',
       stream: true,
-      kv_transfer_params: PREFILL_PARAMS,
+      kv_transfer_params: PREFILL_KV_TRANSFER_PARAMS,
     });
     expect(res.status).toBe(400);
     expect((res.json() as ErrorJson).error.param).toBe('kv_transfer_params');
@@ -105,7 +107,7 @@ describe('P/D round trip (NixlConnector semantics)', () => {
     const fleet = await startFleet({ prefill: 1, decode: 1, generation: { eosMinTokens: 2, eosMaxTokens: 3 } });
     const res = await postJson(`${fleet.prefill[0]?.url}/v1/completions`, {
       prompt: 'a b c',
-      kv_transfer_params: PREFILL_PARAMS,
+      kv_transfer_params: PREFILL_KV_TRANSFER_PARAMS,
     });
     expect((res.json() as CompletionJson).kv_transfer_params).toBeNull();
   });
