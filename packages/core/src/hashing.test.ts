@@ -19,6 +19,19 @@ describe('murmur64a', () => {
     );
   });
 
+  test('aligned and unaligned views of the same bytes hash alike', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: 70 }), fc.integer({ min: 0, max: 7 }), (bytes, shift) => {
+        const backing = new Uint8Array(bytes.length + 8);
+        backing.set(bytes, shift);
+        const view = backing.subarray(shift, shift + bytes.length);
+        expect(murmur64a(view)).toEqual(murmur64a(bytes));
+        expect(furc(view, 8388607)).toBe(refFurc(bytes, 8388607));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   test('hashes a view of a larger buffer the same as a copy', () => {
     const buffer = utf8.encode('xxxhello worldyyy');
     const view = buffer.subarray(3, 14);

@@ -91,7 +91,8 @@ export function scanNestedFieldValue(text: string, parent: string, child: string
 
 /** vllm-router's extract_hash_key_from_body over its routing text. */
 export function scanTextKey(text: string): string | undefined {
-  if (text.length === 0) return undefined;
+  // Every match needs a colon after the field name: one scan rules out most prompts.
+  if (text.indexOf(':') < 0) return undefined;
   const nested = scanNestedFieldValue(text, 'session_params', 'session_id');
   if (nested !== undefined) return `session:${nested}`;
   const user = scanFieldValue(text, 'user');
