@@ -51,7 +51,7 @@ function parseLabelRequirement(text: string): LabelRequirement {
   }
   const exists = EXISTS_RE.exec(text);
   if (exists) return { op: exists[1] === '!' ? 'notexists' : 'exists', key: exists[2] ?? '' };
-  throw invalidSelector(text, 'unable to parse requirement');
+  throw invalidSelector(text, 'expected key, !key, key=value, key!=value, key in (...) or key notin (...)');
 }
 
 function matchesLabel(r: LabelRequirement, labels: Record<string, string>): boolean {
@@ -121,5 +121,5 @@ function splitTopLevel(selector: string): string[] {
 }
 
 function invalidSelector(text: string, why: string) {
-  return badRequest(`unable to parse requirement: ${why}: '${text}'`);
+  return badRequest(`unable to parse requirement '${text}': ${why}`);
 }
