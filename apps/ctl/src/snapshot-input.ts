@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { parseSnapshot, type Snapshot } from '@pdrouter/core';
+import { readNatsSnapshot } from './nats-snapshot-input.ts';
 
 export interface SnapshotInputOptions {
   /** Directory relative file paths resolve against (the user's working directory). */
@@ -22,8 +23,13 @@ export function isNatsSource(source: string): boolean {
  */
 export async function loadSnapshot(source: string, options: SnapshotInputOptions): Promise<Snapshot> {
   if (isNatsSource(source)) {
-    // Reading the pool's current snapshot from the JetStream KV bucket belongs here.
-    throw new Error(`${source}: reading snapshots from NATS is not supported yet; pass a snapshot file`);
+    const raw = await readNatsSnapshot(source, {
+      ...(options.pool === undefined ? {} : { pool: options.pool }),
+      ...(options.natsCreds === undefined ? {} : { natsCreds: options.natsCreds }),
+    });
+    const parsed = parseSnapshot(raw);
+    if (!parsed.ok) throw new Error(`${source}: ${parsed.error}`);
+    return parsed.snapshot;
   }
   const path = isAbsolute(source) ? source : resolve(options.cwd, source);
   let text: string;

@@ -91,6 +91,25 @@ describe('distributed mode: two discovery replicas, two proxies', () => {
     }
   }, 60_000);
 
+  it('pdrouterctl --snapshot nats:// fails clearly for a pool without a snapshot or an unreachable server', async () => {
+    const missing = await runCommand(
+      process.execPath,
+      [CTL, 'route', '--snapshot', `${cluster.nats.url}/no-such-pool`, '--key', 'k'],
+      { cwd: REPO_ROOT },
+    );
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('no snapshot for pool "no-such-pool"');
+    const down = await runCommand(
+      process.execPath,
+      [CTL, 'route', '--snapshot', 'nats://127.0.0.1:1/default', '--key', 'k'],
+      {
+        cwd: REPO_ROOT,
+      },
+    );
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain('cannot connect to NATS at nats://127.0.0.1:1');
+  }, 30_000);
+
   it('measures pod change -> every proxy on the new ring (readiness flips)', async () => {
     const samples: number[] = [];
     const candidates = [...members.values()];
