@@ -4,17 +4,16 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { apiGroup, apiGroupList, apiResourceList, apiVersions, FAKE_SERVER_VERSION } from './discovery-docs.ts';
+import { serveDocument } from './documents.ts';
 import { type HandlerContext, handleResource } from './handlers.ts';
-import { sendError, sendJson } from './http-util.ts';
+import { sendError } from './http-util.ts';
 import { writeKubeconfigFile } from './kubeconfig.ts';
-import { OPENAPI_V2_PROTOBUF_TYPE, openApiV2Protobuf, openApiV3GroupVersion, openApiV3Root } from './openapi.ts';
 import { applyPatch, PATCH_CONTENT_TYPES } from './patch.ts';
 import { startedByKubelet, withReadiness } from './pods.ts';
 import { LEASES, PODS } from './resources.ts';
 import { parseRoute } from './routes.ts';
 import { KubeApiError } from './status.ts';
-import { nowSeconds, ObjectStore } from './store.ts';
+import { ObjectStore } from './store.ts';
 import { renderTable, renderTableRow } from './table.ts';
 import type { KubeObject } from './types.ts';
 import type { ActiveWatch } from './watch.ts';
@@ -181,29 +180,17 @@ export async function startKubeApiFake(options: KubeApiFakeOptions = {}): Promis
       }
       const route = parseRoute(url.pathname);
       if (route.kind === 'resource') return await handleResource(ctx, req, res, route, url.searchParams);
-      if (req.method !== 'GET')
+      if (req.method !== 'GET') {
         throw new KubeApiError(
           405,
           'MethodNotAllowed',
           'the server does not allow this method on the requested resource',
         );
-      if (route.kind === 'namespace') return sendNamespace(res, route.namespace);
-      if (url.pathname === '/openapi/v2') {
-        const body = openApiV2Protobuf();
-        res.writeHead(200, { 'Content-Type': OPENAPI_V2_PROTOBUF_TYPE, 'Content-Length': body.length });
-        res.end(body);
-        return;
       }
-      const v3Off = options.openApiV3 === false && url.pathname.startsWith('/openapi/v3');
-      const doc = route.kind === 'discovery' && !v3Off ? discoveryDocument(route.path, `${HOST}:${port}`) : undefined;
-      if (doc === undefined)
-        throw new KubeApiError(404, 'NotFound', 'the server could not find the requested resource');
-      if (typeof doc === 'string') {
-        res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
-        res.end(doc);
-        return;
-      }
-      sendJson(res, 200, doc);
+      serveDocument(res, route, url.pathname, {
+        serverAddress: `${HOST}:${port}`,
+        openApiV3: options.openApiV3 !== false,
+      });
     } catch (err) {
       const apiErr =
         err instanceof KubeApiError
@@ -331,43 +318,4 @@ function awaitsKubelet(pod: KubeObject): boolean {
 
 function applyStrategic(obj: KubeObject, patch: Record<string, unknown>): KubeObject {
   return applyPatch(obj, PATCH_CONTENT_TYPES.strategic, patch) as KubeObject;
-}
-
-function discoveryDocument(path: string, serverAddress: string): unknown {
-  const parts = path.split('/').filter(Boolean);
-  if (path === '/version' || path === '/version/') return FAKE_SERVER_VERSION;
-  if (path === '/healthz' || path === '/livez' || path === '/readyz') return 'ok';
-  if (path === '/openapi/v3' || path === '/openapi/v3/') return openApiV3Root();
-  if (path.startsWith('/openapi/v3/')) return openApiV3GroupVersion(path);
-  if (parts[0] === 'api') {
-    if (parts.length === 1) return apiVersions(serverAddress);
-    return apiResourceList('', parts[1] ?? '');
-  }
-  if (parts[0] === 'apis') {
-    if (parts.length === 1) return apiGroupList();
-    if (parts.length === 2) return apiGroup(parts[1] ?? '');
-    return apiResourceList(parts[1] ?? '', parts[2] ?? '');
-  }
-  return undefined;
-}
-
-/** Every namespace "exists" (the fake does not model them); kubectl reads one now and then. */
-function sendNamespace(res: ServerResponse, name: string | undefined): void {
-  const ns = (n: string) => ({
-    apiVersion: 'v1',
-    kind: 'Namespace',
-    metadata: { name: n, uid: `namespace-${n}`, resourceVersion: '1', creationTimestamp: nowSeconds() },
-    spec: { finalizers: ['kubernetes'] },
-    status: { phase: 'Active' },
-  });
-  if (name !== undefined) {
-    sendJson(res, 200, ns(name));
-    return;
-  }
-  sendJson(res, 200, {
-    apiVersion: 'v1',
-    kind: 'NamespaceList',
-    metadata: { resourceVersion: '1' },
-    items: [ns('default')],
-  });
 }

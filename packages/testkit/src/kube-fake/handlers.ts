@@ -17,7 +17,7 @@ export interface HandlerContext {
   bookmarkIntervalMs: number;
   registerWatch(watch: ActiveWatch): void;
   unregisterWatch(watch: ActiveWatch): void;
-  /** A pod DELETE without gracePeriodSeconds=0: returns true when deletion was deferred (graceful). */
+  /** A pod DELETE: returns the Terminating pod when deletion is deferred (graceful), undefined to delete now. */
   deletePodGracefully(namespace: string, name: string, gracePeriodSeconds: number | undefined): KubeObject | undefined;
   /** Table rendering for kubectl, when the client asks for it. */
   renderTable?: (resource: ResourceType, objects: KubeObject[], listMeta: { resourceVersion: string }) => unknown;
