@@ -1,0 +1,160 @@
+// Faults in the control plane: NATS down, the discovery leader killed, the Kubernetes API unreachable.
+// Proxies keep routing on their last good rings throughout and catch up once the fault is gone.
+import { waitUntil } from '@pdrouter/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalCluster, type SimPod, startLocalCluster } from '../../scripts/local-cluster.ts';
+import { completion, ringsFor, waitForRings } from './helpers.ts';
+
+const LEASE_SECS = 2;
+let cluster: LocalCluster;
+const members = new Map<string, SimPod>();
+
+beforeAll(async () => {
+  cluster = await startLocalCluster({
+    prefill: 4,
+    decode: 4,
+    leaseDurationSecs: LEASE_SECS,
+    debounceMs: 50,
+    heartbeatSecs: 1,
+  });
+  for (const p of cluster.simPods) members.set(p.name, p);
+  await waitForRings(cluster, ringsFor(members.values()), { timeoutMs: 20_000, description: 'the initial rings' });
+}, 90_000);
+
+afterAll(async () => {
+  await cluster?.close();
+}, 30_000);
+
+function setReady(name: string, ready: boolean): void {
+  cluster.api.setPodReady(name, ready);
+  if (ready) members.set(name, cluster.simPods.find((p) => p.name === name) as SimPod);
+  else members.delete(name);
+}
+
+async function everyProxyServes(key: string): Promise<void> {
+  for (const p of cluster.proxies) {
+    const r = await completion(p.url, key);
+    expect(r.status, `${p.name}: ${r.body}`).toBe(200);
+  }
+}
+
+/** Samples every proxy's (epoch, seq) in the background; records any step backwards. */
+function watchOrder(): { stop(): Promise<string[]> } {
+  const last = new Map<string, [number, number]>();
+  const regressions: string[] = [];
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      for (const p of cluster.proxies) {
+        const s = await p.adminState().catch(() => undefined);
+        const snap = s?.snapshot;
+        if (!snap) continue;
+        const prev = last.get(p.name);
+        if (prev && (snap.epoch < prev[0] || (snap.epoch === prev[0] && snap.seq < prev[1]))) {
+          regressions.push(`${p.name}: (${prev.join(',')}) -> (${snap.epoch},${snap.seq})`);
+        }
+        last.set(p.name, [snap.epoch, snap.seq]);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return regressions;
+    },
+  };
+}
+
+describe('control-plane faults', () => {
+  it('NATS killed: proxies keep serving the last good rings; NATS back: updates resume without restarts', async () => {
+    const before = ringsFor(members.values());
+    const pids = cluster.proxies.map((p) => p.proc.proc.pid);
+    await cluster.nats.kill();
+    await everyProxyServes('nats-down-1');
+    setReady('prefill-0', false);
+    await new Promise((r) => setTimeout(r, 1_000));
+    // Nothing can reach the proxies: they still route on the rings they had.
+    await waitForRings(cluster, before, { timeoutMs: 2_000, description: 'the old rings kept' });
+    await everyProxyServes('nats-down-2');
+
+    await cluster.nats.start();
+    await waitForRings(cluster, ringsFor(members.values()), {
+      timeoutMs: 30_000,
+      description: 'the change made during the outage to arrive',
+    });
+    setReady('prefill-0', true);
+    await waitForRings(cluster, ringsFor(members.values()), { timeoutMs: 15_000, description: 'a later change' });
+    expect(cluster.proxies.map((p) => p.proc.proc.pid)).toEqual(pids);
+    expect(cluster.proxies.every((p) => !p.proc.exited)).toBe(true);
+  }, 90_000);
+
+  it('discovery leader killed: the other replica publishes within the lease duration; no stale snapshot wins', async () => {
+    const order = watchOrder();
+    const states = await Promise.all(cluster.discoveries.map((d) => d.state()));
+    const leaderIndex = states.findIndex((s) => s.leader);
+    expect(leaderIndex).toBeGreaterThanOrEqual(0);
+    const oldEpoch = states[leaderIndex]?.epoch as number;
+    const follower = cluster.discoveries[1 - leaderIndex];
+    if (!follower) throw new Error('no follower replica');
+
+    await cluster.discoveries[leaderIndex]?.proc.stop('SIGKILL', 0);
+    const killedAt = Date.now();
+    // A change right after the crash can only reach the proxies through the new leader.
+    setReady('decode-1', false);
+    await waitForRings(cluster, ringsFor(members.values()), {
+      timeoutMs: 20_000,
+      description: 'the new leader to publish the change',
+    });
+    const tookOverMs = Date.now() - killedAt;
+    const followerState = await follower.state();
+    expect(followerState.leader).toBe(true);
+    expect(followerState.epoch).toBeGreaterThan(oldEpoch);
+    const proxyStates = await Promise.all(cluster.proxies.map((p) => p.adminState()));
+    for (const s of proxyStates) expect(s.snapshot?.epoch).toBe(followerState.epoch);
+    // Takeover waits for the Lease to expire (LEASE_SECS) plus one retry period; the slack covers process
+    // scheduling on a loaded machine.
+    console.log(
+      `[failover] leader killed -> new leader's snapshot on every proxy in ${tookOverMs} ms (lease ${LEASE_SECS} s)`,
+    );
+    expect(tookOverMs).toBeLessThan(LEASE_SECS * 1000 + 5_000);
+
+    // The crashed replica comes back as a follower: it must not publish, and the proxies never go back.
+    const restarted = await cluster.startDiscovery(leaderIndex);
+    await waitUntil(async () => (await restarted.state()).members.decode.length > 0, {
+      description: 'the restarted replica to sync',
+    });
+    await new Promise((r) => setTimeout(r, 2_500));
+    const after = await Promise.all(cluster.discoveries.map((d) => d.state()));
+    expect(after.filter((s) => s.leader)).toHaveLength(1);
+    expect((await restarted.state()).leader).toBe(false);
+    setReady('decode-1', true);
+    await waitForRings(cluster, ringsFor(members.values()), { description: 'decode-1 back' });
+    expect(await order.stop()).toEqual([]);
+  }, 90_000);
+
+  it('Kubernetes API unreachable: discovery backs off without crashing, proxies keep serving, changes flow once it is back', async () => {
+    await cluster.api.setUnreachable(true);
+    try {
+      await new Promise((r) => setTimeout(r, 3_000));
+      for (const d of cluster.discoveries) {
+        expect(d.proc.exited).toBe(false);
+        const health = await fetch(`${d.url}/healthz`, { signal: AbortSignal.timeout(5_000) });
+        expect(health.status).toBe(200);
+        const metrics = await (await fetch(`${d.url}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+        expect(metrics).toMatch(/pdrouter_discovery_api_errors_total\{role="prefill"\} [1-9]/);
+      }
+      await everyProxyServes('api-down');
+    } finally {
+      await cluster.api.setUnreachable(false);
+    }
+    setReady('prefill-2', false);
+    await waitForRings(cluster, ringsFor(members.values()), {
+      timeoutMs: 30_000,
+      description: 'a change after the API is back',
+    });
+    setReady('prefill-2', true);
+    await waitForRings(cluster, ringsFor(members.values()), { timeoutMs: 15_000, description: 'prefill-2 back' });
+  }, 90_000);
+});
