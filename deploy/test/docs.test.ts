@@ -1,0 +1,55 @@
+// docs/configuration.md and docs/metrics.md are generated from the code; these fail when either drifts.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DISCOVERY_FLAGS } from '../../apps/discovery/src/flags.ts';
+import { createDiscoveryMetrics } from '../../apps/discovery/src/metrics.ts';
+import { PROXY_FLAGS } from '../../apps/proxy/src/flags.ts';
+import { ProxyMetrics } from '../../apps/proxy/src/metrics.ts';
+import { CONFIG_DOC_PATH, configurationMarkdown } from '../src/docs/config-docs.ts';
+import { cell } from '../src/docs/markdown.ts';
+import { definitionsOf, METRICS_DOC_PATH, metricsMarkdown } from '../src/docs/metrics-docs.ts';
+
+const REPO = join(import.meta.dirname, '..', '..');
+const read = (path: string) => readFileSync(join(REPO, path), 'utf8');
+
+describe('generated docs', () => {
+  it('docs/configuration.md matches PROXY_FLAGS and DISCOVERY_FLAGS (node deploy/scripts/gen-config-docs.ts)', () => {
+    expect(read(CONFIG_DOC_PATH)).toBe(configurationMarkdown(PROXY_FLAGS, DISCOVERY_FLAGS));
+  });
+
+  it('documents every flag of both apps, and no secret default', () => {
+    const doc = read(CONFIG_DOC_PATH);
+    for (const f of [...PROXY_FLAGS, ...DISCOVERY_FLAGS]) expect(doc, f.name).toContain(`| \`--${f.name}\``);
+    for (const f of PROXY_FLAGS.filter((x) => x.secret && typeof x.default === 'string')) {
+      expect(doc).not.toContain(String(f.default));
+    }
+  });
+
+  it('docs/metrics.md matches the proxy and discovery registries (node deploy/scripts/gen-metrics-docs.ts)', () => {
+    const proxy = definitionsOf(new ProxyMetrics({ defaultMetrics: false }).registry.getMetricsAsArray());
+    const discovery = definitionsOf(createDiscoveryMetrics().registry.getMetricsAsArray());
+    expect(proxy.length).toBeGreaterThan(20);
+    expect(discovery.length).toBeGreaterThan(5);
+    expect(read(METRICS_DOC_PATH)).toBe(metricsMarkdown(proxy, discovery));
+  });
+
+  it('escapes table cells', () => {
+    expect(cell('a|b\n  c')).toBe('a\\|b c');
+  });
+
+  it('links only to files that exist', () => {
+    for (const doc of [
+      'architecture.md',
+      'configuration.md',
+      'metrics.md',
+      'runbook.md',
+      'migrating-from-vllm-router.md',
+    ]) {
+      const text = read(join('docs', doc));
+      for (const m of text.matchAll(/\]\((?!https?:|#)([^)#]+)(#[^)]*)?\)/g)) {
+        expect(() => readFileSync(join(REPO, 'docs', m[1] as string)), `${doc} -> ${m[1]}`).not.toThrow();
+      }
+    }
+  });
+});
