@@ -9,6 +9,7 @@ import {
   type HashKeyMode,
   type HeaderLookup,
   MAX_VNODES,
+  memberRingKey,
   ROLES,
   type Role,
   ringMembers,
@@ -208,7 +209,14 @@ export async function explainCommand(args: string[], opts: CommandOptions, io: C
   const side = (role: Role) => {
     const ring = new ConsistentHashRing(ringMembers(snapshot, role), { vnodes });
     const walk = ring.walkHash(hash);
-    return { owner: walk[0] ?? null, failover: walk, members: ring.members.length, ringFingerprint: ring.fingerprint };
+    const names = new Map(snapshot.members[role].map((m) => [memberRingKey(m), m.name]));
+    return {
+      owner: walk[0] ?? null,
+      ownerName: walk[0] === undefined ? null : (names.get(walk[0]) ?? null),
+      failover: walk,
+      members: ring.members.length,
+      ringFingerprint: ring.fingerprint,
+    };
   };
   const result = {
     hashKeyMode: mode,

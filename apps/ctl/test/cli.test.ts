@@ -184,6 +184,7 @@ describe('pdrouterctl explain', () => {
     const decode = new ConsistentHashRing(snapshot.members.decode.map((m) => m.url));
     expect(out.prefill.failover).toEqual(prefill.walk(out.key));
     expect(out.prefill.owner).toBe(out.prefill.failover[0]);
+    expect(out.prefill.ownerName).toBe(snapshot.members.prefill.find((m) => m.url === out.prefill.owner)?.name);
     expect(out.prefill.failover).toHaveLength(3);
     expect(out.decode.failover).toEqual(decode.walk(out.key));
     expect(out.snapshot).toMatchObject({ pool: 'llama31', epoch: 2, seq: 41 });

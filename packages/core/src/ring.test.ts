@@ -116,6 +116,37 @@ describe('ConsistentHashRing', () => {
     );
   });
 
+  test('colliding positions: the member whose name sorts first owns the point, in any order', () => {
+    // fbiHash has only 2^23 - 1 values, so a few hundred members x 160 vnodes always collide somewhere.
+    const seen = new Map<string, string>();
+    let pair: { a: string; b: string; hi: number; lo: number } | undefined;
+    for (let m = 0; m < 2000 && pair === undefined; m++) {
+      const member = `http://10.7.${m >> 8}.${m & 255}:8000`;
+      for (let i = 0; i < 160; i++) {
+        const h = fbiHash(`${member}:${i}`);
+        const id = `${h.hi}:${h.lo}`;
+        const other = seen.get(id);
+        if (other !== undefined && other !== member) {
+          pair = { a: other, b: member, hi: h.hi, lo: h.lo };
+          break;
+        }
+        seen.set(id, member);
+      }
+    }
+    if (pair === undefined) throw new Error('no colliding vnode positions found among 2,000 members');
+    const first = pair.a < pair.b ? pair.a : pair.b;
+    const second = first === pair.a ? pair.b : pair.a;
+    const h = { hi: pair.hi, lo: pair.lo };
+    for (const order of [
+      [pair.a, pair.b],
+      [pair.b, pair.a],
+    ]) {
+      const ring = new ConsistentHashRing(order);
+      expect(ring.ownerOfHash(h)).toBe(first);
+      expect(ring.walkHash(h)).toEqual([first, second]);
+    }
+  });
+
   test('the fingerprint depends on members and vnodes only', () => {
     const members = ['http://10.0.0.1:8000', 'http://10.0.0.2:8000'];
     const ring = new ConsistentHashRing(members);
