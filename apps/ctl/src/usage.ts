@@ -23,7 +23,7 @@ Usage:
 Options:
   --member URL          A ring member (repeat for each).
   --snapshot FILE       Members from a snapshot file (only ready members join the ring).
-                        nats://HOST:PORT reads the pool's current snapshot (with --pool, --nats-creds).
+                        nats://HOST:PORT[/POOL] reads the pool's current snapshot (--pool, --nats-creds).
   --role ROLE           prefill, decode or plain: which snapshot role "route" uses (default prefill).
   --vnodes N            Virtual nodes per member (default 160, vllm-router's). Alias --virtual-nodes.
   --key KEY             A key to route (repeat for each).

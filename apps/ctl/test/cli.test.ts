@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -46,6 +47,20 @@ const snapshot: Snapshot = {
 };
 const snapshotFile = join(dir, 'snapshot.json');
 writeFileSync(snapshotFile, encodeSnapshot(snapshot));
+
+/** A port on 127.0.0.1 that was just free: bound, then released. */
+function closedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
 
 function jsonLines(text: string): unknown[] {
   return text
@@ -165,9 +180,11 @@ describe('pdrouterctl route', () => {
     const r = await runCli(['route', '--snapshot', bad, '--key', 'k']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('epoch: must be a non-negative integer');
-    const nats = await runCli(['route', '--snapshot', 'nats://127.0.0.1:4222', '--key', 'k']);
+    // A NATS source with nothing listening fails at once, naming the source.
+    const port = await closedPort();
+    const nats = await runCli(['route', '--snapshot', `nats://127.0.0.1:${port}`, '--key', 'k']);
     expect(nats.code).toBe(1);
-    expect(nats.stderr).toContain('not supported yet');
+    expect(nats.stderr).toContain(`nats://127.0.0.1:${port}: cannot connect`);
   });
 });
 

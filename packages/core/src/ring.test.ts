@@ -134,8 +134,7 @@ describe('ConsistentHashRing', () => {
       }
     }
     if (pair === undefined) throw new Error('no colliding vnode positions found among 2,000 members');
-    const first = pair.a < pair.b ? pair.a : pair.b;
-    const second = first === pair.a ? pair.b : pair.a;
+    const [first, second] = [pair.a, pair.b].sort();
     const h = { hi: pair.hi, lo: pair.lo };
     for (const order of [
       [pair.a, pair.b],
