@@ -227,4 +227,26 @@ describe('runtime tree (scripts/build-runtime.sh)', () => {
     }
     expect(checked).toBeGreaterThan(0);
   });
+
+  it("starts the dev overlay's simulated pods with their own arguments (bound to 127.0.0.1 here)", async () => {
+    const sims = workloads(await rendered('overlays/dev'))
+      .flatMap((w) => w.spec.template.spec.containers)
+      .filter((c) => c.command?.[1]?.includes('vllm-sim'));
+    expect(sims.length).toBe(2);
+    for (const c of sims) {
+      // Only the addresses change: a test binds 127.0.0.1 and random ports, never the pod's.
+      const local: Record<string, string> = {
+        '--host': '127.0.0.1',
+        '--advertise-host': '127.0.0.1',
+        '--base-port': '0',
+      };
+      const args = (c.args ?? []).map((a, i, all) => local[all[i - 1] ?? ''] ?? a);
+      const sim = await startFromTree(tree, c.command?.[1] as string, args, (l) => l.event === 'ready');
+      const pods = sim.line.pods as { url: string }[];
+      expect(pods).toHaveLength(1);
+      expect((await fetch(`${pods[0]?.url}/health`)).status).toBe(200);
+      sim.proc.kill('SIGTERM');
+      await exitOf(sim.proc);
+    }
+  });
 });
