@@ -44,6 +44,8 @@ export interface RingBenchResult {
     vnodes: number;
     keys: number;
     leaveFraction: number;
+    leaveFractionMin: number;
+    leaveFractionMax: number;
     leaveIdeal: number;
     leaveOnlyFromLeaver: boolean;
     joinFraction: number;
@@ -185,14 +187,18 @@ export function runRingBench(options: { quick?: boolean; command?: string } = {}
   const before = moveHashes.map((h) => ring8.ownerOfHash(h));
   let leaveMoved = 0;
   let leaveOnlyFromLeaver = true;
+  const perLeaver: number[] = [];
   for (const leaver of eight) {
     const after = new ConsistentHashRing(eight.filter((m) => m !== leaver));
+    let moved = 0;
     moveHashes.forEach((h, i) => {
       if (after.ownerOfHash(h) !== before[i]) {
-        leaveMoved++;
+        moved++;
         if (before[i] !== leaver) leaveOnlyFromLeaver = false;
       }
     });
+    leaveMoved += moved;
+    perLeaver.push(moved / MOVE_KEYS);
   }
   const joiner = 'http://10.9.9.9:8000';
   const ring9 = new ConsistentHashRing([...eight, joiner]);
@@ -232,6 +238,8 @@ export function runRingBench(options: { quick?: boolean; command?: string } = {}
       vnodes: 160,
       keys: MOVE_KEYS,
       leaveFraction: leaveMoved / (MOVE_KEYS * eight.length),
+      leaveFractionMin: Math.min(...perLeaver),
+      leaveFractionMax: Math.max(...perLeaver),
       leaveIdeal: 1 / 8,
       leaveOnlyFromLeaver,
       joinFraction: joinMoved / MOVE_KEYS,
@@ -268,7 +276,7 @@ export function ringBenchMarkdown(r: RingBenchResult): string {
     ],
     [
       `keys moved when 1 of 8 leaves (avg over each member, ${r.moved.keys} keys)`,
-      `${pct(r.moved.leaveFraction)} (ideal ${pct(r.moved.leaveIdeal)}; only the leaver's keys: ${r.moved.leaveOnlyFromLeaver ? 'yes' : 'NO'})`,
+      `${pct(r.moved.leaveFraction)}, per member ${pct(r.moved.leaveFractionMin)} to ${pct(r.moved.leaveFractionMax)} (ideal ${pct(r.moved.leaveIdeal)}; only the leaver's keys: ${r.moved.leaveOnlyFromLeaver ? 'yes' : 'NO'})`,
     ],
     [
       'keys moved when a 9th joins',
