@@ -94,6 +94,7 @@ export class Forwarder {
     const startedMs = performance.now();
     const rm = metrics.route(route);
     rm.requests.inc();
+    if (config.mode === 'pd') rm.pdRequests.inc();
     if (lifecycle.draining) throw new RouterError('draining', 'the router is shutting down; retry the request');
 
     const env = c.env as Partial<HttpBindings> | undefined;

@@ -110,6 +110,7 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
   });
 
   const applySnapshot = (s: Snapshot) => {
+    const previousFingerprint = state.table?.fingerprint;
     const r = state.apply(s);
     if (!r.ok) {
       metrics.snapshotsRejected.labels(r.reason).inc();
@@ -129,7 +130,9 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
       metrics.ringInfo.labels(role, ring.fingerprint, String(ring.members.length), String(ring.vnodes)).set(1);
     }
     pods.setMembers([...t.members.prefill, ...t.members.decode, ...t.members.plain]);
-    logger.info('snapshot applied', {
+    // Heartbeats re-send the same membership with a new seq: worth a debug line, not an info one.
+    const log = t.fingerprint === previousFingerprint ? logger.debug : logger.info;
+    log('snapshot applied', {
       source: source.description,
       pool: t.snapshot.pool,
       epoch: t.snapshot.epoch,

@@ -1,0 +1,182 @@
+// First overhead figure of the proxy: the same simulated fleet, the same load, measured directly (the load
+// generator runs both P/D legs itself, "oracle-pd") and through the proxy, alternating, in one run.
+// Processes: the sim CLI (pods), the proxy (main.ts), the bench load generator (vllm bench serve flags).
+//
+//   node apps/proxy/scripts/overhead.ts [--concurrency 32,64] [--prompts-per-level 4] [--input-len 1000]
+//                                       [--output-len 200] [--pods 8] [--rounds 1]
+//
+// Prints a Markdown table: output tok/s and median TTFT per concurrency, direct vs router, and the ratios.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { PROCESS_START_TIMEOUT_MS, PROXY_MAIN, REPO_ROOT, SIM_MAIN, stopChild, waitForLine } from '../test/helpers.ts';
+
+const LOADGEN = join(REPO_ROOT, 'bench', 'src', 'loadgen.ts');
+/** One load-generator run may take this long before the script gives up. */
+const RUN_TIMEOUT_MS = 600_000;
+
+const { values } = parseArgs({
+  options: {
+    concurrency: { type: 'string', default: '32,64' },
+    'prompts-per-level': { type: 'string', default: '4' },
+    'input-len': { type: 'string', default: '1000' },
+    'output-len': { type: 'string', default: '200' },
+    pods: { type: 'string', default: '8' },
+    rounds: { type: 'string', default: '1' },
+  },
+});
+
+interface Result {
+  output_throughput: number;
+  median_ttft_ms: number;
+  mean_ttft_ms: number;
+  median_tpot_ms: number;
+  completed: number;
+  failed: number;
+}
+
+const children: ChildProcess[] = [];
+const outDir = mkdtempSync(join(tmpdir(), 'pdrouter-overhead-'));
+
+async function startSim(pods: number): Promise<{ prefill: string[]; decode: string[] }> {
+  const child = spawn(
+    process.execPath,
+    [
+      SIM_MAIN,
+      '--prefill',
+      String(pods),
+      '--decode',
+      String(pods),
+      '--host',
+      '127.0.0.1',
+      '--base-port',
+      '0',
+      '--control-port',
+      '0',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  children.push(child);
+  const ready = await waitForLine(
+    child,
+    (o) => (o.event === 'ready' ? (o as { pods: { role: string; url: string }[] }) : undefined),
+    PROCESS_START_TIMEOUT_MS,
+  );
+  return {
+    prefill: ready.pods.filter((p) => p.role === 'prefill').map((p) => p.url),
+    decode: ready.pods.filter((p) => p.role === 'decode').map((p) => p.url),
+  };
+}
+
+async function startProxy(prefill: string[], decode: string[]): Promise<string> {
+  const args = [
+    '--pd-disaggregation',
+    ...prefill.flatMap((u) => ['--prefill', u]),
+    ...decode.flatMap((u) => ['--decode', u]),
+    '--policy',
+    'consistent_hash',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--prometheus-port',
+    '0',
+    '--log-level',
+    'warn',
+  ];
+  const child = spawn(process.execPath, [PROXY_MAIN, ...args, '--log-level', 'info'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  const listening = await waitForLine(
+    child,
+    (o) => (o.msg === 'listening' ? (o as { url: string }) : undefined),
+    PROCESS_START_TIMEOUT_MS,
+  );
+  child.stdout?.resume();
+  return listening.url;
+}
+
+function runLoadgen(name: string, args: string[]): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [LOADGEN, ...args, '--save-result', '--result-dir', outDir, '--result-filename', `${name}.json`, '--quiet'],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${name}: load generator did not finish within ${RUN_TIMEOUT_MS} ms`));
+    }, RUN_TIMEOUT_MS);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) return reject(new Error(`${name}: load generator exited with ${code}`));
+      resolve(JSON.parse(readFileSync(join(outDir, `${name}.json`), 'utf8')) as Result);
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const pods = Number(values.pods);
+  const { prefill, decode } = await startSim(pods);
+  const routerUrl = await startProxy(prefill, decode);
+  const common = [
+    '--backend',
+    'openai',
+    '--dataset-name',
+    'random',
+    '--random-input-len',
+    String(values['input-len']),
+    '--random-output-len',
+    String(values['output-len']),
+    '--ignore-eos',
+  ];
+  const rows: string[] = [
+    `Sim: ${pods} prefill + ${pods} decode pods (default timing), input ${values['input-len']} / output ${values['output-len']} tokens, ${values['prompts-per-level']} x concurrency prompts per level.`,
+    '',
+    '| Concurrency | Direct tok/s | Router tok/s | Router / direct | Direct median TTFT (ms) | Router median TTFT (ms) | Added median TTFT (ms) | Failed |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const c of String(values.concurrency).split(',').map(Number)) {
+    for (let round = 0; round < Number(values.rounds); round++) {
+      const n = String(c * Number(values['prompts-per-level']));
+      // Distinct seeds: the same prompts twice would hit the prefill pods' prefix cache the second time.
+      const load = (seed: number) => [
+        ...common,
+        '--num-prompts',
+        n,
+        '--max-concurrency',
+        String(c),
+        '--seed',
+        String(seed),
+      ];
+      const direct = await runLoadgen(`direct-${c}-${round}`, [
+        ...load(1000 + 2 * round),
+        '--base-url',
+        routerUrl,
+        '--backend-mode',
+        'oracle-pd',
+        ...prefill.flatMap((u) => ['--prefill', u]),
+        ...decode.flatMap((u) => ['--decode', u]),
+      ]);
+      const routed = await runLoadgen(`router-${c}-${round}`, [...load(1001 + 2 * round), '--base-url', routerUrl]);
+      rows.push(
+        `| ${c} | ${direct.output_throughput.toFixed(0)} | ${routed.output_throughput.toFixed(0)} | ${((100 * routed.output_throughput) / direct.output_throughput).toFixed(1)}% | ${direct.median_ttft_ms.toFixed(2)} | ${routed.median_ttft_ms.toFixed(2)} | ${(routed.median_ttft_ms - direct.median_ttft_ms).toFixed(2)} | ${direct.failed}/${routed.failed} |`,
+      );
+      process.stderr.write(`${rows.at(-1)}\n`);
+    }
+  }
+  process.stdout.write(`${rows.join('\n')}\n`);
+}
+
+try {
+  await main();
+} finally {
+  await Promise.all(children.map((c) => stopChild(c)));
+}
