@@ -4,6 +4,9 @@ import { PrefixCache } from './prefix-cache.ts';
 
 export type FinishReason = 'stop' | 'length';
 
+/** How far behind the simulated timeline a busy pod may fall before it stops catching up, in ms. */
+export const MAX_STEP_LAG_MS = 50;
+
 /** What the engine needs to know about a request; the HTTP layer builds it. */
 export interface EngineRequest {
   readonly id: string;
@@ -94,6 +97,9 @@ export class Engine {
   private wakeAt = Number.POSITIVE_INFINITY;
   /** True while finishStep() hands out tokens: sinks may cancel or resume, but not start a step. */
   private stepping = false;
+  /** Simulated end of the last finished step, and whether the next step follows it back to back. */
+  private lastStepEnd = 0;
+  private backToBack = false;
   private usedBlocks = 0;
   /** Blocks held outside running sequences (a prefill pod's KV waiting for its decode pod). */
   private heldBlocks = 0;
@@ -279,12 +285,20 @@ export class Engine {
       }
     }
     this.batch = batch;
-    this.stepTimer = this.options.clock.schedule(duration, () => this.finishStep());
+    // Back-to-back steps are laid out on the simulated timeline, not from when the last timer
+    // actually fired: real timers fire late by up to a millisecond, which would otherwise add up
+    // to a slower TPOT than the model says. A pod stalled longer than MAX_STEP_LAG_MS starts afresh.
+    const now = this.options.clock.now();
+    const start = this.backToBack && now - this.lastStepEnd <= MAX_STEP_LAG_MS ? this.lastStepEnd : now;
+    this.backToBack = false;
+    this.lastStepEnd = start + duration;
+    this.stepTimer = this.options.clock.schedule(this.lastStepEnd - now, () => this.finishStep());
     return true;
   }
 
   private finishStep(): void {
     this.stepTimer = undefined;
+    this.backToBack = true;
     this.counters.steps++;
     const batch = this.batch;
     this.batch = [];
@@ -326,5 +340,6 @@ export class Engine {
     this.stepping = false;
     if (finishedAny) this.running = this.running.filter((s) => s.state === 'running');
     this.schedule();
+    this.backToBack = false;
   }
 }
