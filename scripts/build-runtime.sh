@@ -12,6 +12,7 @@
 #     dependencies), without tests;
 #   - node_modules with production dependencies only (pnpm install --prod), relative symlinks only.
 # Needs bash, node and pnpm (the versions of package.json's packageManager and .node-version).
+# PNPM_STORE_DIR, when set, is the pnpm store to install from (the image build keeps it on a cache mount).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -75,7 +76,9 @@ done
 FILTERS=()
 for dir in "${RUNTIME_PACKAGES[@]}"; do FILTERS+=(--filter "./$dir"); done
 log "pnpm install --prod --frozen-lockfile ${FILTERS[*]}"
-(cd "$OUT" && CI=1 pnpm install --prod --frozen-lockfile --prefer-offline --ignore-scripts \
+STORE_ARGS=()
+[ -n "${PNPM_STORE_DIR:-}" ] && STORE_ARGS=(--store-dir "$PNPM_STORE_DIR")
+(cd "$OUT" && CI=1 pnpm install "${STORE_ARGS[@]}" --prod --frozen-lockfile --prefer-offline --ignore-scripts \
   --config.confirmModulesPurge=false --reporter=append-only "${FILTERS[@]}" >&2)
 
 # Type declarations and source maps are never loaded at run time: about half of node_modules' size.
