@@ -197,6 +197,25 @@ describe('Engine timing model (fake clock)', () => {
     expect(emitted.every((e) => e.at === 0)).toBe(true);
   });
 
+  it('keeps back-to-back steps on the simulated timeline when timers fire late', () => {
+    const fake = new FakeClock();
+    // Every timer fires 0.7 ms late, like real timers on a busy machine.
+    const late = { now: () => fake.now(), schedule: (ms: number, fn: () => void) => fake.schedule(ms + 0.7, fn) };
+    const engine = new Engine({ timing: DEFAULT_TIMING, clock: late, random: () => 0, faults: () => NO_FAULTS });
+    const at: number[] = [];
+    engine.submit(
+      { id: 'x', arrivalMs: 0, promptTokens: 2, blockHashes: [], finishAt: 101, finishReason: 'length', remoteKv: false },
+      () => {
+        at.push(fake.now());
+        return true;
+      },
+    );
+    fake.advance(10_000);
+    expect(at).toHaveLength(101);
+    // Lateness does not accumulate: 100 steps still take 100 model steps (plus one late firing).
+    expect((at[100] as number) - (at[0] as number)).toBeCloseTo(100 * (T.stepBaseMs + T.stepPerSeqMs), 6);
+  });
+
   it('reports KV usage of running sequences and held transfers', () => {
     const { clock, engine, submit } = setup({ numGpuBlocks: 100 });
     submit({ tokens: 159, finishAt: 50 });
