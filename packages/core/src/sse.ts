@@ -1,7 +1,8 @@
 // An incremental text/event-stream parser following the WHATWG HTML "event stream interpretation"
 // (https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation):
 // chunks may split anywhere (even inside a CRLF or a UTF-8 sequence), lines end in CRLF, LF or CR,
-// comment lines (":...") are ignored, multi-line data is joined with "\n".
+// comment lines (":...") are ignored, multi-line data is joined with "\n". An event carries `id` only
+// when its own block set one (a relay forwards events, it does not track the last event id).
 
 export interface SseEvent {
   event?: string;
