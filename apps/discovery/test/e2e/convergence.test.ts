@@ -2,9 +2,12 @@
 // API fake: identical rings everywhere, convergence after every kind of pod change, no failed request
 // under load during churn, 410 relists without spurious removals, and hand-made bad snapshots rejected.
 
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { encodeSnapshot, parseSnapshot } from '@pdrouter/core';
 import { connectNats, openSnapshotBucket } from '@pdrouter/nats-snapshots';
-import { runCommand, waitUntil } from '@pdrouter/testkit';
+import { kubectlFor, runCommand, waitUntil } from '@pdrouter/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalCluster, REPO_ROOT, type SimPod, startLocalCluster } from '../../scripts/local-cluster.ts';
 import { completion, LoadGenerator, percentile, podStats, ringsFor, waitForRings } from './helpers.ts';
@@ -212,6 +215,60 @@ describe('distributed mode: two discovery replicas, two proxies', () => {
     cluster.api.setPodReady('decode-0', true);
     members.set('decode-0', pod);
     await waitForRings(cluster, ringsFor(members.values()), { description: 'decode-0 back' });
+  }, 60_000);
+
+  it('pods changed with the real kubectl (delete, create, un-ready) reach every proxy', async () => {
+    const kubectl = await kubectlFor(cluster.api.kubeconfigPath);
+    const dir = mkdtempSync(join(tmpdir(), 'pdrouter-e2e-kubectl-'));
+    try {
+      const listed = await kubectl.ok(['get', 'pods', '-l', 'llm-d.ai/role=decode', '-o', 'name']);
+      expect(listed).toContain('pod/decode-1');
+
+      const gone = members.get('decode-1') as SimPod;
+      await kubectl.ok(['delete', 'pod', 'decode-1']);
+      members.delete('decode-1');
+      await waitForRings(cluster, ringsFor(members.values()), { description: 'kubectl delete to converge' });
+
+      const manifest = join(dir, 'decode-1.yaml');
+      writeFileSync(
+        manifest,
+        [
+          'apiVersion: v1',
+          'kind: Pod',
+          'metadata:',
+          '  name: decode-1',
+          '  labels:',
+          '    llm-d.ai/role: decode',
+          '  annotations:',
+          `    vllm.ai/port: "${gone.port}"`,
+          'spec:',
+          '  containers:',
+          '    - name: vllm',
+          '      image: vllm/vllm-openai:latest',
+          '',
+        ].join('\n'),
+      );
+      await kubectl.ok(['create', '-f', manifest]);
+      members.set('decode-1', gone);
+      await waitForRings(cluster, ringsFor(members.values()), { description: 'kubectl create to converge' });
+
+      const notReady = JSON.stringify({ status: { conditions: [{ type: 'Ready', status: 'False' }] } });
+      if (kubectl.supportsSubresource) {
+        await kubectl.ok(['patch', 'pod', 'prefill-0', '--subresource=status', '--type=merge', '-p', notReady]);
+      } else {
+        // kubectl < 1.24 cannot write the status subresource.
+        cluster.api.setPodReady('prefill-0', false);
+      }
+      const p0 = members.get('prefill-0') as SimPod;
+      members.delete('prefill-0');
+      await waitForRings(cluster, ringsFor(members.values()), { description: 'the un-ready pod to leave' });
+      cluster.api.setPodReady('prefill-0', true);
+      members.set('prefill-0', p0);
+      await waitForRings(cluster, ringsFor(members.values()), { description: 'prefill-0 back' });
+    } finally {
+      kubectl.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 
   it('a malformed or older snapshot put into the bucket by hand is rejected; the last good one stays', async () => {
