@@ -195,6 +195,15 @@ export const SIM_FLAGS: readonly SimFlag[] = Object.freeze([
     },
   },
   {
+    name: 'enable-prompt-tokens-details',
+    kind: 'boolean',
+    defaultText: 'false',
+    help: 'Report cached prompt tokens in usage.prompt_tokens_details (as vLLM with this flag).',
+    apply: (d, v) => {
+      d.generation.promptTokensDetails = v as boolean;
+    },
+  },
+  {
     name: 'seed',
     kind: 'int',
     defaultText: '0',

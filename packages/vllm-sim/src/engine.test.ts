@@ -204,7 +204,15 @@ describe('Engine timing model (fake clock)', () => {
     const engine = new Engine({ timing: DEFAULT_TIMING, clock: late, random: () => 0, faults: () => NO_FAULTS });
     const at: number[] = [];
     engine.submit(
-      { id: 'x', arrivalMs: 0, promptTokens: 2, blockHashes: [], finishAt: 101, finishReason: 'length', remoteKv: false },
+      {
+        id: 'x',
+        arrivalMs: 0,
+        promptTokens: 2,
+        blockHashes: [],
+        finishAt: 101,
+        finishReason: 'length',
+        remoteKv: false,
+      },
       () => {
         at.push(fake.now());
         return true;

@@ -149,6 +149,9 @@ export async function handleInference(
     for (let i = 0; i < n; i++) s += outputWord(wordOffset, i);
     return s;
   };
+  // vLLM counts KV pulled from a prefill pod as cached (all but the last prompt token).
+  const cachedTokens = (s: Sequence): number => (remoteKv ? Math.max(0, promptTokens - 1) : s.cachedTokens);
+  const detailsOn = ctx.generation.promptTokensDetails;
   const observeFirstToken = (): void => {
     ctx.ttft.observe((ctx.clock.now() - arrivalMs) / 1000);
   };
@@ -215,9 +218,12 @@ export async function handleInference(
       if (finish !== null) {
         let tail: string;
         if (chunks !== undefined) {
-          tail = (simReq.includeUsage ? chunks.usage(promptTokens, s.generated) : '') + SSE_DONE;
+          tail =
+            (simReq.includeUsage
+              ? chunks.usage(promptTokens, s.generated, detailsOn ? cachedTokens(s) : undefined)
+              : '') + SSE_DONE;
         } else {
-          tail = (responses as ResponsesStream).closing(text(s.generated), finish, s.generated);
+          tail = (responses as ResponsesStream).closing(text(s.generated), finish, s.generated, cachedTokens(s));
         }
         res.end(tail);
         finished(finish);
@@ -251,6 +257,8 @@ export async function handleInference(
           finishReason: finish,
           promptTokens,
           completionTokens: s.generated,
+          cachedTokens: cachedTokens(s),
+          promptTokensDetails: detailsOn,
           kvTransferParams,
         };
         const body =

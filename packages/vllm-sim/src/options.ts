@@ -98,6 +98,8 @@ export interface GenerationOptions {
   eosMinTokens: number;
   /** Longest "natural" answer (tokens) before an end-of-sequence, when ignore_eos is false. */
   eosMaxTokens: number;
+  /** Report cached prompt tokens in usage.prompt_tokens_details (vLLM --enable-prompt-tokens-details). */
+  promptTokensDetails: boolean;
 }
 
 export const DEFAULT_GENERATION: Readonly<GenerationOptions> = Object.freeze({
@@ -105,6 +107,7 @@ export const DEFAULT_GENERATION: Readonly<GenerationOptions> = Object.freeze({
   maxModelLen: 32768,
   eosMinTokens: 16,
   eosMaxTokens: 512,
+  promptTokensDetails: false,
 });
 
 /** Checks fault values; returns a message naming the first bad field, or undefined. */

@@ -14,7 +14,7 @@ function responseObject(
   req: SimRequest,
   status: 'in_progress' | 'completed' | 'incomplete',
   output: unknown[],
-  usage: { input: number; output: number } | null,
+  usage: { input: number; output: number; cached: number } | null,
   kvTransferParams: Record<string, unknown> | null = null,
 ): Record<string, unknown> {
   return {
@@ -47,7 +47,7 @@ function responseObject(
         ? null
         : {
             input_tokens: usage.input,
-            input_tokens_details: { cached_tokens: 0 },
+            input_tokens_details: { cached_tokens: usage.cached },
             output_tokens: usage.output,
             output_tokens_details: { reasoning_tokens: 0 },
             total_tokens: usage.input + usage.output,
@@ -80,7 +80,7 @@ export function responsesBody(p: BodyParts, req: SimRequest): Record<string, unk
     req,
     status,
     [messageItem(itemIdOf(p.id), p.text, 'completed')],
-    { input: p.promptTokens, output: p.completionTokens },
+    { input: p.promptTokens, output: p.completionTokens, cached: p.cachedTokens },
     p.kvTransferParams,
   );
 }
@@ -130,12 +130,13 @@ export class ResponsesStream {
     return `event: response.output_text.delta\ndata: {"type":"response.output_text.delta","sequence_number":${n}${this.deltaHead}${wordJson},"logprobs":[]}\n\n`;
   }
 
-  closing(text: string, finish: FinishReason, outputTokens: number): string {
+  closing(text: string, finish: FinishReason, outputTokens: number, cachedTokens: number): string {
     const status = finish === 'length' && this.req.maxTokens !== undefined ? 'incomplete' : 'completed';
     const item = messageItem(this.itemId, text, 'completed');
     const final = responseObject(this.id, this.created, this.model, this.req, status, [item], {
       input: this.promptTokens,
       output: outputTokens,
+      cached: cachedTokens,
     });
     return (
       this.event('response.output_text.done', {

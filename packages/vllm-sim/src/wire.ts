@@ -11,15 +11,16 @@ export interface UsageInfo {
   prompt_tokens: number;
   total_tokens: number;
   completion_tokens: number;
-  prompt_tokens_details: null;
+  prompt_tokens_details: { cached_tokens: number } | null;
 }
 
-export function usageInfo(promptTokens: number, completionTokens: number): UsageInfo {
+/** vLLM's UsageInfo; prompt_tokens_details only with --enable-prompt-tokens-details (cachedTokens set). */
+export function usageInfo(promptTokens: number, completionTokens: number, cachedTokens?: number): UsageInfo {
   return {
     prompt_tokens: promptTokens,
     total_tokens: promptTokens + completionTokens,
     completion_tokens: completionTokens,
-    prompt_tokens_details: null,
+    prompt_tokens_details: cachedTokens === undefined ? null : { cached_tokens: cachedTokens },
   };
 }
 
@@ -68,8 +69,9 @@ export class ChunkEncoder {
   }
 
   /** The final usage chunk (stream_options.include_usage): empty choices, vLLM drops null fields here. */
-  usage(promptTokens: number, completionTokens: number): string {
-    return `${this.prefix}],"usage":{"prompt_tokens":${promptTokens},"total_tokens":${promptTokens + completionTokens},"completion_tokens":${completionTokens}}}\n\n`;
+  usage(promptTokens: number, completionTokens: number, cachedTokens?: number): string {
+    const details = cachedTokens === undefined ? '' : `,"prompt_tokens_details":{"cached_tokens":${cachedTokens}}`;
+    return `${this.prefix}],"usage":{"prompt_tokens":${promptTokens},"total_tokens":${promptTokens + completionTokens},"completion_tokens":${completionTokens}${details}}}\n\n`;
   }
 }
 
@@ -81,6 +83,10 @@ export interface BodyParts {
   readonly finishReason: FinishReason;
   readonly promptTokens: number;
   readonly completionTokens: number;
+  /** Prompt tokens not computed (prefix cache or a KV transfer). */
+  readonly cachedTokens: number;
+  /** Report cachedTokens in usage.prompt_tokens_details (vLLM --enable-prompt-tokens-details). */
+  readonly promptTokensDetails: boolean;
   readonly kvTransferParams: Record<string, unknown> | null;
 }
 
@@ -104,7 +110,7 @@ export function completionBody(p: BodyParts): Record<string, unknown> {
     ],
     service_tier: null,
     system_fingerprint: null,
-    usage: usageInfo(p.promptTokens, p.completionTokens),
+    usage: usageInfo(p.promptTokens, p.completionTokens, p.promptTokensDetails ? p.cachedTokens : undefined),
     kv_transfer_params: p.kvTransferParams,
   };
 }
@@ -136,7 +142,7 @@ export function chatBody(p: BodyParts): Record<string, unknown> {
     ],
     service_tier: null,
     system_fingerprint: null,
-    usage: usageInfo(p.promptTokens, p.completionTokens),
+    usage: usageInfo(p.promptTokens, p.completionTokens, p.promptTokensDetails ? p.cachedTokens : undefined),
     prompt_logprobs: null,
     prompt_token_ids: null,
     kv_transfer_params: p.kvTransferParams,

@@ -175,6 +175,27 @@ describe('/v1/completions', () => {
     expect(min.usage.completion_tokens).toBe(50);
   });
 
+  it('reports cached prompt tokens with enable-prompt-tokens-details', async () => {
+    const pod = await startPod({ generation: { promptTokensDetails: true } });
+    const prompt = promptOf(40, 'cached');
+    const first = (await postJson(`${pod.url}/v1/completions`, { prompt, max_tokens: 1 })).json() as CompletionJson;
+    expect(first.usage).toMatchObject({ prompt_tokens_details: { cached_tokens: 0 } });
+    const res = await postJson(`${pod.url}/v1/completions`, {
+      prompt,
+      max_tokens: 2,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const usage = JSON.parse(sseData(res.text).at(-2) as string) as { usage: unknown };
+    // 40 tokens: two full 16-token blocks come from the prefix cache.
+    expect(usage.usage).toEqual({
+      prompt_tokens: 40,
+      total_tokens: 42,
+      completion_tokens: 2,
+      prompt_tokens_details: { cached_tokens: 32 },
+    });
+  });
+
   it('counts a token-id prompt by its ids', async () => {
     const pod = await startPod();
     const body = (
