@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from './logger.ts';
+import { ProxyMetrics } from './metrics.ts';
+import { PodRegistry } from './pods.ts';
+
+const HEALTH = {
+  enabled: true,
+  ejectAfterFailures: 3,
+  probeBaseMs: 20,
+  probeMaxMs: 80,
+  probePath: '/health',
+  probeTimeoutMs: 1000,
+};
+const POD = 'http://10.0.0.1:8000';
+
+async function until(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('PodRegistry passive health', () => {
+  it('ejects after N consecutive failures, probes with backoff, re-admits on a healthy probe', async () => {
+    const probes: number[] = [];
+    let healthy = false;
+    const registry = new PodRegistry({
+      config: HEALTH,
+      metrics: new ProxyMetrics({ defaultMetrics: false }),
+      logger: silentLogger,
+      probe: async () => {
+        probes.push(Date.now());
+        return healthy;
+      },
+    });
+    registry.setMembers([POD]);
+    const pod = registry.get(POD);
+    registry.recordFailure(pod, 'connect_refused');
+    registry.recordFailure(pod, 'connect_refused');
+    registry.recordSuccess(pod);
+    registry.recordFailure(pod, 'connect_refused');
+    registry.recordFailure(pod, 'connect_refused');
+    expect(registry.isEjected(POD)).toBe(false);
+    registry.recordFailure(pod, 'status_5xx');
+    expect(registry.isEjected(POD)).toBe(true);
+    expect(registry.ejectedPods()).toEqual([POD]);
+
+    await until('three probes', () => probes.length >= 3);
+    // Backoff: the gaps grow (20 -> 40 -> 80 ms, timers permitting).
+    const gap1 = (probes[1] as number) - (probes[0] as number);
+    const gap2 = (probes[2] as number) - (probes[1] as number);
+    expect(gap2).toBeGreaterThanOrEqual(gap1 - 5);
+    healthy = true;
+    await until('re-admission', () => !registry.isEjected(POD));
+    expect(pod.consecutiveFailures).toBe(0);
+    registry.close();
+  });
+
+  it('does not eject when passive health is off, and tracks in-flight legs', () => {
+    const registry = new PodRegistry({
+      config: { ...HEALTH, enabled: false },
+      metrics: new ProxyMetrics({ defaultMetrics: false }),
+      logger: silentLogger,
+      probe: async () => true,
+    });
+    registry.setMembers([POD]);
+    const pod = registry.get(POD);
+    for (let i = 0; i < 10; i++) registry.recordFailure(pod, 'x');
+    expect(registry.isEjected(POD)).toBe(false);
+    registry.acquire(pod);
+    registry.acquire(pod);
+    registry.release(pod);
+    expect(registry.inFlight(POD)).toBe(1);
+    registry.close();
+  });
+});

@@ -1,0 +1,90 @@
+import { ConsistentHashRing, fbiHash } from '@pdrouter/core';
+import { describe, expect, it } from 'vitest';
+import { Picker, type PodView } from './policies.ts';
+
+const MEMBERS = ['http://10.0.0.1:8000', 'http://10.0.0.2:8000', 'http://10.0.0.3:8000', 'http://10.0.0.4:8000'];
+const ring = new ConsistentHashRing(MEMBERS);
+
+function view(inFlight: Record<string, number> = {}, ejected: string[] = []): PodView {
+  return { inFlight: (u) => inFlight[u] ?? 0, isEjected: (u) => ejected.includes(u) };
+}
+
+/** A deterministic "random" source cycling through the given values. */
+function sequence(values: number[]): () => number {
+  let i = 0;
+  return () => values[i++ % values.length] as number;
+}
+
+describe('consistent_hash', () => {
+  const picker = new Picker('consistent_hash', { boundedLoadFactor: 1.25 });
+
+  it('starts at the ring owner and follows the walk', () => {
+    for (const key of ['a', 'session-1', 'header:x-session-id:abc']) {
+      const h = fbiHash(key);
+      const order = picker.order(ring, h, view());
+      expect(order).toEqual(ring.walkHash(h));
+      expect(order[0]).toBe(ring.ownerOfHash(h));
+      expect(new Set(order).size).toBe(MEMBERS.length);
+    }
+  });
+
+  it('moves ejected pods to the end without changing the others order', () => {
+    const h = fbiHash('k');
+    const walk = ring.walkHash(h);
+    const order = picker.order(ring, h, view({}, [walk[0] as string]));
+    expect(order).toEqual([...walk.slice(1), walk[0]]);
+  });
+
+  it('returns nothing for an empty ring', () => {
+    expect(picker.order(new ConsistentHashRing([]), fbiHash('k'), view())).toEqual([]);
+  });
+});
+
+describe('bounded_load', () => {
+  const picker = new Picker('bounded_load', { boundedLoadFactor: 1.25 });
+
+  it('takes the owner while it is under the cap', () => {
+    const h = fbiHash('k');
+    expect(picker.order(ring, h, view())[0]).toBe(ring.ownerOfHash(h));
+  });
+
+  it('skips an owner over the cap to the next member of the walk', () => {
+    const h = fbiHash('k');
+    const walk = ring.walkHash(h);
+    // total 10 in flight, cap ceil(1.25 * 11 / 4) = 4: the owner at 10 is over it.
+    const order = picker.order(ring, h, view({ [walk[0] as string]: 10 }));
+    expect(order[0]).toBe(walk[1]);
+    expect(order).toHaveLength(MEMBERS.length);
+    expect(order).toContain(walk[0]);
+  });
+});
+
+describe('round_robin, random, power_of_two', () => {
+  it('round_robin rotates through the members', () => {
+    const picker = new Picker('round_robin', { boundedLoadFactor: 1 });
+    const firsts = Array.from({ length: 8 }, () => picker.order(ring, undefined, view())[0]);
+    expect(firsts.slice(0, 4)).toEqual(ring.members);
+    expect(firsts.slice(4)).toEqual(ring.members);
+  });
+
+  it('random starts where the random source points', () => {
+    const picker = new Picker('random', { boundedLoadFactor: 1, random: sequence([0.6]) });
+    expect(picker.order(ring, undefined, view())[0]).toBe(ring.members[2]);
+  });
+
+  it('power_of_two takes the less loaded of the two sampled pods', () => {
+    // samples index 0 then index floor(0.5 * 3) = 1 (shifted past 0 -> 2)
+    const picker = new Picker('power_of_two', { boundedLoadFactor: 1, random: sequence([0, 0.5]) });
+    const [m0, , m2] = ring.members as [string, string, string, string];
+    expect(picker.order(ring, undefined, view({ [m0]: 5, [m2]: 1 }))[0]).toBe(m2);
+    expect(picker.order(ring, undefined, view({ [m0]: 0, [m2]: 3 }))[0]).toBe(m0);
+  });
+
+  it('power_of_two avoids an ejected pod', () => {
+    const picker = new Picker('power_of_two', { boundedLoadFactor: 1, random: sequence([0, 0.5]) });
+    const [m0, , m2] = ring.members as [string, string, string, string];
+    const order = picker.order(ring, undefined, view({ [m2]: 50 }, [m0]));
+    expect(order[0]).toBe(m2);
+    expect(order.at(-1)).toBe(m0);
+  });
+});
