@@ -3,6 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dashboardJson } from '../src/dashboard/grafana.ts';
+import { biomeFormat } from '../src/docs/biome-format.ts';
 
 export const DASHBOARD_PATH = join(
   import.meta.dirname,
@@ -13,5 +14,5 @@ export const DASHBOARD_PATH = join(
   'pdrouter-dashboard.json',
 );
 
-writeFileSync(DASHBOARD_PATH, dashboardJson());
+writeFileSync(DASHBOARD_PATH, biomeFormat(dashboardJson(), 'deploy/k8s/components/monitoring/pdrouter-dashboard.json'));
 process.stdout.write(`wrote ${DASHBOARD_PATH}\n`);

@@ -6,6 +6,7 @@ import { DISCOVERY_FLAGS } from '../../apps/discovery/src/flags.ts';
 import { createDiscoveryMetrics } from '../../apps/discovery/src/metrics.ts';
 import { PROXY_FLAGS } from '../../apps/proxy/src/flags.ts';
 import { ProxyMetrics } from '../../apps/proxy/src/metrics.ts';
+import { biomeFormat } from '../src/docs/biome-format.ts';
 import { CONFIG_DOC_PATH, configurationMarkdown } from '../src/docs/config-docs.ts';
 import { cell } from '../src/docs/markdown.ts';
 import { definitionsOf, METRICS_DOC_PATH, metricsMarkdown } from '../src/docs/metrics-docs.ts';
@@ -15,12 +16,15 @@ const read = (path: string) => readFileSync(join(REPO, path), 'utf8');
 
 describe('generated docs', () => {
   it('docs/configuration.md matches PROXY_FLAGS and DISCOVERY_FLAGS (node deploy/scripts/gen-config-docs.ts)', () => {
-    expect(read(CONFIG_DOC_PATH)).toBe(configurationMarkdown(PROXY_FLAGS, DISCOVERY_FLAGS));
+    expect(read(CONFIG_DOC_PATH)).toBe(
+      biomeFormat(configurationMarkdown(PROXY_FLAGS, DISCOVERY_FLAGS), CONFIG_DOC_PATH),
+    );
   });
 
   it('documents every flag of both apps, and no secret default', () => {
     const doc = read(CONFIG_DOC_PATH);
-    for (const f of [...PROXY_FLAGS, ...DISCOVERY_FLAGS]) expect(doc, f.name).toContain(`| \`--${f.name}\``);
+    for (const f of [...PROXY_FLAGS, ...DISCOVERY_FLAGS])
+      expect(doc, f.name).toMatch(new RegExp(`^\\| \`--${f.name}\``, 'm'));
     for (const f of PROXY_FLAGS.filter((x) => x.secret && typeof x.default === 'string')) {
       expect(doc).not.toContain(String(f.default));
     }
@@ -31,7 +35,7 @@ describe('generated docs', () => {
     const discovery = definitionsOf(createDiscoveryMetrics().registry.getMetricsAsArray());
     expect(proxy.length).toBeGreaterThan(20);
     expect(discovery.length).toBeGreaterThan(5);
-    expect(read(METRICS_DOC_PATH)).toBe(metricsMarkdown(proxy, discovery));
+    expect(read(METRICS_DOC_PATH)).toBe(biomeFormat(metricsMarkdown(proxy, discovery), METRICS_DOC_PATH));
   });
 
   it('escapes table cells', () => {
