@@ -12,6 +12,7 @@ import {
   rendered,
   selects,
   type Workload,
+  workloads,
 } from './support/k8s.ts';
 
 const PROXY = 'pdrouter-proxy';
@@ -84,10 +85,19 @@ describe.each(KUSTOMIZATIONS)('%s: proxy', (name) => {
     const objects = await rendered(name);
     const w = find<Workload>(objects, 'Deployment', PROXY);
     const labels = w.spec.template.metadata.labels;
-    const pdbs = byKind(objects, 'PodDisruptionBudget');
-    expect(pdbs).toHaveLength(1);
-    const pdb = pdbs[0]?.spec as { selector: { matchLabels: Record<string, string> }; maxUnavailable?: number };
+    const pdb = find(objects, 'PodDisruptionBudget', PROXY).spec as {
+      selector: { matchLabels: Record<string, string> };
+      maxUnavailable?: number;
+    };
     expect(selects(pdb.selector.matchLabels, labels)).toBe(true);
+    // Every PDB covers the pods of exactly one workload.
+    for (const other of byKind(objects, 'PodDisruptionBudget')) {
+      const sel = (other.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels;
+      expect(
+        workloads(objects).filter((x) => selects(sel, x.spec.template.metadata.labels)),
+        other.metadata.name,
+      ).toHaveLength(1);
+    }
     expect(pdb.maxUnavailable).toBe(1);
     const hpas = byKind(objects, 'HorizontalPodAutoscaler');
     expect(hpas).toHaveLength(1);
