@@ -64,6 +64,7 @@ export async function handleInference(
   ctx.counters.requests++;
   const arrivalMs = ctx.clock.now();
   const requestId = requestIdOf(req);
+  const lifetime = ctx.lifetime();
   const idHeader = { 'x-request-id': requestId };
   let seq: Sequence | undefined;
   let closed = false;
@@ -75,7 +76,7 @@ export async function handleInference(
     for (const t of timers) t.cancel();
     if (seq !== undefined) ctx.engine.cancel(seq);
     if (droppedByFault) ctx.counters.dropped++;
-    else if (!ctx.isStopping()) ctx.counters.cancelled++;
+    else if (ctx.lifetime() === lifetime) ctx.counters.cancelled++;
   });
 
   let simReq: SimRequest;

@@ -78,7 +78,10 @@ export interface PodContext {
   advertisedHost(): string;
   port(): number;
   isReady(): boolean;
-  /** True while the pod is shutting down: connections it closes are not client cancellations. */
-  isStopping(): boolean;
+  /**
+   * Changes every time the pod stops: a connection closed after the lifetime it started in was closed
+   * by the pod going down, not cancelled by its client.
+   */
+  lifetime(): number;
   allocateBlockIds(count: number): number[];
 }

@@ -15,6 +15,7 @@ import {
   type GenerationOptions,
   NO_FAULTS,
   type TimingOptions,
+  validateFaults,
 } from './options.ts';
 import { type FallbackReason, newPodCounters, type PodContext, type PodCounters, type PodRole } from './pod-context.ts';
 import type { SimRoute } from './request.ts';
@@ -98,7 +99,7 @@ export class SimPod {
   private incarnation = 0;
   private currentEngineId: string;
   private notReadyUntil = 0;
-  private stopping = false;
+  private lifetimeCounter = 0;
   private nextBlockId = 1;
   private sweepTimer: TimerHandle | undefined;
   private readonly context: PodContext;
@@ -113,7 +114,9 @@ export class SimPod {
     this.clock = options.clock ?? realClock;
     this.timing = Object.freeze({ ...DEFAULT_TIMING, ...options.timing });
     this.generation = Object.freeze({ ...DEFAULT_GENERATION, ...options.generation });
-    this.currentFaults = { ...NO_FAULTS, ...options.faults };
+    const initialFaults = validateFaults(options.faults ?? {});
+    if (!initialFaults.ok) throw new RangeError(initialFaults.error);
+    this.currentFaults = { ...NO_FAULTS, ...initialFaults.faults };
     this.random = createRandom(hashString(this.name, this.seed));
     this.currentEngineId = deterministicUuid(this.seed, `${this.name}/0`);
     this.engine = new Engine({
@@ -144,7 +147,7 @@ export class SimPod {
       advertisedHost: () => this.advertiseHost,
       port: () => this.boundPort,
       isReady: () => this.isReady(),
-      isStopping: () => this.stopping,
+      lifetime: () => this.lifetimeCounter,
       allocateBlockIds: (count) => {
         const ids: number[] = [];
         for (let i = 0; i < count; i++) ids.push(this.nextBlockId++);
@@ -180,6 +183,8 @@ export class SimPod {
 
   /** Changes fault switches at runtime; notReadyMs (re)starts a not-ready period from now. */
   setFaults(f: Partial<Faults>): void {
+    const checked = validateFaults(f);
+    if (!checked.ok) throw new RangeError(checked.error);
     this.currentFaults = { ...this.currentFaults, ...f };
     if (f.notReadyMs !== undefined) this.notReadyUntil = this.clock.now() + f.notReadyMs;
   }
@@ -209,19 +214,15 @@ export class SimPod {
   async stop(): Promise<void> {
     const server = this.server;
     if (server === undefined) return;
-    this.stopping = true;
+    this.lifetimeCounter++;
     this.server = undefined;
     this.sweepTimer?.cancel();
     this.sweepTimer = undefined;
-    try {
-      this.engine.reset();
-      this.kvStore.clear();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await closed;
-    } finally {
-      this.stopping = false;
-    }
+    this.engine.reset();
+    this.kvStore.clear();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    await closed;
   }
 
   /** Expired KV entries free their blocks even when no decode pod asks for them. */
@@ -296,6 +297,16 @@ export class SimPod {
   }
 
   private route(req: http.IncomingMessage, res: http.ServerResponse): void {
+    try {
+      this.dispatch(req, res);
+    } catch (err) {
+      // Bad input (a malformed URL escape, say) answers 400; it never reaches the process.
+      req.resume();
+      sendError(res, new SimHttpError(400, `bad request: ${err instanceof Error ? err.message : String(err)}`));
+    }
+  }
+
+  private dispatch(req: http.IncomingMessage, res: http.ServerResponse): void {
     const rawUrl = req.url ?? '/';
     const q = rawUrl.indexOf('?');
     const path = q === -1 ? rawUrl : rawUrl.slice(0, q);

@@ -174,6 +174,31 @@ describe('stalls, drops and cancellation', () => {
   });
 });
 
+describe('robustness', () => {
+  it('rejects invalid fault values with a clear error', async () => {
+    const pod = await startPod();
+    expect(() => pod.setFaults({ errorRate500: 1.5 })).toThrow("fault 'errorRate500' must be between 0 and 1");
+    expect(() => pod.setFaults({ bogus: 1 } as never)).toThrow("unknown fault 'bogus'");
+    expect(pod.stats().faults.errorRate500).toBe(0);
+  });
+
+  it('answers a malformed URL with a 400 and keeps serving', async () => {
+    const pod = await startPod();
+    expect((await getText(`${pod.url}/sim/kv/%E0%A4%A`)).status).toBe(400);
+    expect((await getText(`${pod.url}/health`)).status).toBe(200);
+  });
+
+  it('does not count streams cut by the pod stopping as client cancellations', async () => {
+    const pod = await startPod();
+    const s = await openStream(pod.url, { ...STREAM_BODY, max_tokens: 30_000 });
+    await waitFor('some tokens', () => s.payloads.length >= 2);
+    await pod.stop();
+    await expect(s.done).rejects.toThrow();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(pod.stats().cancelled).toBe(0);
+  });
+});
+
 describe('latency spikes', () => {
   it('slows steps when switched on at runtime', async () => {
     const pod = await startPod({ timing: { stepBaseMs: 0.1, stepPerSeqMs: 0, prefillPerTokenMs: 0 } });
