@@ -2,7 +2,6 @@
 // proxy can read and watch but not write, and a client without credentials is refused. The calls are the
 // ones the apps make (@pdrouter/nats-snapshots), so a permission the apps need and lack fails here.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -23,17 +22,6 @@ import { parseObjects } from '../src/renderer/render.ts';
 /** A refused write surfaces as a rejected request; a loaded machine may take a while to say so. */
 const REFUSAL_DEADLINE_MS = 15_000;
 const WATCH_DEADLINE_MS = 10_000;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      s.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 describe('NATS auth from gen-nats-auth', () => {
   let dir: string;

@@ -168,7 +168,8 @@ describe('runtime tree (scripts/build-runtime.sh)', () => {
       (l) => l.msg === 'listening',
     );
     const base = String(proxy.line.url);
-    expect((await fetch(`${base}/health`)).status).toBe(200);
+    for (const probe of ['/health', '/liveness', '/readiness'])
+      expect((await fetch(`${base}${probe}`)).status, probe).toBe(200);
     const models = (await (await fetch(`${base}/v1/models`)).json()) as { data: { id: string }[] };
     const model = models.data[0]?.id;
     expect(model).toBeDefined();
