@@ -41,10 +41,11 @@ describe('NATS auth from gen-nats-auth', () => {
     writeFileSync(join(dir, 'nats.conf'), auth.serverConfig);
     writeFileSync(join(dir, 'discovery.creds'), auth.discoveryCreds);
     writeFileSync(join(dir, 'proxy.creds'), auth.proxyCreds);
-    // The config as shipped; the test's listen address and ports override its 4222/8222.
+    // The config as shipped; the launcher's address and random port replace its 4222, `-m 0` turns its
+    // monitor port (8222) off.
     server = await startNatsServer({
       jetstream: false,
-      extraArgs: ['-c', join(dir, 'nats.conf'), '-m', String(await freePort())],
+      extraArgs: ['-c', join(dir, 'nats.conf'), '-m', '0'],
     });
   });
 
