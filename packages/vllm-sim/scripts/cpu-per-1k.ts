@@ -69,6 +69,8 @@ process.stdout.write(
     tokensGenerated: generated,
     wallMs: Math.round(wallMs),
     simCpuMs: Math.round(cpuMs),
+    simCpuUserMs: Math.round(cpu.user / 1000),
+    simCpuSystemMs: Math.round(cpu.system / 1000),
     simCpuMsPer1kTokens: Number(((cpuMs / result.tokens) * 1000).toFixed(2)),
     simCpuCoresBusy: Number((cpuMs / wallMs).toFixed(2)),
   })}\n`,

@@ -153,10 +153,15 @@ export async function handleInference(
   // vLLM counts KV pulled from a prefill pod as cached (all but the last prompt token).
   const cachedTokens = (s: Sequence): number => (remoteKv ? Math.max(0, promptTokens - 1) : s.cachedTokens);
   const detailsOn = ctx.generation.promptTokensDetails;
-  const observeFirstToken = (): void => {
-    ctx.ttft.observe((ctx.clock.now() - arrivalMs) / 1000);
+  let lastTokenMs = arrivalMs;
+  /** TTFT for the first token, inter-token latency for the others (simulated time). */
+  const observeToken = (index: number): void => {
+    const now = ctx.clock.now();
+    (index === 0 ? ctx.ttft : ctx.itl).observe((now - lastTokenMs) / 1000);
+    lastTokenMs = now;
   };
   const finished = (reason: FinishReason): void => {
+    ctx.e2e.observe((ctx.clock.now() - arrivalMs) / 1000);
     ctx.counters.completed++;
     ctx.counters.successByReason[reason] = (ctx.counters.successByReason[reason] ?? 0) + 1;
   };
@@ -207,7 +212,7 @@ export async function handleInference(
     const chunks = stream instanceof ChunkEncoder ? stream : undefined;
     sink = (s, index, finish) => {
       if (closed) return true;
-      if (index === 0) observeFirstToken();
+      observeToken(index);
       const wordJson = outputWordJson(wordOffset, index);
       let ok: boolean;
       if (chunks !== undefined) {
@@ -245,7 +250,7 @@ export async function handleInference(
   } else {
     sink = (s, index, finish) => {
       if (closed) return true;
-      if (index === 0) observeFirstToken();
+      observeToken(index);
       if (finish !== null) {
         let kvTransferParams: Record<string, unknown> | null = null;
         // NixlConnector hands out KV only for a request capped by max_tokens (the P/D prefill leg).

@@ -10,6 +10,17 @@ export const TTFT_BUCKETS_SECONDS: readonly number[] = Object.freeze([
   640.0, 2560.0,
 ]);
 
+/** vLLM's buckets for vllm:inter_token_latency_seconds. */
+export const ITL_BUCKETS_SECONDS: readonly number[] = Object.freeze([
+  0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0,
+]);
+
+/** vLLM's buckets for vllm:e2e_request_latency_seconds. */
+export const E2E_BUCKETS_SECONDS: readonly number[] = Object.freeze([
+  0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0,
+  7680.0,
+]);
+
 export class Histogram {
   readonly buckets: readonly number[];
   readonly counts: number[];
@@ -51,6 +62,8 @@ export interface PodMetricsSnapshot {
   readonly generationTokens: number;
   readonly successByReason: Readonly<Record<string, number>>;
   readonly ttft: Histogram;
+  readonly itl: Histogram;
+  readonly e2e: Histogram;
   readonly requests: number;
   readonly prefillRequests: number;
   readonly remotePrefillHits: number;
@@ -80,6 +93,19 @@ export function renderMetrics(m: PodMetricsSnapshot): string {
   const counter = (name: string, help: string, value: number, labels = base): void => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`, `${name}{${labels}} ${num(value)}`);
   };
+  const histogram = (name: string, help: string, h: Histogram): void => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);
+    let cumulative = 0;
+    for (let i = 0; i < h.buckets.length; i++) {
+      cumulative += h.counts[i] as number;
+      lines.push(`${name}_bucket{${base},le="${num(h.buckets[i] as number)}"} ${num(cumulative)}`);
+    }
+    lines.push(
+      `${name}_bucket{${base},le="+Inf"} ${num(h.count)}`,
+      `${name}_count{${base}} ${num(h.count)}`,
+      `${name}_sum{${base}} ${num(h.sum)}`,
+    );
+  };
   const labelled = (
     name: string,
     help: string,
@@ -108,23 +134,9 @@ export function renderMetrics(m: PodMetricsSnapshot): string {
     m.successByReason,
     base,
   );
-  const h = m.ttft;
-  lines.push(
-    '# HELP vllm:time_to_first_token_seconds Histogram of time to first token in seconds.',
-    '# TYPE vllm:time_to_first_token_seconds histogram',
-  );
-  let cumulative = 0;
-  for (let i = 0; i < h.buckets.length; i++) {
-    cumulative += h.counts[i] as number;
-    lines.push(
-      `vllm:time_to_first_token_seconds_bucket{${base},le="${num(h.buckets[i] as number)}"} ${num(cumulative)}`,
-    );
-  }
-  lines.push(
-    `vllm:time_to_first_token_seconds_bucket{${base},le="+Inf"} ${num(h.count)}`,
-    `vllm:time_to_first_token_seconds_count{${base}} ${num(h.count)}`,
-    `vllm:time_to_first_token_seconds_sum{${base}} ${num(h.sum)}`,
-  );
+  histogram('vllm:time_to_first_token_seconds', 'Histogram of time to first token in seconds.', m.ttft);
+  histogram('vllm:inter_token_latency_seconds', 'Histogram of inter-token latency in seconds.', m.itl);
+  histogram('vllm:e2e_request_latency_seconds', 'Histogram of e2e request latency in seconds.', m.e2e);
   counter('vllm_sim:requests_total', 'Inference requests received by the simulated pod.', m.requests, pod);
   counter(
     'vllm_sim:prefill_requests_total',

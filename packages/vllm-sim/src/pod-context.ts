@@ -71,6 +71,8 @@ export interface PodContext {
   readonly modelJson: string;
   readonly counters: PodCounters;
   readonly ttft: Histogram;
+  readonly itl: Histogram;
+  readonly e2e: Histogram;
   readonly random: () => number;
   faults(): Readonly<Faults>;
   engineId(): string;

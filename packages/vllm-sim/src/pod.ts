@@ -7,7 +7,7 @@ import { createRandom, deterministicUuid, hashString } from './hash.ts';
 import { sendError, sendJson } from './http-util.ts';
 import { handleInference } from './inference.ts';
 import { KvStore } from './kv-store.ts';
-import { Histogram, renderMetrics, TTFT_BUCKETS_SECONDS } from './metrics.ts';
+import { E2E_BUCKETS_SECONDS, Histogram, ITL_BUCKETS_SECONDS, renderMetrics, TTFT_BUCKETS_SECONDS } from './metrics.ts';
 import {
   DEFAULT_GENERATION,
   DEFAULT_TIMING,
@@ -92,6 +92,8 @@ export class SimPod {
   private readonly kvStore: KvStore;
   private readonly random: () => number;
   private readonly ttft = new Histogram(TTFT_BUCKETS_SECONDS);
+  private readonly itl = new Histogram(ITL_BUCKETS_SECONDS);
+  private readonly e2e = new Histogram(E2E_BUCKETS_SECONDS);
   private counters: PodCounters = newPodCounters();
   private currentFaults: Faults;
   private boundPort: number;
@@ -141,6 +143,8 @@ export class SimPod {
         return pod.counters;
       },
       ttft: this.ttft,
+      itl: this.itl,
+      e2e: this.e2e,
       random: this.random,
       faults: () => this.currentFaults,
       engineId: () => this.currentEngineId,
@@ -285,6 +289,8 @@ export class SimPod {
       generationTokens: e.generationTokens,
       successByReason: c.successByReason,
       ttft: this.ttft,
+      itl: this.itl,
+      e2e: this.e2e,
       requests: c.requests,
       prefillRequests: c.prefillRequests,
       remotePrefillHits: c.remotePrefillHits,

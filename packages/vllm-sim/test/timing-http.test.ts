@@ -21,6 +21,10 @@ describe('timing model through HTTP, on a fake clock', () => {
     // 1 + 5.75 + 8 = 14.75 ms: outside the 10 ms bucket, inside the 20 ms one.
     expect(metricValue(metrics, 'vllm:time_to_first_token_seconds_bucket', 'le="0.01"')).toBe(0);
     expect(metricValue(metrics, 'vllm:time_to_first_token_seconds_bucket', 'le="0.02"')).toBe(1);
+    const stepMs = T.stepBaseMs + T.stepPerSeqMs;
+    expect(metricValue(metrics, 'vllm:inter_token_latency_seconds_count')).toBe(2);
+    expect(metricValue(metrics, 'vllm:inter_token_latency_seconds_sum')).toBeCloseTo((2 * stepMs) / 1000, 9);
+    expect(metricValue(metrics, 'vllm:e2e_request_latency_seconds_sum')).toBeCloseTo((ttftMs + 2 * stepMs) / 1000, 9);
     expect(metricValue(metrics, 'vllm:generation_tokens_total')).toBe(3);
     expect(metricValue(metrics, 'vllm:prompt_tokens_total')).toBe(200);
     expect(metricValue(metrics, 'vllm:request_success_total', 'finished_reason="length"')).toBe(1);
