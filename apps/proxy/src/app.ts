@@ -68,7 +68,10 @@ export function createApp(deps: AppDeps): Hono {
     if (err instanceof RouterError) {
       if (err.status >= 500) logger.warn('request failed', { path: c.req.path, code: err.code, error: err.message });
       if (GENERATION_ROUTES.includes(c.req.path as GenerationRoute)) deps.metrics.requestError(c.req.path, err.code);
-      return jsonError(err);
+      const res = jsonError(err);
+      // A draining replica closes the connection so the client's next request goes to another one.
+      if (err.code === 'draining') res.headers.set('connection', 'close');
+      return res;
     }
     logger.error('unexpected error', {
       path: c.req.path,

@@ -56,6 +56,8 @@ export interface ProxyConfig {
   readonly hashPrefixBytes?: number;
   readonly virtualNodes: number;
   readonly boundedLoadFactor: number;
+  /** Data-parallel ranks per static URL (vllm-router's --intra-node-data-parallel-size). */
+  readonly dataParallelSize: number;
   readonly host: string;
   readonly port: number;
   readonly prometheusHost: string;
@@ -166,10 +168,6 @@ export function buildConfig(parsed: ParsedFlags, io: ConfigIo = defaultIo): Prox
     membership = { kind: 'static', prefill: [], decode: [], plain };
   }
 
-  if ((v['intra-node-data-parallel-size'] as number) > 1) {
-    warnings.push('--intra-node-data-parallel-size > 1 is not supported yet: each URL is one member');
-  }
-
   const policy = policyOf(v.policy, 'policy', warnings);
   const prefillPolicy =
     v['prefill-policy'] !== undefined ? policyOf(v['prefill-policy'], 'prefill-policy', warnings) : policy;
@@ -215,6 +213,7 @@ export function buildConfig(parsed: ParsedFlags, io: ConfigIo = defaultIo): Prox
     hashKeyMode: v['hash-key-mode'] as HashKeyMode,
     ...(hashPrefixBytes !== undefined ? { hashPrefixBytes: positive('hash-prefix-bytes', hashPrefixBytes) } : {}),
     virtualNodes: positive('virtual-nodes', v['virtual-nodes'] as number),
+    dataParallelSize: positive('intra-node-data-parallel-size', v['intra-node-data-parallel-size'] as number),
     boundedLoadFactor: (() => {
       const f = v['bounded-load-factor'] as number;
       if (!(f >= 1)) throw new FlagError(`--bounded-load-factor must be >= 1, got ${f}`);

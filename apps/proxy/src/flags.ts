@@ -107,7 +107,7 @@ export const PROXY_FLAGS: readonly FlagSpec[] = [
     default: 1,
     honoured: true,
     origin: 'vllm-router',
-    help: 'Data-parallel ranks per pod. Only 1 is supported: larger values are reported at start-up and ignored.',
+    help: 'Data-parallel ranks per pod URL: N > 1 makes each URL N ring members url@0..url@N-1 (as vllm-router), each request sent with X-data-parallel-rank.',
   },
   // --- vllm-router: listeners ---
   {

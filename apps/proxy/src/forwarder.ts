@@ -422,7 +422,7 @@ export class Forwarder {
         firstChunkMs = performance.now();
         ex.rm.ttft.observe((firstChunkMs - ex.startedMs) / 1000);
       },
-      clientGone: () => ex.abortCause === 'client_closed',
+      abortCause: () => ex.abortCause,
     };
     const settle = (outcome: RelayOutcome) => {
       pods.release(answer.pod);
@@ -432,7 +432,8 @@ export class Forwarder {
         ex.rm.clientCancels.inc();
         metrics.requestError(ex.route, 'client_closed');
       } else if (outcome.kind === 'upstream_failed') {
-        pods.recordFailure(answer.pod, outcome.failure.kind);
+        // A stream cut by our own total timeout says nothing about the pod's health.
+        if (outcome.failure.kind !== 'request_timeout') pods.recordFailure(answer.pod, outcome.failure.kind);
         metrics.midStreamFailures.labels(answer.role).inc();
         answer.pod.metrics.streamErrors.inc();
         metrics.requestError(ex.route, 'mid_stream_failure');

@@ -49,7 +49,13 @@ export interface ProxyOptions {
 async function sourceFor(config: ProxyConfig, logger: Logger): Promise<SnapshotSource> {
   const m = config.membership;
   if (m.kind === 'static')
-    return staticSnapshotSource({ pool: config.pool, prefill: m.prefill, decode: m.decode, plain: m.plain });
+    return staticSnapshotSource({
+      pool: config.pool,
+      prefill: m.prefill,
+      decode: m.decode,
+      plain: m.plain,
+      dataParallelSize: config.dataParallelSize,
+    });
   if (m.kind === 'file') return fileSnapshotSource(m.path);
   // Loaded on demand so standalone mode needs no NATS client at all.
   const modulePath = './nats-source.ts';

@@ -7,7 +7,7 @@ import type { ServerResponse } from 'node:http';
 import { openAIErrorBody } from '@pdrouter/core';
 import { downstreamHeaders } from './headers.ts';
 import type { UpstreamResponse } from './upstream.ts';
-import { classifyUpstreamError, type LegFailure } from './upstream-errors.ts';
+import { type AbortCause, classifyUpstreamError, type LegFailure, REQUEST_TIMEOUT_FAILURE } from './upstream-errors.ts';
 
 export type RelayOutcome =
   | { kind: 'completed' }
@@ -18,8 +18,8 @@ export interface RelayHooks {
   readonly requestId: string;
   /** Called once, when the first body chunk is handed to the client. */
   onFirstChunk(): void;
-  /** True when the request's signal fired because the client went away. */
-  clientGone(): boolean;
+  /** Why the request's own signal fired, if it did (client gone, total timeout). */
+  abortCause(): AbortCause | undefined;
 }
 
 const isEventStream = (up: UpstreamResponse): boolean => {
@@ -28,11 +28,14 @@ const isEventStream = (up: UpstreamResponse): boolean => {
 };
 
 export function midStreamErrorEvent(failure: LegFailure): string {
-  const body = openAIErrorBody(
-    `upstream pod failed mid-stream (${failure.kind}): ${failure.message}`,
-    'upstream_error',
-    'upstream_error',
-  );
+  const body =
+    failure.kind === 'request_timeout'
+      ? openAIErrorBody(`stream ended: ${failure.message}`, 'timeout_error', 'upstream_timeout')
+      : openAIErrorBody(
+          `upstream pod failed mid-stream (${failure.kind}): ${failure.message}`,
+          'upstream_error',
+          'upstream_error',
+        );
   return `data: ${JSON.stringify(body)}\n\n`;
 }
 
@@ -67,11 +70,12 @@ export function relayToNode(out: ServerResponse, up: UpstreamResponse, hooks: Re
       settle({ kind: 'completed' });
     };
     const onError = (err: unknown) => {
-      if (hooks.clientGone() || out.destroyed) {
+      const cause = hooks.abortCause();
+      if (cause === 'client_closed' || out.destroyed) {
         settle({ kind: 'client_closed' });
         return;
       }
-      const failure = classifyUpstreamError(err);
+      const failure = cause === 'request_timeout' ? REQUEST_TIMEOUT_FAILURE : classifyUpstreamError(err);
       if (sse && out.writable) out.end(midStreamErrorEvent(failure));
       else out.destroy();
       settle({ kind: 'upstream_failed', failure, afterFirstChunk: !first });
@@ -120,12 +124,13 @@ export function relayToWeb(up: UpstreamResponse, hooks: RelayHooks, done: (outco
         settle({ kind: 'completed' });
       });
       body.on('error', (err) => {
-        if (hooks.clientGone()) {
+        const cause = hooks.abortCause();
+        if (cause === 'client_closed') {
           settle({ kind: 'client_closed' });
           controller.error(err);
           return;
         }
-        const failure = classifyUpstreamError(err);
+        const failure = cause === 'request_timeout' ? REQUEST_TIMEOUT_FAILURE : classifyUpstreamError(err);
         if (sse) {
           controller.enqueue(new TextEncoder().encode(midStreamErrorEvent(failure)));
           controller.close();

@@ -1,6 +1,6 @@
 // The membership seam: where the proxy's pod set comes from. Every source hands over whole snapshots
 // (core's schema); the proxy validates and orders them itself (RouterState.apply) whatever the source.
-import type { Snapshot } from '@pdrouter/core';
+import type { Member, Snapshot } from '@pdrouter/core';
 import { snapshotFromUrls } from '@pdrouter/core';
 import type { PrefillArg } from './flags.ts';
 
@@ -17,27 +17,48 @@ export interface SnapshotSource {
   close(): Promise<void>;
 }
 
-/** Members from --prefill/--decode/--worker-urls: one snapshot, epoch 0 seq 0. */
+/**
+ * Members from --prefill/--decode/--worker-urls: one snapshot, epoch 0 seq 0. With
+ * --intra-node-data-parallel-size N > 1 every URL becomes N members `url@0`..`url@N-1` (vllm-router's
+ * ring keys), each sent with its X-data-parallel-rank header.
+ */
 export function staticSnapshotSource(options: {
   pool: string;
   prefill: readonly PrefillArg[];
   decode: readonly string[];
   plain: readonly string[];
+  dataParallelSize?: number;
 }): SnapshotSource {
   return {
     description: 'static flags',
     async start(apply) {
-      apply(
-        snapshotFromUrls({
-          pool: options.pool,
-          prefill: options.prefill.map((p) =>
-            p.bootstrapPort === undefined ? { url: p.url } : { url: p.url, bootstrapPort: p.bootstrapPort },
-          ),
-          decode: [...options.decode],
-          plain: [...options.plain],
-        }),
-      );
+      const base = snapshotFromUrls({
+        pool: options.pool,
+        prefill: options.prefill.map((p) =>
+          p.bootstrapPort === undefined ? { url: p.url } : { url: p.url, bootstrapPort: p.bootstrapPort },
+        ),
+        decode: [...options.decode],
+        plain: [...options.plain],
+      });
+      apply(expandDataParallel(base, options.dataParallelSize ?? 1));
     },
     async close() {},
+  };
+}
+
+export function expandDataParallel(s: Snapshot, size: number): Snapshot {
+  if (size <= 1) return s;
+  const expand = (members: readonly Member[]): Member[] =>
+    members.flatMap((m) =>
+      Array.from({ length: size }, (_, rank) => ({
+        ...m,
+        name: `${m.name}@${rank}`,
+        uid: `${m.uid}@${rank}`,
+        dpRank: rank,
+      })),
+    );
+  return {
+    ...s,
+    members: { prefill: expand(s.members.prefill), decode: expand(s.members.decode), plain: expand(s.members.plain) },
   };
 }

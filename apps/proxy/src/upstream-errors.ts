@@ -9,6 +9,7 @@ export type LegFailureKind =
   | 'connection_reset'
   | 'status_5xx'
   | 'bad_prefill_response'
+  | 'request_timeout'
   | 'other';
 
 export interface LegFailure {
@@ -35,6 +36,13 @@ export class RequestAborted extends Error {
     this.abortCause = cause;
   }
 }
+
+/** The failure a stream reports when --request-timeout-secs ends it: not the pod's fault. */
+export const REQUEST_TIMEOUT_FAILURE: LegFailure = Object.freeze({
+  kind: 'request_timeout',
+  timeout: true,
+  message: 'the request exceeded --request-timeout-secs',
+});
 
 export function classifyUpstreamError(err: unknown): LegFailure {
   const e = err as { code?: string; message?: string; cause?: { code?: string } };

@@ -187,6 +187,31 @@ describe('decode failures', () => {
   });
 });
 
+describe('total request timeout', () => {
+  it('ends a stream at --request-timeout-secs with a timeout event, without blaming the pod', async () => {
+    const short = await startProxy([...pdArgs(sim), '--request-timeout-secs', '1']);
+    try {
+      const session = 'total-timeout';
+      const [owner] = walkOf('decode', session);
+      await sim.post(`/pods/${owner}/faults`, { stallAfterTokens: 2, stallMs: 0 });
+      const res = await request(`${short.url}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-session-id': session },
+        body: JSON.stringify({ model: MODEL, prompt: 'x', max_tokens: 50, stream: true }),
+      });
+      const text = await res.body.text();
+      const last = text.split('\n\n').filter(Boolean).at(-1) as string;
+      expect(JSON.parse(last.slice(6)).error).toMatchObject({ type: 'timeout_error', code: 'upstream_timeout' });
+      const state = (await (await fetch(`${short.url}/admin/state`)).json()) as {
+        pods: { consecutiveFailures: number }[];
+      };
+      expect(state.pods.every((p) => p.consecutiveFailures === 0)).toBe(true);
+    } finally {
+      await short.close();
+    }
+  });
+});
+
 describe('client aborts', () => {
   it('cancels the prefill leg when the client leaves during prefill', async () => {
     const session = 'abort-prefill';

@@ -24,7 +24,7 @@ let router: RunningProxy;
 let client: OpenAI;
 
 beforeAll(async () => {
-  sim = await startSimProcess(['--prefill', '4', '--decode', '4']);
+  sim = await startSimProcess(['--prefill', '4', '--decode', '4', '--plain', '2']);
   router = await startProxy([...pdArgs(sim), '--policy', 'consistent_hash']);
   client = new OpenAI({ baseURL: `${router.url}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 20_000 });
 });
@@ -160,5 +160,60 @@ describe('P/D through the proxy', () => {
     expect(metricValue(text, 'pdrouter_ttft_seconds_count', { route: '/v1/completions' })).toBeGreaterThan(0);
     expect(metricValue(text, 'pdrouter_ring_info', { role: 'prefill', members: '4', vnodes: '160' })).toBe(1);
     expect(metricValue(text, 'vllm_router_running_requests')).toBe(0);
+  });
+});
+
+describe('other routes and modes', () => {
+  it('routes /v1/responses through prefill and decode (openai SDK)', async () => {
+    const before = await sim.stats();
+    const res = await client.responses.create({ model: MODEL, input: SEED_PROMPT, max_output_tokens: 8 });
+    expect(res.output_text.length).toBeGreaterThan(0);
+    const after = await sim.stats();
+    expect(sumStat(after, 'remotePrefillHits') - sumStat(before, 'remotePrefillHits')).toBe(1);
+  });
+
+  it('plain mode (--worker-urls) sends the request unchanged to one worker, with failover', async () => {
+    const plain = await startProxy(['--worker-urls', ...sim.urls('both'), '--policy', 'round_robin']);
+    try {
+      const c = new OpenAI({ baseURL: `${plain.url}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 20_000 });
+      const before = await sim.stats();
+      for (let i = 0; i < 4; i++) {
+        const r = await c.chat.completions.create({
+          model: MODEL,
+          messages: [{ role: 'user', content: `hi ${i}` }],
+          max_tokens: 4,
+        });
+        expect(r.choices[0]?.message.content?.length).toBeGreaterThan(0);
+      }
+      const after = await sim.stats();
+      const names = sim.pods.filter((p) => p.role === 'both').map((p) => p.name);
+      // round_robin: two each, no prefill leg anywhere.
+      for (const n of names) expect(Number(after[n]?.requests) - Number(before[n]?.requests)).toBe(2);
+      expect(sumStat(after, 'prefillRequests')).toBe(sumStat(before, 'prefillRequests'));
+      const text = await scrape(plain.metricsUrl);
+      expect(metricValue(text, 'vllm_router_processed_requests_total')).toBe(4);
+    } finally {
+      await plain.close();
+    }
+  });
+
+  it('puts each data-parallel rank on the ring as url@rank (--intra-node-data-parallel-size)', async () => {
+    const dp = await startProxy([...pdArgs(sim), '--intra-node-data-parallel-size', '2']);
+    try {
+      const state = (await (await fetch(`${dp.url}/admin/state`)).json()) as {
+        rings: { decode: { members: string[] } };
+      };
+      expect(state.rings.decode.members).toHaveLength(8);
+      expect(state.rings.decode.members).toContain(`${sim.urls('decode')[0]}@1`);
+      const r = await request(`${dp.url}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: MODEL, prompt: 'x', max_tokens: 2 }),
+      });
+      expect(r.statusCode).toBe(200);
+      await r.body.json();
+    } finally {
+      await dp.close();
+    }
   });
 });
