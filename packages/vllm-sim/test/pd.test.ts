@@ -92,6 +92,23 @@ describe('P/D round trip (NixlConnector semantics)', () => {
     expect(d.stats().remotePrefillHits).toBe(1);
   });
 
+  it('works for /v1/responses (max_output_tokens 1 on the prefill leg)', async () => {
+    const fleet = await startFleet({ prefill: 1, decode: 1 });
+    const [p, d] = [fleet.prefill[0], fleet.decode[0]];
+    if (!p || !d) throw new Error('fleet incomplete');
+    const client = { input: 'summarise the protocol', max_output_tokens: 5, stream: true };
+    const pre = await postJson(`${p.url}/v1/responses`, buildPrefillBody('/v1/responses', client), {
+      'x-request-id': 'resp-1',
+    });
+    expect(pre.status).toBe(200);
+    const kv = extractKvTransferParams(pre.json());
+    expect(kv?.remote_request_id).toBe('resp_resp-1');
+    const res = await postJson(`${d.url}/v1/responses`, buildDecodeBody('/v1/responses', client, kv ?? {}));
+    expect(res.status).toBe(200);
+    expect(res.text).toContain('event: response.incomplete');
+    expect(d.stats().remotePrefillHits).toBe(1);
+  });
+
   it('rejects a streaming prefill request with a 400', async () => {
     const fleet = await startFleet({ prefill: 1, decode: 1 });
     const res = await postJson(`${fleet.prefill[0]?.url}/v1/completions`, {
