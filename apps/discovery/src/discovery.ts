@@ -3,7 +3,13 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Member, Role } from '@pdrouter/core';
-import { connectNats, openSnapshotBucket, publishSnapshot, readSnapshot } from '@pdrouter/nats-snapshots';
+import {
+  connectNats,
+  openSnapshotBucket,
+  publishSnapshot,
+  RevisionConflictError,
+  readSnapshot,
+} from '@pdrouter/nats-snapshots';
 import type { SleepFn } from './backoff.ts';
 import type { DiscoveryConfig } from './config.ts';
 import { Debouncer } from './debouncer.ts';
@@ -90,8 +96,20 @@ export function createDiscovery(config: DiscoveryConfig, deps: DiscoveryDeps): D
     }
   };
   const store: SnapshotStore = {
-    readCurrent: () => guarded('read', async (b) => (await readSnapshot(b, config.pool))?.raw),
-    put: (s) => guarded('publish', async (b) => void (await publishSnapshot(b, s))),
+    readCurrent: () =>
+      guarded('read', async (b) => {
+        const stored = await readSnapshot(b, config.pool);
+        return stored === undefined ? undefined : { raw: stored.raw, revision: stored.revision };
+      }),
+    put: (s, previousRevision) =>
+      guarded('publish', async (b) => {
+        try {
+          return { revision: await publishSnapshot(b, s, { previousRevision }) };
+        } catch (err) {
+          if (err instanceof RevisionConflictError) return 'conflict' as const;
+          throw err;
+        }
+      }),
   };
 
   let lastMembers: Membership | undefined;
@@ -110,6 +128,8 @@ export function createDiscovery(config: DiscoveryConfig, deps: DiscoveryDeps): D
       metrics.publishErrors.inc();
       log.warn('snapshot publication failed; retrying', { error: errorMessage(err) });
     },
+    onSuperseded: (newerEpoch) =>
+      log.warn('a newer leader publishes; this replica stays silent until it leads again', { newerEpoch }),
   });
 
   const informers = new Map<Role, PodInformer>();

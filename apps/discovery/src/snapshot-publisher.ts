@@ -2,9 +2,13 @@ import { type Member, parseSnapshot, type Snapshot, snapshotFingerprint } from '
 
 /** Where snapshots go: the KV key of one pool (implemented over @pdrouter/nats-snapshots in discovery.ts). */
 export interface SnapshotStore {
-  /** The raw value currently stored for the pool, if any. */
-  readCurrent(): Promise<string | undefined>;
-  put(s: Snapshot): Promise<void>;
+  /** The raw value currently stored for the pool and its revision, if any. */
+  readCurrent(): Promise<{ raw: string; revision: number } | undefined>;
+  /**
+   * Compare-and-set: writes only if the key is still at `previousRevision` (0: absent). Returns the new
+   * revision, or `conflict` when someone else wrote in between.
+   */
+  put(s: Snapshot, previousRevision: number): Promise<{ revision: number } | 'conflict'>;
 }
 
 export interface Membership {
@@ -24,6 +28,8 @@ export interface SnapshotPublisherOptions {
   readonly now?: () => number;
   readonly onPublished?: (s: Snapshot, fingerprint: string) => void;
   readonly onError?: (err: unknown) => void;
+  /** A snapshot with a newer epoch appeared in the bucket: another leader publishes; this one goes silent. */
+  readonly onSuperseded?: (newerEpoch: number) => void;
 }
 
 export interface PublisherState {
@@ -41,6 +47,11 @@ export interface PublisherState {
  * counts publications within the term. A new snapshot is published when the membership fingerprint changes,
  * and the same membership again (next seq, new time) every heartbeat so readers can tell it is fresh.
  * Publications are serialized: seq order on the wire is seq order in the bucket.
+ *
+ * Writes are compare-and-set on the revision this term last read or wrote. A write that lost the race
+ * re-reads the key: a newer epoch there means another replica leads now (this one may not know yet that
+ * it lost the Lease), so this term goes silent and the bucket never goes back to an older leader's view;
+ * anything else (a hand-made value, an older epoch) is overwritten.
  */
 export class SnapshotPublisher {
   readonly #o: SnapshotPublisherOptions;
@@ -48,6 +59,8 @@ export class SnapshotPublisher {
   #members: Membership | undefined;
   #leader = false;
   #epoch: number | undefined;
+  #revision = 0;
+  #superseded = false;
   #seq = 0;
   #publishedFingerprint: string | undefined;
   #lastPublishAt: number | undefined;
@@ -85,6 +98,7 @@ export class SnapshotPublisher {
     // A new term starts from the bucket again: its epoch must beat whatever was published meanwhile.
     this.#epoch = undefined;
     this.#seq = 0;
+    this.#superseded = false;
     this.#publishedFingerprint = undefined;
     clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
@@ -116,7 +130,7 @@ export class SnapshotPublisher {
   async #pump(): Promise<void> {
     while (this.#pending && !this.#stopped) {
       this.#pending = false;
-      if (!this.#leader || this.#members === undefined) return;
+      if (!this.#leader || this.#superseded || this.#members === undefined) return;
       const force = this.#forceNext;
       this.#forceNext = false;
       try {
@@ -136,11 +150,10 @@ export class SnapshotPublisher {
     const members = this.#members;
     if (members === undefined) return;
     if (this.#epoch === undefined) {
-      const raw = await this.#o.store.readCurrent();
-      const parsed = raw === undefined ? undefined : parseSnapshot(raw);
-      const stored = parsed?.ok ? parsed.snapshot.epoch : 0;
+      const current = await this.#o.store.readCurrent();
       if (!this.#leader) return;
-      this.#epoch = Math.max(this.#now(), stored + 1);
+      this.#revision = current?.revision ?? 0;
+      this.#epoch = Math.max(this.#now(), (storedEpoch(current?.raw) ?? 0) + 1);
       this.#seq = 0;
     }
     const epoch = this.#epoch;
@@ -153,12 +166,35 @@ export class SnapshotPublisher {
     };
     const fingerprint = snapshotFingerprint(draft);
     if (!force && fingerprint === this.#publishedFingerprint) return;
-    await this.#o.store.put(draft);
+    const result = await this.#o.store.put(draft, this.#revision);
     // Leadership may have moved while the put was in flight; the epoch check keeps the counters per term.
     if (this.#epoch !== epoch) return;
+    if (result === 'conflict') {
+      const current = await this.#o.store.readCurrent();
+      if (this.#epoch !== epoch) return;
+      const theirs = storedEpoch(current?.raw);
+      if (theirs !== undefined && theirs > epoch) {
+        this.#superseded = true;
+        this.#o.onSuperseded?.(theirs);
+        return;
+      }
+      // Not a newer leader: write again over what is there now, whatever the membership.
+      this.#revision = current?.revision ?? 0;
+      this.#pending = true;
+      this.#forceNext = true;
+      return;
+    }
+    this.#revision = result.revision;
     this.#seq = draft.seq;
     this.#publishedFingerprint = fingerprint;
     this.#lastPublishAt = this.#now();
     this.#o.onPublished?.(draft, fingerprint);
   }
+}
+
+/** The epoch of a stored value, or undefined when it is missing or not a valid snapshot. */
+function storedEpoch(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const parsed = parseSnapshot(raw);
+  return parsed.ok ? parsed.snapshot.epoch : undefined;
 }

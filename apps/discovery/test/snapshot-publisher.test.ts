@@ -3,19 +3,27 @@ import { waitUntil } from '@pdrouter/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Membership, SnapshotPublisher, type SnapshotStore } from '../src/index.ts';
 
-/** An in-memory bucket key with switchable failures; stands in for NATS behind the publisher's own seam. */
+/** An in-memory bucket key with revisions and switchable failures; NATS behind the publisher's own seam. */
 class MemoryStore implements SnapshotStore {
   value: string | undefined;
+  revision = 0;
   puts: Snapshot[] = [];
   failing = false;
-  async readCurrent(): Promise<string | undefined> {
+  async readCurrent(): Promise<{ raw: string; revision: number } | undefined> {
     if (this.failing) throw new Error('store down');
-    return this.value;
+    return this.value === undefined ? undefined : { raw: this.value, revision: this.revision };
   }
-  async put(s: Snapshot): Promise<void> {
+  async put(s: Snapshot, previousRevision: number): Promise<{ revision: number } | 'conflict'> {
     if (this.failing) throw new Error('store down');
-    this.value = encodeSnapshot(s);
+    if (previousRevision !== this.revision) return 'conflict';
+    this.write(encodeSnapshot(s));
     this.puts.push(s);
+    return { revision: this.revision };
+  }
+  /** A write by someone else (another leader, an operator). */
+  write(raw: string): void {
+    this.value = raw;
+    this.revision++;
   }
 }
 
@@ -112,5 +120,42 @@ describe('SnapshotPublisher', () => {
     store.failing = false;
     await waitUntil(() => store.puts.length === 1, { description: 'the publication after recovery' });
     expect(store.puts[0]?.members.prefill.map((m) => m.name)).toEqual(['p0', 'p1']);
+  });
+
+  it('a newer epoch written by another leader silences this term; a foreign older or broken value is overwritten', async () => {
+    const store = new MemoryStore();
+    const superseded: number[] = [];
+    const p = new SnapshotPublisher({
+      pool: 'default',
+      store,
+      heartbeatMs: 60,
+      retryMs: 30,
+      onSuperseded: (e) => superseded.push(e),
+    });
+    publishers.push(p);
+    p.setMembers(members(['p0'], ['d0']));
+    p.setLeader(true);
+    await waitUntil(() => store.puts.length >= 1, { description: 'the first publication' });
+    const mine = store.puts[0] as Snapshot;
+
+    // Someone writes garbage, then an older epoch: the next heartbeat restores this leader's view.
+    store.write('{"broken":');
+    await waitUntil(() => parseSnapshot(store.value).ok, { description: 'the broken value overwritten' });
+    store.write(encodeSnapshot({ ...mine, epoch: mine.epoch - 1, seq: 1000 }));
+    await waitUntil(() => (parseSnapshot(store.value) as { snapshot?: Snapshot }).snapshot?.epoch === mine.epoch, {
+      description: 'the older epoch overwritten',
+    });
+
+    // A newer leader's snapshot: this publisher must never overwrite it.
+    const newer = encodeSnapshot({ ...mine, epoch: mine.epoch + 1, seq: 1, members: members(['p9'], ['d9']) });
+    store.write(newer);
+    await waitUntil(() => superseded.length === 1, { description: 'the publisher to notice the newer leader' });
+    const putsAfter = store.puts.length;
+    await new Promise((r) => setTimeout(r, 250));
+    p.setMembers(members(['p0', 'p1'], ['d0']));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(store.value).toBe(newer);
+    expect(store.puts.length).toBe(putsAfter);
+    expect(superseded).toEqual([mine.epoch + 1]);
   });
 });

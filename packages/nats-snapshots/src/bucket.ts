@@ -36,9 +36,38 @@ export async function openSnapshotBucket(nc: NatsConnection, options: OpenSnapsh
   return kv;
 }
 
-/** Writes the canonical encoding of `s` under its pool key; returns the KV revision. */
-export async function publishSnapshot(kv: KV, s: Snapshot): Promise<number> {
-  return kv.put(s.pool, encodeSnapshot(s));
+/** Another writer changed the key since the revision the publisher expected. */
+export class RevisionConflictError extends Error {
+  override readonly name = 'RevisionConflictError';
+}
+
+export interface PublishOptions {
+  /**
+   * Compare-and-set: the write succeeds only if the key is still at this revision (0: the key must not
+   * exist), else RevisionConflictError. Without it the write is unconditional.
+   */
+  previousRevision?: number;
+}
+
+/** Writes the canonical encoding of `s` under its pool key; returns the new KV revision. */
+export async function publishSnapshot(kv: KV, s: Snapshot, options: PublishOptions = {}): Promise<number> {
+  const value = encodeSnapshot(s);
+  const expected = options.previousRevision;
+  if (expected === undefined) return kv.put(s.pool, value);
+  try {
+    return expected === 0 ? await kv.create(s.pool, value) : await kv.update(s.pool, value, expected);
+  } catch (err) {
+    if (isWrongLastSequence(err)) {
+      throw new RevisionConflictError(`key ${s.pool} is no longer at revision ${expected}`);
+    }
+    throw err;
+  }
+}
+
+/** JetStream's "wrong last sequence" API errors (10071, 10164): the key moved on. */
+function isWrongLastSequence(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 10071 || code === 10164 || /wrong last sequence/i.test((err as Error | null)?.message ?? '');
 }
 
 export interface StoredSnapshot {

@@ -4,7 +4,9 @@ export {
   DEFAULT_SNAPSHOT_HISTORY,
   type OpenSnapshotBucketOptions,
   openSnapshotBucket,
+  type PublishOptions,
   publishSnapshot,
+  RevisionConflictError,
   readSnapshot,
   type StoredSnapshot,
 } from './bucket.ts';

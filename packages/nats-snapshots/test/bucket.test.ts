@@ -2,7 +2,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { encodeSnapshot, parseSnapshot, type Snapshot } from '@pdrouter/core';
 import { type NatsServer, startNatsServer } from '@pdrouter/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectNats, openSnapshotBucket, publishSnapshot, readSnapshot } from '../src/index.ts';
+import { connectNats, openSnapshotBucket, publishSnapshot, RevisionConflictError, readSnapshot } from '../src/index.ts';
 
 let server: NatsServer;
 let nc: NatsConnection;
@@ -54,5 +54,22 @@ describe('snapshot bucket', () => {
     const status = await kv.status();
     expect(status.history).toBe(2);
     expect(status.values).toBe(2);
+  });
+});
+
+describe('compare-and-set publication', () => {
+  it('writes only over the expected revision and reports a conflict otherwise', async () => {
+    const kv = await openSnapshotBucket(nc, { bucket: 'bucket-cas' });
+    const first = await publishSnapshot(kv, snapshot, { previousRevision: 0 });
+    await expect(publishSnapshot(kv, { ...snapshot, seq: 10 }, { previousRevision: 0 })).rejects.toBeInstanceOf(
+      RevisionConflictError,
+    );
+    const second = await publishSnapshot(kv, { ...snapshot, seq: 10 }, { previousRevision: first });
+    expect(second).toBeGreaterThan(first);
+    await kv.put('pool-x', 'written by someone else');
+    await expect(publishSnapshot(kv, { ...snapshot, seq: 11 }, { previousRevision: second })).rejects.toThrow(
+      /no longer at revision/,
+    );
+    expect((await readSnapshot(kv, 'pool-x'))?.raw).toBe('written by someone else');
   });
 });
