@@ -27,6 +27,7 @@ export interface DiscoveryConfig {
   readonly identity: string;
   readonly natsUrl: string;
   readonly natsCreds?: string;
+  readonly natsTls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
   readonly bucket: string;
   readonly debounceMs: number;
   readonly heartbeatMs: number;
@@ -101,6 +102,20 @@ export function parseDiscoveryArgs(argv: readonly string[], env: NodeJS.ProcessE
   const namespace = str('namespace') as string;
   const kubeconfig = str('kubeconfig');
   const natsCreds = str('nats-creds');
+  const tlsCa = str('nats-tls-ca');
+  const tlsCert = str('nats-tls-cert');
+  const tlsKey = str('nats-tls-key');
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    throw new ConfigError('--nats-tls-cert and --nats-tls-key go together');
+  }
+  const natsTls =
+    tlsCa === undefined && tlsCert === undefined
+      ? undefined
+      : Object.freeze({
+          ...(tlsCa === undefined ? {} : { caFile: tlsCa }),
+          ...(tlsCert === undefined ? {} : { certFile: tlsCert }),
+          ...(tlsKey === undefined ? {} : { keyFile: tlsKey }),
+        });
 
   const config: DiscoveryConfig = {
     namespace,
@@ -119,6 +134,7 @@ export function parseDiscoveryArgs(argv: readonly string[], env: NodeJS.ProcessE
     identity: str('identity') ?? `${hostname()}-${process.pid}`,
     natsUrl,
     ...(natsCreds === undefined ? {} : { natsCreds }),
+    ...(natsTls === undefined ? {} : { natsTls }),
     bucket: str('bucket') as string,
     debounceMs: num('debounce-ms'),
     heartbeatMs: Math.round(num('heartbeat-secs') * 1000),

@@ -73,6 +73,7 @@ export function createDiscovery(config: DiscoveryConfig, deps: DiscoveryDeps): D
     name: `pdrouter-discovery-${config.identity}`,
     waitOnFirstConnect: true,
     ...(config.natsCreds === undefined ? {} : { credsFile: config.natsCreds }),
+    ...(config.natsTls === undefined ? {} : { tls: config.natsTls }),
   });
   const bucket = async (): Promise<KV> => {
     kv ??= (async () => {

@@ -127,6 +127,28 @@ export const DISCOVERY_FLAGS: readonly DiscoveryFlagSpec[] = [
   },
   { name: 'nats-creds', type: 'string', env: 'NATS_CREDS', valueName: 'FILE', help: 'NATS credentials (.creds) file.' },
   {
+    name: 'nats-tls-ca',
+    type: 'string',
+    env: 'NATS_TLS_CA',
+    valueName: 'FILE',
+    help: 'CA certificate (PEM) that verifies the NATS server (tls:// URLs).',
+  },
+  {
+    name: 'nats-tls-cert',
+    type: 'string',
+    env: 'NATS_TLS_CERT',
+    valueName: 'FILE',
+    help: 'Client certificate (PEM) for mutual TLS with NATS; needs --nats-tls-key.',
+  },
+  {
+    name: 'nats-tls-key',
+    type: 'string',
+    env: 'NATS_TLS_KEY',
+    valueName: 'FILE',
+    secret: true,
+    help: 'Client key (PEM) for mutual TLS with NATS.',
+  },
+  {
     name: 'bucket',
     type: 'string',
     default: 'pdrouter-snapshots',

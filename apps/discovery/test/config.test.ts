@@ -62,6 +62,16 @@ describe('parseDiscoveryArgs', () => {
     expect(() => parseDiscoveryArgs(argv as string[], {})).toThrow(message);
   });
 
+  it('collects the NATS TLS files and requires cert and key together', () => {
+    expect(config([...base, '--nats-tls-ca', '/ca.pem']).natsTls).toEqual({ caFile: '/ca.pem' });
+    expect(config([...base, '--nats-tls-cert', '/c.pem', '--nats-tls-key', '/k.pem']).natsTls).toEqual({
+      certFile: '/c.pem',
+      keyFile: '/k.pem',
+    });
+    expect(config(base).natsTls).toBeUndefined();
+    expect(() => config([...base, '--nats-tls-cert', '/c.pem'])).toThrow(/go together/);
+  });
+
   it('answers --help before validating anything', () => {
     expect(parseDiscoveryArgs(['--help'], {})).toEqual({ help: true });
   });

@@ -23,6 +23,8 @@ export const NATS_CONNECT_RETRY_MAX_MS = 5_000;
 export interface NatsSnapshotSourceOptions {
   readonly url: string;
   readonly credsFile?: string;
+  /** TLS files (PEM) for tls:// servers: CA, and client certificate + key for mutual TLS. */
+  readonly tls?: { caFile?: string; certFile?: string; keyFile?: string };
   readonly pool: string;
   readonly bucket?: string;
   /** Called each time the watch had to be re-created (reconnect, failure); for a metric. */
@@ -65,6 +67,7 @@ export function natsSnapshotSource(options: NatsSnapshotSourceOptions): Snapshot
               url: options.url,
               name: `pdrouter-proxy-${options.pool}`,
               ...(options.credsFile === undefined ? {} : { credsFile: options.credsFile }),
+              ...(options.tls === undefined ? {} : { tls: options.tls }),
             });
           } catch (err) {
             report(`nats: ${(err as Error).message}; retrying`);

@@ -18,6 +18,8 @@ export interface ConnectNatsOptions {
   credsFile?: string;
   /** Connection name shown by the server (e.g. `pdrouter-proxy`). */
   name: string;
+  /** TLS files (PEM): a CA to verify the server, and a client certificate and key for mutual TLS. */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
   /**
    * When true, a server that is down at start-up is retried in the background instead of failing the
    * call (the promise resolves once connected). Default false: fail fast with a clear error.
@@ -54,6 +56,7 @@ export async function connectNats(options: ConnectNatsOptions): Promise<NatsConn
       timeout: NATS_CONNECT_TIMEOUT_MS,
       waitOnFirstConnect: options.waitOnFirstConnect ?? false,
       ...(authenticator === undefined ? {} : { authenticator }),
+      ...(options.tls === undefined ? {} : { tls: { ...options.tls } }),
     });
   } catch (err) {
     throw new Error(`cannot connect to NATS at ${servers.join(',')}: ${(err as Error).message}`);
