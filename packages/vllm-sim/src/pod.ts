@@ -196,7 +196,6 @@ export class SimPod {
   /** Starts listening (again, on the same port after stop()). */
   async start(): Promise<void> {
     if (this.server !== undefined) return;
-    if (this.incarnation > 0) this.currentEngineId = deterministicUuid(this.seed, `${this.name}/${this.incarnation}`);
     this.incarnation++;
     this.notReadyUntil = this.clock.now() + this.currentFaults.notReadyMs;
     const server = http.createServer((req, res) => this.route(req, res));
@@ -210,6 +209,9 @@ export class SimPod {
       });
     });
     this.boundPort = (server.address() as AddressInfo).port;
+    // Derived from the reachable address too: pods of two fleets with the same seed and names never
+    // share an engine id. Each start is a new incarnation, as a restarted vLLM gets a new engine id.
+    this.currentEngineId = deterministicUuid(this.seed, `${this.name}@${this.url}#${this.incarnation}`);
     this.server = server;
     this.scheduleSweep();
   }

@@ -200,7 +200,15 @@ export function resolveMaxTokens(req: SimRequest, maxModelLen: number): number {
       req.route === '/v1/completions' ? 'prompt' : req.route === '/v1/responses' ? 'input' : 'messages',
     );
   }
-  if (req.maxTokens === undefined) return maxModelLen - p;
+  const maxTokens = req.maxTokens ?? maxModelLen - p;
+  if (req.minTokens > maxTokens) {
+    throw new SimHttpError(
+      400,
+      `min_tokens must be less than or equal to max_tokens=${maxTokens}, got ${req.minTokens}.`,
+      'min_tokens',
+    );
+  }
+  if (req.maxTokens === undefined) return maxTokens;
   if (req.maxTokens > maxModelLen - p) {
     const param = req.route === '/v1/responses' ? 'max_output_tokens' : 'max_tokens';
     throw new SimHttpError(

@@ -328,6 +328,7 @@ describe('errors and auxiliary endpoints', () => {
       ],
       [{ prompt: 'a', max_tokens: 0 }, /'max_tokens' must be at least 1/],
       [{ prompt: 'a', max_tokens: 'ten' }, /'max_tokens' must be an integer/],
+      [{ prompt: 'a', max_tokens: 2, min_tokens: 3 }, /min_tokens must be less than or equal to max_tokens=2, got 3/],
       [[1, 2], /must be a JSON object/],
     ];
     for (const [body, message] of cases) {
