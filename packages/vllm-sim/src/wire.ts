@@ -131,8 +131,8 @@ export function chatBody(p: BodyParts): Record<string, unknown> {
           annotations: null,
           audio: null,
           function_call: null,
-          tool_calls: [],
-          reasoning_content: null,
+          // vLLM drops an empty tool_calls list from the message.
+          reasoning: null,
         },
         logprobs: null,
         finish_reason: p.finishReason,

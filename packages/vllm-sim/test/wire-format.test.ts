@@ -232,6 +232,39 @@ describe('/v1/chat/completions', () => {
     expect(res.usage?.completion_tokens).toBe(6);
   });
 
+  it('has exactly vLLM key sets in a non-streaming chat body', async () => {
+    const pod = await startPod();
+    const res = await postJson(`${pod.url}/v1/chat/completions`, {
+      messages: [{ role: 'user', content: 'hi' }],
+      max_tokens: 2,
+    });
+    const body = res.json() as Record<string, unknown>;
+    expect(Object.keys(body)).toEqual([
+      'id',
+      'object',
+      'created',
+      'model',
+      'choices',
+      'service_tier',
+      'system_fingerprint',
+      'usage',
+      'prompt_logprobs',
+      'prompt_token_ids',
+      'kv_transfer_params',
+    ]);
+    const choice = (body.choices as Record<string, unknown>[])[0] as Record<string, unknown>;
+    expect(Object.keys(choice)).toEqual(['index', 'message', 'logprobs', 'finish_reason', 'stop_reason', 'token_ids']);
+    expect(Object.keys(choice.message as object)).toEqual([
+      'role',
+      'content',
+      'refusal',
+      'annotations',
+      'audio',
+      'function_call',
+      'reasoning',
+    ]);
+  });
+
   it('streams a role chunk first, content deltas, usage, then [DONE]', async () => {
     const pod = await startPod();
     const res = await postJson(`${pod.url}/v1/chat/completions`, {
