@@ -215,6 +215,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
         },
       );
       watchLines(identity, proc);
+      started.push({ close: () => proc.stop('SIGTERM', 5_000) });
       const url = listeningUrls(proc.lines.find((l) => listeningUrls(l) !== undefined) as string)?.url as string;
       const replica: DiscoveryReplica = {
         identity,
@@ -250,6 +251,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
         { name, readyLine: (l) => listeningUrls(l) !== undefined, timeoutMs: PROCESS_READY_TIMEOUT_MS, cwd: REPO_ROOT },
       );
       watchLines(name, proc);
+      started.push({ close: () => proc.stop('SIGTERM', 5_000) });
       const urls = listeningUrls(proc.lines.find((l) => listeningUrls(l) !== undefined) as string);
       const replica: ProxyReplica = {
         name,
@@ -280,6 +282,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       startDiscovery,
       startProxy,
       async close() {
+        // Proxies and discovery first (they drain and release the Lease), then NATS, the API and the pods.
         await Promise.all([...proxies, ...discoveries].filter(Boolean).map((r) => r.proc.stop('SIGTERM', 5_000)));
         await closeAll();
       },
