@@ -31,7 +31,20 @@ export function responseId(route: SimRoute, requestId: string): string {
   return `resp_${requestId}`;
 }
 
-const FINISH_JSON: Readonly<Record<string, string>> = Object.freeze({ stop: '"stop"', length: '"length"' });
+/**
+ * What follows the token text in a chunk, by finish state. Completion choices carry every field vLLM
+ * sets explicitly (serialized with exclude_unset); a chat chunk sets stop_reason only when finishing.
+ */
+const COMPLETION_TAILS = Object.freeze({
+  running: ',"logprobs":null,"finish_reason":null,"stop_reason":null,"prompt_token_ids":null,"token_ids":null}]',
+  stop: ',"logprobs":null,"finish_reason":"stop","stop_reason":null,"prompt_token_ids":null,"token_ids":null}]',
+  length: ',"logprobs":null,"finish_reason":"length","stop_reason":null,"prompt_token_ids":null,"token_ids":null}]',
+});
+const CHAT_TAILS = Object.freeze({
+  running: '},"logprobs":null,"finish_reason":null}]',
+  stop: '},"logprobs":null,"finish_reason":"stop","stop_reason":null}]',
+  length: '},"logprobs":null,"finish_reason":"length","stop_reason":null}]',
+});
 
 /** Per-request SSE chunk builder for /v1/completions and /v1/chat/completions. */
 export class ChunkEncoder {
@@ -54,18 +67,13 @@ export class ChunkEncoder {
 
   /** One token's chunk; `usage` set only with stream_options.continuous_usage_stats. */
   token(wordJson: string, finish: FinishReason | null, usage?: { prompt: number; completion: number }): string {
-    const close = this.chat ? '}' : '';
-    const finishPart =
-      finish === null
-        ? this.chat
-          ? ',"logprobs":null,"finish_reason":null}]'
-          : ',"logprobs":null,"finish_reason":null,"stop_reason":null}]'
-        : `,"logprobs":null,"finish_reason":${FINISH_JSON[finish]},"stop_reason":null}]`;
+    const tails = this.chat ? CHAT_TAILS : COMPLETION_TAILS;
+    const finishPart = finish === null ? tails.running : finish === 'stop' ? tails.stop : tails.length;
     const usagePart =
       usage === undefined
         ? ''
         : `,"usage":{"prompt_tokens":${usage.prompt},"completion_tokens":${usage.completion},"total_tokens":${usage.prompt + usage.completion}}`;
-    return `${this.head}${wordJson}${close}${finishPart}${usagePart}}\n\n`;
+    return `${this.head}${wordJson}${finishPart}${usagePart}}\n\n`;
   }
 
   /** The final usage chunk (stream_options.include_usage): empty choices, vLLM drops null fields here. */

@@ -110,7 +110,15 @@ describe('/v1/completions', () => {
       expect(c.object).toBe('text_completion');
       expect(c.model).toBe(MODEL);
       const choice = (c.choices as Record<string, unknown>[])[0] as Record<string, unknown>;
-      expect(Object.keys(choice)).toEqual(['index', 'text', 'logprobs', 'finish_reason', 'stop_reason']);
+      expect(Object.keys(choice)).toEqual([
+        'index',
+        'text',
+        'logprobs',
+        'finish_reason',
+        'stop_reason',
+        'prompt_token_ids',
+        'token_ids',
+      ]);
       expect(choice.finish_reason).toBe(i === 4 ? 'length' : null);
       expect(countTokens(choice.text as string)).toBe(1);
       text += choice.text as string;
@@ -166,6 +174,12 @@ describe('/v1/completions', () => {
     expect(a.usage.completion_tokens).toBeGreaterThanOrEqual(3);
     expect(a.usage.completion_tokens).toBeLessThanOrEqual(9);
     expect(b.choices[0]?.text).toBe(a.choices[0]?.text);
+    const streamed = sseData(
+      (await postJson(`${pod.url}/v1/completions`, { prompt, max_tokens: 100, stream: true })).text,
+    );
+    const last = JSON.parse(streamed.at(-2) as string) as ChunkJson;
+    expect(last.choices[0]?.finish_reason).toBe('stop');
+    expect(streamed).toHaveLength(a.usage.completion_tokens + 1);
     const capped = (await postJson(`${pod.url}/v1/completions`, { prompt, max_tokens: 2 })).json() as CompletionJson;
     expect(capped.choices[0]?.finish_reason).toBe('length');
     expect(capped.usage.completion_tokens).toBe(2);
