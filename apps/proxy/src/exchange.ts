@@ -1,0 +1,31 @@
+// Per-request state shared by the legs and the relay, and the answer a walk ends with.
+import type { RouteMetrics } from './metrics.ts';
+import type { PodState } from './pods.ts';
+import type { GenerationRoute } from './request-body.ts';
+import type { UpstreamResponse } from './upstream.ts';
+import type { AbortCause, LegFailure } from './upstream-errors.ts';
+
+export type LegRole = 'prefill' | 'decode' | 'plain';
+
+/** A leg that got an answer the client should see (2xx stream, or the pod's 4xx). */
+export interface Answer {
+  res: UpstreamResponse;
+  pod: PodState;
+  role: LegRole;
+}
+
+/** Per-request state shared by the legs. */
+export interface Exchange {
+  readonly route: GenerationRoute;
+  readonly rm: RouteMetrics;
+  readonly startedMs: number;
+  readonly requestId: string;
+  /** Headers of both legs (client's end-to-end headers, request id, auth). */
+  readonly headers: Record<string, string>;
+  /** Fires when the client leaves or the total timeout passes; aborts both legs. */
+  readonly signal: AbortSignal;
+  abortCause: AbortCause | undefined;
+  abort(cause: AbortCause): void;
+  /** Every pod failure of this request, in order (for the final error and the logs). */
+  readonly failures: LegFailure[];
+}

@@ -1,0 +1,244 @@
+// The legs of a request: the P/D flow (prefill walk, then decode walk with the prefill's kv params) and
+// the plain walk. A pod that refuses, times out or answers 5xx before its response headers is replaced by
+// the next pod of the walk (up to --retry-max-retries); a 4xx is the client's and ends the walk.
+import { buildDecodeBody, buildPrefillBody, extractKvTransferParams, RouterError, type U64 } from '@pdrouter/core';
+import type { ProxyConfig } from './config.ts';
+import type { Answer, Exchange, LegRole } from './exchange.ts';
+import type { Logger } from './logger.ts';
+import type { ProxyMetrics } from './metrics.ts';
+import type { PodRegistry, PodState } from './pods.ts';
+import { Picker } from './policies.ts';
+import type { RoutingTable } from './router-state.ts';
+import type { UpstreamResponse, Upstreams } from './upstream.ts';
+import { classifyUpstreamError, type LegFailure, RequestAborted } from './upstream-errors.ts';
+
+export interface LegsDeps {
+  config: ProxyConfig;
+  pods: PodRegistry;
+  upstreams: Upstreams;
+  metrics: ProxyMetrics;
+  logger: Logger;
+}
+
+type LegResult = { ok: true; res: UpstreamResponse } | { ok: false; failure: LegFailure };
+
+export class Legs {
+  private readonly d: LegsDeps;
+  private readonly prefillPicker: Picker;
+  private readonly decodePicker: Picker;
+  private readonly plainPicker: Picker;
+
+  constructor(deps: LegsDeps) {
+    this.d = deps;
+    const c = deps.config;
+    const opts = { boundedLoadFactor: c.boundedLoadFactor };
+    this.prefillPicker = new Picker(c.prefillPolicy, opts);
+    this.decodePicker = new Picker(c.decodePolicy, opts);
+    this.plainPicker = new Picker(c.plainPolicy, opts);
+  }
+
+  checkMembers(table: RoutingTable | undefined): void {
+    const roles: LegRole[] = this.d.config.mode === 'pd' ? ['prefill', 'decode'] : ['plain'];
+    for (const role of roles) {
+      if (!table || table.members[role].length === 0) {
+        throw new RouterError('no_members', `no ${role === 'plain' ? 'worker' : role} pods are available`);
+      }
+    }
+  }
+
+  /** The P/D flow: prefill walk, then decode walk. */
+  async pd(ex: Exchange, table: RoutingTable, body: Record<string, unknown>, hash: U64 | undefined): Promise<Answer> {
+    const { pods, metrics, config, logger } = this.d;
+    const prefillBody = JSON.stringify(buildPrefillBody(ex.route, body));
+    const prefillOrder = this.limit(this.prefillPicker.order(table.rings.prefill, hash, pods));
+    let kv: Record<string, unknown> | undefined;
+    for (let i = 0; i < prefillOrder.length && kv === undefined; i++) {
+      const pod = pods.get(prefillOrder[i] as string);
+      if (i > 0) this.countFailover(ex, 'prefill');
+      pod.metrics.prefillRequests.inc();
+      pods.acquire(pod);
+      let released = false;
+      const release = () => {
+        if (!released) {
+          released = true;
+          pods.release(pod);
+        }
+      };
+      try {
+        const r = await this.send(ex, table, pod.url, prefillBody, { 'accept-encoding': 'identity' });
+        if (!r.ok) {
+          this.legFailed(ex, pod, 'prefill', r.failure);
+          continue;
+        }
+        const res = r.res;
+        if (res.statusCode >= 400) {
+          // The client's error (bad parameters, context too long...): theirs to see, as the pod wrote it.
+          metrics.pdError('prefill_client_error');
+          pods.recordSuccess(pod);
+          released = true;
+          return { res, pod, role: 'prefill' };
+        }
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(await res.body.text());
+        } catch (err) {
+          if (ex.abortCause) throw new RequestAborted(ex.abortCause);
+          this.legFailed(ex, pod, 'prefill', {
+            ...classifyUpstreamError(err),
+            kind: err instanceof SyntaxError ? 'bad_prefill_response' : classifyUpstreamError(err).kind,
+          });
+          continue;
+        }
+        kv = extractKvTransferParams(parsed);
+        if (kv === undefined) {
+          // Never run decode without kv params because prefill answered something else: that would
+          // silently prefill twice. The pod is misconfigured (no kv connector); try the next one.
+          this.legFailed(ex, pod, 'prefill', {
+            kind: 'bad_prefill_response',
+            timeout: false,
+            message: 'prefill response has no kv_transfer_params (is the pod running with a kv connector?)',
+          });
+          continue;
+        }
+        pods.recordSuccess(pod);
+      } finally {
+        release();
+      }
+    }
+
+    let decodeBody: string;
+    if (kv === undefined) {
+      if (!config.decodeOnlyFallback || ex.abortCause) throw this.exhausted(ex, 'prefill');
+      metrics.decodeOnlyFallbacks.inc();
+      metrics.pdError('decode_only_fallback');
+      logger.warn('no prefill pod answered: decode-only fallback', {
+        requestId: ex.requestId,
+        failures: ex.failures.map((f) => f.kind),
+      });
+      decodeBody = JSON.stringify(body);
+    } else {
+      decodeBody = JSON.stringify(buildDecodeBody(ex.route, body, kv));
+    }
+    return this.walk(
+      ex,
+      table,
+      'decode',
+      this.limit(this.decodePicker.order(table.rings.decode, hash, pods)),
+      decodeBody,
+    );
+  }
+
+  plain(ex: Exchange, table: RoutingTable, raw: Buffer, hash: U64 | undefined): Promise<Answer> {
+    return this.walk(ex, table, 'plain', this.limit(this.plainPicker.order(table.rings.plain, hash, this.d.pods)), raw);
+  }
+
+  /** Sends `body` to the pods in order until one answers below 500. */
+  private async walk(
+    ex: Exchange,
+    table: RoutingTable,
+    role: 'decode' | 'plain',
+    order: string[],
+    body: string | Buffer,
+  ): Promise<Answer> {
+    const { pods } = this.d;
+    for (let i = 0; i < order.length; i++) {
+      const pod = pods.get(order[i] as string);
+      if (i > 0) this.countFailover(ex, role);
+      if (role === 'decode') pod.metrics.decodeRequests.inc();
+      else pod.metrics.processed.inc();
+      pods.acquire(pod);
+      const r = await this.send(ex, table, pod.url, body);
+      if (!r.ok) {
+        pods.release(pod);
+        this.legFailed(ex, pod, role, r.failure);
+        continue;
+      }
+      pods.recordSuccess(pod);
+      return { res: r.res, pod, role };
+    }
+    throw this.exhausted(ex, role);
+  }
+
+  /**
+   * One leg to one pod (`key` is its ring key: the URL, or url@rank for a data-parallel rank, which
+   * goes to the URL with vLLM's X-data-parallel-rank header). Pod faults come back as failures; the
+   * request's own abort is thrown.
+   */
+  private async send(
+    ex: Exchange,
+    table: RoutingTable,
+    key: string,
+    body: string | Buffer,
+    extraHeaders?: Record<string, string>,
+  ): Promise<LegResult> {
+    const member = table.byKey.get(key);
+    let headers = extraHeaders ? { ...ex.headers, ...extraHeaders } : ex.headers;
+    if (member?.dpRank !== undefined) headers = { ...headers, 'x-data-parallel-rank': String(member.dpRank) };
+    let res: UpstreamResponse;
+    try {
+      res = await this.d.upstreams.request(member?.url ?? key, {
+        method: 'POST',
+        path: ex.route,
+        headers,
+        body,
+        signal: ex.signal,
+      });
+    } catch (err) {
+      if (ex.abortCause) throw new RequestAborted(ex.abortCause);
+      return { ok: false, failure: classifyUpstreamError(err) };
+    }
+    if (res.statusCode >= 500) {
+      // Read the pod's message for the log, and free the connection.
+      let text = '';
+      try {
+        text = (await res.body.text()).slice(0, 300);
+      } catch {
+        // The status is enough.
+      }
+      return {
+        ok: false,
+        failure: {
+          kind: 'status_5xx',
+          timeout: res.statusCode === 504,
+          message: `HTTP ${res.statusCode}${text ? `: ${text}` : ''}`,
+        },
+      };
+    }
+    return { ok: true, res };
+  }
+
+  private legFailed(ex: Exchange, pod: PodState, role: LegRole, failure: LegFailure): void {
+    const { pods, metrics, logger } = this.d;
+    ex.failures.push(failure);
+    pods.recordFailure(pod, failure.kind);
+    if (role === 'prefill') pod.metrics.prefillErrors.inc();
+    else if (role === 'decode') pod.metrics.decodeErrors.inc();
+    if (role !== 'plain') metrics.pdError(`${role}_${failure.kind}`);
+    logger.warn('leg failed', {
+      requestId: ex.requestId,
+      role,
+      pod: pod.url,
+      kind: failure.kind,
+      error: failure.message,
+    });
+  }
+
+  private countFailover(ex: Exchange, role: LegRole): void {
+    this.d.metrics.failovers.labels(role).inc();
+    ex.rm.retries.inc();
+  }
+
+  private limit(order: string[]): string[] {
+    const max = 1 + this.d.config.maxFailovers;
+    return order.length > max ? order.slice(0, max) : order;
+  }
+
+  private exhausted(ex: Exchange, role: LegRole): RouterError {
+    const kinds = ex.failures.map((f) => f.kind);
+    const allTimeouts = ex.failures.length > 0 && ex.failures.every((f) => f.timeout);
+    const what = role === 'plain' ? 'worker' : role;
+    if (this.d.config.mode === 'pd') this.d.metrics.pdError(`no_${what}_available`);
+    const message = `no ${what} pod could serve the request (${ex.failures.length} tried: ${kinds.join(', ') || 'none'})`;
+    return new RouterError(allTimeouts ? 'upstream_timeout' : 'upstream_error', message);
+  }
+}
