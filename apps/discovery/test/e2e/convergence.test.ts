@@ -67,6 +67,14 @@ describe('distributed mode: two discovery replicas, two proxies', () => {
     const fps = await proxyFingerprints();
     expect(new Set(fps).size).toBe(1);
     expect(fps[0]).toBe(leader?.fingerprint);
+    for (const [i, d] of cluster.discoveries.entries()) {
+      const isLeader = states[i]?.leader === true;
+      expect(await metricSum(`${d.url}/metrics`, 'pdrouter_discovery_leader ')).toBe(isLeader ? 1 : 0);
+      expect(await metricSum(`${d.url}/metrics`, 'pdrouter_discovery_members', 'role="prefill"')).toBe(8);
+      const published = await metricSum(`${d.url}/metrics`, 'pdrouter_discovery_snapshots_published_total');
+      if (isLeader) expect(published).toBeGreaterThan(0);
+      else expect(published).toBe(0);
+    }
 
     const urlToName = new Map(cluster.simPods.map((p) => [p.url, p.name]));
     const natsSource = `${cluster.nats.url}/default`;
