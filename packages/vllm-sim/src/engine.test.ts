@@ -149,6 +149,20 @@ describe('Engine timing model (fake clock)', () => {
     close(emitted[0]?.at as number, T.requestOverheadMs + transfer + T.stepBaseMs + T.stepPerSeqMs);
   });
 
+  it('transfers only the blocks a decode pod does not already cache', () => {
+    const { clock, submit } = setup();
+    const words = Array.from({ length: 1000 }, (_, i) => `k${i}`);
+    submit({ words, finishAt: 1, remoteKv: true });
+    clock.advance(1_000);
+    const start = clock.now();
+    const again = submit({ words, finishAt: 1, remoteKv: true });
+    clock.advance(1_000);
+    // 62 of 63 full blocks (992 tokens) are cached locally; 8 tokens cross the wire.
+    expect(again.seq.cachedTokens).toBe(992);
+    const transfer = T.kvTransferBaseMs + T.kvTransferPerTokenMs * 8;
+    close((again.emitted[0]?.at as number) - start, T.requestOverheadMs + transfer + T.stepBaseMs + T.stepPerSeqMs);
+  });
+
   it('takes a blocked sequence out of the batch until resume()', () => {
     const { clock, engine, submit } = setup();
     let open = true;
