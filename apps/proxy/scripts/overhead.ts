@@ -72,7 +72,47 @@ async function startSim(pods: number): Promise<{ prefill: string[]; decode: stri
   };
 }
 
-async function startProxy(prefill: string[], decode: string[]): Promise<string> {
+interface Histogram {
+  buckets: [number, number][];
+  sum: number;
+  count: number;
+}
+
+/** The proxy's own-overhead histogram for /v1/completions, from its /metrics. */
+async function overheadHistogram(metricsUrl: string): Promise<Histogram> {
+  const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(5000) })).text();
+  const h: Histogram = { buckets: [], sum: 0, count: 0 };
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('pdrouter_router_overhead_seconds') || !line.includes('route="/v1/completions"')) continue;
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    const le = /le="([^"]+)"/.exec(line)?.[1];
+    if (le !== undefined) h.buckets.push([le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le), value]);
+    else if (line.startsWith('pdrouter_router_overhead_seconds_sum')) h.sum = value;
+    else if (line.startsWith('pdrouter_router_overhead_seconds_count')) h.count = value;
+  }
+  return h;
+}
+
+/** Median (interpolated within its bucket) and mean of the observations between two scrapes, in ms. */
+function overheadBetween(a: Histogram, b: Histogram): { medianMs: number; meanMs: number } {
+  const count = b.count - a.count;
+  let prevLe = 0;
+  let prevCum = 0;
+  let median = Number.NaN;
+  for (const [i, [le, total]] of b.buckets.entries()) {
+    const cum = total - (a.buckets[i]?.[1] ?? 0);
+    if (cum >= count / 2) {
+      const upper = Number.isFinite(le) ? le : prevLe;
+      median = prevLe + ((count / 2 - prevCum) / Math.max(1, cum - prevCum)) * (upper - prevLe);
+      break;
+    }
+    prevLe = le;
+    prevCum = cum;
+  }
+  return { medianMs: median * 1000, meanMs: ((b.sum - a.sum) / Math.max(1, count)) * 1000 };
+}
+
+async function startProxy(prefill: string[], decode: string[]): Promise<{ url: string; metricsUrl: string }> {
   const args = [
     '--pd-disaggregation',
     ...prefill.flatMap((u) => ['--prefill', u]),
@@ -86,19 +126,19 @@ async function startProxy(prefill: string[], decode: string[]): Promise<string> 
     '--prometheus-port',
     '0',
     '--log-level',
-    'warn',
+    'info',
   ];
-  const child = spawn(process.execPath, [PROXY_MAIN, ...args, '--log-level', 'info'], {
+  const child = spawn(process.execPath, [PROXY_MAIN, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.push(child);
   const listening = await waitForLine(
     child,
-    (o) => (o.msg === 'listening' ? (o as { url: string }) : undefined),
+    (o) => (o.msg === 'listening' ? (o as { url: string; metricsUrl: string }) : undefined),
     PROCESS_START_TIMEOUT_MS,
   );
   child.stdout?.resume();
-  return listening.url;
+  return listening;
 }
 
 function runLoadgen(name: string, args: string[]): Promise<Result> {
@@ -125,7 +165,7 @@ function runLoadgen(name: string, args: string[]): Promise<Result> {
 async function main(): Promise<void> {
   const pods = Number(values.pods);
   const { prefill, decode } = await startSim(pods);
-  const routerUrl = await startProxy(prefill, decode);
+  const { url: routerUrl, metricsUrl } = await startProxy(prefill, decode);
   const common = [
     '--backend',
     'openai',
@@ -140,14 +180,18 @@ async function main(): Promise<void> {
   const rows: string[] = [
     `Sim: ${pods} prefill + ${pods} decode pods (default timing), input ${values['input-len']} / output ${values['output-len']} tokens, ${values['prompts-per-level']} x concurrency prompts per level.`,
     '',
-    '| Concurrency | Direct tok/s | Router tok/s | Router / direct | Direct median TTFT (ms) | Router median TTFT (ms) | Added median TTFT (ms) | Failed |',
-    '|---|---|---|---|---|---|---|---|',
+    '| Concurrency | Direct tok/s | Router tok/s | Router / direct | Direct median TTFT (ms) | Router median TTFT (ms) | Difference (ms) | Router own share of TTFT, median / mean (ms) | Failed (direct/router) |',
+    '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const c of String(values.concurrency).split(',').map(Number)) {
     for (let round = 0; round < Number(values.rounds); round++) {
       const n = String(c * Number(values['prompts-per-level']));
-      // Distinct seeds: the same prompts twice would hit the prefill pods' prefix cache the second time.
+      // Distinct prompt seeds: the same prompts twice would hit the prefill pods' prefix cache the second
+      // time. The same request ids: both runs key the ring on x-request-id (vllm-router mode), so every
+      // request lands on the same pods in both and the comparison is not skewed by hash lumpiness.
       const load = (seed: number) => [
+        '--request-id-prefix',
+        `overhead-${c}-${round}-`,
         ...common,
         '--num-prompts',
         n,
@@ -165,9 +209,11 @@ async function main(): Promise<void> {
         ...prefill.flatMap((u) => ['--prefill', u]),
         ...decode.flatMap((u) => ['--decode', u]),
       ]);
+      const before = await overheadHistogram(metricsUrl);
       const routed = await runLoadgen(`router-${c}-${round}`, [...load(1001 + 2 * round), '--base-url', routerUrl]);
+      const own = overheadBetween(before, await overheadHistogram(metricsUrl));
       rows.push(
-        `| ${c} | ${direct.output_throughput.toFixed(0)} | ${routed.output_throughput.toFixed(0)} | ${((100 * routed.output_throughput) / direct.output_throughput).toFixed(1)}% | ${direct.median_ttft_ms.toFixed(2)} | ${routed.median_ttft_ms.toFixed(2)} | ${(routed.median_ttft_ms - direct.median_ttft_ms).toFixed(2)} | ${direct.failed}/${routed.failed} |`,
+        `| ${c} | ${direct.output_throughput.toFixed(0)} | ${routed.output_throughput.toFixed(0)} | ${((100 * routed.output_throughput) / direct.output_throughput).toFixed(1)}% | ${direct.median_ttft_ms.toFixed(2)} | ${routed.median_ttft_ms.toFixed(2)} | ${(routed.median_ttft_ms - direct.median_ttft_ms).toFixed(2)} | ${own.medianMs.toFixed(3)} / ${own.meanMs.toFixed(3)} | ${direct.failed}/${routed.failed} |`,
       );
       process.stderr.write(`${rows.at(-1)}\n`);
     }

@@ -28,4 +28,11 @@ export interface Exchange {
   abort(cause: AbortCause): void;
   /** Every pod failure of this request, in order (for the final error and the logs). */
   readonly failures: LegFailure[];
+  /**
+   * Time spent waiting on pods before the first chunk (legs sent until headers, prefill bodies, decode
+   * headers until first chunk): TTFT minus this is the router's own share of it.
+   */
+  upstreamWaitMs: number;
+  /** When the last leg's response headers arrived. */
+  headersAtMs: number;
 }

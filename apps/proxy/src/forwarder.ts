@@ -127,6 +127,8 @@ export class Forwarder {
         controller.abort(new RequestAborted(cause));
       },
       failures: [],
+      upstreamWaitMs: 0,
+      headersAtMs: 0,
     };
     const abort = ex.abort;
     const totalTimer = setTimeout(() => abort('request_timeout'), config.timeouts.totalMs);
@@ -186,7 +188,10 @@ export class Forwarder {
       requestId: ex.requestId,
       onFirstChunk: () => {
         firstChunkMs = performance.now();
-        ex.rm.ttft.observe((firstChunkMs - ex.startedMs) / 1000);
+        const ttftMs = firstChunkMs - ex.startedMs;
+        ex.rm.ttft.observe(ttftMs / 1000);
+        const waitMs = ex.upstreamWaitMs + (firstChunkMs - ex.headersAtMs);
+        ex.rm.overhead.observe(Math.max(0, ttftMs - waitMs) / 1000);
       },
       abortCause: () => ex.abortCause,
     };

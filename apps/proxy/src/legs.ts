@@ -80,7 +80,10 @@ export class Legs {
         }
         let parsed: unknown;
         try {
-          parsed = JSON.parse(await res.body.text());
+          const bodyStartMs = performance.now();
+          const text = await res.body.text();
+          ex.upstreamWaitMs += performance.now() - bodyStartMs;
+          parsed = JSON.parse(text);
         } catch (err) {
           if (ex.abortCause) throw new RequestAborted(ex.abortCause);
           this.legFailed(ex, pod, 'prefill', {
@@ -175,6 +178,7 @@ export class Legs {
     let headers = extraHeaders ? { ...ex.headers, ...extraHeaders } : ex.headers;
     if (member?.dpRank !== undefined) headers = { ...headers, 'x-data-parallel-rank': String(member.dpRank) };
     let res: UpstreamResponse;
+    const sentMs = performance.now();
     try {
       res = await this.d.upstreams.request(member?.url ?? key, {
         method: 'POST',
@@ -186,6 +190,9 @@ export class Legs {
     } catch (err) {
       if (ex.abortCause) throw new RequestAborted(ex.abortCause);
       return { ok: false, failure: classifyUpstreamError(err) };
+    } finally {
+      ex.headersAtMs = performance.now();
+      ex.upstreamWaitMs += ex.headersAtMs - sentMs;
     }
     if (res.statusCode >= 500) {
       // Read the pod's message for the log, and free the connection.

@@ -10,6 +10,11 @@ const DURATION_BUCKETS = [
 /** Router-side TTFT: finer at the low end, where the router's own overhead shows. */
 const TTFT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
+/** The router's own latency: sub-millisecond is the goal. */
+const OVERHEAD_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1,
+];
+
 export const ROUTES = ['/v1/completions', '/v1/chat/completions', '/v1/responses', '/v1/models'] as const;
 export type MetricRoute = (typeof ROUTES)[number];
 
@@ -19,6 +24,7 @@ export interface RouteMetrics {
   pdRequests: Counter.Internal;
   pdDuration: Histogram.Internal<'route'>;
   ttft: Histogram.Internal<'route'>;
+  overhead: Histogram.Internal<'route'>;
   streamDuration: Histogram.Internal<'route'>;
   clientCancels: Counter.Internal;
   retries: Counter.Internal;
@@ -112,6 +118,12 @@ export class ProxyMetrics {
     ['route'],
     TTFT_BUCKETS,
   );
+  readonly overhead = this.histogram(
+    'pdrouter_router_overhead_seconds',
+    "The router's own share of TTFT: TTFT minus the time spent waiting on pods (reading the client body, hashing, building bodies, connection waits, writing the first chunk)",
+    ['route'],
+    OVERHEAD_BUCKETS,
+  );
   readonly streamDuration = this.histogram(
     'pdrouter_stream_duration_seconds',
     'First chunk to end of the response body',
@@ -186,6 +198,7 @@ export class ProxyMetrics {
         pdRequests: this.pdRequests.labels(route),
         pdDuration: this.pdDuration.labels(route),
         ttft: this.ttft.labels(route),
+        overhead: this.overhead.labels(route),
         streamDuration: this.streamDuration.labels(route),
         clientCancels: this.clientCancels.labels(route),
         retries: this.retries.labels(route),
