@@ -198,6 +198,7 @@ describe('distributed mode: two discovery replicas, two proxies', () => {
     } finally {
       await load.stop();
     }
+    console.log(`[churn] ${load.ok} requests through both proxies during the churn, ${load.failures.length} failed`);
     expect(load.failures).toEqual([]);
     expect(load.ok).toBeGreaterThan(20);
     const fps = await proxyFingerprints();
