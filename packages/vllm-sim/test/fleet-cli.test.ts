@@ -2,7 +2,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SIM_FLAGS, startControlServer } from '../src/index.ts';
-import { getText, postJson, startFleet, stopAll, WAIT_DEADLINE_MS } from './helpers.ts';
+import { getText, postJson, startFleet, startPod, stopAll, WAIT_DEADLINE_MS } from './helpers.ts';
 
 const MAIN = join(import.meta.dirname, '..', 'src', 'main.ts');
 /** Deadline for the CLI to print its ready line (process start + module load on a loaded machine). */
@@ -102,6 +102,14 @@ describe('multi-pod CLI (subprocess)', () => {
     expect(ready.pods.map((p) => p.url)).toEqual([0, 1, 2].map((i) => `http://127.0.0.1:${base + i}`));
     run.child.kill('SIGINT');
     expect(await withDeadline(run.exited, WAIT_DEADLINE_MS, 'exit after SIGINT')).toBe(0);
+  });
+
+  it('exits 1 with the reason when a pod port is taken', async () => {
+    const pod = await startPod();
+    const run = runCli(['--plain', '1', '--base-port', String(pod.port)]);
+    expect(await withDeadline(run.exited, READY_DEADLINE_MS, 'exit on a taken port')).toBe(1);
+    expect(run.output().stderr).toContain('EADDRINUSE');
+    expect(run.output().stdout).toBe('');
   });
 
   it('documents every flag in --help', async () => {
