@@ -1,4 +1,4 @@
-import { type SimFleet, startSimFleet } from '@pdrouter/vllm-sim';
+import { type SimFleet, type SimPod, type SimPodStats, startSimFleet } from '@pdrouter/vllm-sim';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBenchmark } from '../src/loadgen/benchmark.ts';
 import { parseLoadgenArgs } from '../src/loadgen/config.ts';
@@ -35,7 +35,7 @@ async function run(argv: string[], make: (c: ReturnType<typeof parseLoadgenArgs>
   }
 }
 
-const sum = (pods: readonly { stats(): Record<string, unknown> }[], key: string): number =>
+const sum = (pods: readonly SimPod[], key: keyof SimPodStats): number =>
   pods.reduce((acc, p) => acc + Number(p.stats()[key]), 0);
 
 describe('load generator against simulated pods', () => {

@@ -15,6 +15,22 @@ export interface Child {
 
 const MAX_KEPT_LINES = 200;
 
+/** Every child still running, so an interrupted scenario stops them instead of leaving them behind. */
+const running = new Set<ChildProcess>();
+let signalsHooked = false;
+function track(proc: ChildProcess): void {
+  running.add(proc);
+  proc.once('exit', () => running.delete(proc));
+  if (signalsHooked) return;
+  signalsHooked = true;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      for (const p of running) p.kill('SIGKILL');
+      process.exit(130);
+    });
+  }
+}
+
 /**
  * Starts a program and resolves once `ready(line)` matches a line of its stdout (returning the parsed value), or
  * rejects when it exits first or the deadline passes (killing it then).
@@ -28,12 +44,15 @@ export async function startChild<T>(options: {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   onLine?: (line: string) => void;
+  /** Readiness by other means than a stdout line (e.g. polling a port); resolves to the ready value. */
+  startedWhen?: () => Promise<unknown>;
 }): Promise<{ child: Child; ready: T }> {
   const proc = spawn(options.command, options.args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: options.env ?? process.env,
     cwd: options.cwd,
   });
+  track(proc);
   const output: string[] = [];
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   const child: Child = {
@@ -88,6 +107,15 @@ export async function startChild<T>(options: {
     onText(proc.stdout as NodeJS.ReadableStream, true);
     onText(proc.stderr as NodeJS.ReadableStream, false);
     proc.once('error', (err) => fail(`failed to start: ${err.message}`));
+    options.startedWhen?.().then(
+      (value) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve({ child, ready: value as T });
+      },
+      (err: unknown) => fail(err instanceof Error ? err.message : String(err)),
+    );
     proc.once('exit', (code, signal) => fail(`exited (${signal ?? code}) before it was ready`));
   });
 }

@@ -64,7 +64,8 @@ export async function startProxyProcess(
     command: process.execPath,
     args: [...nodeArgs, join(REPO_ROOT, 'apps/proxy/src/main.ts'), ...args],
     readyTimeoutMs: PROXY_READY_TIMEOUT_MS,
-    env: { ...process.env, PDROUTER_LOG_LEVEL: 'warn' },
+    // info level: the 'listening' line is an info line (per-request logging stays off at info).
+    env: { ...process.env, PDROUTER_LOG_LEVEL: 'info' },
     ready: (line) => {
       if (!line.includes('"msg":"listening"')) return undefined;
       const msg = JSON.parse(line) as { url?: string; metricsUrl?: string };
@@ -73,6 +74,9 @@ export async function startProxyProcess(
   });
   return { child, url: ready.url.replace(/\/+$/, ''), metricsUrl: ready.metricsUrl };
 }
+
+/** In scenarios a request silent for this long is a failure (counted and reported), not a hung run. */
+export const SCENARIO_IDLE_TIMEOUT_S = 30;
 
 /** Deadline for one load generator run: generous, since a full seed run at low concurrency takes minutes. */
 export const LOADGEN_TIMEOUT_MS = 30 * 60_000;
@@ -89,7 +93,16 @@ export async function runLoadgenProcess(
   );
   const { code, stdout, stderr } = await runToEnd({
     command: process.execPath,
-    args: [join(REPO_ROOT, 'bench/src/loadgen.ts'), ...args, '--save-result', '--result-filename', file, '--quiet'],
+    args: [
+      join(REPO_ROOT, 'bench/src/loadgen.ts'),
+      '--idle-timeout-sec',
+      String(SCENARIO_IDLE_TIMEOUT_S),
+      ...args,
+      '--save-result',
+      '--result-filename',
+      file,
+      '--quiet',
+    ],
     timeoutMs: LOADGEN_TIMEOUT_MS,
   });
   if (code !== 0) {

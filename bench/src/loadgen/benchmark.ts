@@ -4,8 +4,10 @@ import { arrivalOffsetsS } from './arrivals.ts';
 import type { LoadgenConfig } from './config.ts';
 import { type SampleRequest, sampleRandomDataset } from './dataset.ts';
 import { calculateMetrics, emptyOutput, type RequestOutput } from './metrics.ts';
+import { runMultiTurn } from './multi-turn.ts';
 import { buildReport, defaultResultFilename, trafficLines } from './report.ts';
 import { SeededRandom } from './rng.ts';
+import { summarizeMs } from './stats.ts';
 import type { Target } from './targets.ts';
 
 /** Pause between failed ready-check attempts. */
@@ -50,6 +52,7 @@ export async function runBenchmark(
   const info = config.quiet ? () => {} : log;
   const modelId = config.model ?? (await target.firstModel());
   const model = config.servedModelName ?? modelId;
+  if (config.datasetName === 'multi-turn') return runMultiTurnBenchmark(config, target, modelId, model, log);
   const requests = sampleRandomDataset({
     numPrompts: config.numPrompts,
     inputLen: config.randomInputLen,
@@ -145,4 +148,56 @@ export async function runBenchmark(
     await writeFile(resultFile, JSON.stringify(result));
   }
   return { table, result, outputs, resultFile };
+}
+
+/** The multi-turn dataset: sessions instead of independent prompts; the same metrics, table and JSON keys. */
+async function runMultiTurnBenchmark(
+  config: LoadgenConfig,
+  target: Target,
+  modelId: string,
+  model: string,
+  log: (line: string) => void,
+): Promise<BenchmarkRun> {
+  const mt = config.multiTurn;
+  const run = await runMultiTurn(
+    { ...mt, outputLen: config.randomOutputLen, seed: config.seed, requestIdPrefix: config.requestIdPrefix },
+    config.maxConcurrency ?? mt.sessions,
+    target,
+    model,
+  );
+  const metrics = calculateMetrics(run.outputs, run.durationS, config.metricPercentiles, config.goodput);
+  const date = new Date();
+  const { table, result } = buildReport({
+    config: { ...config, numPrompts: run.outputs.length },
+    modelId,
+    durationS: run.durationS,
+    metrics,
+    outputs: run.outputs,
+    clientCpuS: run.clientCpuS,
+    date,
+  });
+  result.dataset_name = 'multi-turn';
+  result.multi_turn = {
+    ...mt,
+    per_turn: Array.from({ length: mt.turns }, (_, turn) => {
+      const ttfts = run.outputs.filter((o, i) => run.turnOf[i] === turn && o.success).map((o) => o.ttft);
+      const s = summarizeMs(ttfts, [99]);
+      return {
+        turn: turn + 1,
+        completed: ttfts.length,
+        mean_ttft_ms: s.mean,
+        median_ttft_ms: s.median,
+        p99_ttft_ms: s.percentiles[0]?.[1],
+      };
+    }),
+  };
+  log(table);
+  let resultFile: string | undefined;
+  if (config.saveResult) {
+    const name = config.resultFilename ?? defaultResultFilename(config, modelId, result.date as string);
+    resultFile = config.resultDir !== undefined ? join(config.resultDir, name) : name;
+    if (config.resultDir !== undefined) await mkdir(config.resultDir, { recursive: true });
+    await writeFile(resultFile, JSON.stringify(result));
+  }
+  return { table, result, outputs: run.outputs, resultFile };
 }

@@ -13,7 +13,15 @@ export interface LoadgenConfig {
   readonly model: string | undefined;
   readonly servedModelName: string | undefined;
   readonly label: string | undefined;
-  readonly datasetName: 'random';
+  readonly datasetName: 'random' | 'multi-turn';
+  /** multi-turn dataset: shared system prompts, sessions of several turns (see multi-turn.ts). */
+  readonly multiTurn: {
+    readonly systemPrompts: number;
+    readonly systemPromptLen: number;
+    readonly sessions: number;
+    readonly turns: number;
+    readonly userLen: number;
+  };
   readonly numPrompts: number;
   readonly randomInputLen: number;
   readonly randomOutputLen: number;
@@ -44,6 +52,8 @@ export interface LoadgenConfig {
   readonly workerUrls: readonly string[];
   readonly oracleHashKeyMode: 'vllm-router' | 'affinity';
   readonly quiet: boolean;
+  /** Longest silence allowed between two chunks of a response (and before its headers), in seconds. */
+  readonly idleTimeoutSec: number;
 }
 
 type FlagKind = 'string' | 'int' | 'float' | 'bool' | 'list' | 'repeat';
@@ -73,7 +83,12 @@ export const LOADGEN_FLAGS: readonly FlagSpec[] = [
   { name: 'model', kind: 'string', help: "model name (default: the first of the server's /v1/models)" },
   { name: 'served-model-name', kind: 'string', help: 'model name sent in requests when it differs from --model' },
   { name: 'label', kind: 'string', help: 'result label (default: the backend)' },
-  { name: 'dataset-name', kind: 'string', default: 'random', help: 'dataset; only random is supported' },
+  { name: 'dataset-name', kind: 'string', default: 'random', help: 'random, or multi-turn (chat sessions)' },
+  { name: 'multi-turn-system-prompts', kind: 'int', default: '16', help: 'multi-turn: distinct system prompts' },
+  { name: 'multi-turn-system-prompt-len', kind: 'int', default: '800', help: 'multi-turn: system prompt tokens' },
+  { name: 'multi-turn-sessions', kind: 'int', default: '64', help: 'multi-turn: sessions (conversations)' },
+  { name: 'multi-turn-turns', kind: 'int', default: '4', help: 'multi-turn: user turns per session' },
+  { name: 'multi-turn-user-len', kind: 'int', default: '64', help: 'multi-turn: tokens per user message' },
   { name: 'num-prompts', kind: 'int', default: '1000', help: 'number of prompts' },
   { name: 'input-len', kind: 'int', help: 'alias of --random-input-len' },
   { name: 'output-len', kind: 'int', help: 'alias of --random-output-len' },
@@ -128,6 +143,12 @@ export const LOADGEN_FLAGS: readonly FlagSpec[] = [
   { name: 'worker-url', kind: 'repeat', help: 'oracle-plain: a pod URL (repeat)' },
   { name: 'oracle-hash-key-mode', kind: 'string', default: 'vllm-router', help: 'oracle-pd: vllm-router or affinity' },
   { name: 'quiet', kind: 'bool', help: 'print only the result table' },
+  {
+    name: 'idle-timeout-sec',
+    kind: 'float',
+    default: '300',
+    help: 'fail a request after this long without a byte (headers or next chunk)',
+  },
 ];
 
 export class ConfigError extends Error {}
@@ -195,6 +216,11 @@ function pairs(values: readonly string[], sep: string, flag: string): [string, s
   });
 }
 
+function positive(v: number, flag: string): number {
+  if (!(v > 0) || !Number.isFinite(v)) throw new ConfigError(`--${flag} must be a positive number`);
+  return v;
+}
+
 export function parseGoodput(values: readonly string[]): GoodputSlos {
   const slos: Partial<Record<'ttft' | 'tpot' | 'e2el', number>> = {};
   for (const [name, value] of pairs(values, ':', 'goodput')) {
@@ -220,8 +246,12 @@ export function parseLoadgenArgs(argv: readonly string[]): LoadgenConfig {
     throw new ConfigError(`--backend-mode must be direct, oracle-pd or oracle-plain, got '${backendMode}'`);
   }
   const datasetName = str(raw, 'dataset-name');
-  if (datasetName !== 'random')
-    throw new ConfigError(`--dataset-name: only 'random' is supported, got '${datasetName}'`);
+  if (datasetName !== 'random' && datasetName !== 'multi-turn') {
+    throw new ConfigError(`--dataset-name must be random or multi-turn, got '${datasetName}'`);
+  }
+  if (datasetName === 'multi-turn' && backend !== 'openai-chat') {
+    throw new ConfigError('--dataset-name multi-turn needs --backend openai-chat');
+  }
   const endpoint = str(raw, 'endpoint') ?? (backend === 'openai' ? '/v1/completions' : '/v1/chat/completions');
   const expected = backend === 'openai' ? 'completions' : 'chat/completions';
   if (!endpoint.endsWith(expected)) throw new ConfigError(`--endpoint for ${backend} must end with '${expected}'`);
@@ -287,6 +317,13 @@ export function parseLoadgenArgs(argv: readonly string[]): LoadgenConfig {
     servedModelName: str(raw, 'served-model-name'),
     label: str(raw, 'label'),
     datasetName,
+    multiTurn: Object.freeze({
+      systemPrompts: num(raw, 'multi-turn-system-prompts', true) as number,
+      systemPromptLen: num(raw, 'multi-turn-system-prompt-len', true) as number,
+      sessions: num(raw, 'multi-turn-sessions', true) as number,
+      turns: num(raw, 'multi-turn-turns', true) as number,
+      userLen: num(raw, 'multi-turn-user-len', true) as number,
+    }),
     numPrompts,
     randomInputLen: inputLen,
     randomOutputLen: outputLen,
@@ -318,5 +355,6 @@ export function parseLoadgenArgs(argv: readonly string[]): LoadgenConfig {
     workerUrls: Object.freeze(workerUrls),
     oracleHashKeyMode: hashMode,
     quiet: raw.get('quiet') === true,
+    idleTimeoutSec: positive(num(raw, 'idle-timeout-sec', false) as number, 'idle-timeout-sec'),
   });
 }

@@ -1,8 +1,15 @@
 import { SeededRandom } from './rng.ts';
 
 /** One benchmark request, as vLLM's SampleRequest: the prompt, its length in tokens, the requested output length. */
+export interface ChatMessage {
+  readonly role: 'system' | 'user' | 'assistant';
+  readonly content: string;
+}
+
 export interface SampleRequest {
   readonly prompt: string;
+  /** Pre-built chat messages (multi-turn): sent as they are, like vLLM's chat_messages. */
+  readonly chatMessages?: readonly ChatMessage[];
   readonly promptLen: number;
   readonly expectedOutputLen: number;
   readonly requestId: string;

@@ -9,7 +9,7 @@ import {
 } from '@pdrouter/core';
 import type { Pool } from 'undici';
 import type { LoadgenConfig } from './config.ts';
-import { buildRequestBody, HEADERS_TIMEOUT_MS, streamCompletion } from './request-func.ts';
+import { buildRequestBody, streamCompletion } from './request-func.ts';
 import { fetchFirstModel, newPool, requestHeaders, type Target } from './targets.ts';
 
 /**
@@ -30,6 +30,7 @@ export function oraclePlainTarget(config: LoadgenConfig): Target {
         sample.expectedOutputLen,
         config.ignoreEos,
         config.extraBody,
+        sample.chatMessages,
       );
       const headers = requestHeaders(config, sample.requestId);
       const key = extractHashKey((name) => headers[name], body, { mode: config.oracleHashKeyMode });
@@ -42,6 +43,7 @@ export function oraclePlainTarget(config: LoadgenConfig): Target {
           body: JSON.stringify(body),
           backend: config.backend,
           startMs,
+          idleTimeoutMs: config.idleTimeoutSec * 1000,
         },
         out,
       );
@@ -89,6 +91,7 @@ export function oraclePdTarget(config: LoadgenConfig): Target {
         sample.expectedOutputLen,
         config.ignoreEos,
         config.extraBody,
+        sample.chatMessages,
       );
       const headers = requestHeaders(config, sample.requestId);
       const key = extractHashKey((name) => headers[name], body, { mode: config.oracleHashKeyMode });
@@ -102,7 +105,8 @@ export function oraclePdTarget(config: LoadgenConfig): Target {
           method: 'POST',
           headers,
           body: JSON.stringify(buildPrefillBody(route as PdRoute, body)),
-          headersTimeout: HEADERS_TIMEOUT_MS,
+          headersTimeout: config.idleTimeoutSec * 1000,
+          bodyTimeout: config.idleTimeoutSec * 1000,
         });
         const text = await res.body.text();
         if (res.statusCode !== 200) {
@@ -126,6 +130,7 @@ export function oraclePdTarget(config: LoadgenConfig): Target {
           body: JSON.stringify(buildDecodeBody(route as PdRoute, body, kv)),
           backend: config.backend,
           startMs,
+          idleTimeoutMs: config.idleTimeoutSec * 1000,
         },
         out,
       );

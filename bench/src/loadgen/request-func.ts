@@ -1,11 +1,9 @@
 import { type SseEvent, SseParser } from '@pdrouter/core';
 import type { Dispatcher } from 'undici';
 import type { Backend } from './config.ts';
+import type { ChatMessage } from './dataset.ts';
 import type { RequestOutput } from './metrics.ts';
 
-/** Upper bounds so a stalled server fails a request instead of hanging the run. */
-export const HEADERS_TIMEOUT_MS = 300_000;
-export const BODY_IDLE_TIMEOUT_MS = 300_000;
 /** How much of an error body is kept in the result. */
 const ERROR_BODY_MAX_CHARS = 500;
 
@@ -17,6 +15,8 @@ export interface StreamRequest {
   readonly backend: Backend;
   /** Measurement origin (performance.now() ms); TTFT and latency are counted from here. */
   readonly startMs: number;
+  /** A stalled server fails the request after this long without a byte, instead of hanging the run. */
+  readonly idleTimeoutMs: number;
 }
 
 /**
@@ -35,8 +35,8 @@ export async function streamCompletion(req: StreamRequest, out: RequestOutput): 
       method: 'POST',
       headers: req.headers,
       body: req.body,
-      headersTimeout: HEADERS_TIMEOUT_MS,
-      bodyTimeout: BODY_IDLE_TIMEOUT_MS,
+      headersTimeout: req.idleTimeoutMs,
+      bodyTimeout: req.idleTimeoutMs,
     });
     if (res.statusCode !== 200) {
       out.error = `HTTP ${res.statusCode}: ${(await res.body.text()).slice(0, ERROR_BODY_MAX_CHARS)}`;
@@ -104,6 +104,7 @@ export function buildRequestBody(
   outputLen: number,
   ignoreEos: boolean,
   extraBody: Readonly<Record<string, unknown>>,
+  chatMessages?: readonly ChatMessage[],
 ): Record<string, unknown> {
   const common = { stream: true, stream_options: { include_usage: true } };
   const body: Record<string, unknown> =
@@ -111,7 +112,7 @@ export function buildRequestBody(
       ? { model, prompt, repetition_penalty: 1.0, max_tokens: outputLen, logprobs: null, ...common }
       : {
           model,
-          messages: [{ role: 'user', content: [{ type: 'text', text: prompt }] }],
+          messages: chatMessages ?? [{ role: 'user', content: [{ type: 'text', text: prompt }] }],
           max_completion_tokens: outputLen,
           ...common,
         };

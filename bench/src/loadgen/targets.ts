@@ -57,6 +57,7 @@ export function directTarget(config: LoadgenConfig): Target {
         sample.expectedOutputLen,
         config.ignoreEos,
         config.extraBody,
+        sample.chatMessages,
       );
       return streamCompletion(
         {
@@ -66,6 +67,7 @@ export function directTarget(config: LoadgenConfig): Target {
           body: JSON.stringify(body),
           backend: config.backend,
           startMs,
+          idleTimeoutMs: config.idleTimeoutSec * 1000,
         },
         out,
       );
