@@ -47,7 +47,7 @@ export const ROWS: readonly { title: string; panels: readonly PanelSpec[] }[] = 
         unit: 's',
         width: 12,
         description:
-          'Request arrival to the first chunk written to the client, as the router sees it (both legs included).',
+          "Request arrival to the first chunk written to the client, as the router sees it (both legs included), and the router's own share of it (TTFT minus the time spent waiting on the pods).",
         queries: [
           {
             expr: `histogram_quantile(0.5, sum by (le) (rate(pdrouter_ttft_seconds_bucket{${NS}}[5m])))`,
@@ -56,6 +56,14 @@ export const ROWS: readonly { title: string; panels: readonly PanelSpec[] }[] = 
           {
             expr: `histogram_quantile(0.99, sum by (le) (rate(pdrouter_ttft_seconds_bucket{${NS}}[5m])))`,
             legend: 'p99',
+          },
+          {
+            expr: `histogram_quantile(0.5, sum by (le) (rate(pdrouter_router_overhead_seconds_bucket{${NS}}[5m])))`,
+            legend: 'router overhead p50',
+          },
+          {
+            expr: `histogram_quantile(0.99, sum by (le) (rate(pdrouter_router_overhead_seconds_bucket{${NS}}[5m])))`,
+            legend: 'router overhead p99',
           },
         ],
       },

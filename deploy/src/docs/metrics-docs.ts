@@ -75,7 +75,7 @@ export function metricsMarkdown(proxy: readonly MetricDefinition[], discovery: r
         ],
         [
           'What does the router add to TTFT?',
-          `${code('pdrouter_ttft_seconds')} against vLLM's ${code('vllm:time_to_first_token_seconds')}`,
+          `${code('pdrouter_router_overhead_seconds')} (TTFT minus the time spent waiting on the pods); ${code('pdrouter_ttft_seconds')} against vLLM's ${code('vllm:time_to_first_token_seconds')}`,
         ],
         [
           'Is discovery publishing?',
