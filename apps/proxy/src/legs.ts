@@ -150,7 +150,14 @@ export class Legs {
       if (role === 'decode') pod.metrics.decodeRequests.inc();
       else pod.metrics.processed.inc();
       pods.acquire(pod);
-      const r = await this.send(ex, table, pod.url, body);
+      let r: LegResult;
+      try {
+        r = await this.send(ex, table, pod.url, body);
+      } catch (err) {
+        // The request's own abort (client gone, total timeout): the leg is over.
+        pods.release(pod);
+        throw err;
+      }
       if (!r.ok) {
         pods.release(pod);
         this.legFailed(ex, pod, role, r.failure);

@@ -27,6 +27,8 @@ const isEventStream = (up: UpstreamResponse): boolean => {
   return typeof ct === 'string' && ct.includes('text/event-stream');
 };
 
+const ignoreError = () => {};
+
 export function midStreamErrorEvent(failure: LegFailure): string {
   const body =
     failure.kind === 'request_timeout'
@@ -91,6 +93,9 @@ export function relayToNode(out: ServerResponse, up: UpstreamResponse, hooks: Re
     body.on('error', onError);
     out.on('drain', onDrain);
     out.on('close', onClose);
+    // A write racing the client's disconnect errors the response (possibly a tick later); without a
+    // listener that would be an uncaught exception. 'close' follows and settles the relay.
+    out.on('error', ignoreError);
   });
 }
 

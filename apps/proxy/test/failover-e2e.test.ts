@@ -253,6 +253,33 @@ describe('client aborts', () => {
   });
 });
 
+describe('many clients leaving at random moments', () => {
+  it('keeps serving and returns every in-flight count to zero', async () => {
+    const aborted = Array.from({ length: 40 }, async (_, i) => {
+      const ac = new AbortController();
+      const delayMs = (i * 7) % 120;
+      setTimeout(() => ac.abort(), delayMs);
+      try {
+        const res = await complete(`chaos-${i}`, { stream: true, max_tokens: 40 }, ac.signal);
+        await res.body.text();
+      } catch {
+        // Expected: the abort.
+      }
+    });
+    await Promise.all(aborted);
+    await waitFor('in-flight gauges back to zero', async () => {
+      const text = await scrape(router.metricsUrl);
+      return metricValue(text, 'vllm_router_running_requests') === 0 &&
+        metricValue(text, 'pdrouter_in_flight_requests') === 0
+        ? true
+        : undefined;
+    });
+    const res = await complete('after-chaos', {});
+    expect(res.statusCode).toBe(200);
+    await res.body.text();
+  });
+});
+
 describe('no prefill pod left', () => {
   let deadUrl: string;
   let fallback: RunningProxy;
