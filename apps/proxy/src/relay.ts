@@ -43,9 +43,20 @@ export function midStreamErrorEvent(failure: LegFailure): string {
 
 export function relayToNode(out: ServerResponse, up: UpstreamResponse, hooks: RelayHooks): Promise<RelayOutcome> {
   const sse = isEventStream(up);
-  out.writeHead(up.statusCode, downstreamHeaders(up.headers, hooks.requestId));
-  if (sse) out.flushHeaders();
   const body = up.body;
+  try {
+    out.writeHead(up.statusCode, downstreamHeaders(up.headers, hooks.requestId));
+  } catch (err) {
+    // A header value Node refuses to send (or a response already sent): nothing can reach the client.
+    body.destroy();
+    out.destroy();
+    return Promise.resolve({
+      kind: 'upstream_failed',
+      failure: { kind: 'other', timeout: false, message: (err as Error).message },
+      afterFirstChunk: false,
+    });
+  }
+  if (sse) out.flushHeaders();
   return new Promise<RelayOutcome>((resolve) => {
     let first = true;
     let settled = false;
@@ -154,8 +165,12 @@ export function relayToWeb(up: UpstreamResponse, hooks: RelayHooks, done: (outco
   const headers = new Headers();
   for (const [k, v] of Object.entries(downstreamHeaders(up.headers, hooks.requestId))) {
     if (v === undefined) continue;
-    if (Array.isArray(v)) for (const item of v) headers.append(k, item);
-    else headers.set(k, String(v));
+    try {
+      if (Array.isArray(v)) for (const item of v) headers.append(k, item);
+      else headers.set(k, String(v));
+    } catch {
+      // A value the Fetch API refuses: that header is dropped, the response still goes out.
+    }
   }
   return new Response(stream, { status: up.statusCode, headers });
 }
