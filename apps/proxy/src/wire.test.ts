@@ -1,0 +1,176 @@
+// What the pods receive, byte for byte where it matters: a recording HTTP server plays the prefill and the
+// decode pod (answering like vLLM with a kv connector) and keeps every request it saw.
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { PREFILL_KV_TRANSFER_PARAMS } from '@pdrouter/core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buildConfig } from './config.ts';
+import { parseFlags } from './flags.ts';
+import { createProxy, type ProxyInstance } from './proxy.ts';
+
+interface Seen {
+  role: 'prefill' | 'decode';
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: Record<string, unknown>;
+}
+
+const KV_FROM_PREFILL = {
+  do_remote_prefill: true,
+  do_remote_decode: false,
+  remote_engine_id: 'engine-7',
+  remote_block_ids: [1, 2, 3],
+  remote_host: '10.0.0.1',
+  remote_port: 5600,
+  remote_request_id: 'abc',
+  tp_size: 1,
+};
+
+const seen: Seen[] = [];
+
+function recordingPod(role: 'prefill' | 'decode'): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+      seen.push({ role, path: req.url ?? '', headers: req.headers, body });
+      if (role === 'prefill') {
+        res.writeHead(200, { 'content-type': 'application/json', connection: 'keep-alive', 'keep-alive': 'timeout=5' });
+        res.end(JSON.stringify({ id: 'cmpl-p', choices: [{ text: 'x' }], kv_transfer_params: KV_FROM_PREFILL }));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'x-pod-header': 'kept' });
+      res.write('data: {"choices":[{"text":"hello"}]}\n\n');
+      res.end('data: [DONE]\n\n');
+    });
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }),
+    ),
+  );
+}
+
+let prefill: { server: Server; url: string };
+let decode: { server: Server; url: string };
+
+beforeAll(async () => {
+  prefill = await recordingPod('prefill');
+  decode = await recordingPod('decode');
+});
+
+afterAll(async () => {
+  for (const p of [prefill, decode]) {
+    p.server.closeAllConnections();
+    await new Promise<void>((r) => p.server.close(() => r()));
+  }
+});
+
+afterEach(() => {
+  seen.length = 0;
+});
+
+async function proxyWith(extra: string[] = []): Promise<ProxyInstance> {
+  const proxy = await createProxy(
+    buildConfig(parseFlags(['--pd-disaggregation', '--prefill', prefill.url, '--decode', decode.url, ...extra])),
+    {
+      defaultMetrics: false,
+    },
+  );
+  await proxy.start();
+  return proxy;
+}
+
+describe('the legs on the wire', () => {
+  it('sends the vLLM P/D legs: one request id, prefill rewritten, kv params verbatim to decode', async () => {
+    const proxy = await proxyWith();
+    try {
+      const client = {
+        model: 'm',
+        messages: [{ role: 'user', content: 'hi' }],
+        stream: true,
+        stream_options: { include_usage: true },
+        max_tokens: 50,
+        max_completion_tokens: 50,
+        min_tokens: 3,
+      };
+      const res = await proxy.app.request('/v1/chat/completions', {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-request-id': 'client-chosen',
+          'x-custom': 'forwarded',
+          connection: 'keep-alive, x-drop-me',
+          'x-drop-me': 'hop-by-hop',
+          'proxy-authorization': 'secret',
+          authorization: 'Bearer client-key',
+        },
+        body: JSON.stringify(client),
+      });
+      expect(await res.text()).toContain('data: [DONE]');
+      expect(res.headers.get('x-pod-header')).toBe('kept');
+      const p = seen.find((s) => s.role === 'prefill') as Seen;
+      const d = seen.find((s) => s.role === 'decode') as Seen;
+      expect(p.path).toBe('/v1/chat/completions');
+      expect(d.path).toBe('/v1/chat/completions');
+      // One id for both legs, ours (a uuid), also returned to the client.
+      expect(p.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+      expect(d.headers['x-request-id']).toBe(p.headers['x-request-id']);
+      expect(res.headers.get('x-request-id')).toBe(p.headers['x-request-id']);
+      // End-to-end headers pass, hop-by-hop ones (and those named in Connection) do not.
+      for (const s of [p, d]) {
+        expect(s.headers['x-custom']).toBe('forwarded');
+        expect(s.headers['x-drop-me']).toBeUndefined();
+        expect(s.headers['proxy-authorization']).toBeUndefined();
+        expect(s.headers.authorization).toBe('Bearer client-key');
+      }
+      // DESIGN.md §2.3
+      expect(p.body).toMatchObject({
+        stream: false,
+        max_tokens: 1,
+        max_completion_tokens: 1,
+        kv_transfer_params: PREFILL_KV_TRANSFER_PARAMS,
+      });
+      expect(p.body.stream_options).toBeUndefined();
+      expect(p.body.min_tokens).toBeUndefined();
+      // DESIGN.md §2.5: the client's body, with the prefill's kv params verbatim.
+      expect(d.body).toEqual({ ...client, kv_transfer_params: KV_FROM_PREFILL });
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('sends --api-key to the pods instead of the client authorization', async () => {
+    const proxy = await proxyWith(['--api-key', 'sk-backend']);
+    try {
+      await (
+        await proxy.app.request('/v1/completions', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: 'Bearer client-key' },
+          body: JSON.stringify({ prompt: 'x' }),
+        })
+      ).text();
+      expect(seen.map((s) => s.headers.authorization)).toEqual(['Bearer sk-backend', 'Bearer sk-backend']);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('never forwards an ingress key to the pods', async () => {
+    const proxy = await proxyWith(['--ingress-api-key', 'ingress-secret']);
+    try {
+      const res = await proxy.app.request('/v1/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer ingress-secret' },
+        body: JSON.stringify({ prompt: 'x' }),
+      });
+      expect(res.status).toBe(200);
+      await res.text();
+      expect(seen).toHaveLength(2);
+      for (const s of seen) expect(s.headers.authorization).toBeUndefined();
+    } finally {
+      await proxy.close();
+    }
+  });
+});
