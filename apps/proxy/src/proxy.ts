@@ -31,7 +31,7 @@ export interface ProxyInstance {
   readonly source: SnapshotSource;
   /** Starts the snapshot source (the first snapshot is applied before this resolves, when there is one). */
   start(): Promise<void>;
-  /** start() and both listeners; resolves with their URLs. */
+  /** Both listeners, then start(); resolves with their URLs. */
   listen(): Promise<{ url: string; metricsUrl: string }>;
   /** Readiness false, new requests 503; resolves true when in-flight requests finished within the timeout. */
   drain(timeoutMs?: number): Promise<boolean>;
@@ -171,7 +171,6 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
       });
     },
     async listen() {
-      await proxy.start();
       server = createServer({ keepAliveTimeout: CLIENT_KEEP_ALIVE_TIMEOUT_MS }, getRequestListener(app.fetch));
       metricsServer = createServer((req, res) => {
         if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
@@ -202,6 +201,9 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
         });
       const a = await listenOn(server, config.port, config.host);
       const m = await listenOn(metricsServer, config.prometheusPort, config.prometheusHost);
+      // Listening first: /liveness and /metrics answer while a source is still trying to reach its
+      // backend (readiness stays false and requests get 503 until the first snapshot).
+      await proxy.start();
       const urlOf = (host: string, port: number) => `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
       return { url: urlOf(config.host, a.port), metricsUrl: `${urlOf(config.prometheusHost, m.port)}/metrics` };
     },
