@@ -35,4 +35,6 @@ export interface Exchange {
   upstreamWaitMs: number;
   /** When the last leg's response headers arrived. */
   headersAtMs: number;
+  /** The prefill pod that produced the kv params (for the request log). */
+  prefillPod?: string;
 }

@@ -217,6 +217,20 @@ export class Forwarder {
           error: outcome.failure.message,
         });
       }
+      if (logger.enabled('debug')) {
+        // The access log, off by default: which pods served the request (the seed's manual validation).
+        logger.debug('request', {
+          requestId: ex.requestId,
+          route: ex.route,
+          status: answer.res.statusCode,
+          outcome: outcome.kind,
+          prefill: ex.prefillPod,
+          [answer.role === 'prefill' ? 'answeredBy' : answer.role]: answer.pod.url,
+          failovers: ex.failures.length,
+          ttftMs: firstChunkMs > 0 ? Math.round((firstChunkMs - ex.startedMs) * 100) / 100 : undefined,
+          durationMs: Math.round((performance.now() - ex.startedMs) * 100) / 100,
+        });
+      }
       finish();
     };
     if (outgoing) {

@@ -104,6 +104,7 @@ export class Legs {
           continue;
         }
         pods.recordSuccess(pod);
+        ex.prefillPod = pod.url;
       } finally {
         release();
       }
