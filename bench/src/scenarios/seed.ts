@@ -2,6 +2,7 @@ import { processCpuSeconds, processMemoryMiB } from '../harness/child-process.ts
 import { freePort } from '../harness/free-port.ts';
 import { runLoadgenProcess, startProxyProcess, startSimFleetProcess } from '../harness/launchers.ts';
 import { machineInfo, machineMarkdown } from '../harness/machine.ts';
+import { fetchMetricsText, histogramDelta, histogramQuantile, parseHistogram } from '../harness/prometheus.ts';
 import { fmt, markdownTable, writeResults } from '../harness/results.ts';
 import { lineChartSvg } from '../harness/svg-chart.ts';
 import type { ScenarioContext } from './context.ts';
@@ -14,9 +15,11 @@ const SEED_CONCURRENCIES = [32, 64, 128, 256];
 const SEED_NUM_PROMPTS = 200;
 const SEED_INPUT_LEN = 1000;
 const SEED_OUTPUT_LEN = 1000;
-/** --quick: two requests per slot and 200-token answers, about a minute for all eight runs. */
+/**
+ * --quick: the same 200 prompts with 200-token answers, about a minute for all eight runs. (Two waves of requests
+ * only, as tried first, made TTFT a measure of the start-up burst, not of the router.)
+ */
 const QUICK_OUTPUT_LEN = 200;
-const QUICK_PROMPTS_PER_SLOT = 2;
 /** Warm-up through both paths before measuring (JIT, connection pools); not recorded. */
 const WARMUP_PROMPTS = 64;
 const WARMUP_OUTPUT_LEN = 32;
@@ -31,7 +34,12 @@ interface RunRecord {
   readonly result: Record<string, unknown>;
   readonly proxyCpuS?: number;
   readonly simCpuS: number;
+  /** The proxy's own share of TTFT during the run (its pdrouter_router_overhead_seconds histogram), ms. */
+  readonly proxyOverheadMs?: { p50: number | undefined; p99: number | undefined; mean: number | undefined };
 }
+
+/** The proxy's self-measured share of TTFT (time not spent waiting on pods). */
+const OVERHEAD_HISTOGRAM = 'pdrouter_router_overhead_seconds';
 
 const n = (r: Record<string, unknown>, key: string): number => Number(r[key]);
 
@@ -39,8 +47,8 @@ export async function runSeedScenario(ctx: ScenarioContext): Promise<void> {
   const concurrencies = ctx.ints('concurrency') ?? SEED_CONCURRENCIES;
   const inputLen = ctx.int('input-len') ?? SEED_INPUT_LEN;
   const outputLen = ctx.int('output-len') ?? (ctx.quick ? QUICK_OUTPUT_LEN : SEED_OUTPUT_LEN);
-  const promptsFor = (c: number): number =>
-    ctx.int('num-prompts') ?? (ctx.quick ? QUICK_PROMPTS_PER_SLOT * c : SEED_NUM_PROMPTS);
+  const numPrompts = ctx.int('num-prompts') ?? SEED_NUM_PROMPTS;
+  const promptsFor = (_c: number): number => numPrompts;
   const machine = machineInfo();
 
   ctx.log(`starting ${SEED_PREFILL_PODS}P+${SEED_DECODE_PODS}D simulated pods (seed timing)`);
@@ -105,6 +113,7 @@ export async function runSeedScenario(ctx: ScenarioContext): Promise<void> {
         // A fresh seed per run: no run finds another run's prompts in the prefix caches.
         seed++;
         const proxyCpu0 = await processCpuSeconds(proxy.child.pid);
+        const overhead0 = parseHistogram(await fetchMetricsText(proxy.metricsUrl), OVERHEAD_HISTOGRAM);
         const simCpu0 = await processCpuSeconds(sim.child.pid);
         const { result } = await runLoadgenProcess([
           ...targetArgs(which),
@@ -126,7 +135,16 @@ export async function runSeedScenario(ctx: ScenarioContext): Promise<void> {
         ]);
         const proxyCpuS = (await processCpuSeconds(proxy.child.pid)) - proxyCpu0;
         const simCpuS = (await processCpuSeconds(sim.child.pid)) - simCpu0;
-        record[which] = which === 'pdrouter' ? { result, proxyCpuS, simCpuS } : { result, simCpuS };
+        const overhead = histogramDelta(
+          parseHistogram(await fetchMetricsText(proxy.metricsUrl), OVERHEAD_HISTOGRAM),
+          overhead0,
+        );
+        const proxyOverheadMs = {
+          p50: msOrUndefined(histogramQuantile(0.5, overhead)),
+          p99: msOrUndefined(histogramQuantile(0.99, overhead)),
+          mean: overhead.count > 0 ? (1000 * overhead.sum) / overhead.count : undefined,
+        };
+        record[which] = which === 'pdrouter' ? { result, proxyCpuS, simCpuS, proxyOverheadMs } : { result, simCpuS };
         ctx.log(
           `c=${c} ${which}: ${fmt(n(result, 'output_throughput'))} tok/s, median TTFT ${fmt(n(result, 'median_ttft_ms'))} ms, failed ${result.failed}`,
         );
@@ -139,6 +157,10 @@ export async function runSeedScenario(ctx: ScenarioContext): Promise<void> {
     await proxy?.child.stop();
     await sim.child.stop();
   }
+}
+
+function msOrUndefined(s: number | undefined): number | undefined {
+  return s === undefined ? undefined : s * 1000;
 }
 
 interface SeedShape {
@@ -171,6 +193,7 @@ async function writeSeedResults(
         mean_ttft_overhead_ms: n(p, 'mean_ttft_ms') - n(o, 'mean_ttft_ms'),
         median_tpot: n(p, 'median_tpot_ms') / n(o, 'median_tpot_ms'),
       },
+      proxy_self_measured_ttft_share_ms: pdrouter.proxyOverheadMs ?? null,
       proxy_cpu_s: pdrouter.proxyCpuS,
       proxy_cpu_ms_per_1k_output_tokens: tokensK > 0 ? ((pdrouter.proxyCpuS ?? 0) * 1000) / tokensK : null,
       proxy_cpu_cores: (pdrouter.proxyCpuS ?? 0) / n(p, 'duration'),
@@ -257,6 +280,8 @@ async function writeSeedResults(
   }
   const cpuRows = perConcurrency.map((r) => [
     r.concurrency,
+    r.proxy_self_measured_ttft_share_ms?.p50 === undefined ? 'n/a' : fmt(r.proxy_self_measured_ttft_share_ms.p50, 3),
+    r.proxy_self_measured_ttft_share_ms?.p99 === undefined ? 'n/a' : fmt(r.proxy_self_measured_ttft_share_ms.p99, 3),
     fmt(r.proxy_cpu_cores),
     r.proxy_cpu_ms_per_1k_output_tokens === null ? 'n/a' : fmt(r.proxy_cpu_ms_per_1k_output_tokens),
     fmt(r.sim_cpu_cores.pdrouter),
@@ -273,7 +298,7 @@ async function writeSeedResults(
     '',
     `${SEED_PREFILL_PODS} prefill + ${SEED_DECODE_PODS} decode simulated vLLM pods (seed-calibrated timing), random prompts of ` +
       `${shape.inputLen} tokens in / ${shape.outputLen} out, \`--ignore-eos\`, a fresh x-request-id per request, ` +
-      `${ctx.quick ? `${QUICK_PROMPTS_PER_SLOT} x concurrency` : SEED_NUM_PROMPTS} prompts per run, /v1/completions. ` +
+      `${shape.promptsFor(0)} prompts per run, /v1/completions. ` +
       '**pdrouter**: the proxy (P/D, consistent_hash, vllm-router hash keys) in its own process. ' +
       '**oracle**: the load generator doing the two P/D legs itself on the same rings (a zero-cost router). ' +
       'Runs are interleaved per concurrency (alternating which goes first), each load generator in its own process.',
@@ -286,11 +311,18 @@ async function writeSeedResults(
     `- median TTFT overhead < ${TARGET_MEDIAN_TTFT_OVERHEAD_MS} ms at every concurrency: ${yes(ttftOk)}`,
     `- no throughput drop from 128 to 256: ${yes(noDrop)}`,
     '',
-    '## Where the CPU went (cores used during each run; this machine has ' + `${machine.cores})`,
+    `## The proxy's own time and where the CPU went (cores used during each run; this machine has ${machine.cores})`,
+    '',
+    "The proxy's own TTFT share is its `pdrouter_router_overhead_seconds` histogram over the run (TTFT minus time " +
+      'spent waiting on pods: body read, hashing, body building, connection waits, first write), estimated from ' +
+      'its buckets as histogram_quantile does. The A/B median TTFT difference above also carries the run-to-run ' +
+      'noise of the simulated batches (the order requests reach a pod decides their place in its prefill chunks).',
     '',
     markdownTable(
       [
         'Concurrency',
+        "Proxy's own TTFT share p50 (ms)",
+        'p99 (ms)',
         'Proxy (cores)',
         'Proxy CPU ms / 1k tokens',
         'Sims via pdrouter',
