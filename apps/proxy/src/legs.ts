@@ -86,10 +86,15 @@ export class Legs {
           parsed = JSON.parse(text);
         } catch (err) {
           if (ex.abortCause) throw new RequestAborted(ex.abortCause);
-          this.legFailed(ex, pod, 'prefill', {
-            ...classifyUpstreamError(err),
-            kind: err instanceof SyntaxError ? 'bad_prefill_response' : classifyUpstreamError(err).kind,
-          });
+          const failure: LegFailure =
+            err instanceof SyntaxError
+              ? {
+                  kind: 'bad_prefill_response',
+                  timeout: false,
+                  message: `prefill response is not JSON: ${err.message}`,
+                }
+              : classifyUpstreamError(err);
+          this.legFailed(ex, pod, 'prefill', failure);
           continue;
         }
         kv = extractKvTransferParams(parsed);

@@ -28,13 +28,19 @@ const KV_FROM_PREFILL = {
 
 const seen: Seen[] = [];
 
-function recordingPod(role: 'prefill' | 'decode'): Promise<{ server: Server; url: string }> {
+function recordingPod(role: 'prefill' | 'decode' | 'prefill-without-kv'): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
-      seen.push({ role, path: req.url ?? '', headers: req.headers, body });
+      seen.push({ role: role === 'decode' ? 'decode' : 'prefill', path: req.url ?? '', headers: req.headers, body });
+      if (role === 'prefill-without-kv') {
+        // A pod started without a kv connector: a normal answer, no kv_transfer_params.
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ id: 'cmpl-p', choices: [{ text: 'x' }] }));
+        return;
+      }
       if (role === 'prefill') {
         res.writeHead(200, { 'content-type': 'application/json', connection: 'keep-alive', 'keep-alive': 'timeout=5' });
         res.end(JSON.stringify({ id: 'cmpl-p', choices: [{ text: 'x' }], kv_transfer_params: KV_FROM_PREFILL }));
@@ -171,6 +177,31 @@ describe('the legs on the wire', () => {
       for (const s of seen) expect(s.headers.authorization).toBeUndefined();
     } finally {
       await proxy.close();
+    }
+  });
+
+  it('never runs decode without kv params when prefill answered without them (502 instead)', async () => {
+    const bare = await recordingPod('prefill-without-kv');
+    const proxy = await createProxy(
+      buildConfig(parseFlags(['--pd-disaggregation', '--prefill', bare.url, '--decode', decode.url])),
+      {
+        defaultMetrics: false,
+      },
+    );
+    await proxy.start();
+    try {
+      const res = await proxy.app.request('/v1/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt: 'x' }),
+      });
+      expect(res.status).toBe(502);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toContain('bad_prefill_response');
+      expect(seen.map((s) => s.role)).toEqual(['prefill']);
+    } finally {
+      await proxy.close();
+      bare.server.closeAllConnections();
+      await new Promise<void>((r) => bare.server.close(() => r()));
     }
   });
 });
