@@ -105,11 +105,15 @@ export async function runLoadgenProcess(
     ],
     timeoutMs: LOADGEN_TIMEOUT_MS,
   });
-  if (code !== 0) {
+  // Exit code 1 with a result file means every request failed: the result (and its errors) is still the answer.
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new Error(`loadgen exited with ${code} and wrote no result: ${stderr.slice(-2000)}\n${stdout.slice(-2000)}`);
+  } finally {
     await rm(file, { force: true });
-    throw new Error(`loadgen exited with ${code}: ${stderr.slice(-2000)}\n${stdout.slice(-2000)}`);
   }
-  const result = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
-  await rm(file, { force: true });
+  const result = JSON.parse(text) as Record<string, unknown>;
   return { result, table: stdout.trim() };
 }
