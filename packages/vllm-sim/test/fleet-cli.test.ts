@@ -1,4 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SIM_FLAGS, startControlServer } from '../src/index.ts';
@@ -19,6 +20,25 @@ interface ReadyLine {
   event: string;
   pods: { name: string; role: string; url: string }[];
   control: string;
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}
+
+/** A base below Linux's ephemeral range (32768+) with `count` free ports, so outgoing sockets cannot take them. */
+async function freeConsecutivePorts(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 12_000 + Math.floor(Math.random() * 18_000);
+    let free = true;
+    for (let i = 0; i < count && free; i++) free = await portIsFree(base + i);
+    if (free) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports found below 30000`);
 }
 
 function runCli(args: string[]) {
@@ -95,8 +115,7 @@ describe('multi-pod CLI (subprocess)', () => {
   });
 
   it('takes consecutive ports from --base-port', async () => {
-    // A random high base keeps parallel runs apart; a clash fails loudly with EADDRINUSE.
-    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    const base = await freeConsecutivePorts(3);
     const run = runCli(['--prefill', '1', '--decode', '2', `--base-port=${base}`]);
     const ready = await run.ready;
     expect(ready.pods.map((p) => p.url)).toEqual([0, 1, 2].map((i) => `http://127.0.0.1:${base + i}`));
