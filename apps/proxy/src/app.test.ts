@@ -145,23 +145,47 @@ describe('error rows (in-process)', () => {
 
 describe('504 when the pod does not answer in time', () => {
   let stalled: Server;
-  let proxy: ProxyInstance;
+  let url: string;
   beforeAll(async () => {
     // Accepts the request and never answers.
     stalled = createServer(() => {});
     await new Promise<void>((r) => stalled.listen(0, '127.0.0.1', r));
-    const url = `http://127.0.0.1:${(stalled.address() as AddressInfo).port}`;
-    proxy = await makeProxy(['--worker-urls', url, '--first-byte-timeout-ms', '300', '--retry-max-retries', '0']);
+    url = `http://127.0.0.1:${(stalled.address() as AddressInfo).port}`;
   });
   afterAll(async () => {
-    await proxy.close();
     stalled.closeAllConnections();
     await new Promise<void>((r) => stalled.close(() => r()));
   });
 
-  it('answers 504 upstream_timeout', async () => {
-    const e = await errorOf(await post(proxy, '/v1/completions', '{"prompt":"hi"}'));
-    expect(e).toMatchObject({ status: 504, code: 'upstream_timeout' });
+  it('answers 504 when a stream has no headers within --first-byte-timeout-ms', async () => {
+    const proxy = await makeProxy(['--worker-urls', url, '--first-byte-timeout-ms', '300', '--retry-max-retries', '0']);
+    try {
+      const e = await errorOf(await post(proxy, '/v1/completions', '{"prompt":"hi","stream":true}'));
+      expect(e).toMatchObject({ status: 504, code: 'upstream_timeout' });
+      expect(e.message).toContain('first_byte_timeout');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('waits for a non-streaming answer up to --request-timeout-secs (its headers come with the whole answer)', async () => {
+    const proxy = await makeProxy([
+      '--worker-urls',
+      url,
+      '--first-byte-timeout-ms',
+      '100',
+      '--request-timeout-secs',
+      '2',
+    ]);
+    try {
+      const started = Date.now();
+      const e = await errorOf(await post(proxy, '/v1/completions', '{"prompt":"hi"}'));
+      expect(e).toMatchObject({ status: 504, code: 'upstream_timeout' });
+      expect(e.message).toContain('--request-timeout-secs');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
+    } finally {
+      await proxy.close();
+    }
   });
 });
 

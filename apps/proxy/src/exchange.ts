@@ -20,6 +20,8 @@ export interface Exchange {
   readonly rm: RouteMetrics;
   readonly startedMs: number;
   readonly requestId: string;
+  /** The client asked for a stream (`stream: true`). */
+  readonly streaming: boolean;
   /** Headers of both legs (client's end-to-end headers, request id, auth). */
   readonly headers: Record<string, string>;
   /** Fires when the client leaves or the total timeout passes; aborts both legs. */

@@ -536,7 +536,7 @@ export const PROXY_FLAGS: readonly FlagSpec[] = [
     default: 120000,
     honoured: true,
     origin: 'pdrouter',
-    help: "Time from sending a leg to the pod's response headers (covers prefill compute and decode queueing).",
+    help: "Time from sending a leg to the pod's response headers: prefill legs and streaming decode/plain legs. Non-streaming answers (headers only at the end) wait up to --request-timeout-secs instead.",
   },
   {
     name: 'idle-timeout-ms',

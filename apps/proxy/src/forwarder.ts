@@ -118,6 +118,7 @@ export class Forwarder {
       rm,
       startedMs,
       requestId,
+      streaming: body.stream === true,
       headers: upstreamHeaders(clientHeaders, requestId, this.auth),
       signal: controller.signal,
       abortCause: undefined,

@@ -158,7 +158,16 @@ export class Legs {
       pods.acquire(pod);
       let r: LegResult;
       try {
-        r = await this.send(ex, table, pod.url, body);
+        // A non-streaming answer only has headers once the whole generation is done: wait for it as
+        // long as the request may last, never fail it over (that would run the generation twice).
+        r = await this.send(
+          ex,
+          table,
+          pod.url,
+          body,
+          undefined,
+          ex.streaming ? undefined : this.d.config.timeouts.totalMs,
+        );
       } catch (err) {
         // The request's own abort (client gone, total timeout): the leg is over.
         pods.release(pod);
@@ -186,6 +195,7 @@ export class Legs {
     key: string,
     body: string | Buffer,
     extraHeaders?: Record<string, string>,
+    headersTimeoutMs?: number,
   ): Promise<LegResult> {
     const member = table.byKey.get(key);
     let headers = extraHeaders ? { ...ex.headers, ...extraHeaders } : ex.headers;
@@ -199,6 +209,7 @@ export class Legs {
         headers,
         body,
         signal: ex.signal,
+        ...(headersTimeoutMs !== undefined ? { headersTimeoutMs } : {}),
       });
     } catch (err) {
       if (ex.abortCause) throw new RequestAborted(ex.abortCause);
