@@ -24,6 +24,15 @@ const QUICK_OUTPUT_LEN = 200;
 const WARMUP_PROMPTS = 64;
 const WARMUP_OUTPUT_LEN = 32;
 
+/**
+ * The TTFT probe: one request at a time (no batching on the pods, so no scheduling noise), tiny answers, the two
+ * paths alternated in blocks. Its median difference is what the router adds to TTFT on an idle fleet.
+ */
+const PROBE_PROMPTS = 100;
+const QUICK_PROBE_PROMPTS = 40;
+const PROBE_BLOCKS = 2;
+const PROBE_OUTPUT_LEN = 2;
+
 /** Targets of the issue: ratios on this machine. */
 const TARGET_THROUGHPUT_RATIO = 0.97;
 const TARGET_MEDIAN_TTFT_OVERHEAD_MS = 1;
@@ -151,12 +160,78 @@ export async function runSeedScenario(ctx: ScenarioContext): Promise<void> {
       }
       rows.push({ concurrency: c, pdrouter: record.pdrouter as RunRecord, oracle: record.oracle as RunRecord });
     }
+    const probe: Record<Which, Record<string, unknown>[]> = { pdrouter: [], oracle: [] };
+    const probePrompts = Math.ceil((ctx.quick ? QUICK_PROBE_PROMPTS : PROBE_PROMPTS) / PROBE_BLOCKS);
+    for (let block = 0; block < PROBE_BLOCKS; block++) {
+      for (const which of block % 2 === 0 ? (['pdrouter', 'oracle'] as const) : (['oracle', 'pdrouter'] as const)) {
+        seed++;
+        const { result } = await runLoadgenProcess([
+          ...targetArgs(which),
+          '--num-prompts',
+          String(probePrompts),
+          '--random-input-len',
+          String(inputLen),
+          '--random-output-len',
+          String(PROBE_OUTPUT_LEN),
+          '--max-concurrency',
+          '1',
+          '--seed',
+          String(seed),
+          '--save-detailed',
+        ]);
+        probe[which].push(result);
+      }
+    }
+    const probeSummary = summarizeProbe(probe);
+    ctx.log(
+      `TTFT probe (concurrency 1): median pdrouter ${fmt(probeSummary.pdrouter.median_ttft_ms)} ms, oracle ${fmt(probeSummary.oracle.median_ttft_ms)} ms`,
+    );
     const proxyMemory = await processMemoryMiB(proxy.child.pid);
-    await writeSeedResults(ctx, machine, rows, { inputLen, outputLen, promptsFor, proxyMemory });
+    await writeSeedResults(ctx, machine, rows, { inputLen, outputLen, promptsFor, proxyMemory, probe: probeSummary });
   } finally {
     await proxy?.child.stop();
     await sim.child.stop();
   }
+}
+
+interface ProbeSide {
+  readonly requests: number;
+  readonly failed: number;
+  readonly median_ttft_ms: number;
+  readonly p99_ttft_ms: number;
+}
+type ProbeSummary = { pdrouter: ProbeSide; oracle: ProbeSide; median_added_ms: number; p99_added_ms: number };
+
+/** Pools the per-request TTFTs of every probe block of a path (they need --save-detailed). */
+function summarizeProbe(probe: Record<Which, Record<string, unknown>[]>): ProbeSummary {
+  const side = (results: Record<string, unknown>[]): ProbeSide => {
+    const ttfts: number[] = [];
+    let failed = 0;
+    for (const r of results) {
+      const errors = (r.errors as string[] | undefined) ?? [];
+      (r.ttfts as number[] | undefined)?.forEach((t, i) => {
+        if (!errors[i]) ttfts.push(t * 1000);
+      });
+      failed += Number(r.failed);
+    }
+    ttfts.sort((a, b) => a - b);
+    const q = (p: number): number => {
+      if (ttfts.length === 0) return Number.NaN;
+      const rank = (ttfts.length - 1) * p;
+      const lo = Math.floor(rank);
+      const hi = Math.ceil(rank);
+      return (ttfts[lo] as number) + ((ttfts[hi] as number) - (ttfts[lo] as number)) * (rank - lo);
+    };
+    return { requests: ttfts.length, failed, median_ttft_ms: q(0.5), p99_ttft_ms: q(0.99) };
+  };
+  const pdrouter = side(probe.pdrouter);
+  const oracle = side(probe.oracle);
+  return {
+    pdrouter,
+    oracle,
+    median_added_ms: pdrouter.median_ttft_ms - oracle.median_ttft_ms,
+    p99_added_ms: pdrouter.p99_ttft_ms - oracle.p99_ttft_ms,
+  };
 }
 
 function msOrUndefined(s: number | undefined): number | undefined {
@@ -168,6 +243,7 @@ interface SeedShape {
   outputLen: number;
   promptsFor: (c: number) => number;
   proxyMemory: { rssMiB: number; peakRssMiB: number };
+  probe: ProbeSummary;
 }
 
 async function writeSeedResults(
@@ -203,6 +279,7 @@ async function writeSeedResults(
   });
   const throughputOk = perConcurrency.every((r) => r.ratios.output_throughput >= TARGET_THROUGHPUT_RATIO);
   const ttftOk = perConcurrency.every((r) => r.ratios.median_ttft_overhead_ms < TARGET_MEDIAN_TTFT_OVERHEAD_MS);
+  const probeOk = shape.probe.median_added_ms < TARGET_MEDIAN_TTFT_OVERHEAD_MS;
   const at = (c: number) => perConcurrency.find((r) => r.concurrency === c);
   const c128 = at(128);
   const c256 = at(256);
@@ -211,6 +288,7 @@ async function writeSeedResults(
   const targets = {
     throughput_ratio_at_least_0_97_everywhere: throughputOk,
     median_ttft_overhead_below_1_ms_everywhere: ttftOk,
+    median_ttft_overhead_below_1_ms_idle_probe: probeOk,
     no_throughput_drop_128_to_256: noDrop ?? null,
   };
 
@@ -229,6 +307,7 @@ async function writeSeedResults(
       processes: 'simulator (16 pods), proxy and each load generator run in separate Node processes',
     },
     per_concurrency: perConcurrency,
+    ttft_probe_concurrency_1: shape.probe,
     proxy_memory_mib_after: shape.proxyMemory,
     targets,
     seed_reference_vllm_router_real_gpus: SEED_VLLM_ROUTER,
@@ -308,7 +387,9 @@ async function writeSeedResults(
     '## Targets',
     '',
     `- pdrouter >= ${TARGET_THROUGHPUT_RATIO * 100}% of the oracle's output tok/s at every concurrency: ${yes(throughputOk)}`,
-    `- median TTFT overhead < ${TARGET_MEDIAN_TTFT_OVERHEAD_MS} ms at every concurrency: ${yes(ttftOk)}`,
+    `- median TTFT overhead < ${TARGET_MEDIAN_TTFT_OVERHEAD_MS} ms at every concurrency (A/B of the runs above): ${yes(ttftOk)}`,
+    `- median TTFT overhead < ${TARGET_MEDIAN_TTFT_OVERHEAD_MS} ms on an idle fleet (probe below): ${yes(probeOk)} ` +
+      `(${shape.probe.median_added_ms >= 0 ? '+' : ''}${fmt(shape.probe.median_added_ms, 3)} ms)`,
     `- no throughput drop from 128 to 256: ${yes(noDrop)}`,
     '',
     `## The proxy's own time and where the CPU went (cores used during each run; this machine has ${machine.cores})`,
@@ -334,6 +415,25 @@ async function writeSeedResults(
     ),
     '',
     `Proxy RSS after the runs: ${fmt(shape.proxyMemory.rssMiB, 0)} MiB (peak ${fmt(shape.proxyMemory.peakRssMiB, 0)} MiB).`,
+    '',
+    '## TTFT probe: one request at a time',
+    '',
+    `${shape.probe.pdrouter.requests + shape.probe.pdrouter.failed} requests per path (${PROBE_BLOCKS} alternating blocks), ` +
+      `${shape.inputLen} tokens in, ${PROBE_OUTPUT_LEN} out, concurrency 1: no batching on the pods, so the TTFT ` +
+      'difference is the router (two more loopback hops per leg and its own work), not scheduling noise.',
+    '',
+    markdownTable(
+      ['Path', 'Requests', 'Failed', 'Median TTFT (ms)', 'P99 TTFT (ms)'],
+      (['pdrouter', 'oracle'] as const).map((w) => [
+        w,
+        shape.probe[w].requests,
+        shape.probe[w].failed,
+        fmt(shape.probe[w].median_ttft_ms, 3),
+        fmt(shape.probe[w].p99_ttft_ms, 3),
+      ]),
+    ),
+    '',
+    `Added by pdrouter: median ${fmt(shape.probe.median_added_ms, 3)} ms, p99 ${fmt(shape.probe.p99_added_ms, 3)} ms.`,
     '',
     '## Reference: the seed deployment (vllm-router on real GPUs, not this machine)',
     '',
