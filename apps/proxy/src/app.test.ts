@@ -123,6 +123,19 @@ describe('error rows (in-process)', () => {
     }
   });
 
+  it('400 (not 500) for a body nested too deeply to forward', async () => {
+    const roomy = await makeProxy(['--pd-disaggregation', '--prefill', deadUrl, '--decode', deadUrl]);
+    try {
+      const deep = `{"prompt":${'['.repeat(50_000)}${']'.repeat(50_000)}}`;
+      expect(await errorOf(await post(roomy, '/v1/completions', deep))).toMatchObject({
+        status: 400,
+        code: 'invalid_request',
+      });
+    } finally {
+      await roomy.close();
+    }
+  });
+
   it('/health and /liveness answer 200; /readiness 200 with members', async () => {
     expect((await proxy.app.request('/health')).status).toBe(200);
     expect((await proxy.app.request('/liveness')).status).toBe(200);

@@ -8,6 +8,7 @@ import type { Logger } from './logger.ts';
 import type { ProxyMetrics } from './metrics.ts';
 import type { PodRegistry, PodState } from './pods.ts';
 import { Picker } from './policies.ts';
+import { bodyJson } from './request-body.ts';
 import type { RoutingTable } from './router-state.ts';
 import type { UpstreamResponse, Upstreams } from './upstream.ts';
 import { classifyUpstreamError, type LegFailure, RequestAborted } from './upstream-errors.ts';
@@ -49,7 +50,7 @@ export class Legs {
   /** The P/D flow: prefill walk, then decode walk. */
   async pd(ex: Exchange, table: RoutingTable, body: Record<string, unknown>, hash: U64 | undefined): Promise<Answer> {
     const { pods, metrics, config, logger } = this.d;
-    const prefillBody = JSON.stringify(buildPrefillBody(ex.route, body));
+    const prefillBody = bodyJson(buildPrefillBody(ex.route, body));
     const prefillOrder = this.limit(this.prefillPicker.order(table.rings.prefill, hash, pods));
     let kv: Record<string, unknown> | undefined;
     for (let i = 0; i < prefillOrder.length && kv === undefined; i++) {
@@ -124,9 +125,9 @@ export class Legs {
         requestId: ex.requestId,
         failures: ex.failures.map((f) => f.kind),
       });
-      decodeBody = JSON.stringify(body);
+      decodeBody = bodyJson(body);
     } else {
-      decodeBody = JSON.stringify(buildDecodeBody(ex.route, body, kv));
+      decodeBody = bodyJson(buildDecodeBody(ex.route, body, kv));
     }
     return this.walk(
       ex,

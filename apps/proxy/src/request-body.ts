@@ -93,3 +93,13 @@ export function parseGenerationBody(raw: Buffer, route: GenerationRoute): Record
   }
   return body as Record<string, unknown>;
 }
+
+/** JSON text of a body built from the client's: a body nested too deeply to serialise is the client's error. */
+export function bodyJson(value: Record<string, unknown>): string {
+  try {
+    return JSON.stringify(value);
+  } catch (err) {
+    if (err instanceof RangeError) throw new RouterError('invalid_request', 'request body is nested too deeply');
+    throw err;
+  }
+}
