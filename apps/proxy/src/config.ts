@@ -22,7 +22,12 @@ export type MembershipConfig =
       readonly plain: readonly string[];
     }
   | { readonly kind: 'file'; readonly path: string }
-  | { readonly kind: 'nats'; readonly url: string; readonly credsFile?: string };
+  | {
+      readonly kind: 'nats';
+      readonly url: string;
+      readonly credsFile?: string;
+      readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
+    };
 
 export interface TimeoutsConfig {
   readonly connectMs: number;
@@ -119,6 +124,27 @@ function policyOf(raw: FlagValue, flag: string, warnings: string[]): Policy {
   return name as Policy;
 }
 
+/** NATS credentials and TLS files from the flags; a client certificate needs its key and the other way round. */
+function natsAuth(v: Readonly<Record<string, FlagValue>>): {
+  credsFile?: string;
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
+} {
+  const caFile = v['nats-tls-ca'] as string | undefined;
+  const certFile = v['nats-tls-cert'] as string | undefined;
+  const keyFile = v['nats-tls-key'] as string | undefined;
+  if ((certFile === undefined) !== (keyFile === undefined))
+    throw new FlagError('--nats-tls-cert and --nats-tls-key go together');
+  const tls = {
+    ...(caFile !== undefined ? { caFile } : {}),
+    ...(certFile !== undefined ? { certFile } : {}),
+    ...(keyFile !== undefined ? { keyFile } : {}),
+  };
+  return {
+    ...(v['nats-creds'] ? { credsFile: String(v['nats-creds']) } : {}),
+    ...(Object.keys(tls).length > 0 ? { tls } : {}),
+  };
+}
+
 export function buildConfig(parsed: ParsedFlags, io: ConfigIo = defaultIo): ProxyConfig {
   const v = parsed.values;
   const warnings: string[] = parsed.notHonoured.map(
@@ -148,7 +174,7 @@ export function buildConfig(parsed: ParsedFlags, io: ConfigIo = defaultIo): Prox
     membership =
       snapshotFile !== undefined
         ? { kind: 'file', path: snapshotFile }
-        : { kind: 'nats', url: natsUrl as string, ...(v['nats-creds'] ? { credsFile: String(v['nats-creds']) } : {}) };
+        : { kind: 'nats', url: natsUrl as string, ...natsAuth(v) };
   } else if (mode === 'pd') {
     if (prefill.length === 0 || decode.length === 0) {
       throw new FlagError(

@@ -157,6 +157,31 @@ describe('parseFlags', () => {
     );
   });
 
+  it('takes NATS credentials and TLS files for distributed mode', () => {
+    const c = config([
+      '--pd-disaggregation',
+      '--nats-url',
+      'tls://nats:4222',
+      '--nats-creds',
+      '/c',
+      '--nats-tls-ca',
+      '/ca.pem',
+      '--nats-tls-cert',
+      '/c.pem',
+      '--nats-tls-key',
+      '/k.pem',
+    ]);
+    expect(c.membership).toEqual({
+      kind: 'nats',
+      url: 'tls://nats:4222',
+      credsFile: '/c',
+      tls: { caFile: '/ca.pem', certFile: '/c.pem', keyFile: '/k.pem' },
+    });
+    expect(() => config(['--pd-disaggregation', '--nats-url', 'tls://nats:4222', '--nats-tls-cert', '/c.pem'])).toThrow(
+      /go together/,
+    );
+  });
+
   it('maps timeouts and retries to named settings', () => {
     const c = config([
       '--worker-urls',

@@ -13,6 +13,7 @@ import { Lifecycle } from './lifecycle.ts';
 import { type Logger, silentLogger } from './logger.ts';
 import { ProxyMetrics } from './metrics.ts';
 import { ModelsCache } from './models.ts';
+import type * as NatsSourceModule from './nats-source.ts';
 import { PodRegistry } from './pods.ts';
 import { RouterState } from './router-state.ts';
 import { type SnapshotSource, staticSnapshotSource } from './snapshot-source.ts';
@@ -57,19 +58,12 @@ async function sourceFor(config: ProxyConfig, logger: Logger): Promise<SnapshotS
       dataParallelSize: config.dataParallelSize,
     });
   if (m.kind === 'file') return fileSnapshotSource(m.path);
-  // Loaded on demand so standalone mode needs no NATS client at all.
-  const modulePath = './nats-source.ts';
-  const mod = (await import(modulePath)) as {
-    natsSnapshotSource(options: {
-      url: string;
-      credsFile?: string;
-      pool: string;
-      onWatchRestart?: () => void;
-    }): SnapshotSource;
-  };
-  return mod.natsSnapshotSource({
+  // Loaded on demand so standalone mode needs no NATS client at all (the type import is erased).
+  const { natsSnapshotSource }: typeof NatsSourceModule = await import('./nats-source.ts');
+  return natsSnapshotSource({
     url: m.url,
     ...(m.credsFile ? { credsFile: m.credsFile } : {}),
+    ...(m.tls ? { tls: m.tls } : {}),
     pool: config.pool,
     onWatchRestart: () => logger.info('snapshot watch restarted', { nats: m.url, pool: config.pool }),
   });
