@@ -26,6 +26,7 @@ export type MembershipConfig =
       readonly kind: 'nats';
       readonly url: string;
       readonly credsFile?: string;
+      readonly bucket: string;
       readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
     };
 
@@ -174,7 +175,7 @@ export function buildConfig(parsed: ParsedFlags, io: ConfigIo = defaultIo): Prox
     membership =
       snapshotFile !== undefined
         ? { kind: 'file', path: snapshotFile }
-        : { kind: 'nats', url: natsUrl as string, ...natsAuth(v) };
+        : { kind: 'nats', url: natsUrl as string, bucket: String(v.bucket), ...natsAuth(v) };
   } else if (mode === 'pd') {
     if (prefill.length === 0 || decode.length === 0) {
       throw new FlagError(

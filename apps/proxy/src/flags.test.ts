@@ -174,6 +174,7 @@ describe('parseFlags', () => {
     expect(c.membership).toEqual({
       kind: 'nats',
       url: 'tls://nats:4222',
+      bucket: 'pdrouter-snapshots',
       credsFile: '/c',
       tls: { caFile: '/ca.pem', certFile: '/c.pem', keyFile: '/k.pem' },
     });

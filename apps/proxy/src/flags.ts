@@ -637,6 +637,15 @@ export const PROXY_FLAGS: readonly FlagSpec[] = [
     help: 'NATS credentials file.',
   },
   {
+    name: 'bucket',
+    type: 'string',
+    default: 'pdrouter-snapshots',
+    env: 'PDROUTER_NATS_BUCKET',
+    honoured: true,
+    origin: 'pdrouter',
+    help: "JetStream KV bucket the snapshots are read from (the same as discovery's --bucket).",
+  },
+  {
     name: 'nats-tls-ca',
     type: 'string',
     env: 'PDROUTER_NATS_TLS_CA',

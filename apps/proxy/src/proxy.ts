@@ -64,6 +64,7 @@ async function sourceFor(config: ProxyConfig, logger: Logger): Promise<SnapshotS
     url: m.url,
     ...(m.credsFile ? { credsFile: m.credsFile } : {}),
     ...(m.tls ? { tls: m.tls } : {}),
+    bucket: m.bucket,
     pool: config.pool,
     onWatchRestart: () => logger.info('snapshot watch restarted', { nats: m.url, pool: config.pool }),
   });
