@@ -34,7 +34,11 @@ export async function runProxy(
   if (options.handleSignals !== false) {
     let stopping = false;
     const stop = async (signal: string) => {
-      if (stopping) return;
+      if (stopping) {
+        // The operator (or the kubelet after its grace period) insists: exit without waiting for the drain.
+        logger.warn('second signal: exiting now', { signal, inFlight: proxy.lifecycle.inFlight });
+        process.exit(0);
+      }
       stopping = true;
       logger.info('draining', { signal, inFlight: proxy.lifecycle.inFlight, drainTimeoutMs: config.drainTimeoutMs });
       const drained = await proxy.drain();

@@ -166,7 +166,13 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
       });
     },
     async listen() {
-      server = createServer({ keepAliveTimeout: CLIENT_KEEP_ALIVE_TIMEOUT_MS }, getRequestListener(app.fetch));
+      const handle = getRequestListener(app.fetch);
+      server = createServer({ keepAliveTimeout: CLIENT_KEEP_ALIVE_TIMEOUT_MS }, (req, res) => {
+        // While draining every answer closes its connection, so keep-alive clients move to another
+        // replica after at most one more request (which gets its 503 rather than a reset).
+        if (lifecycle.draining) res.setHeader('connection', 'close');
+        return handle(req, res);
+      });
       metricsServer = createServer((req, res) => {
         if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
           const t = state.table;
@@ -205,8 +211,9 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
     async drain(timeoutMs = config.drainTimeoutMs) {
       lifecycle.startDraining();
       metrics.draining.set(1);
-      // Idle keep-alive connections would otherwise keep bringing new requests to a draining replica.
-      server?.closeIdleConnections();
+      // Idle connections are not closed here: one accepted a moment ago may carry a request still in
+      // transit, which would then see a reset instead of an answer. Each connection is closed after its
+      // next response instead (listen() marks them), and close() ends whatever is left.
       return lifecycle.waitIdle(timeoutMs);
     },
     async close() {

@@ -1,8 +1,10 @@
 // The proxy as a process (main.ts): start-up line, SIGTERM with a stream in flight (readiness false, new
-// requests 503, the stream finishes, exit 0), and the command line's error path.
+// requests 503, the stream finishes, exit 0), a second SIGTERM and the drain timeout (exit 0 at once), and
+// the command line's error path.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type HeldPod, startHeldPod } from './held-pod.ts';
 import {
   PROCESS_START_TIMEOUT_MS,
   PROXY_MAIN,
@@ -17,6 +19,7 @@ import {
 const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
 
 let sim: SimProcess;
+let held: HeldPod;
 const children: ChildProcess[] = [];
 
 const stdoutOf = new Map<ChildProcess, string[]>();
@@ -69,75 +72,117 @@ function exitOf(child: ChildProcess, timeoutMs: number): Promise<number | null> 
 
 beforeAll(async () => {
   sim = await startSimProcess(['--prefill', '1', '--decode', '1']);
+  held = await startHeldPod();
 });
 
 afterAll(async () => {
   await Promise.all(children.map((c) => stopChild(c)));
   await sim?.close();
+  await held?.close();
 });
 
 describe('proxy process', () => {
-  it('drains on SIGTERM: readiness false, new requests 503, the in-flight stream completes, exit 0', async () => {
+  /** A proxy process with the sim's prefill pod and the held decode pod. */
+  async function startHeld(extra: string[] = []): Promise<{ child: ChildProcess; url: string; metricsUrl: string }> {
     const child = spawnProxy([
-      ...pdArgs(sim),
+      '--pd-disaggregation',
+      '--prefill',
+      sim.urls('prefill')[0] as string,
+      '--decode',
+      held.url,
       '--host',
       '127.0.0.1',
       '--port',
       '0',
       '--prometheus-port',
       '0',
-      '--drain-timeout-secs',
-      '20',
+      ...extra,
     ]);
     const listening = await waitForLine(
       child,
       (o) => (o.msg === 'listening' ? (o as { url: string; metricsUrl: string }) : undefined),
       PROCESS_START_TIMEOUT_MS,
     );
-    expect(listening.metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
-    expect((await fresh(`${listening.url}/readiness`)).status).toBe(200);
+    return { child, ...listening };
+  }
 
-    // 150 tokens at the sim's default ~6 ms per token: still in flight when the signal arrives.
-    const res = await request(`${listening.url}/v1/completions`, {
+  /** Starts a stream through the proxy and resolves once its first event arrived. */
+  async function openStream(url: string): Promise<{ body: Promise<string> }> {
+    const res = await request(`${url}/v1/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        model: MODEL,
-        prompt: 'a long story please',
-        max_tokens: 60,
-        stream: true,
-        ignore_eos: true,
-      }),
+      body: JSON.stringify({ model: MODEL, prompt: 'a long story please', max_tokens: 60, stream: true }),
     });
     expect(res.statusCode).toBe(200);
     const chunks: Buffer[] = [];
-    const bodyDone = new Promise<string>((resolve, reject) => {
+    const body = new Promise<string>((resolve) => {
       res.body.on('data', (c: Buffer) => chunks.push(c));
       res.body.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-      res.body.on('error', reject);
+      // A cut stream resolves with what arrived (the tests look for [DONE]).
+      res.body.on('error', () => resolve(Buffer.concat(chunks).toString('utf8')));
     });
     await new Promise<void>((resolve) => res.body.once('data', () => resolve()));
+    return { body };
+  }
+
+  it('drains on SIGTERM: readiness false, new requests 503, the in-flight stream completes, exit 0', async () => {
+    const { child, url, metricsUrl } = await startHeld(['--drain-timeout-secs', '60']);
+    expect(metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    expect((await fresh(`${url}/readiness`)).status).toBe(200);
+
+    // The decode pod holds the stream after its first event until release(): in flight for as long as
+    // the checks below take, however loaded the machine is.
+    const stream = await openStream(url);
+    expect(held.received.at(-1)?.body.kv_transfer_params).toMatchObject({ do_remote_prefill: true });
     child.kill('SIGTERM');
 
     // While draining the listener still answers: not ready (as soon as the signal is handled), and new
     // work is refused.
     await waitFor('readiness to turn false', async () =>
-      (await fresh(`${listening.url}/readiness`)).status === 503 ? true : undefined,
+      (await fresh(`${url}/readiness`)).status === 503 ? true : undefined,
     );
-    const refused = await fresh(`${listening.url}/v1/completions`, {
+    const refused = await fresh(`${url}/v1/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: MODEL, prompt: 'x', max_tokens: 2 }),
     });
     expect(refused.status).toBe(503);
     expect((JSON.parse(refused.body) as { error: { code: string } }).error.code).toBe('draining');
+    expect(child.exitCode).toBe(null);
 
-    const text = await bodyDone;
+    held.release();
+    const text = await stream.body;
+    expect(text).toContain('" last"');
     expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
     expect(await exitOf(child, 20_000)).toBe(0);
     const logs = logLines(child);
     expect(logs.find((l) => l.msg === 'draining')).toMatchObject({ signal: 'SIGTERM', inFlight: 1 });
     expect(logs.find((l) => l.msg === 'drained')).toMatchObject({ inFlight: 0 });
+    held.hold();
+  });
+
+  it('exits 0 at once on a second SIGTERM, without waiting for the stream', async () => {
+    const { child, url } = await startHeld(['--drain-timeout-secs', '60']);
+    const stream = await openStream(url);
+    child.kill('SIGTERM');
+    await waitFor('readiness to turn false', async () =>
+      (await fresh(`${url}/readiness`)).status === 503 ? true : undefined,
+    );
+    child.kill('SIGTERM');
+    expect(await exitOf(child, 10_000)).toBe(0);
+    expect(await stream.body).not.toContain('[DONE]');
+    expect(logLines(child).find((l) => l.msg === 'second signal: exiting now')).toBeDefined();
+  });
+
+  it('exits 0 when the drain timeout passes with a stream still in flight', async () => {
+    const { child, url } = await startHeld(['--drain-timeout-secs', '1']);
+    const stream = await openStream(url);
+    child.kill('SIGTERM');
+    expect(await exitOf(child, 15_000)).toBe(0);
+    expect(await stream.body).not.toContain('[DONE]');
+    expect(logLines(child).find((l) => l.msg === 'drain timeout: closing with requests in flight')).toMatchObject({
+      inFlight: 1,
+    });
   });
 
   it('refuses unknown flags with a pointer to --help and exit code 2', async () => {
