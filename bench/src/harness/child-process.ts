@@ -25,7 +25,8 @@ function track(proc: ChildProcess): void {
   signalsHooked = true;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
-      for (const p of running) p.kill('SIGKILL');
+      // SIGTERM, not SIGKILL: nginx's master then stops its workers, the proxy and the pods close their sockets.
+      for (const p of running) p.kill('SIGTERM');
       process.exit(130);
     });
   }

@@ -47,10 +47,17 @@ export async function runOverheadScenario(ctx: ScenarioContext): Promise<void> {
   const concurrencies = ctx.ints('concurrency') ?? CONCURRENCIES;
   const outputLen = ctx.int('output-len') ?? (ctx.quick ? QUICK_OUTPUT_LEN : OUTPUT_LEN);
   const skip = new Set((ctx.str('skip') ?? '').split(',').filter(Boolean));
+  // --timing seed: the pods pace tokens like the seed's GPUs (one chunk per ~6 ms step) instead of streaming as
+  // fast as sockets drain, so every token is its own read and write on each hop (per-chunk cost, not batching).
+  const timing = ctx.str('timing') ?? 'zero';
+  if (timing !== 'zero' && timing !== 'seed') throw new Error(`--timing must be zero or seed, got '${timing}'`);
+  const resultName = timing === 'seed' ? `${ctx.name}-seed-timing` : ctx.name;
   const notes: string[] = [];
 
-  ctx.log(`starting ${PLAIN_PODS} plain simulated pods with zero think time (--no-think)`);
-  const sim = await startSimFleetProcess(['--plain', String(PLAIN_PODS), '--no-think']);
+  ctx.log(
+    `starting ${PLAIN_PODS} plain simulated pods (${timing === 'zero' ? 'zero think time, --no-think' : 'seed timing'})`,
+  );
+  const sim = await startSimFleetProcess(['--plain', String(PLAIN_PODS), ...(timing === 'zero' ? ['--no-think'] : [])]);
   const model = sim.pods.length > 0 ? await firstModel(sim.plain[0] as string) : 'unknown';
   const paths: PathHandle[] = [];
   try {
@@ -184,7 +191,7 @@ export async function runOverheadScenario(ctx: ScenarioContext): Promise<void> {
         );
       }
     }
-    await writeOverheadResults(ctx, machine, paths, measurements, notes, outputLen);
+    await writeOverheadResults({ ...ctx, name: resultName }, machine, paths, measurements, notes, outputLen, timing);
   } finally {
     for (const p of paths) await p.child?.stop();
     await sim.child.stop();
@@ -204,6 +211,7 @@ async function writeOverheadResults(
   measurements: Measurement[],
   notes: string[],
   outputLen: number,
+  timing: 'zero' | 'seed',
 ): Promise<void> {
   const direct = (c: number) => measurements.find((m) => m.path === 'direct' && m.concurrency === c)?.result;
   const rows = measurements.map((m) => {
@@ -254,7 +262,7 @@ async function writeOverheadResults(
     command: ctx.command,
     setup: {
       plain_pods: PLAIN_PODS,
-      sim_mode: 'zero think time (--no-think)',
+      sim_mode: timing === 'zero' ? 'zero think time (--no-think)' : 'seed timing (one token per engine step)',
       input_len: INPUT_LEN,
       output_len: outputLen,
       paths: paths.map((p) => ({ name: p.name, description: p.description })),
@@ -266,11 +274,15 @@ async function writeOverheadResults(
   };
   const yes = (v: boolean | null): string => (v === true ? 'met' : v === false ? '**missed**' : 'not measured');
   const md = [
-    `# overhead: what a proxy costs per relayed token${ctx.quick ? ' (--quick)' : ''}`,
+    `# overhead: what a proxy costs per relayed token${timing === 'seed' ? ', seed-paced tokens' : ''}${ctx.quick ? ' (--quick)' : ''}`,
     '',
     machineMarkdown(machine, ctx.command),
     '',
-    `${PLAIN_PODS} plain simulated pods with zero think time (tokens as fast as sockets take them), ${INPUT_LEN} tokens in / ` +
+    `${PLAIN_PODS} plain simulated pods ${
+      timing === 'zero'
+        ? 'with zero think time (tokens as fast as sockets take them)'
+        : 'with the seed timing (one token per ~6-8 ms engine step: every token is its own chunk on every hop)'
+    }, ${INPUT_LEN} tokens in / ` +
       `${outputLen} out, streamed /v1/completions. Every process on its own (pods, proxy, load generator); router CPU from ` +
       '/proc/<pid>/stat (user + system, whole process tree) before and after each run; RSS after the run. ' +
       '"direct" is the load generator choosing the pod itself (same consistent hash), the zero-cost baseline.',
