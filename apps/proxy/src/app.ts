@@ -69,8 +69,9 @@ export function createApp(deps: AppDeps): Hono {
       if (err.status >= 500) logger.warn('request failed', { path: c.req.path, code: err.code, error: err.message });
       if (GENERATION_ROUTES.includes(c.req.path as GenerationRoute)) deps.metrics.requestError(c.req.path, err.code);
       const res = jsonError(err);
-      // A draining replica closes the connection so the client's next request goes to another one.
-      if (err.code === 'draining') res.headers.set('connection', 'close');
+      // A draining replica closes the connection so the client's next request goes to another one; after a
+      // body that never arrived whole (408) the connection cannot carry another request.
+      if (err.code === 'draining' || err.status === 408) res.headers.set('connection', 'close');
       return res;
     }
     logger.error('unexpected error', {

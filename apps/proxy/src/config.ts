@@ -39,6 +39,8 @@ export interface TimeoutsConfig {
   /** The whole request, both legs and the stream. */
   readonly totalMs: number;
   readonly keepAliveMs: number;
+  /** Receiving a client's request body (after its headers). */
+  readonly clientBodyMs: number;
 }
 
 export interface HealthConfig {
@@ -256,6 +258,7 @@ export function buildConfig(parsed: ParsedFlags, io: ConfigIo = defaultIo): Prox
       idleMs: positive('idle-timeout-ms', v['idle-timeout-ms'] as number),
       totalMs: Math.round(positive('request-timeout-secs', v['request-timeout-secs'] as number) * 1000),
       keepAliveMs: positive('keep-alive-timeout-ms', v['keep-alive-timeout-ms'] as number),
+      clientBodyMs: positive('client-body-timeout-ms', v['client-body-timeout-ms'] as number),
     }),
     ...(connections > 0 ? { connectionsPerPod: connections } : {}),
     maxPayloadBytes: positive('max-payload-size', v['max-payload-size'] as number),

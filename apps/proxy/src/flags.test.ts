@@ -191,9 +191,12 @@ describe('parseFlags', () => {
       '2.5',
       '--connect-timeout-ms',
       '100',
+      '--client-body-timeout-ms',
+      '700',
       '--disable-retries',
     ]);
     expect(c.timeouts.totalMs).toBe(2500);
+    expect(c.timeouts.clientBodyMs).toBe(700);
     expect(c.timeouts.connectMs).toBe(100);
     expect(c.maxFailovers).toBe(0);
   });

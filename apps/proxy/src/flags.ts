@@ -547,6 +547,14 @@ export const PROXY_FLAGS: readonly FlagSpec[] = [
     help: 'Longest silence allowed between two chunks of a response body.',
   },
   {
+    name: 'client-body-timeout-ms',
+    type: 'int',
+    default: 30000,
+    honoured: true,
+    origin: 'pdrouter',
+    help: "Time allowed to receive a client's whole request body once its headers arrived; a client that stalls longer gets 408 and its connection is closed.",
+  },
+  {
     name: 'keep-alive-timeout-ms',
     type: 'int',
     default: 60000,

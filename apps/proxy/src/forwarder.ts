@@ -86,7 +86,7 @@ export class Forwarder {
     const incoming = env?.incoming;
     const outgoing = env?.outgoing as ServerResponse | undefined;
     const raw = incoming
-      ? await readNodeBody(incoming, config.maxPayloadBytes)
+      ? await readNodeBody(incoming, config.maxPayloadBytes, config.timeouts.clientBodyMs)
       : await readWebBody(c.req.raw, config.maxPayloadBytes);
     const body = parseGenerationBody(raw, route);
 

@@ -97,7 +97,12 @@ describe('relay and drain with a slow client', () => {
     const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
     socket.on('error', () => {});
     // Read a little, then stop reading: the proxy's writes back up into its socket buffers.
-    await new Promise<void>((resolve) => socket.once('data', (d: Buffer) => (received.push(d), resolve())));
+    await new Promise<void>((resolve) =>
+      socket.once('data', (d: Buffer) => {
+        received.push(d);
+        resolve();
+      }),
+    );
     socket.pause();
     const shutdown = proxy.drain(30_000).then(async (drained) => {
       await proxy.close();

@@ -20,17 +20,32 @@ function tooLarge(limit: number): RouterError {
   );
 }
 
-/** Reads a Node request body with a byte limit, without Web Streams. */
-export function readNodeBody(incoming: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * Reads a Node request body with a byte limit and a deadline (a client that sends its headers and then
+ * stalls would otherwise hold an in-flight slot, and a drain, for as long as Node's own 300 s request
+ * timeout), without Web Streams.
+ */
+export function readNodeBody(incoming: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
   const declared = Number(incoming.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) return Promise.reject(tooLarge(limit));
+  if (incoming.readableEnded) return Promise.resolve(Buffer.alloc(0));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
+    const timer = setTimeout(() => {
+      finish(
+        new RouterError(
+          'invalid_request',
+          `request body not received within ${timeoutMs} ms (--client-body-timeout-ms)`,
+          { status: 408 },
+        ),
+      );
+    }, timeoutMs);
     const finish = (err?: unknown) => {
       if (done) return;
       done = true;
+      clearTimeout(timer);
       incoming.off('data', onData);
       incoming.off('end', onEnd);
       incoming.off('error', onError);
@@ -58,7 +73,6 @@ export function readNodeBody(incoming: IncomingMessage, limit: number): Promise<
     incoming.on('end', onEnd);
     incoming.on('error', onError);
     incoming.on('close', onClose);
-    if (incoming.readableEnded) finish();
   });
 }
 
