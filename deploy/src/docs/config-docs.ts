@@ -15,7 +15,7 @@ type AnyFlag = Pick<FlagSpec, 'name' | 'help' | 'env' | 'valueName' | 'secret'> 
 };
 
 function flagName(f: AnyFlag): string {
-  const names = [f.name, ...(f.aliases ?? [])].map((n) => code(`--${n}`));
+  const names = [f.name, ...(f.aliases ?? [])].map((n) => code(n.length === 1 ? `-${n}` : `--${n}`));
   return names.join(', ');
 }
 
