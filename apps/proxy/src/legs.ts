@@ -10,7 +10,7 @@ import type { PodRegistry, PodState } from './pods.ts';
 import { Picker } from './policies.ts';
 import { bodyJson } from './request-body.ts';
 import type { RoutingTable } from './router-state.ts';
-import type { UpstreamResponse, Upstreams } from './upstream.ts';
+import { readBodyText, UpstreamBodyTooLarge, type UpstreamResponse, type Upstreams } from './upstream.ts';
 import { classifyUpstreamError, type LegFailure, RequestAborted } from './upstream-errors.ts';
 
 export interface LegsDeps {
@@ -22,6 +22,14 @@ export interface LegsDeps {
 }
 
 type LegResult = { ok: true; res: UpstreamResponse } | { ok: false; failure: LegFailure };
+
+/**
+ * Largest prefill answer read (one token plus kv_transfer_params: kilobytes, more with prompt_logprobs);
+ * a pod answering more is faulty and is not buffered whole.
+ */
+export const MAX_PREFILL_RESPONSE_BYTES = 16 * 1024 * 1024;
+/** How much of a pod's 5xx body is kept for the log. */
+const ERROR_BODY_LOG_BYTES = 300;
 
 export class Legs {
   private readonly d: LegsDeps;
@@ -82,17 +90,20 @@ export class Legs {
         let parsed: unknown;
         try {
           const bodyStartMs = performance.now();
-          const text = await res.body.text();
+          const text = await readBodyText(res.body, MAX_PREFILL_RESPONSE_BYTES);
           ex.upstreamWaitMs += performance.now() - bodyStartMs;
           parsed = JSON.parse(text);
         } catch (err) {
           if (ex.abortCause) throw new RequestAborted(ex.abortCause);
           const failure: LegFailure =
-            err instanceof SyntaxError
+            err instanceof SyntaxError || err instanceof UpstreamBodyTooLarge
               ? {
                   kind: 'bad_prefill_response',
                   timeout: false,
-                  message: `prefill response is not JSON: ${err.message}`,
+                  message:
+                    err instanceof SyntaxError
+                      ? `prefill response is not JSON: ${err.message}`
+                      : `prefill ${err.message}`,
                 }
               : classifyUpstreamError(err);
           this.legFailed(ex, pod, 'prefill', failure);
@@ -223,7 +234,7 @@ export class Legs {
       // Read the pod's message for the log, and free the connection.
       let text = '';
       try {
-        text = (await res.body.text()).slice(0, 300);
+        text = await readBodyText(res.body, ERROR_BODY_LOG_BYTES, { truncate: true });
       } catch {
         // The status is enough.
       }

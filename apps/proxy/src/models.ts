@@ -4,10 +4,12 @@ import { RouterError } from '@pdrouter/core';
 import type { ProxyConfig } from './config.ts';
 import type { PodRegistry } from './pods.ts';
 import type { RouterState } from './router-state.ts';
-import type { Upstreams } from './upstream.ts';
+import { readBodyText, type Upstreams } from './upstream.ts';
 
 /** How long one pod may take to list its models. */
 export const MODELS_TIMEOUT_MS = 5000;
+/** Largest model list read from a pod (a list of a few models is a few kilobytes). */
+export const MAX_MODELS_RESPONSE_BYTES = 1024 * 1024;
 
 export class ModelsCache {
   private cached: { body: string; atMs: number; fingerprint: string } | undefined;
@@ -49,7 +51,7 @@ export class ModelsCache {
           signal: AbortSignal.timeout(MODELS_TIMEOUT_MS),
           headersTimeoutMs: MODELS_TIMEOUT_MS,
         });
-        const body = await res.body.text();
+        const body = await readBodyText(res.body, MAX_MODELS_RESPONSE_BYTES);
         if (res.statusCode !== 200) {
           lastError = `HTTP ${res.statusCode}`;
           continue;

@@ -6,6 +6,58 @@ import type { TimeoutsConfig } from './config.ts';
 
 export type UpstreamResponse = Dispatcher.ResponseData;
 
+/** A pod answer longer than the reader's limit: the rest was not read (the connection is dropped). */
+export class UpstreamBodyTooLarge extends Error {
+  override readonly name = 'UpstreamBodyTooLarge';
+}
+
+/**
+ * A pod's whole response body as text, at most `limitBytes` of it: a misbehaving pod cannot make the
+ * proxy buffer an unbounded answer. Beyond the limit the body is destroyed and the result is the
+ * UpstreamBodyTooLarge error, or with `truncate` the first `limitBytes`.
+ */
+export function readBodyText(
+  body: UpstreamResponse['body'],
+  limitBytes: number,
+  options: { truncate?: boolean } = {},
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = () => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limitBytes) {
+        chunks.push(chunk);
+        return;
+      }
+      cleanup();
+      // Swallows the abort error destroy() emits; nothing reads this body any more.
+      body.on('error', () => {});
+      body.destroy();
+      if (options.truncate) {
+        chunks.push(chunk.subarray(0, chunk.length - (size - limitBytes)));
+        resolve(Buffer.concat(chunks).toString('utf8'));
+      } else reject(new UpstreamBodyTooLarge(`response body is larger than ${limitBytes} bytes`));
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(Buffer.concat(chunks, size).toString('utf8'));
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    body.on('data', onData);
+    body.on('end', onEnd);
+    body.on('error', onError);
+  });
+}
+
 export interface UpstreamRequest {
   method: 'GET' | 'POST';
   /** Path on the pod, e.g. /v1/completions. */
