@@ -153,7 +153,7 @@ export class Forwarder {
     try {
       const answer =
         config.mode === 'pd'
-          ? await this.legs.pd(ex, table as RoutingTable, body, hash)
+          ? await this.legs.pd(ex, table as RoutingTable, raw, body, hash)
           : await this.legs.plain(ex, table as RoutingTable, raw, hash);
       return await this.relay(ex, answer, outgoing, finish);
     } catch (err) {

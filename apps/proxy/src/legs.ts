@@ -31,6 +31,30 @@ export const MAX_PREFILL_RESPONSE_BYTES = 16 * 1024 * 1024;
 /** How much of a pod's 5xx body is kept for the log. */
 const ERROR_BODY_LOG_BYTES = 300;
 
+const KV_FIELD_PREFIX = Buffer.from(',"kv_transfer_params":');
+const CLOSING_BRACE = 0x7d;
+
+/**
+ * The decode leg's body (DESIGN.md §2.5): the client's bytes as received with `kv_transfer_params` added
+ * before the closing brace. Re-serialising the parsed body would alter what the client sent (integers
+ * beyond 2^53 such as seeds, 1e400) and cost a JSON.stringify of the whole prompt per request. A body
+ * that already carries kv_transfer_params is rebuilt from the parsed object, where the field is replaced.
+ */
+export function decodeBodyOf(
+  route: Exchange['route'],
+  raw: Buffer,
+  body: Record<string, unknown>,
+  kv: Record<string, unknown>,
+): Buffer | string {
+  let end = raw.length - 1;
+  // JSON whitespace after the object: space, tab, LF, CR.
+  while (end >= 0 && (raw[end] === 0x20 || raw[end] === 0x09 || raw[end] === 0x0a || raw[end] === 0x0d)) end--;
+  if (Object.hasOwn(body, 'kv_transfer_params') || raw[end] !== CLOSING_BRACE || Object.keys(body).length === 0) {
+    return bodyJson(buildDecodeBody(route, body, kv));
+  }
+  return Buffer.concat([raw.subarray(0, end), KV_FIELD_PREFIX, Buffer.from(`${JSON.stringify(kv)}}`)]);
+}
+
 export class Legs {
   private readonly d: LegsDeps;
   private readonly prefillPicker: Picker;
@@ -55,8 +79,14 @@ export class Legs {
     }
   }
 
-  /** The P/D flow: prefill walk, then decode walk. */
-  async pd(ex: Exchange, table: RoutingTable, body: Record<string, unknown>, hash: U64 | undefined): Promise<Answer> {
+  /** The P/D flow: prefill walk, then decode walk. `raw` is the client's body as received (`body` parsed). */
+  async pd(
+    ex: Exchange,
+    table: RoutingTable,
+    raw: Buffer,
+    body: Record<string, unknown>,
+    hash: U64 | undefined,
+  ): Promise<Answer> {
     const { pods, metrics, config, logger } = this.d;
     const prefillBody = bodyJson(buildPrefillBody(ex.route, body));
     const prefillOrder = this.limit(this.prefillPicker.order(table.rings.prefill, hash, pods));
@@ -127,7 +157,7 @@ export class Legs {
       }
     }
 
-    let decodeBody: string;
+    let decodeBody: string | Buffer;
     if (kv === undefined) {
       if (!config.decodeOnlyFallback || ex.abortCause) throw this.exhausted(ex, 'prefill');
       metrics.decodeOnlyFallbacks.inc();
@@ -136,9 +166,9 @@ export class Legs {
         requestId: ex.requestId,
         failures: ex.failures.map((f) => f.kind),
       });
-      decodeBody = bodyJson(body);
+      decodeBody = raw;
     } else {
-      decodeBody = bodyJson(buildDecodeBody(ex.route, body, kv));
+      decodeBody = decodeBodyOf(ex.route, raw, body, kv);
     }
     return this.walk(
       ex,

@@ -1,6 +1,7 @@
 // Reading and checking the client's body: at most --max-payload-size bytes (413 beyond, checked against
 // Content-Length first so an oversize upload is refused before it is read), JSON, an object, and the
 // field the route cannot do without.
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import { RouterError } from '@pdrouter/core';
 
@@ -88,6 +89,9 @@ export async function readWebBody(request: Request, limit: number): Promise<Buff
 /** Parses and checks a generation request body. Never throws anything but RouterError. */
 export function parseGenerationBody(raw: Buffer, route: GenerationRoute): Record<string, unknown> {
   if (raw.length === 0) throw new RouterError('invalid_json', 'request body is empty: expected a JSON object');
+  // JSON is UTF-8 (RFC 8259 §8.1). Decoding would replace bad bytes silently, and the decode leg forwards
+  // the client's bytes as they are: both legs must see the same prompt.
+  if (!isUtf8(raw)) throw new RouterError('invalid_json', 'request body is not valid UTF-8');
   let body: unknown;
   try {
     body = JSON.parse(raw.toString('utf8'));

@@ -13,6 +13,8 @@ interface Seen {
   path: string;
   headers: IncomingHttpHeaders;
   body: Record<string, unknown>;
+  /** The body's bytes as received. */
+  raw: string;
 }
 
 const KV_FROM_PREFILL = {
@@ -33,8 +35,15 @@ function recordingPod(role: 'prefill' | 'decode' | 'prefill-without-kv'): Promis
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
-      seen.push({ role: role === 'decode' ? 'decode' : 'prefill', path: req.url ?? '', headers: req.headers, body });
+      const raw = Buffer.concat(chunks).toString('utf8');
+      const body = JSON.parse(raw) as Record<string, unknown>;
+      seen.push({
+        role: role === 'decode' ? 'decode' : 'prefill',
+        path: req.url ?? '',
+        headers: req.headers,
+        body,
+        raw,
+      });
       if (role === 'prefill-without-kv') {
         // A pod started without a kv connector: a normal answer, no kv_transfer_params.
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -142,6 +151,62 @@ describe('the legs on the wire', () => {
       expect(p.body.min_tokens).toBeUndefined();
       // DESIGN.md §2.5: the client's body, with the prefill's kv params verbatim.
       expect(d.body).toEqual({ ...client, kv_transfer_params: KV_FROM_PREFILL });
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("sends the client's bytes to decode unchanged (big integers, number spelling), kv params added", async () => {
+    const proxy = await proxyWith();
+    try {
+      // JSON.parse + JSON.stringify would turn the seed into 12345678901234567000 and 1.50 into 1.5.
+      const client = '{ "model": "m", "prompt": "caf\\u00e9 ☕", "seed": 12345678901234567890, "temperature": 1.50 }\n';
+      const res = await proxy.app.request('/v1/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: client,
+      });
+      expect(res.status).toBe(200);
+      await res.text();
+      const d = seen.find((x) => x.role === 'decode') as Seen;
+      expect(d.raw).toBe(
+        `{ "model": "m", "prompt": "caf\\u00e9 ☕", "seed": 12345678901234567890, "temperature": 1.50 ,"kv_transfer_params":${JSON.stringify(KV_FROM_PREFILL)}}`,
+      );
+      expect(d.body.kv_transfer_params).toEqual(KV_FROM_PREFILL);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("replaces a kv_transfer_params the client sent itself with the prefill pod's", async () => {
+    const proxy = await proxyWith();
+    try {
+      const res = await proxy.app.request('/v1/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt: 'x', kv_transfer_params: { forged: true } }),
+      });
+      expect(res.status).toBe(200);
+      await res.text();
+      const d = seen.find((x) => x.role === 'decode') as Seen;
+      expect(d.body.kv_transfer_params).toEqual(KV_FROM_PREFILL);
+      expect(d.raw.match(/kv_transfer_params/g)?.length).toBe(1);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('refuses a body that is not valid UTF-8 (400) before any leg is sent', async () => {
+    const proxy = await proxyWith();
+    try {
+      const res = await proxy.app.request('/v1/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: Buffer.concat([Buffer.from('{"prompt":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]),
+      });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('invalid_json');
+      expect(seen).toHaveLength(0);
     } finally {
       await proxy.close();
     }
