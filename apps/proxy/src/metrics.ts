@@ -223,6 +223,27 @@ export class ProxyMetrics {
     };
   }
 
+  /**
+   * Drops every series of a pod that left the membership. Pods come and go with their addresses under
+   * Kubernetes; keeping their series would grow the registry (and each scrape) with every rollout.
+   */
+  removePod(worker: string): void {
+    for (const m of [
+      this.pdPrefillRequests,
+      this.pdDecodeRequests,
+      this.processed,
+      this.pdPrefillErrors,
+      this.pdDecodeErrors,
+      this.pdStreamErrors,
+      this.running,
+      this.workerHealth,
+      this.ejections,
+      this.readmissions,
+    ]) {
+      m.remove(worker);
+    }
+  }
+
   requestError(route: string, errorType: string): void {
     const key = `${route}\u0000${errorType}`;
     let c = this.errorCache.get(key);

@@ -74,4 +74,26 @@ describe('PodRegistry passive health', () => {
     expect(registry.inFlight(POD)).toBe(1);
     registry.close();
   });
+
+  it("drops a departed pod's state and every metric series of it once it is idle", async () => {
+    const metrics = new ProxyMetrics({ defaultMetrics: false });
+    const registry = new PodRegistry({ config: HEALTH, metrics, logger: silentLogger, probe: async () => true });
+    const other = 'http://10.0.0.2:8000';
+    registry.setMembers([POD, other]);
+    const pod = registry.get(POD);
+    pod.metrics.prefillRequests.inc();
+    pod.metrics.decodeRequests.inc();
+    pod.metrics.streamErrors.inc();
+    registry.acquire(pod);
+    // Still busy when it leaves: kept until its leg ends and the next membership comes.
+    registry.setMembers([other]);
+    expect((await metrics.registry.metrics()).includes(`worker="${POD}"`)).toBe(true);
+    registry.release(pod);
+    registry.setMembers([other]);
+    const text = await metrics.registry.metrics();
+    expect(text.includes(`worker="${POD}"`)).toBe(false);
+    expect(text.includes(`worker="${other}"`)).toBe(true);
+    expect(registry.snapshot().map((p) => p.url)).toEqual([other]);
+    registry.close();
+  });
 });

@@ -53,8 +53,7 @@ export class PodRegistry {
       this.stopProbe(url);
       if (pod.inFlight === 0) {
         this.pods.delete(url);
-        this.metrics.running.remove(url);
-        this.metrics.workerHealth.remove(url);
+        this.metrics.removePod(url);
       }
     }
     this.updateActive();
