@@ -485,7 +485,7 @@ async function writeSeedResults(
             values: perConcurrency.map((r) => n(r.oracle, 'output_throughput')),
           },
           {
-            label: 'real GPUs (seed, vllm-router)',
+            label: 'real GPUs (seed)',
             color: '#999999',
             dashed: true,
             values: xs.map((c) => seedAt(c)?.outputThroughput),
@@ -503,7 +503,7 @@ async function writeSeedResults(
             values: perConcurrency.map((r) => n(r.oracle, 'median_ttft_ms')),
           },
           {
-            label: 'real GPUs (seed, vllm-router)',
+            label: 'real GPUs (seed)',
             color: '#999999',
             dashed: true,
             values: xs.map((c) => seedAt(c)?.medianTtftMs),
