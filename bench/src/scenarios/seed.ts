@@ -57,6 +57,8 @@ export async function runSeedScenario(ctx: ScenarioContext): Promise<void> {
   const inputLen = ctx.int('input-len') ?? SEED_INPUT_LEN;
   const outputLen = ctx.int('output-len') ?? (ctx.quick ? QUICK_OUTPUT_LEN : SEED_OUTPUT_LEN);
   const numPrompts = ctx.int('num-prompts') ?? SEED_NUM_PROMPTS;
+  // --repeat N: N interleaved pdrouter/oracle pairs per concurrency; the ratio is then pooled over them.
+  const repeat = ctx.int('repeat') ?? 1;
   const promptsFor = (_c: number): number => numPrompts;
   const machine = machineInfo();
 
@@ -112,53 +114,58 @@ export async function runSeedScenario(ctx: ScenarioContext): Promise<void> {
     }
     ctx.log('warm-up done');
 
-    const rows: { concurrency: number; pdrouter: RunRecord; oracle: RunRecord }[] = [];
+    const rows: SeedRow[] = [];
     let seed = 0;
-    for (const [i, c] of concurrencies.entries()) {
-      // Alternate which path goes first so a drift of the machine does not always favour the same one.
-      const order: Which[] = i % 2 === 0 ? ['pdrouter', 'oracle'] : ['oracle', 'pdrouter'];
-      const record: Partial<Record<Which, RunRecord>> = {};
-      for (const which of order) {
-        // A fresh seed per run: no run finds another run's prompts in the prefix caches.
-        seed++;
-        const proxyCpu0 = await processCpuSeconds(proxy.child.pid);
-        const overhead0 = parseHistogram(await fetchMetricsText(proxy.metricsUrl), OVERHEAD_HISTOGRAM);
-        const simCpu0 = await processCpuSeconds(sim.child.pid);
-        const { result } = await runLoadgenProcess([
-          ...targetArgs(which),
-          '--backend',
-          'openai',
-          '--dataset-name',
-          'random',
-          '--num-prompts',
-          String(promptsFor(c)),
-          '--random-input-len',
-          String(inputLen),
-          '--random-output-len',
-          String(outputLen),
-          '--max-concurrency',
-          String(c),
-          '--ignore-eos',
-          '--seed',
-          String(seed),
-        ]);
-        const proxyCpuS = (await processCpuSeconds(proxy.child.pid)) - proxyCpu0;
-        const simCpuS = (await processCpuSeconds(sim.child.pid)) - simCpu0;
-        const overhead = histogramDelta(
-          parseHistogram(await fetchMetricsText(proxy.metricsUrl), OVERHEAD_HISTOGRAM),
-          overhead0,
-        );
-        const proxyOverheadMs = {
-          p50: msOrUndefined(histogramQuantile(0.5, overhead)),
-          p99: msOrUndefined(histogramQuantile(0.99, overhead)),
-          mean: overhead.count > 0 ? (1000 * overhead.sum) / overhead.count : undefined,
-        };
-        record[which] = which === 'pdrouter' ? { result, proxyCpuS, simCpuS, proxyOverheadMs } : { result, simCpuS };
-        ctx.log(
-          `c=${c} ${which}: ${fmt(n(result, 'output_throughput'))} tok/s, median TTFT ${fmt(n(result, 'median_ttft_ms'))} ms, failed ${result.failed}`,
-        );
+    let pairIndex = 0;
+    for (const c of concurrencies) {
+      const row: SeedRow = { concurrency: c, repeats: [] };
+      rows.push(row);
+      for (let rep = 0; rep < repeat; rep++) {
+        // Alternate which path goes first so a drift of the machine does not always favour the same one.
+        const order: Which[] = pairIndex++ % 2 === 0 ? ['pdrouter', 'oracle'] : ['oracle', 'pdrouter'];
+        const record: Partial<Record<Which, RunRecord>> = {};
+        for (const which of order) {
+          // A fresh seed per run: no run finds another run's prompts in the prefix caches.
+          seed++;
+          const proxyCpu0 = await processCpuSeconds(proxy.child.pid);
+          const overhead0 = parseHistogram(await fetchMetricsText(proxy.metricsUrl), OVERHEAD_HISTOGRAM);
+          const simCpu0 = await processCpuSeconds(sim.child.pid);
+          const { result } = await runLoadgenProcess([
+            ...targetArgs(which),
+            '--backend',
+            'openai',
+            '--dataset-name',
+            'random',
+            '--num-prompts',
+            String(promptsFor(c)),
+            '--random-input-len',
+            String(inputLen),
+            '--random-output-len',
+            String(outputLen),
+            '--max-concurrency',
+            String(c),
+            '--ignore-eos',
+            '--seed',
+            String(seed),
+          ]);
+          const proxyCpuS = (await processCpuSeconds(proxy.child.pid)) - proxyCpu0;
+          const simCpuS = (await processCpuSeconds(sim.child.pid)) - simCpu0;
+          const overhead = histogramDelta(
+            parseHistogram(await fetchMetricsText(proxy.metricsUrl), OVERHEAD_HISTOGRAM),
+            overhead0,
+          );
+          const proxyOverheadMs = {
+            p50: msOrUndefined(histogramQuantile(0.5, overhead)),
+            p99: msOrUndefined(histogramQuantile(0.99, overhead)),
+            mean: overhead.count > 0 ? (1000 * overhead.sum) / overhead.count : undefined,
+          };
+          record[which] = which === 'pdrouter' ? { result, proxyCpuS, simCpuS, proxyOverheadMs } : { result, simCpuS };
+          ctx.log(
+            `c=${c}${repeat > 1 ? ` #${rep + 1}` : ''} ${which}: ${fmt(n(result, 'output_throughput'))} tok/s, median TTFT ${fmt(n(result, 'median_ttft_ms'))} ms, failed ${result.failed}`,
+          );
+        }
+        row.repeats.push({ pdrouter: record.pdrouter as RunRecord, oracle: record.oracle as RunRecord });
       }
-      rows.push({ concurrency: c, pdrouter: record.pdrouter as RunRecord, oracle: record.oracle as RunRecord });
     }
     const probe: Record<Which, Record<string, unknown>[]> = { pdrouter: [], oracle: [] };
     const probePrompts = Math.ceil((ctx.quick ? QUICK_PROBE_PROMPTS : PROBE_PROMPTS) / PROBE_BLOCKS);
@@ -238,6 +245,11 @@ function msOrUndefined(s: number | undefined): number | undefined {
   return s === undefined ? undefined : s * 1000;
 }
 
+interface SeedRow {
+  readonly concurrency: number;
+  readonly repeats: { pdrouter: RunRecord; oracle: RunRecord }[];
+}
+
 interface SeedShape {
   inputLen: number;
   outputLen: number;
@@ -249,10 +261,10 @@ interface SeedShape {
 async function writeSeedResults(
   ctx: ScenarioContext,
   machine: ReturnType<typeof machineInfo>,
-  rows: { concurrency: number; pdrouter: RunRecord; oracle: RunRecord }[],
+  rows: SeedRow[],
   shape: SeedShape,
 ): Promise<void> {
-  const perConcurrency = rows.map(({ concurrency, pdrouter, oracle }) => {
+  const pairSummary = (concurrency: number, pdrouter: RunRecord, oracle: RunRecord) => {
     const p = pdrouter.result;
     const o = oracle.result;
     const tokensK = n(p, 'total_output_tokens') / 1000;
@@ -276,17 +288,55 @@ async function writeSeedResults(
       sim_cpu_cores: { pdrouter: pdrouter.simCpuS / n(p, 'duration'), oracle: oracle.simCpuS / n(o, 'duration') },
       client_cpu_cores: { pdrouter: n(p, 'client_cpu_utilization'), oracle: n(o, 'client_cpu_utilization') },
     };
+  };
+  const perConcurrency = rows.map((row) => {
+    const pairs = row.repeats.map((r) => pairSummary(row.concurrency, r.pdrouter, r.oracle));
+    const first = pairs[0] as ReturnType<typeof pairSummary>;
+    const pooled = (side: 'pdrouter' | 'oracle'): number => {
+      const tokens = pairs.reduce((a, x) => a + n(x[side], 'total_output_tokens'), 0);
+      const seconds = pairs.reduce((a, x) => a + n(x[side], 'duration'), 0);
+      return tokens / seconds;
+    };
+    const medianOf = (values: number[]): number => {
+      const v = [...values].sort((a, b) => a - b);
+      const mid = Math.floor(v.length / 2);
+      return v.length % 2 === 1 ? (v[mid] as number) : ((v[mid - 1] as number) + (v[mid] as number)) / 2;
+    };
+    return {
+      ...first,
+      repeats: pairs.length > 1 ? pairs : undefined,
+      pooled: {
+        runs: pairs.length,
+        pdrouter_output_throughput: pooled('pdrouter'),
+        oracle_output_throughput: pooled('oracle'),
+        output_throughput_ratio: pooled('pdrouter') / pooled('oracle'),
+        min_run_output_throughput_ratio: Math.min(...pairs.map((x) => x.ratios.output_throughput)),
+        median_of_median_ttft_ms: {
+          pdrouter: medianOf(pairs.map((x) => n(x.pdrouter, 'median_ttft_ms'))),
+          oracle: medianOf(pairs.map((x) => n(x.oracle, 'median_ttft_ms'))),
+        },
+      },
+    };
   });
-  const throughputOk = perConcurrency.every((r) => r.ratios.output_throughput >= TARGET_THROUGHPUT_RATIO);
-  const ttftOk = perConcurrency.every((r) => r.ratios.median_ttft_overhead_ms < TARGET_MEDIAN_TTFT_OVERHEAD_MS);
+  const throughputOk = perConcurrency.every((r) => r.pooled.output_throughput_ratio >= TARGET_THROUGHPUT_RATIO);
+  const throughputOkEveryRun = perConcurrency.every(
+    (r) => r.pooled.min_run_output_throughput_ratio >= TARGET_THROUGHPUT_RATIO,
+  );
+  // With repeats: the median over the runs of each path's median TTFT.
+  const ttftOk = perConcurrency.every(
+    (r) =>
+      r.pooled.median_of_median_ttft_ms.pdrouter - r.pooled.median_of_median_ttft_ms.oracle <
+      TARGET_MEDIAN_TTFT_OVERHEAD_MS,
+  );
   const probeOk = shape.probe.median_added_ms < TARGET_MEDIAN_TTFT_OVERHEAD_MS;
   const at = (c: number) => perConcurrency.find((r) => r.concurrency === c);
   const c128 = at(128);
   const c256 = at(256);
   const noDrop =
-    c128 && c256 ? n(c256.pdrouter, 'output_throughput') >= n(c128.pdrouter, 'output_throughput') : undefined;
+    c128 && c256 ? c256.pooled.pdrouter_output_throughput >= c128.pooled.pdrouter_output_throughput : undefined;
   const targets = {
     throughput_ratio_at_least_0_97_everywhere: throughputOk,
+    throughput_ratio_at_least_0_97_in_every_single_run: throughputOkEveryRun,
     median_ttft_overhead_below_1_ms_everywhere: ttftOk,
     median_ttft_overhead_below_1_ms_idle_probe: probeOk,
     no_throughput_drop_128_to_256: noDrop ?? null,
@@ -327,35 +377,54 @@ async function writeSeedResults(
   ];
   const tableRows: (string | number)[][] = [];
   for (const r of perConcurrency) {
-    for (const [label, res] of [
-      ['pdrouter', r.pdrouter],
-      ['oracle', r.oracle],
-    ] as const) {
+    const pairs = r.repeats ?? [r];
+    for (const [k, pair] of pairs.entries()) {
+      const run = pairs.length > 1 ? ` #${k + 1}` : '';
+      for (const [label, res] of [
+        ['pdrouter', pair.pdrouter],
+        ['oracle', pair.oracle],
+      ] as const) {
+        tableRows.push([
+          r.concurrency,
+          label + run,
+          fmt(n(res, 'output_throughput'), 0),
+          fmt(n(res, 'max_output_tokens_per_s'), 0),
+          fmt(n(res, 'request_throughput')),
+          fmt(n(res, 'mean_ttft_ms')),
+          fmt(n(res, 'median_ttft_ms')),
+          fmt(n(res, 'mean_tpot_ms')),
+          fmt(n(res, 'median_tpot_ms')),
+          String(res.failed),
+        ]);
+      }
+      const q = pair.ratios;
       tableRows.push([
         r.concurrency,
-        label,
-        fmt(n(res, 'output_throughput'), 0),
-        fmt(n(res, 'max_output_tokens_per_s'), 0),
-        fmt(n(res, 'request_throughput')),
-        fmt(n(res, 'mean_ttft_ms')),
-        fmt(n(res, 'median_ttft_ms')),
-        fmt(n(res, 'mean_tpot_ms')),
-        fmt(n(res, 'median_tpot_ms')),
-        String(res.failed),
+        `**pdrouter / oracle${run}**`,
+        `**${fmt(100 * q.output_throughput, 1)}%**`,
+        `${fmt(100 * q.max_output_tokens_per_s, 1)}%`,
+        `${fmt(100 * q.request_throughput, 1)}%`,
+        `${q.mean_ttft_overhead_ms >= 0 ? '+' : ''}${fmt(q.mean_ttft_overhead_ms)}`,
+        `**${q.median_ttft_overhead_ms >= 0 ? '+' : ''}${fmt(q.median_ttft_overhead_ms)}**`,
+        '',
+        `${fmt(100 * q.median_tpot, 1)}%`,
+        '',
       ]);
     }
-    tableRows.push([
-      r.concurrency,
-      '**pdrouter / oracle**',
-      `**${fmt(100 * r.ratios.output_throughput, 1)}%**`,
-      `${fmt(100 * r.ratios.max_output_tokens_per_s, 1)}%`,
-      `${fmt(100 * r.ratios.request_throughput, 1)}%`,
-      `${r.ratios.mean_ttft_overhead_ms >= 0 ? '+' : ''}${fmt(r.ratios.mean_ttft_overhead_ms)}`,
-      `**${r.ratios.median_ttft_overhead_ms >= 0 ? '+' : ''}${fmt(r.ratios.median_ttft_overhead_ms)}**`,
-      '',
-      `${fmt(100 * r.ratios.median_tpot, 1)}%`,
-      '',
-    ]);
+    if (pairs.length > 1) {
+      tableRows.push([
+        r.concurrency,
+        `**pooled over ${pairs.length} runs**`,
+        `**${fmt(100 * r.pooled.output_throughput_ratio, 1)}%**`,
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+      ]);
+    }
   }
   const cpuRows = perConcurrency.map((r) => [
     r.concurrency,
@@ -386,7 +455,9 @@ async function writeSeedResults(
     '',
     '## Targets',
     '',
-    `- pdrouter >= ${TARGET_THROUGHPUT_RATIO * 100}% of the oracle's output tok/s at every concurrency: ${yes(throughputOk)}`,
+    `- pdrouter >= ${TARGET_THROUGHPUT_RATIO * 100}% of the oracle's output tok/s at every concurrency` +
+      `${perConcurrency[0]?.repeats ? ' (pooled over the runs)' : ''}: ${yes(throughputOk)}`,
+    ...(perConcurrency[0]?.repeats ? [`- ... and in every single run: ${yes(throughputOkEveryRun)}`] : []),
     `- median TTFT overhead < ${TARGET_MEDIAN_TTFT_OVERHEAD_MS} ms at every concurrency (A/B of the runs above): ${yes(ttftOk)}`,
     `- median TTFT overhead < ${TARGET_MEDIAN_TTFT_OVERHEAD_MS} ms on an idle fleet (probe below): ${yes(probeOk)} ` +
       `(${shape.probe.median_added_ms >= 0 ? '+' : ''}${fmt(shape.probe.median_added_ms, 3)} ms)`,
@@ -477,12 +548,12 @@ async function writeSeedResults(
           {
             label: 'pdrouter',
             color: '#1f77b4',
-            values: perConcurrency.map((r) => n(r.pdrouter, 'output_throughput')),
+            values: perConcurrency.map((r) => r.pooled.pdrouter_output_throughput),
           },
           {
             label: 'oracle (zero-cost router)',
             color: '#2ca02c',
-            values: perConcurrency.map((r) => n(r.oracle, 'output_throughput')),
+            values: perConcurrency.map((r) => r.pooled.oracle_output_throughput),
           },
           {
             label: 'real GPUs (seed)',
@@ -496,11 +567,15 @@ async function writeSeedResults(
         title: 'Median TTFT',
         yLabel: 'ms',
         series: [
-          { label: 'pdrouter', color: '#1f77b4', values: perConcurrency.map((r) => n(r.pdrouter, 'median_ttft_ms')) },
+          {
+            label: 'pdrouter',
+            color: '#1f77b4',
+            values: perConcurrency.map((r) => r.pooled.median_of_median_ttft_ms.pdrouter),
+          },
           {
             label: 'oracle (zero-cost router)',
             color: '#2ca02c',
-            values: perConcurrency.map((r) => n(r.oracle, 'median_ttft_ms')),
+            values: perConcurrency.map((r) => r.pooled.median_of_median_ttft_ms.oracle),
           },
           {
             label: 'real GPUs (seed)',
