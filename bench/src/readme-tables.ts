@@ -1,0 +1,270 @@
+#!/usr/bin/env node
+// Refreshes the headline tables of bench/README.md from bench/results/*.json: every block between
+// `<!-- table:NAME -->` and `<!-- /table:NAME -->` is regenerated; the prose around them is left alone.
+// `node bench/src/readme-tables.ts`
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from './harness/machine.ts';
+import { fmt, markdownTable } from './harness/results.ts';
+import { SEED_VLLM_ROUTER } from './scenarios/seed-reference.ts';
+
+/** The parts of our own results files read back here. */
+type VllmResult = Record<string, unknown>;
+interface Origin {
+  command: string;
+  machine: { commit: string; date: string };
+}
+interface SeedPair {
+  pdrouter: VllmResult;
+  oracle: VllmResult;
+  ratios: { output_throughput: number; median_ttft_overhead_ms: number };
+  proxy_self_measured_ttft_share_ms: { p50?: number; p99?: number } | null;
+}
+interface SeedConcurrency extends SeedPair {
+  concurrency: number;
+  repeats?: SeedPair[];
+  pooled: {
+    runs: number;
+    pdrouter_output_throughput: number;
+    oracle_output_throughput: number;
+    output_throughput_ratio: number;
+  };
+  proxy_cpu_cores: number;
+  proxy_cpu_ms_per_1k_output_tokens: number | null;
+  sim_cpu_cores: { pdrouter: number };
+  client_cpu_cores: { pdrouter: number };
+}
+interface ProbeSide {
+  requests: number;
+  median_ttft_ms: number;
+}
+interface SeedJson extends Origin {
+  setup: { input_len: number };
+  per_concurrency: SeedConcurrency[];
+  ttft_probe_concurrency_1?: { pdrouter: ProbeSide; oracle: ProbeSide; median_added_ms: number; p99_added_ms: number };
+}
+interface OverheadRow {
+  concurrency: number;
+  path: string;
+  relayed_tokens_per_s: number;
+  vs_direct_throughput: number;
+  added_median_ttft_ms: number;
+  added_p99_ttft_ms: number;
+  router_cpu_ms_per_1k_tokens: number | null;
+  router_rss_mib: number | null;
+}
+interface OverheadJson extends Origin {
+  rows: OverheadRow[];
+  cpu_ms_per_1k_tokens_all_concurrencies: Record<string, number>;
+  targets: { pdrouter_vs_nginx_cpu_ratio: number; pdrouter_vs_gateway_cpu_ratio: number };
+}
+interface AffinityJson extends Origin {
+  variants: {
+    variant: string;
+    prefill: { hit_rate: number; max_over_mean_requests: number };
+    decode: { hit_rate: number; max_over_mean_requests: number };
+    result: VllmResult & { multi_turn: { per_turn: { median_ttft_ms: number }[] } };
+  }[];
+}
+const RESULTS = join(REPO_ROOT, 'bench', 'results');
+const README = join(REPO_ROOT, 'bench', 'README.md');
+function load<T>(name: string): T | undefined {
+  const file = join(RESULTS, `${name}.json`);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as T) : undefined;
+}
+const signed = (v: number, digits = 2): string => `${v >= 0 ? '+' : ''}${fmt(v, digits)}`;
+const origin = (j: Origin): string => `\`${j.command}\` at commit \`${j.machine.commit}\`, ${j.machine.date}`;
+
+function seedTables(seed: SeedJson): Record<string, string> {
+  // Results written before --repeat existed hold one pair per concurrency and no pooled figures.
+  for (const c of seed.per_concurrency) {
+    c.pooled ??= {
+      runs: 1,
+      pdrouter_output_throughput: Number(c.pdrouter.output_throughput),
+      oracle_output_throughput: Number(c.oracle.output_throughput),
+      output_throughput_ratio: c.ratios.output_throughput,
+    };
+  }
+  const rows: (string | number)[][] = [];
+  for (const c of seed.per_concurrency) {
+    for (const side of ['pdrouter', 'oracle'] as const) {
+      const pairs: SeedPair[] = c.repeats ?? [c];
+      const med = (key: string): number => {
+        const v = pairs.map((p) => Number(p[side][key])).sort((a, b) => a - b);
+        const m = Math.floor(v.length / 2);
+        return v.length % 2 ? (v[m] as number) : ((v[m - 1] as number) + (v[m] as number)) / 2;
+      };
+      rows.push([
+        c.concurrency,
+        side,
+        fmt(side === 'pdrouter' ? c.pooled.pdrouter_output_throughput : c.pooled.oracle_output_throughput, 0),
+        fmt(med('max_output_tokens_per_s'), 0),
+        fmt(med('request_throughput')),
+        fmt(med('mean_ttft_ms')),
+        fmt(med('median_ttft_ms')),
+        fmt(med('mean_tpot_ms')),
+        fmt(med('median_tpot_ms')),
+        side === 'pdrouter' ? `**${fmt(100 * c.pooled.output_throughput_ratio, 1)}%**` : '',
+      ]);
+    }
+    const s = SEED_VLLM_ROUTER.find((x) => x.concurrency === c.concurrency);
+    if (s) {
+      rows.push([
+        c.concurrency,
+        '*vllm-router, real GPUs (seed)*',
+        `*${fmt(s.outputThroughput, 0)}*`,
+        `*${fmt(s.peakOutputThroughput, 0)}*`,
+        `*${fmt(s.requestThroughput)}*`,
+        `*${fmt(s.meanTtftMs)}*`,
+        `*${fmt(s.medianTtftMs)}*`,
+        `*${fmt(s.meanTpotMs)}*`,
+        `*${fmt(s.medianTpotMs)}*`,
+        '',
+      ]);
+    }
+  }
+  const runs = seed.per_concurrency[0]?.pooled?.runs ?? 1;
+  const main = `${origin(seed)}; ${runs} interleaved run${runs > 1 ? 's' : ''} per path and concurrency (output tok/s pooled over them, the other columns their median):\n\n${markdownTable(
+    [
+      'Concurrency',
+      'Router',
+      'Output tok/s',
+      'Peak output tok/s',
+      'Req/s',
+      'Mean TTFT (ms)',
+      'Median TTFT (ms)',
+      'Mean TPOT (ms)',
+      'Median TPOT (ms)',
+      'pdrouter / oracle output tok/s',
+    ],
+    rows,
+  )}`;
+  const perRun = markdownTable(
+    [
+      'Concurrency',
+      'pdrouter / oracle output tok/s per run',
+      'Pooled',
+      'Median TTFT pdrouter - oracle per run (ms)',
+      "Proxy's own TTFT share p50 / p99 (ms)",
+    ],
+    seed.per_concurrency.map((c) => {
+      const pairs: SeedPair[] = c.repeats ?? [c];
+      const own = pairs.map((p) => p.proxy_self_measured_ttft_share_ms);
+      return [
+        c.concurrency,
+        pairs.map((p) => `${fmt(100 * p.ratios.output_throughput, 1)}%`).join(' / '),
+        `**${fmt(100 * c.pooled.output_throughput_ratio, 1)}%**`,
+        pairs.map((p) => signed(p.ratios.median_ttft_overhead_ms)).join(' / '),
+        own.map((o) => `${fmt(o?.p50, 3)} / ${fmt(o?.p99, 3)}`).join(', '),
+      ];
+    }),
+  );
+  const probe = seed.ttft_probe_concurrency_1;
+  const probeText = probe
+    ? `Concurrency 1 (${probe.pdrouter.requests} requests per path, ${seed.setup.input_len} tokens in, no batching on the pods): median TTFT pdrouter ${fmt(probe.pdrouter.median_ttft_ms, 3)} ms, oracle ${fmt(probe.oracle.median_ttft_ms, 3)} ms: **${signed(probe.median_added_ms, 3)} ms** added at the median, ${signed(probe.p99_added_ms)} ms at p99.`
+    : 'No probe in this result.';
+  const cpu = markdownTable(
+    ['Concurrency', 'Proxy (cores)', 'Proxy CPU ms / 1k tokens', 'Pods (cores)', 'Load generator (cores)'],
+    seed.per_concurrency.map((c) => [
+      c.concurrency,
+      fmt(c.proxy_cpu_cores),
+      fmt(c.proxy_cpu_ms_per_1k_output_tokens ?? undefined),
+      fmt(c.sim_cpu_cores.pdrouter),
+      fmt(c.client_cpu_cores.pdrouter),
+    ]),
+  );
+  return { 'seed-main': main, 'seed-runs': perRun, 'seed-probe': probeText, 'seed-cpu': cpu };
+}
+
+function overheadTable(o: OverheadJson): string {
+  const order = ['direct', 'pdrouter', 'nginx', 'portkey'];
+  const rows = [...o.rows].sort(
+    (a, b) => a.concurrency - b.concurrency || order.indexOf(a.path) - order.indexOf(b.path),
+  );
+  const t = o.cpu_ms_per_1k_tokens_all_concurrencies;
+  const x = o.targets;
+  return `${origin(o)}:\n\n${markdownTable(
+    [
+      'Concurrency',
+      'Path',
+      'Relayed tok/s',
+      'vs direct',
+      'Added median TTFT (ms)',
+      'Added P99 TTFT (ms)',
+      'Router CPU ms / 1k tokens',
+      'RSS (MiB)',
+    ],
+    rows.map((r) => [
+      r.concurrency,
+      r.path,
+      fmt(r.relayed_tokens_per_s, 0),
+      `${fmt(100 * r.vs_direct_throughput, 1)}%`,
+      r.path === 'direct' ? '' : fmt(r.added_median_ttft_ms),
+      r.path === 'direct' ? '' : fmt(r.added_p99_ttft_ms),
+      r.router_cpu_ms_per_1k_tokens == null ? '' : fmt(r.router_cpu_ms_per_1k_tokens),
+      r.router_rss_mib == null ? '' : fmt(r.router_rss_mib, 0),
+    ]),
+  )}\n\nCPU per 1k relayed tokens over all concurrencies: pdrouter ${fmt(t.pdrouter)} ms, nginx ${fmt(t.nginx)} ms, Portkey ${fmt(t.portkey)} ms; pdrouter = **${fmt(x.pdrouter_vs_nginx_cpu_ratio)}x nginx**, **${fmt(x.pdrouter_vs_gateway_cpu_ratio)}x Portkey**.`;
+}
+
+function affinityTable(a: AffinityJson): string {
+  return `${origin(a)}:\n\n${markdownTable(
+    [
+      'Variant',
+      'Prefill hit rate',
+      'Decode hit rate',
+      'Median TTFT (ms)',
+      'Median TTFT per turn (ms)',
+      'Busiest prefill pod / mean',
+      'Busiest decode pod / mean',
+      'Failed',
+    ],
+    a.variants.map((v) => [
+      v.variant,
+      `${fmt(100 * v.prefill.hit_rate, 1)}%`,
+      `${fmt(100 * v.decode.hit_rate, 1)}%`,
+      fmt(Number(v.result.median_ttft_ms)),
+      v.result.multi_turn.per_turn.map((t) => fmt(t.median_ttft_ms, 1)).join(' / '),
+      fmt(v.prefill.max_over_mean_requests),
+      fmt(v.decode.max_over_mean_requests),
+      String(v.result.failed),
+    ]),
+  )}`;
+}
+
+function ringTable(): string | undefined {
+  const file = join(RESULTS, 'ring.md');
+  if (!existsSync(file)) return undefined;
+  const md = readFileSync(file, 'utf8');
+  const start = md.indexOf('| measure');
+  const meta = md.split('\n').find((l) => l.startsWith('Commit:'));
+  return start < 0 ? undefined : `${meta?.trim() ?? ''}\n\n${md.slice(start).split('\n\n')[0]?.trim()}`;
+}
+
+const blocks: Record<string, string | undefined> = {};
+const seed = load<SeedJson>('seed');
+if (seed) Object.assign(blocks, seedTables(seed));
+const overhead = load<OverheadJson>('overhead');
+if (overhead) blocks.overhead = overheadTable(overhead);
+const paced = load<OverheadJson>('overhead-seed-timing');
+if (paced) blocks['overhead-seed-timing'] = overheadTable(paced);
+const affinity = load<AffinityJson>('affinity');
+if (affinity) blocks.affinity = affinityTable(affinity);
+blocks.ring = ringTable();
+
+let readme = readFileSync(README, 'utf8');
+for (const [name, content] of Object.entries(blocks)) {
+  if (content === undefined) continue;
+  const open = `<!-- table:${name} -->`;
+  const close = `<!-- /table:${name} -->`;
+  const a = readme.indexOf(open);
+  const b = readme.indexOf(close);
+  if (a < 0 || b < a) continue;
+  readme = `${readme.slice(0, a + open.length)}\n${content}\n${readme.slice(b)}`;
+}
+writeFileSync(README, readme);
+process.stdout.write(
+  `refreshed ${Object.keys(blocks)
+    .filter((k) => blocks[k] !== undefined)
+    .join(', ')} in ${README}\n`,
+);
