@@ -16,7 +16,7 @@ const OUTPUT_LEN = 1000;
 const QUICK_OUTPUT_LEN = 200;
 /** Prompts per run: enough rounds that start-up and tail are small next to the steady state. */
 const PROMPTS_PER_SLOT = 2;
-const MIN_PROMPTS = 16;
+const MIN_PROMPTS = 64;
 const WARMUP_PROMPTS = 64;
 const WARMUP_OUTPUT_LEN = 32;
 /** Targets: CPU per 1k relayed tokens at most 2x nginx's, and below the TypeScript gateway's. */
