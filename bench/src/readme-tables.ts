@@ -177,12 +177,13 @@ function seedTables(seed: SeedJson): Record<string, string> {
 }
 
 function overheadTable(o: OverheadJson): string {
-  const order = ['direct', 'pdrouter', 'nginx', 'portkey'];
+  const order = ['direct', 'pdrouter', 'node-relay', 'nginx', 'portkey'];
   const rows = [...o.rows].sort(
     (a, b) => a.concurrency - b.concurrency || order.indexOf(a.path) - order.indexOf(b.path),
   );
   const t = o.cpu_ms_per_1k_tokens_all_concurrencies;
   const x = o.targets;
+  const relay = t['node-relay'];
   return `${origin(o)}:\n\n${markdownTable(
     [
       'Concurrency',
@@ -204,7 +205,7 @@ function overheadTable(o: OverheadJson): string {
       r.router_cpu_ms_per_1k_tokens == null ? '' : fmt(r.router_cpu_ms_per_1k_tokens),
       r.router_rss_mib == null ? '' : fmt(r.router_rss_mib, 0),
     ]),
-  )}\n\nCPU per 1k relayed tokens over all concurrencies: pdrouter ${fmt(t.pdrouter)} ms, nginx ${fmt(t.nginx)} ms, Portkey ${fmt(t.portkey)} ms; pdrouter = **${fmt(x.pdrouter_vs_nginx_cpu_ratio)}x nginx**, **${fmt(x.pdrouter_vs_gateway_cpu_ratio)}x Portkey**.`;
+  )}\n\nCPU per 1k relayed tokens over all concurrencies: pdrouter ${fmt(t.pdrouter)} ms, ${relay === undefined ? '' : `minimal Node relay ${fmt(relay)} ms, `}nginx ${fmt(t.nginx)} ms, Portkey ${fmt(t.portkey)} ms; pdrouter = **${fmt(x.pdrouter_vs_nginx_cpu_ratio)}x nginx**, **${fmt(x.pdrouter_vs_gateway_cpu_ratio)}x Portkey**.`;
 }
 
 function affinityTable(a: AffinityJson): string {

@@ -1,8 +1,9 @@
+import { join } from 'node:path';
 import type { Child } from '../harness/child-process.ts';
-import { processTreeCpuSeconds, processTreeMemoryMiB } from '../harness/child-process.ts';
+import { processTreeCpuSeconds, processTreeMemoryMiB, startChild } from '../harness/child-process.ts';
 import { freePort } from '../harness/free-port.ts';
 import { runLoadgenProcess, startProxyProcess, startSimFleetProcess } from '../harness/launchers.ts';
-import { machineInfo, machineMarkdown } from '../harness/machine.ts';
+import { machineInfo, machineMarkdown, REPO_ROOT } from '../harness/machine.ts';
 import { ensureNginx, nginxVersion, startNginx } from '../harness/nginx.ts';
 import { ensurePortkey, PORTKEY_PACKAGE, PORTKEY_VERSION, portkeyHeaders, startPortkey } from '../harness/portkey.ts';
 import { fmt, markdownTable, writeResults } from '../harness/results.ts';
@@ -19,10 +20,11 @@ const PROMPTS_PER_SLOT = 2;
 const MIN_PROMPTS = 64;
 const WARMUP_PROMPTS = 64;
 const WARMUP_OUTPUT_LEN = 32;
+const NODE_RELAY_READY_TIMEOUT_MS = 30_000;
 /** Targets: CPU per 1k relayed tokens at most 2x nginx's, and below the TypeScript gateway's. */
 const TARGET_CPU_VS_NGINX = 2;
 
-type PathName = 'direct' | 'pdrouter' | 'nginx' | 'portkey';
+type PathName = 'direct' | 'pdrouter' | 'node-relay' | 'nginx' | 'portkey';
 
 interface PathHandle {
   readonly name: PathName;
@@ -85,6 +87,28 @@ export async function runOverheadScenario(ctx: ScenarioContext): Promise<void> {
       args: ['--base-url', proxy.url],
       child: proxy.child,
     });
+    if (!skip.has('node-relay')) {
+      const relayPort = await freePort();
+      const { child } = await startChild({
+        name: 'node-relay',
+        command: process.execPath,
+        args: [
+          join(REPO_ROOT, 'bench/src/baselines/minimal-relay.ts'),
+          '--port',
+          String(relayPort),
+          ...sim.plain.flatMap((u) => ['--worker-url', u]),
+        ],
+        readyTimeoutMs: NODE_RELAY_READY_TIMEOUT_MS,
+        ready: (line) => (line.includes('"msg":"listening"') ? true : undefined),
+      });
+      paths.push({
+        name: 'node-relay',
+        description:
+          'the floor for a Node proxy: node:http + undici, same ring, each chunk written as it comes, nothing else (bench/src/baselines/minimal-relay.ts)',
+        args: ['--base-url', `http://127.0.0.1:${relayPort}`],
+        child,
+      });
+    }
     if (!skip.has('nginx')) {
       try {
         const binary = await ensureNginx(ctx.log);
