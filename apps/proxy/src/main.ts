@@ -13,6 +13,33 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   return buildConfig(parsed);
 }
 
+/**
+ * The drain, then closing the listeners, the pools and the snapshot source. Never rejects: a failure
+ * while closing is logged, and the process still exits 0 (it was asked to stop, and it did).
+ */
+export async function shutdown(
+  proxy: Pick<ProxyInstance, 'drain' | 'close' | 'lifecycle' | 'config'>,
+  logger: Logger,
+  signal: string,
+): Promise<void> {
+  logger.info('draining', { signal, inFlight: proxy.lifecycle.inFlight, drainTimeoutMs: proxy.config.drainTimeoutMs });
+  let drained = false;
+  try {
+    drained = await proxy.drain();
+  } catch (err) {
+    logger.error('drain failed', { error: (err as Error).message });
+  }
+  logger.info(drained ? 'drained' : 'drain timeout: closing with requests in flight', {
+    inFlight: proxy.lifecycle.inFlight,
+  });
+  try {
+    await proxy.close();
+    logger.info('stopped');
+  } catch (err) {
+    logger.error('closing failed', { error: (err as Error).message });
+  }
+}
+
 /** Runs the proxy until a signal; returns the running proxy (used by demo.ts). */
 export async function runProxy(
   config: ProxyConfig,
@@ -40,15 +67,9 @@ export async function runProxy(
         process.exit(0);
       }
       stopping = true;
-      logger.info('draining', { signal, inFlight: proxy.lifecycle.inFlight, drainTimeoutMs: config.drainTimeoutMs });
-      const drained = await proxy.drain();
-      logger.info(drained ? 'drained' : 'drain timeout: closing with requests in flight', {
-        inFlight: proxy.lifecycle.inFlight,
-      });
-      const timer = setTimeout(() => process.exit(0), CLOSE_TIMEOUT_MS);
+      const timer = setTimeout(() => process.exit(0), config.drainTimeoutMs + CLOSE_TIMEOUT_MS);
       timer.unref();
-      await proxy.close();
-      logger.info('stopped');
+      await shutdown(proxy, logger, signal);
       process.exit(0);
     };
     process.on('SIGTERM', () => void stop('SIGTERM'));
