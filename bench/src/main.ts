@@ -21,7 +21,7 @@ const SCENARIOS: Record<string, { help: string; run: (ctx: ScenarioContext) => P
     run: async (ctx) => (await import('./scenarios/ring.ts')).runRingScenario(ctx),
   },
   convergence: {
-    help: 'pod change -> every proxy on the new ring (needs the distributed-mode end-to-end setup; placeholder)',
+    help: 'distributed mode (NATS, API fake, 2 discovery, 2 proxies): pod change -> both proxies on the new ring, p50/p99, under load (flags: --changes N --debounce-ms N --load-concurrency N --dwell-ms N)',
     run: async (ctx) => (await import('./scenarios/convergence.ts')).runConvergenceScenario(ctx),
   },
 };
