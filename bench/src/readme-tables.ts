@@ -2,7 +2,7 @@
 // Refreshes the headline tables of bench/README.md from bench/results/*.json: every block between
 // `<!-- table:NAME -->` and `<!-- /table:NAME -->` is regenerated; the prose around them is left alone.
 // `node bench/src/readme-tables.ts`
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from './harness/machine.ts';
 import { fmt, markdownTable } from './harness/results.ts';
@@ -65,6 +65,20 @@ interface AffinityJson extends Origin {
     decode: { hit_rate: number; max_over_mean_requests: number };
     result: VllmResult & { multi_turn: { per_turn: { median_ttft_ms: number }[] } };
   }[];
+}
+interface ConvergenceDistribution {
+  n: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+interface ConvergenceJson extends Origin {
+  measured?: boolean;
+  setup?: { debounce_ms: number; load: { concurrency: number } };
+  convergence_ms?: ConvergenceDistribution;
+  breakdown_ms?: { leader_recompute_to_both_proxies: ConvergenceDistribution | null };
+  load?: { requests_ok: number; failed_requests: number; requests_per_s: number };
 }
 const RESULTS = join(REPO_ROOT, 'bench', 'results');
 const README = join(REPO_ROOT, 'bench', 'README.md');
@@ -233,6 +247,41 @@ function affinityTable(a: AffinityJson): string {
   )}`;
 }
 
+/** The production-default run first, then any comparison runs with another debounce (convergence-debounce-N). */
+function convergenceTable(runs: readonly ConvergenceJson[]): string | undefined {
+  const measured = runs.filter((r) => r.measured && r.convergence_ms && r.setup && r.load);
+  if (measured.length === 0) return undefined;
+  const ms = (v: number) => fmt(v, 1);
+  return `${measured.map((r) => `${origin(r)}`).join('; ')}:\n\n${markdownTable(
+    [
+      'Discovery debounce',
+      'Changes',
+      'p50 (ms)',
+      'p90 (ms)',
+      'p99 (ms)',
+      'max (ms)',
+      'Leader recompute -> both proxies p50 / p99 (ms)',
+      'Requests during the changes (ok / failed)',
+    ],
+    measured.map((r) => {
+      const c = r.convergence_ms as ConvergenceDistribution;
+      const setup = r.setup as NonNullable<ConvergenceJson['setup']>;
+      const load = r.load as NonNullable<ConvergenceJson['load']>;
+      const fan = r.breakdown_ms?.leader_recompute_to_both_proxies;
+      return [
+        `${setup.debounce_ms} ms${setup.debounce_ms === 250 ? ' (default)' : ''}`,
+        String(c.n),
+        `**${ms(c.p50)}**`,
+        ms(c.p90),
+        `**${ms(c.p99)}**`,
+        ms(c.max),
+        fan ? `${ms(fan.p50)} / ${ms(fan.p99)}` : 'n/a',
+        `${load.requests_ok} / **${load.failed_requests}** (${setup.load.concurrency} streams, ${fmt(load.requests_per_s, 0)} req/s)`,
+      ];
+    }),
+  )}`;
+}
+
 function ringTable(): string | undefined {
   const file = join(RESULTS, 'ring.md');
   if (!existsSync(file)) return undefined;
@@ -252,6 +301,14 @@ if (paced) blocks['overhead-seed-timing'] = overheadTable(paced);
 const affinity = load<AffinityJson>('affinity');
 if (affinity) blocks.affinity = affinityTable(affinity);
 blocks.ring = ringTable();
+const convergenceRuns = [
+  load<ConvergenceJson>('convergence'),
+  ...readdirSync(RESULTS)
+    .filter((f) => /^convergence-debounce-\d+\.json$/.test(f))
+    .sort((a, b) => Number(b.match(/\d+/)?.[0]) - Number(a.match(/\d+/)?.[0]))
+    .map((f) => load<ConvergenceJson>(f.replace(/\.json$/, ''))),
+].filter((r): r is ConvergenceJson => r !== undefined);
+blocks.convergence = convergenceTable(convergenceRuns);
 
 let readme = readFileSync(README, 'utf8');
 for (const [name, content] of Object.entries(blocks)) {
