@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from './harness/machine.ts';
 import { fmt, markdownTable } from './harness/results.ts';
+import { DEFAULT_DEBOUNCE_MS } from './scenarios/convergence-plan.ts';
 import { SEED_VLLM_ROUTER } from './scenarios/seed-reference.ts';
 
 /** The parts of our own results files read back here. */
@@ -269,7 +270,7 @@ function convergenceTable(runs: readonly ConvergenceJson[]): string | undefined 
       const load = r.load as NonNullable<ConvergenceJson['load']>;
       const fan = r.breakdown_ms?.leader_recompute_to_both_proxies;
       return [
-        `${setup.debounce_ms} ms${setup.debounce_ms === 250 ? ' (default)' : ''}`,
+        `${setup.debounce_ms} ms${setup.debounce_ms === DEFAULT_DEBOUNCE_MS ? ' (default)' : ''}`,
         String(c.n),
         `**${ms(c.p50)}**`,
         ms(c.p90),

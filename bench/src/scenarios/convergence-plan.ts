@@ -12,6 +12,9 @@
  * Pods are taken in turn, alternating roles, so every member and both rings get changes.
  */
 
+/** Discovery's default --debounce-ms (apps/discovery/src/flags.ts): the setting measured unless --debounce-ms says otherwise. */
+export const DEFAULT_DEBOUNCE_MS = 250;
+
 export type ChangeKind = 'unready' | 'ready' | 'delete' | 'recreate' | 'terminate' | 'scale-up' | 'scale-down';
 
 export interface PlanPod {

@@ -10,10 +10,9 @@ import { fmt, markdownTable, writeResults } from '../harness/results.ts';
 import { SteadyLoad, type SteadyLoadResult } from '../harness/steady-load.ts';
 import { mean, percentile } from '../loadgen/stats.ts';
 import type { ScenarioContext } from './context.ts';
-import { type ChangeKind, type PlannedChange, planChanges } from './convergence-plan.ts';
+import { type ChangeKind, DEFAULT_DEBOUNCE_MS, type PlannedChange, planChanges } from './convergence-plan.ts';
 
-/** Discovery's production defaults (apps/discovery/src/flags.ts), the setting measured unless --debounce-ms says otherwise. */
-const DEFAULT_DEBOUNCE_MS = 250;
+/** Discovery's production defaults (apps/discovery/src/flags.ts); the debounce one is in convergence-plan.ts. */
 const DEFAULT_HEARTBEAT_SECS = 10;
 const DEFAULT_LEASE_DURATION_SECS = 15;
 const MEMBERS_PER_ROLE = 8;
