@@ -4,6 +4,7 @@
 // after the first byte, an SSE client gets a final `data: {"error": ...}` event and a clean end (no
 // [DONE], so it cannot mistake the answer for complete); a JSON client gets a cut connection.
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { openAIErrorBody } from '@pdrouter/core';
 import { downstreamHeaders } from './headers.ts';
 import type { UpstreamResponse } from './upstream.ts';
@@ -41,6 +42,39 @@ export function midStreamErrorEvent(failure: LegFailure): string {
   return `data: ${JSON.stringify(body)}\n\n`;
 }
 
+type HttpSocket = Socket & { _httpMessage?: unknown };
+
+/**
+ * The client's socket when body chunks can go to it directly, framed here: a chunked response whose
+ * headers are already on that socket and nothing of it is queued in the response (an SSE answer after
+ * flushHeaders). ServerResponse.write sends each chunk as four writes (size, CRLF, bytes, CRLF), corks the
+ * socket and uncorks it on the next tick, then gathers them into one writev; with one token per chunk
+ * that JavaScript runs per token. One pre-framed buffer written to the socket puts the same bytes on the
+ * wire in one plain write, and a full socket pauses the pod the same way. Anything else (HTTP/1.0, a
+ * Content-Length from the pod, a JSON answer, a response queued behind a pipelined one) keeps
+ * ServerResponse.write, and so does every chunk once the response no longer owns a writable socket.
+ */
+function directSocket(out: ServerResponse): HttpSocket | undefined {
+  const socket = out.socket as HttpSocket | null;
+  if (!socket || socket._httpMessage !== out || !out.headersSent || !out.chunkedEncoding) return undefined;
+  // Bytes of this response still held by the response itself (headers not yet handed to the socket).
+  if (out.writableLength > socket.writableLength) return undefined;
+  return socket;
+}
+
+const CRLF = 0x0d0a;
+
+/** One HTTP/1.1 chunk: size in hex, CRLF, the bytes, CRLF. */
+function frameChunk(chunk: Buffer): Buffer {
+  const size = chunk.length.toString(16);
+  const framed = Buffer.allocUnsafe(size.length + chunk.length + 4);
+  let at = framed.write(size, 0, 'latin1');
+  at = framed.writeUInt16BE(CRLF, at);
+  at += chunk.copy(framed, at);
+  framed.writeUInt16BE(CRLF, at);
+  return framed;
+}
+
 export function relayToNode(out: ServerResponse, up: UpstreamResponse, hooks: RelayHooks): Promise<RelayOutcome> {
   const sse = isEventStream(up);
   const body = up.body;
@@ -57,6 +91,7 @@ export function relayToNode(out: ServerResponse, up: UpstreamResponse, hooks: Re
     });
   }
   if (sse) out.flushHeaders();
+  const socket = directSocket(out);
   return new Promise<RelayOutcome>((resolve) => {
     let first = true;
     let settled = false;
@@ -67,6 +102,8 @@ export function relayToNode(out: ServerResponse, up: UpstreamResponse, hooks: Re
       body.off('end', onEnd);
       body.off('error', onError);
       out.off('drain', onDrain);
+      // The socket outlives this response (keep-alive): its listener goes with the relay.
+      socket?.off('drain', onDrain);
       out.off('close', onClose);
       resolve(outcome);
     };
@@ -75,7 +112,10 @@ export function relayToNode(out: ServerResponse, up: UpstreamResponse, hooks: Re
         first = false;
         hooks.onFirstChunk();
       }
-      if (!out.write(chunk)) body.pause();
+      if (chunk.length === 0) return;
+      if (socket?.writable && socket._httpMessage === out) {
+        if (!socket.write(frameChunk(chunk))) body.pause();
+      } else if (!out.write(chunk)) body.pause();
     };
     const onDrain = () => body.resume();
     const onEnd = () => {
@@ -103,6 +143,7 @@ export function relayToNode(out: ServerResponse, up: UpstreamResponse, hooks: Re
     body.on('end', onEnd);
     body.on('error', onError);
     out.on('drain', onDrain);
+    socket?.on('drain', onDrain);
     out.on('close', onClose);
     // A write racing the client's disconnect errors the response (possibly a tick later); without a
     // listener that would be an uncaught exception. 'close' follows and settles the relay.
