@@ -10,6 +10,7 @@ import { biomeFormat } from '../src/docs/biome-format.ts';
 import { CONFIG_DOC_PATH, configurationMarkdown } from '../src/docs/config-docs.ts';
 import { cell } from '../src/docs/markdown.ts';
 import { definitionsOf, METRICS_DOC_PATH, metricsMarkdown } from '../src/docs/metrics-docs.ts';
+import { README_PATH, readmeBlock, readmeSection } from '../src/docs/readme-blocks.ts';
 
 const REPO = join(import.meta.dirname, '..', '..');
 const read = (path: string) => readFileSync(join(REPO, path), 'utf8');
@@ -36,6 +37,16 @@ describe('generated docs', () => {
     expect(proxy.length).toBeGreaterThan(20);
     expect(discovery.length).toBeGreaterThan(5);
     expect(read(METRICS_DOC_PATH)).toBe(biomeFormat(metricsMarkdown(proxy, discovery), METRICS_DOC_PATH));
+  });
+
+  it("the README's flags and metrics sections match the generated references", () => {
+    const readme = read(README_PATH);
+    expect(readmeBlock(readme, 'flags'), 'node deploy/scripts/gen-config-docs.ts').toBe(
+      readmeSection(read(CONFIG_DOC_PATH)),
+    );
+    expect(readmeBlock(readme, 'metrics'), 'node deploy/scripts/gen-metrics-docs.ts').toBe(
+      readmeSection(read(METRICS_DOC_PATH)),
+    );
   });
 
   it('escapes table cells', () => {
