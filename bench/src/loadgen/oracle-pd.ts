@@ -6,11 +6,16 @@ import {
   extractKvTransferParams,
   fbiHash,
   type PdRoute,
+  type U64,
 } from '@pdrouter/core';
 import type { Pool } from 'undici';
 import type { LoadgenConfig } from './config.ts';
-import { buildRequestBody, streamCompletion } from './request-func.ts';
-import { fetchFirstModel, newPool, requestHeaders, type Target } from './targets.ts';
+import { basePathOf, fetchFirstModel, newPool, requestHeaders, sampleBody, streamLeg, type Target } from './targets.ts';
+
+/** The ring hash of a request's key, taken as the proxy takes it (--oracle-hash-key-mode). */
+function requestHash(config: LoadgenConfig, headers: Record<string, string>, body: Record<string, unknown>): U64 {
+  return fbiHash(extractHashKey((name) => headers[name], body, { mode: config.oracleHashKeyMode }));
+}
 
 /**
  * The plain-mode oracle: the load generator picks the owner of the request's hash key on a ring of the worker URLs
@@ -23,30 +28,10 @@ export function oraclePlainTarget(config: LoadgenConfig): Target {
     description: `oracle-plain over ${ring.members.length} pods`,
     firstModel: () => fetchFirstModel(pools.get(ring.members[0] as string) as Pool, ''),
     send(sample, model, out, startMs) {
-      const body = buildRequestBody(
-        config.backend,
-        model,
-        sample.prompt,
-        sample.expectedOutputLen,
-        config.ignoreEos,
-        config.extraBody,
-        sample.chatMessages,
-      );
+      const body = sampleBody(config, model, sample);
       const headers = requestHeaders(config, sample.requestId);
-      const key = extractHashKey((name) => headers[name], body, { mode: config.oracleHashKeyMode });
-      const url = ring.ownerOfHash(fbiHash(key)) as string;
-      return streamCompletion(
-        {
-          dispatcher: pools.get(url) as Pool,
-          path: new URL(url).pathname.replace(/\/+$/, '') + config.endpoint,
-          headers,
-          body: JSON.stringify(body),
-          backend: config.backend,
-          startMs,
-          idleTimeoutMs: config.idleTimeoutSec * 1000,
-        },
-        out,
-      );
+      const url = ring.ownerOfHash(requestHash(config, headers, body)) as string;
+      return streamLeg(config, pools.get(url) as Pool, basePathOf(url) + config.endpoint, headers, body, out, startMs);
     },
     async close() {
       await Promise.all([...pools.values()].map((p) => p.close()));
@@ -78,30 +63,21 @@ export function oraclePdTarget(config: LoadgenConfig): Target {
   };
   for (const url of [...prefillRing.members, ...decodeRing.members]) poolFor(url);
   const route = config.endpoint.endsWith('chat/completions') ? '/v1/chat/completions' : '/v1/completions';
-  const prefillPath = (url: string): string => new URL(url).pathname.replace(/\/+$/, '') + route;
+  const legPath = (url: string): string => basePathOf(url) + route;
 
   return {
     description: `oracle-pd over ${prefillRing.members.length} prefill + ${decodeRing.members.length} decode pods`,
     firstModel: () => fetchFirstModel(poolFor(decodeRing.members[0] as string), ''),
     async send(sample, model, out, startMs) {
-      const body = buildRequestBody(
-        config.backend,
-        model,
-        sample.prompt,
-        sample.expectedOutputLen,
-        config.ignoreEos,
-        config.extraBody,
-        sample.chatMessages,
-      );
+      const body = sampleBody(config, model, sample);
       const headers = requestHeaders(config, sample.requestId);
-      const key = extractHashKey((name) => headers[name], body, { mode: config.oracleHashKeyMode });
-      const hash = fbiHash(key);
+      const hash = requestHash(config, headers, body);
       const prefillUrl = prefillRing.ownerOfHash(hash) as string;
       const decodeUrl = decodeRing.ownerOfHash(hash) as string;
       let kv: Record<string, unknown> | undefined;
       try {
         const res = await poolFor(prefillUrl).request({
-          path: prefillPath(prefillUrl),
+          path: legPath(prefillUrl),
           method: 'POST',
           headers,
           body: JSON.stringify(buildPrefillBody(route as PdRoute, body)),
@@ -122,18 +98,8 @@ export function oraclePdTarget(config: LoadgenConfig): Target {
         out.error = `prefill ${prefillUrl} answered without kv_transfer_params`;
         return;
       }
-      await streamCompletion(
-        {
-          dispatcher: poolFor(decodeUrl),
-          path: prefillPath(decodeUrl),
-          headers,
-          body: JSON.stringify(buildDecodeBody(route as PdRoute, body, kv)),
-          backend: config.backend,
-          startMs,
-          idleTimeoutMs: config.idleTimeoutSec * 1000,
-        },
-        out,
-      );
+      const decodeBody = buildDecodeBody(route as PdRoute, body, kv);
+      await streamLeg(config, poolFor(decodeUrl), legPath(decodeUrl), headers, decodeBody, out, startMs);
     },
     async close() {
       await Promise.all([...pools.values()].map((p) => p.close()));

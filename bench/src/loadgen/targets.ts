@@ -41,36 +41,59 @@ export async function fetchFirstModel(pool: Pool, basePath: string): Promise<str
   return id;
 }
 
+/** The body of one sample's request, shaped by the backend, --ignore-eos and --extra-body settings. */
+export function sampleBody(config: LoadgenConfig, model: string, sample: SampleRequest): Record<string, unknown> {
+  return buildRequestBody(
+    config.backend,
+    model,
+    sample.prompt,
+    sample.expectedOutputLen,
+    config.ignoreEos,
+    config.extraBody,
+    sample.chatMessages,
+  );
+}
+
+/** The path prefix of a server URL, without a trailing slash ('' for a bare origin). */
+export function basePathOf(url: string): string {
+  return new URL(url).pathname.replace(/\/+$/, '');
+}
+
+/** Streams one leg to `path` on `dispatcher`, with the run's backend and idle timeout; the result lands in `out`. */
+export function streamLeg(
+  config: LoadgenConfig,
+  dispatcher: Pool,
+  path: string,
+  headers: Record<string, string>,
+  body: Record<string, unknown>,
+  out: RequestOutput,
+  startMs: number,
+): Promise<void> {
+  return streamCompletion(
+    {
+      dispatcher,
+      path,
+      headers,
+      body: JSON.stringify(body),
+      backend: config.backend,
+      startMs,
+      idleTimeoutMs: config.idleTimeoutSec * 1000,
+    },
+    out,
+  );
+}
+
 export function directTarget(config: LoadgenConfig): Target {
   const url = new URL(config.baseUrl);
-  const basePath = url.pathname.replace(/\/+$/, '');
+  const basePath = basePathOf(config.baseUrl);
   const pool = newPool(url.origin, config.maxConcurrency);
   const path = basePath + config.endpoint;
   return {
     description: `${config.baseUrl}${config.endpoint}`,
     firstModel: () => fetchFirstModel(pool, basePath),
     send(sample, model, out, startMs) {
-      const body = buildRequestBody(
-        config.backend,
-        model,
-        sample.prompt,
-        sample.expectedOutputLen,
-        config.ignoreEos,
-        config.extraBody,
-        sample.chatMessages,
-      );
-      return streamCompletion(
-        {
-          dispatcher: pool,
-          path,
-          headers: requestHeaders(config, sample.requestId),
-          body: JSON.stringify(body),
-          backend: config.backend,
-          startMs,
-          idleTimeoutMs: config.idleTimeoutSec * 1000,
-        },
-        out,
-      );
+      const body = sampleBody(config, model, sample);
+      return streamLeg(config, pool, path, requestHeaders(config, sample.requestId), body, out, startMs);
     },
     close: () => pool.close(),
   };
