@@ -1,25 +1,14 @@
-import type { Clock } from './clock.ts';
-import type { Faults, GenerationOptions, TimingOptions } from './options.ts';
-import { SimPod } from './pod.ts';
+import { SimPod, type SimPodSettings } from './pod.ts';
 
-export interface SimFleetOptions {
+/** A fleet's pods; host, advertiseHost, seed, timing, generation, faults and clock go to every pod as given. */
+export interface SimFleetOptions extends SimPodSettings {
   readonly prefill?: number;
   readonly decode?: number;
   /** Pods serving both phases (role 'both'). */
   readonly plain?: number;
-  /** Bind address of every pod (default 127.0.0.1). */
-  readonly host?: string;
-  /** Host put in urls and kv_transfer_params (default: host, 127.0.0.1 for a wildcard). */
-  readonly advertiseHost?: string;
   /** First port; pods take consecutive ports prefill, then decode, then plain. 0 = random ports. */
   readonly basePort?: number;
   readonly model?: string;
-  readonly seed?: number;
-  readonly timing?: Partial<TimingOptions>;
-  readonly generation?: Partial<GenerationOptions>;
-  /** Faults every pod starts with. */
-  readonly faults?: Partial<Faults>;
-  readonly clock?: Clock;
 }
 
 export interface SimFleet {
@@ -47,22 +36,18 @@ export async function startSimFleet(options: SimFleetOptions = {}): Promise<SimF
   if (!Number.isInteger(basePort) || basePort < 0 || basePort + nPrefill + nDecode + nPlain > 65536) {
     throw new Error(`basePort ${basePort} does not leave room for ${nPrefill + nDecode + nPlain} pods`);
   }
-  const generation = { ...options.generation, ...(options.model !== undefined ? { model: options.model } : {}) };
+  const { prefill: _p, decode: _d, plain: _pl, basePort: _b, model, ...settings } = options;
+  const generation = { ...options.generation, ...(model !== undefined ? { model } : {}) };
   const make = (role: 'prefill' | 'decode' | 'both', prefix: string, n: number, offset: number): SimPod[] =>
     Array.from(
       { length: n },
       (_, i) =>
         new SimPod({
+          ...settings,
           name: `${prefix}-${i}`,
           role,
-          host: options.host ?? '127.0.0.1',
-          ...(options.advertiseHost !== undefined ? { advertiseHost: options.advertiseHost } : {}),
           port: basePort === 0 ? 0 : basePort + offset + i,
-          seed: options.seed ?? 0,
-          ...(options.timing !== undefined ? { timing: options.timing } : {}),
           generation,
-          ...(options.faults !== undefined ? { faults: options.faults } : {}),
-          ...(options.clock !== undefined ? { clock: options.clock } : {}),
         }),
     );
   const prefill = make('prefill', 'prefill', nPrefill, 0);

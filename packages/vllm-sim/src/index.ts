@@ -13,7 +13,7 @@ export {
   type TimingOptions,
   validateFaults,
 } from './options.ts';
-export { SimPod, type SimPodOptions, type SimPodStats } from './pod.ts';
+export { SimPod, type SimPodOptions, type SimPodSettings, type SimPodStats } from './pod.ts';
 export type { FallbackReason, PodRole } from './pod-context.ts';
 export { computeBlockHashes, PrefixCache } from './prefix-cache.ts';
 export { countTokens, OUTPUT_VOCABULARY, tokenize } from './tokens.ts';

@@ -24,21 +24,26 @@ import { modelsBody } from './wire.ts';
 /** Idle keep-alive of pod connections: longer than the idle timeout of common client pools. */
 export const POD_KEEP_ALIVE_TIMEOUT_MS = 75_000;
 
-export interface SimPodOptions {
-  readonly name: string;
-  readonly role: PodRole;
+/** The settings a pod takes that a fleet passes on to each of its pods unchanged. */
+export interface SimPodSettings {
   /** Bind address (default 127.0.0.1). */
   readonly host?: string;
-  /** 0 (default) = a random free port; kept across stop()/start(). */
-  readonly port?: number;
   /** Host advertised in url and kv_transfer_params.remote_host (default: host, or 127.0.0.1 for a wildcard). */
   readonly advertiseHost?: string;
   readonly seed?: number;
   readonly timing?: Partial<TimingOptions>;
   readonly generation?: Partial<GenerationOptions>;
+  /** Faults the pod starts with. */
   readonly faults?: Partial<Faults>;
   /** Time source (tests pass a FakeClock). */
   readonly clock?: Clock;
+}
+
+export interface SimPodOptions extends SimPodSettings {
+  readonly name: string;
+  readonly role: PodRole;
+  /** 0 (default) = a random free port; kept across stop()/start(). */
+  readonly port?: number;
 }
 
 export interface SimPodStats {
