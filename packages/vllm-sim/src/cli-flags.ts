@@ -74,144 +74,114 @@ const faultFlag = (
   },
 });
 
+/** A flag that sets one generation option; its default text comes from DEFAULT_GENERATION. */
+const generationFlag = (
+  name: string,
+  key: keyof GenerationOptions,
+  help: string,
+  kind: Kind,
+  min?: number,
+): SimFlag => ({
+  name,
+  kind,
+  defaultText: String(DEFAULT_GENERATION[key]),
+  help,
+  ...(min !== undefined ? { min } : {}),
+  apply: (d, v) => {
+    (d.generation as Record<string, unknown>)[key] = v;
+  },
+});
+
+/** A flag that sets one top-level field of the draft (the fleet counts, addresses, ports, seed and --help). */
+const draftFlag = (
+  key: Exclude<keyof Draft, 'timing' | 'generation' | 'faults'>,
+  flag: Omit<SimFlag, 'apply'>,
+): SimFlag => ({
+  ...flag,
+  apply: (d, v) => {
+    (d as unknown as Record<string, unknown>)[key] = v;
+  },
+});
+
 /** Every flag of `node packages/vllm-sim/src/main.ts`; --help is generated from this table. */
 export const SIM_FLAGS: readonly SimFlag[] = Object.freeze([
-  {
+  draftFlag('prefill', {
     name: 'prefill',
     kind: 'int',
     defaultText: '0',
     help: 'Number of prefill pods (prefill-0..).',
     min: 0,
-    apply: (d, v) => {
-      d.prefill = v as number;
-    },
-  },
-  {
+  }),
+  draftFlag('decode', {
     name: 'decode',
     kind: 'int',
     defaultText: '0',
     help: 'Number of decode pods (decode-0..).',
     min: 0,
-    apply: (d, v) => {
-      d.decode = v as number;
-    },
-  },
-  {
+  }),
+  draftFlag('plain', {
     name: 'plain',
     kind: 'int',
     defaultText: '0',
     help: "Number of pods serving both phases (plain-0.., role 'both').",
     min: 0,
-    apply: (d, v) => {
-      d.plain = v as number;
-    },
-  },
-  {
+  }),
+  draftFlag('host', {
     name: 'host',
     kind: 'string',
     defaultText: '127.0.0.1',
     help: 'Bind address of every pod.',
-    apply: (d, v) => {
-      d.host = v as string;
-    },
-  },
-  {
+  }),
+  draftFlag('advertiseHost', {
     name: 'advertise-host',
     kind: 'string',
     defaultText: 'host (127.0.0.1 when host is a wildcard)',
     help: 'Host put in pod urls and in kv_transfer_params.remote_host.',
-    apply: (d, v) => {
-      d.advertiseHost = v as string;
-    },
-  },
-  {
+  }),
+  draftFlag('basePort', {
     name: 'base-port',
     kind: 'int',
     defaultText: '0',
     help: 'First pod port; pods take consecutive ports (prefill, decode, plain). 0 = random free ports.',
     min: 0,
     max: 65535,
-    apply: (d, v) => {
-      d.basePort = v as number;
-    },
-  },
-  {
+  }),
+  draftFlag('controlHost', {
     name: 'control-host',
     kind: 'string',
     defaultText: '127.0.0.1',
     help: 'Bind address of the control server.',
-    apply: (d, v) => {
-      d.controlHost = v as string;
-    },
-  },
-  {
+  }),
+  draftFlag('controlPort', {
     name: 'control-port',
     kind: 'int',
     defaultText: '0',
     help: 'Port of the control server (GET /pods, POST /pods/{name}/faults|stop|start). 0 = random.',
     min: 0,
     max: 65535,
-    apply: (d, v) => {
-      d.controlPort = v as number;
-    },
-  },
-  {
-    name: 'model',
-    kind: 'string',
-    defaultText: DEFAULT_GENERATION.model,
-    help: 'Served model name.',
-    apply: (d, v) => {
-      d.generation.model = v as string;
-    },
-  },
-  {
-    name: 'max-model-len',
-    kind: 'int',
-    defaultText: String(DEFAULT_GENERATION.maxModelLen),
-    help: 'Longest prompt + output in tokens (longer requests get a 400).',
-    min: 2,
-    apply: (d, v) => {
-      d.generation.maxModelLen = v as number;
-    },
-  },
-  {
-    name: 'eos-min-tokens',
-    kind: 'int',
-    defaultText: String(DEFAULT_GENERATION.eosMinTokens),
-    help: 'Shortest natural answer when ignore_eos is false.',
-    min: 1,
-    apply: (d, v) => {
-      d.generation.eosMinTokens = v as number;
-    },
-  },
-  {
-    name: 'eos-max-tokens',
-    kind: 'int',
-    defaultText: String(DEFAULT_GENERATION.eosMaxTokens),
-    help: 'Longest natural answer when ignore_eos is false.',
-    min: 1,
-    apply: (d, v) => {
-      d.generation.eosMaxTokens = v as number;
-    },
-  },
-  {
-    name: 'enable-prompt-tokens-details',
-    kind: 'boolean',
-    defaultText: 'false',
-    help: 'Report cached prompt tokens in usage.prompt_tokens_details (as vLLM with this flag).',
-    apply: (d, v) => {
-      d.generation.promptTokensDetails = v as boolean;
-    },
-  },
-  {
+  }),
+  generationFlag('model', 'model', 'Served model name.', 'string'),
+  generationFlag(
+    'max-model-len',
+    'maxModelLen',
+    'Longest prompt + output in tokens (longer requests get a 400).',
+    'int',
+    2,
+  ),
+  generationFlag('eos-min-tokens', 'eosMinTokens', 'Shortest natural answer when ignore_eos is false.', 'int', 1),
+  generationFlag('eos-max-tokens', 'eosMaxTokens', 'Longest natural answer when ignore_eos is false.', 'int', 1),
+  generationFlag(
+    'enable-prompt-tokens-details',
+    'promptTokensDetails',
+    'Report cached prompt tokens in usage.prompt_tokens_details (as vLLM with this flag).',
+    'boolean',
+  ),
+  draftFlag('seed', {
     name: 'seed',
     kind: 'int',
     defaultText: '0',
     help: 'Seed of every random choice (engine ids, answer lengths, faults, spikes).',
-    apply: (d, v) => {
-      d.seed = v as number;
-    },
-  },
+  }),
   timingFlag('request-overhead-ms', 'requestOverheadMs', 'Cost before a request reaches the scheduler, ms.'),
   timingFlag('step-base-ms', 'stepBaseMs', 'Fixed cost of one engine step, ms.'),
   timingFlag('step-per-seq-ms', 'stepPerSeqMs', 'Added step cost per sequence in the batch, ms.'),
@@ -272,15 +242,12 @@ export const SIM_FLAGS: readonly SimFlag[] = Object.freeze([
     1,
   ),
   faultFlag('latency-spike-ms', 'latencySpikeMs', 'Extra duration of a spiked step, ms.', 'number', 0),
-  {
+  draftFlag('help', {
     name: 'help',
     kind: 'boolean',
     defaultText: 'false',
     help: 'Print this help and exit.',
-    apply: (d, v) => {
-      d.help = v as boolean;
-    },
-  },
+  }),
 ]);
 
 function parseValue(flag: SimFlag, raw: string): number | string | boolean {
