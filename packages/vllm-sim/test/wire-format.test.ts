@@ -16,6 +16,23 @@ import {
 
 const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
 
+/** The keys a vLLM completion and chat completion body both start with, in vLLM's order. */
+const RESPONSE_LEADING_KEYS = [
+  'id',
+  'object',
+  'created',
+  'model',
+  'choices',
+  'service_tier',
+  'system_fingerprint',
+  'usage',
+];
+
+/** The first choice of a raw completion body or chunk. */
+function firstChoice(body: Record<string, unknown>): Record<string, unknown> {
+  return (body.choices as Record<string, unknown>[])[0] as Record<string, unknown>;
+}
+
 afterEach(stopAll);
 
 describe('/v1/completions', () => {
@@ -58,19 +75,9 @@ describe('/v1/completions', () => {
     expect(res.headers['content-type']).toBe('application/json');
     expect(res.headers['x-request-id']).toBe('xyz');
     const body = res.json() as Record<string, unknown>;
-    expect(Object.keys(body)).toEqual([
-      'id',
-      'object',
-      'created',
-      'model',
-      'choices',
-      'service_tier',
-      'system_fingerprint',
-      'usage',
-      'kv_transfer_params',
-    ]);
+    expect(Object.keys(body)).toEqual([...RESPONSE_LEADING_KEYS, 'kv_transfer_params']);
     expect(body.kv_transfer_params).toBeNull();
-    const choice = (body.choices as Record<string, unknown>[])[0] as Record<string, unknown>;
+    const choice = firstChoice(body);
     expect(Object.keys(choice)).toEqual([
       'index',
       'text',
@@ -109,7 +116,7 @@ describe('/v1/completions', () => {
       expect(c.id).toBe('cmpl-stream-1');
       expect(c.object).toBe('text_completion');
       expect(c.model).toBe(MODEL);
-      const choice = (c.choices as Record<string, unknown>[])[0] as Record<string, unknown>;
+      const choice = firstChoice(c);
       expect(Object.keys(choice)).toEqual([
         'index',
         'text',
@@ -254,19 +261,12 @@ describe('/v1/chat/completions', () => {
     });
     const body = res.json() as Record<string, unknown>;
     expect(Object.keys(body)).toEqual([
-      'id',
-      'object',
-      'created',
-      'model',
-      'choices',
-      'service_tier',
-      'system_fingerprint',
-      'usage',
+      ...RESPONSE_LEADING_KEYS,
       'prompt_logprobs',
       'prompt_token_ids',
       'kv_transfer_params',
     ]);
-    const choice = (body.choices as Record<string, unknown>[])[0] as Record<string, unknown>;
+    const choice = firstChoice(body);
     expect(Object.keys(choice)).toEqual(['index', 'message', 'logprobs', 'finish_reason', 'stop_reason', 'token_ids']);
     expect(Object.keys(choice.message as object)).toEqual([
       'role',
