@@ -5,6 +5,7 @@ import {
   argValue,
   byKind,
   type Container,
+  containerNamed,
   containerPort,
   find,
   KUSTOMIZATIONS,
@@ -16,12 +17,6 @@ import {
 } from './support/k8s.ts';
 
 const DISCOVERY = 'pdrouter-discovery';
-
-function discoveryContainer(w: Workload): Container {
-  const c = w.spec.template.spec.containers.find((x) => x.name === 'discovery');
-  if (!c) throw new Error('no discovery container');
-  return c;
-}
 
 interface Rule {
   apiGroups: string[];
@@ -37,7 +32,7 @@ describe.each(KUSTOMIZATIONS)('%s: discovery', (name) => {
 
   it('passes arguments discovery accepts (after the kubelet expands $(VAR) from the env)', async () => {
     const w = find<Workload>(await rendered(name), 'Deployment', DISCOVERY);
-    const c = discoveryContainer(w);
+    const c = containerNamed(w, 'discovery');
     const env: Record<string, string> = { POD_NAMESPACE: w.metadata.namespace ?? 'default', POD_NAME: 'discovery-0' };
     const args = (c.args ?? []).map((a) => a.replace(/\$\(([A-Z_]+)\)/g, (_m, v: string) => env[v] ?? ''));
     for (const declared of c.env ?? []) expect(['POD_NAMESPACE', 'POD_NAME']).toContain(declared.name);
@@ -91,7 +86,7 @@ describe.each(KUSTOMIZATIONS)('%s: discovery', (name) => {
   });
 
   it('serves /healthz, /readyz and /metrics on the port --http-port names', async () => {
-    const c = discoveryContainer(find<Workload>(await rendered(name), 'Deployment', DISCOVERY));
+    const c = containerNamed(find<Workload>(await rendered(name), 'Deployment', DISCOVERY), 'discovery');
     const httpPort = Number(argValue(c.args, 'http-port') ?? 9090);
     expect(containerPort(c, 'http')).toBe(httpPort);
     expect(c.readinessProbe?.httpGet?.path).toBe('/readyz');
@@ -103,7 +98,7 @@ describe.each(KUSTOMIZATIONS)('%s: discovery', (name) => {
 
   it('publishes with the discovery NATS credentials, mounted where --nats-creds points', async () => {
     const w = find<Workload>(await rendered(name), 'Deployment', DISCOVERY);
-    const c = discoveryContainer(w);
+    const c = containerNamed(w, 'discovery');
     expect(argValue(c.args, 'nats-url')).toBe('nats://pdrouter-nats:4222');
     const creds = argValue(c.args, 'nats-creds') ?? '';
     const mount = c.volumeMounts?.find((m) => creds.startsWith(`${m.mountPath}/`));
@@ -113,7 +108,7 @@ describe.each(KUSTOMIZATIONS)('%s: discovery', (name) => {
 
   it("finds exactly the overlay's prefill and decode pods, on the port each one serves", async () => {
     const objects = await rendered(name);
-    const c = discoveryContainer(find<Workload>(objects, 'Deployment', DISCOVERY));
+    const c = containerNamed(find<Workload>(objects, 'Deployment', DISCOVERY), 'discovery');
     const annotation = argValue(c.args, 'port-annotation') ?? 'vllm.ai/port';
     const targetPort = Number(argValue(c.args, 'target-port') ?? 8000);
     for (const role of ['prefill', 'decode'] as const) {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { PROXY_FLAGS, parseFlags } from '../../apps/proxy/src/flags.ts';
 import {
   byKind,
-  type Container,
+  containerNamed,
   containerPort,
   find,
   KUSTOMIZATIONS,
@@ -17,19 +17,13 @@ import {
 
 const PROXY = 'pdrouter-proxy';
 
-function proxyContainer(w: Workload): Container {
-  const c = w.spec.template.spec.containers.find((x) => x.name === 'proxy');
-  if (!c) throw new Error('no proxy container');
-  return c;
-}
-
 function flagDefault(name: string): unknown {
   return PROXY_FLAGS.find((f) => f.name === name)?.default;
 }
 
 describe.each(KUSTOMIZATIONS)('%s: proxy', (name) => {
   it('passes arguments the proxy accepts, in distributed P/D mode on 0.0.0.0', async () => {
-    const c = proxyContainer(find<Workload>(await rendered(name), 'Deployment', PROXY));
+    const c = containerNamed(find<Workload>(await rendered(name), 'Deployment', PROXY), 'proxy');
     const parsed = parseFlags(c.args ?? [], {});
     expect(parsed.notHonoured).toEqual([]);
     expect(parsed.values['pd-disaggregation']).toBe(true);
@@ -40,7 +34,7 @@ describe.each(KUSTOMIZATIONS)('%s: proxy', (name) => {
   });
 
   it('declares the ports it listens on (10001, metrics 29000) and probes /readiness and /liveness', async () => {
-    const c = proxyContainer(find<Workload>(await rendered(name), 'Deployment', PROXY));
+    const c = containerNamed(find<Workload>(await rendered(name), 'Deployment', PROXY), 'proxy');
     const values = parseFlags(c.args ?? [], {}).values;
     expect(values.port).toBe(10001);
     expect(values['prometheus-port']).toBe(29000);
@@ -54,7 +48,7 @@ describe.each(KUSTOMIZATIONS)('%s: proxy', (name) => {
 
   it('gives the drain time to finish: terminationGracePeriodSeconds >= preStop + drain timeout', async () => {
     const w = find<Workload>(await rendered(name), 'Deployment', PROXY);
-    const c = proxyContainer(w);
+    const c = containerNamed(w, 'proxy');
     const drainSecs = Number(
       parseFlags(c.args ?? [], {}).values['drain-timeout-secs'] ?? flagDefault('drain-timeout-secs'),
     );
@@ -66,7 +60,7 @@ describe.each(KUSTOMIZATIONS)('%s: proxy', (name) => {
 
   it('runs with a read-only root filesystem and no service-account token', async () => {
     const w = find<Workload>(await rendered(name), 'Deployment', PROXY);
-    expect(proxyContainer(w).securityContext?.readOnlyRootFilesystem).toBe(true);
+    expect(containerNamed(w, 'proxy').securityContext?.readOnlyRootFilesystem).toBe(true);
     expect((w.spec.template.spec as { automountServiceAccountToken?: boolean }).automountServiceAccountToken).toBe(
       false,
     );
@@ -74,7 +68,7 @@ describe.each(KUSTOMIZATIONS)('%s: proxy', (name) => {
 
   it('mounts the proxy NATS credentials at the path --nats-creds names', async () => {
     const w = find<Workload>(await rendered(name), 'Deployment', PROXY);
-    const c = proxyContainer(w);
+    const c = containerNamed(w, 'proxy');
     const creds = String(parseFlags(c.args ?? [], {}).values['nats-creds']);
     const mount = c.volumeMounts?.find((m) => creds.startsWith(`${m.mountPath}/`));
     const volume = w.spec.template.spec.volumes?.find((v) => v.name === mount?.name);

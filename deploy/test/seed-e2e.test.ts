@@ -19,7 +19,7 @@ import {
 import { type SimFleet, startSimFleet } from '@pdrouter/vllm-sim';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateNatsAuth } from '../src/nats-auth/generate.ts';
-import { argValue, type Container, find, rendered, type Workload } from './support/k8s.ts';
+import { argValue, containerNamed, find, rendered, type Workload } from './support/k8s.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const NAMESPACE = 'llm-d-llama31';
@@ -35,12 +35,6 @@ function withArgs(args: readonly string[], overrides: Record<string, string>): s
     else out[i + 1] = value;
   }
   return out;
-}
-
-function container(w: Workload, name: string): Container {
-  const c = w.spec.template.spec.containers.find((x) => x.name === name);
-  if (!c) throw new Error(`${w.metadata.name}: no container ${name}`);
-  return c;
 }
 
 describe('overlays/seed end to end (API fake, nats-server, discovery, proxy, simulated pods)', () => {
@@ -59,8 +53,8 @@ describe('overlays/seed end to end (API fake, nats-server, discovery, proxy, sim
       decode: find<Workload>(objects, 'Deployment', 'vllm-llama31-decode'),
     };
     const discoveryArgs =
-      container(find<Workload>(objects, 'Deployment', 'pdrouter-discovery'), 'discovery').args ?? [];
-    const proxyArgs = container(find<Workload>(objects, 'Deployment', 'pdrouter-proxy'), 'proxy').args ?? [];
+      containerNamed(find<Workload>(objects, 'Deployment', 'pdrouter-discovery'), 'discovery').args ?? [];
+    const proxyArgs = containerNamed(find<Workload>(objects, 'Deployment', 'pdrouter-proxy'), 'proxy').args ?? [];
     const portAnnotation = argValue(discoveryArgs, 'port-annotation') ?? 'vllm.ai/port';
 
     dir = mkdtempSync(join(tmpdir(), 'pdrouter-seed-e2e-'));

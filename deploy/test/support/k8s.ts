@@ -102,6 +102,13 @@ export function argValue(args: readonly string[] | undefined, name: string): str
   return undefined;
 }
 
+/** The container of that name in a workload's pod template; throws naming both when it is missing. */
+export function containerNamed(w: Workload, name: string): Container {
+  const c = w.spec.template.spec.containers.find((x) => x.name === name);
+  if (!c) throw new Error(`${w.metadata.name}: no container ${name}`);
+  return c;
+}
+
 export function containerPort(c: Container, port: string | number): number | undefined {
   if (typeof port === 'number') return c.ports?.some((p) => p.containerPort === port) ? port : undefined;
   return c.ports?.find((p) => p.name === port)?.containerPort;
