@@ -165,6 +165,16 @@ export function loadgenHelp(): string {
 
 type Raw = Map<string, string | boolean | string[]>;
 
+/** The values of a list or repeated flag so far ([] when it was not given). */
+function list(raw: Raw, name: string): string[] {
+  return (raw.get(name) as string[] | undefined) ?? [];
+}
+
+/** The URLs of a repeated URL flag, without trailing slashes. */
+function urls(raw: Raw, name: string): string[] {
+  return list(raw, name).map((u) => u.replace(/\/+$/, ''));
+}
+
 function tokenize(argv: readonly string[]): Raw {
   const specs = new Map(LOADGEN_FLAGS.map((f) => [f.name, f]));
   const raw: Raw = new Map();
@@ -181,11 +191,11 @@ function tokenize(argv: readonly string[]): Raw {
     } else if (spec.kind === 'list') {
       const values = inline !== undefined ? [inline] : [];
       while (i + 1 < argv.length && !(argv[i + 1] as string).startsWith('--')) values.push(argv[++i] as string);
-      raw.set(name, [...((raw.get(name) as string[] | undefined) ?? []), ...values]);
+      raw.set(name, [...list(raw, name), ...values]);
     } else {
       const value = inline ?? argv[++i];
       if (value === undefined) throw new ConfigError(`--${name} needs a value`);
-      if (spec.kind === 'repeat') raw.set(name, [...((raw.get(name) as string[] | undefined) ?? []), value]);
+      if (spec.kind === 'repeat') raw.set(name, [...list(raw, name), value]);
       else raw.set(name, value);
     }
   }
@@ -293,12 +303,12 @@ export function parseLoadgenArgs(argv: readonly string[]): LoadgenConfig {
   if (temperature !== undefined) sampling.temperature = temperature;
   if (topP !== undefined) sampling.top_p = topP;
   if (topK !== undefined) sampling.top_k = topK;
-  const prefillUrls = ((raw.get('prefill') as string[] | undefined) ?? []).map((u) => u.replace(/\/+$/, ''));
-  const decodeUrls = ((raw.get('decode') as string[] | undefined) ?? []).map((u) => u.replace(/\/+$/, ''));
+  const prefillUrls = urls(raw, 'prefill');
+  const decodeUrls = urls(raw, 'decode');
   if (backendMode === 'oracle-pd' && (prefillUrls.length === 0 || decodeUrls.length === 0)) {
     throw new ConfigError('--backend-mode oracle-pd needs at least one --prefill URL and one --decode URL');
   }
-  const workerUrls = ((raw.get('worker-url') as string[] | undefined) ?? []).map((u) => u.replace(/\/+$/, ''));
+  const workerUrls = urls(raw, 'worker-url');
   if (backendMode === 'oracle-plain' && workerUrls.length === 0) {
     throw new ConfigError('--backend-mode oracle-plain needs at least one --worker-url URL');
   }
@@ -340,14 +350,12 @@ export function parseLoadgenArgs(argv: readonly string[]): LoadgenConfig {
     saveDetailed: raw.get('save-detailed') === true,
     resultDir: str(raw, 'result-dir'),
     resultFilename: str(raw, 'result-filename'),
-    goodput: parseGoodput((raw.get('goodput') as string[] | undefined) ?? []),
+    goodput: parseGoodput(list(raw, 'goodput')),
     percentileMetrics: Object.freeze(percentileMetrics),
     metricPercentiles: Object.freeze(metricPercentiles),
-    headers: Object.freeze(Object.fromEntries(pairs((raw.get('header') as string[] | undefined) ?? [], '=', 'header'))),
+    headers: Object.freeze(Object.fromEntries(pairs(list(raw, 'header'), '=', 'header'))),
     extraBody: Object.freeze({ ...sampling, ...extraBody }),
-    metadata: Object.freeze(
-      Object.fromEntries(pairs((raw.get('metadata') as string[] | undefined) ?? [], '=', 'metadata')),
-    ),
+    metadata: Object.freeze(Object.fromEntries(pairs(list(raw, 'metadata'), '=', 'metadata'))),
     numWarmups: num(raw, 'num-warmups', true) as number,
     readyCheckTimeoutSec: num(raw, 'ready-check-timeout-sec', true) as number,
     prefillUrls: Object.freeze(prefillUrls),
