@@ -140,14 +140,22 @@ export async function runBenchmark(
   const { table, result } = buildReport({ config, modelId, durationS, metrics, outputs, clientCpuS, date });
   log(table);
 
-  let resultFile: string | undefined;
-  if (config.saveResult) {
-    const name = config.resultFilename ?? defaultResultFilename(config, modelId, result.date as string);
-    resultFile = config.resultDir !== undefined ? join(config.resultDir, name) : name;
-    if (config.resultDir !== undefined) await mkdir(config.resultDir, { recursive: true });
-    await writeFile(resultFile, JSON.stringify(result));
-  }
+  const resultFile = await saveResult(config, modelId, result);
   return { table, result, outputs, resultFile };
+}
+
+/** Writes the result JSON when --save-result is on; returns its path (undefined when nothing was written). */
+async function saveResult(
+  config: LoadgenConfig,
+  modelId: string,
+  result: Record<string, unknown>,
+): Promise<string | undefined> {
+  if (!config.saveResult) return undefined;
+  const name = config.resultFilename ?? defaultResultFilename(config, modelId, result.date as string);
+  const resultFile = config.resultDir !== undefined ? join(config.resultDir, name) : name;
+  if (config.resultDir !== undefined) await mkdir(config.resultDir, { recursive: true });
+  await writeFile(resultFile, JSON.stringify(result));
+  return resultFile;
 }
 
 /** The multi-turn dataset: sessions instead of independent prompts; the same metrics, table and JSON keys. */
@@ -192,12 +200,6 @@ async function runMultiTurnBenchmark(
     }),
   };
   log(table);
-  let resultFile: string | undefined;
-  if (config.saveResult) {
-    const name = config.resultFilename ?? defaultResultFilename(config, modelId, result.date as string);
-    resultFile = config.resultDir !== undefined ? join(config.resultDir, name) : name;
-    if (config.resultDir !== undefined) await mkdir(config.resultDir, { recursive: true });
-    await writeFile(resultFile, JSON.stringify(result));
-  }
+  const resultFile = await saveResult(config, modelId, result);
   return { table, result, outputs: run.outputs, resultFile };
 }
