@@ -83,6 +83,7 @@ interface ConvergenceJson extends Origin {
 }
 const RESULTS = join(REPO_ROOT, 'bench', 'results');
 const README = join(REPO_ROOT, 'bench', 'README.md');
+const ROOT_README = join(REPO_ROOT, 'README.md');
 function load<T>(name: string): T | undefined {
   const file = join(RESULTS, `${name}.json`);
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as T) : undefined;
@@ -322,6 +323,29 @@ for (const [name, content] of Object.entries(blocks)) {
   readme = `${readme.slice(0, a + open.length)}\n${content}\n${readme.slice(b)}`;
 }
 writeFileSync(README, readme);
+// The root README quotes the headline: the seed table and the relay-cost summaries.
+const headline = [
+  blocks['seed-main'],
+  blocks['seed-probe'],
+  ...(
+    [
+      ['Zero think time (`node bench/src/main.ts overhead`)', blocks.overhead],
+      ['One token per chunk at seed pace (`overhead --timing seed`)', blocks['overhead-seed-timing']],
+    ] as const
+  ).map(([label, b]) => (b === undefined ? undefined : `${label}: ${b.split('\n').at(-1)}`)),
+].filter((b): b is string => b !== undefined);
+const rootOpen = '<!-- readme:bench:start -->';
+const rootClose = '<!-- readme:bench:end -->';
+const root = readFileSync(ROOT_README, 'utf8');
+const ra = root.indexOf(rootOpen);
+const rb = root.indexOf(rootClose);
+if (ra >= 0 && rb > ra && headline.length > 0) {
+  writeFileSync(
+    ROOT_README,
+    `${root.slice(0, ra + rootOpen.length)}\n\n${headline.join('\n\n')}\n\n${root.slice(rb)}`,
+  );
+}
+
 process.stdout.write(
   `refreshed ${Object.keys(blocks)
     .filter((k) => blocks[k] !== undefined)
