@@ -8,7 +8,6 @@ export function testConfig(packageDir: string): ViteUserConfig {
     test: {
       include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
       reporters: ['default', ['json', { outputFile: join(root, '.test-results', `${basename(packageDir)}.json`) }]],
-      passWithNoTests: true,
       testTimeout: 20_000,
       hookTimeout: 30_000,
       teardownTimeout: 10_000,

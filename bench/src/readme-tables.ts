@@ -340,10 +340,7 @@ const root = readFileSync(ROOT_README, 'utf8');
 const ra = root.indexOf(rootOpen);
 const rb = root.indexOf(rootClose);
 if (ra >= 0 && rb > ra && headline.length > 0) {
-  writeFileSync(
-    ROOT_README,
-    `${root.slice(0, ra + rootOpen.length)}\n\n${headline.join('\n\n')}\n\n${root.slice(rb)}`,
-  );
+  writeFileSync(ROOT_README, `${root.slice(0, ra + rootOpen.length)}\n\n${headline.join('\n\n')}\n\n${root.slice(rb)}`);
 }
 
 process.stdout.write(

@@ -4,6 +4,8 @@ import { type PanelSpec, ROWS } from './panels.ts';
 
 const PANEL_HEIGHT = 8;
 const GRID_WIDTH = 24;
+// Grafana's own template variable, substituted by Grafana when the dashboard is imported.
+// biome-ignore lint/suspicious/noTemplateCurlyInString: a Grafana variable, not a JavaScript template
 const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
 
 function panel(spec: PanelSpec, id: number, x: number, y: number): Record<string, unknown> {
