@@ -1,12 +1,10 @@
 // Clients that misbehave while sending their body, on real sockets: one that stalls after its headers gets
 // 408 within --client-body-timeout-ms, one that leaves mid-body and one that streams a chunked body past
 // the limit are let go; none of them keeps an in-flight slot.
-import { createServer, type Server } from 'node:http';
-import { type AddressInfo, connect } from 'node:net';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildConfig } from './config.ts';
-import { parseFlags } from './flags.ts';
-import { createProxy, type ProxyInstance } from './proxy.ts';
+import type { ProxyInstance } from './proxy.ts';
+import { startTestProxy, type TestProxy } from './test-proxy.ts';
 
 /** Writes `parts` in order on a new connection; resolves with what came back once the server closes. */
 function rawExchange(url: string, parts: (string | Buffer)[], timeoutMs = 10_000): Promise<string> {
@@ -39,39 +37,16 @@ async function waitIdle(proxy: ProxyInstance): Promise<void> {
 }
 
 describe('client body reading on real sockets', () => {
-  let pod: Server;
+  let fixture: TestProxy;
   let proxy: ProxyInstance;
   let url: string;
   beforeAll(async () => {
-    pod = createServer((_req, res) => res.end());
-    await new Promise<void>((r) => pod.listen(0, '127.0.0.1', r));
-    const podUrl = `http://127.0.0.1:${(pod.address() as AddressInfo).port}`;
-    const config = buildConfig(
-      parseFlags([
-        '--pd-disaggregation',
-        '--prefill',
-        podUrl,
-        '--decode',
-        podUrl,
-        '--host',
-        '127.0.0.1',
-        '--port',
-        '0',
-        '--prometheus-port',
-        '0',
-        '--client-body-timeout-ms',
-        '300',
-        '--max-payload-size',
-        '100000',
-      ]),
-    );
-    proxy = await createProxy(config, { defaultMetrics: false });
-    ({ url } = await proxy.listen());
+    fixture = await startTestProxy((_req, res) => res.end(), {
+      flags: ['--client-body-timeout-ms', '300', '--max-payload-size', '100000'],
+    });
+    ({ proxy, url } = fixture);
   });
-  afterAll(async () => {
-    await proxy.close();
-    await new Promise<void>((r) => pod.close(() => r()));
-  });
+  afterAll(() => fixture.close());
 
   it('answers 408 and closes the connection when the body stalls after the headers', async () => {
     const started = Date.now();

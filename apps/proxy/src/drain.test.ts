@@ -1,12 +1,10 @@
 // The drain on real sockets (a listening proxy, raw client connections): a connection accepted just before
 // the drain still gets an answer, every answer during the drain closes its connection, and close() shuts
 // the metrics listener too.
-import { createServer, type Server } from 'node:http';
-import { type AddressInfo, connect, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildConfig } from './config.ts';
-import { parseFlags } from './flags.ts';
-import { createProxy, type ProxyInstance } from './proxy.ts';
+import type { ProxyInstance } from './proxy.ts';
+import { startTestProxy, type TestProxy } from './test-proxy.ts';
 
 /** Sends `request` on an already open socket; resolves with everything received until the server closes. */
 function exchange(socket: Socket, request: string, timeoutMs = 5000): Promise<string> {
@@ -37,37 +35,16 @@ function openSocket(url: string): Promise<Socket> {
 }
 
 describe('drain on real sockets', () => {
-  let pod: Server;
+  let fixture: TestProxy;
   let proxy: ProxyInstance;
   let url: string;
   let metricsUrl: string;
   beforeAll(async () => {
     // A pod that is never reached by these tests (readiness and refused requests only).
-    pod = createServer((_req, res) => res.end());
-    await new Promise<void>((r) => pod.listen(0, '127.0.0.1', r));
-    const podUrl = `http://127.0.0.1:${(pod.address() as AddressInfo).port}`;
-    const config = buildConfig(
-      parseFlags([
-        '--pd-disaggregation',
-        '--prefill',
-        podUrl,
-        '--decode',
-        podUrl,
-        '--host',
-        '127.0.0.1',
-        '--port',
-        '0',
-        '--prometheus-port',
-        '0',
-      ]),
-    );
-    proxy = await createProxy(config, { defaultMetrics: false });
-    ({ url, metricsUrl } = await proxy.listen());
+    fixture = await startTestProxy((_req, res) => res.end());
+    ({ proxy, url, metricsUrl } = fixture);
   });
-  afterAll(async () => {
-    await proxy.close();
-    await new Promise<void>((r) => pod.close(() => r()));
-  });
+  afterAll(() => fixture.close());
 
   it('answers a request on a connection accepted before the drain (no reset), and closes it after', async () => {
     // Connections opened before the signal: one idle keep-alive connection that already served a request,

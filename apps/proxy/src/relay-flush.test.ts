@@ -1,12 +1,10 @@
 // A slow client on real sockets: the proxy holds the pod back instead of buffering the stream (backpressure
 // end to end), and a drain started meanwhile lasts until the whole stream reached the client, so close()
 // after it cuts nothing.
-import { createServer, type Server } from 'node:http';
-import { type AddressInfo, connect } from 'node:net';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildConfig } from './config.ts';
-import { parseFlags } from './flags.ts';
-import { createProxy, type ProxyInstance } from './proxy.ts';
+import type { ProxyInstance } from './proxy.ts';
+import { startTestProxy, type TestProxy } from './test-proxy.ts';
 
 const KV = { do_remote_prefill: true, remote_engine_id: 'e', remote_block_ids: [1], remote_host: 'h', remote_port: 1 };
 /** Large enough to fill the socket buffers between the proxy and a client that reads slowly. */
@@ -31,11 +29,11 @@ function dechunk(raw: Buffer): string {
 }
 
 describe('relay and drain with a slow client', () => {
-  let pod: Server;
+  let fixture: TestProxy;
   let proxy: ProxyInstance;
   let url: string;
   beforeAll(async () => {
-    pod = createServer((req, res) => {
+    fixture = await startTestProxy((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -61,30 +59,9 @@ describe('relay and drain with a slow client', () => {
         write();
       });
     });
-    await new Promise<void>((r) => pod.listen(0, '127.0.0.1', r));
-    const podUrl = `http://127.0.0.1:${(pod.address() as AddressInfo).port}`;
-    const config = buildConfig(
-      parseFlags([
-        '--pd-disaggregation',
-        '--prefill',
-        podUrl,
-        '--decode',
-        podUrl,
-        '--host',
-        '127.0.0.1',
-        '--port',
-        '0',
-        '--prometheus-port',
-        '0',
-      ]),
-    );
-    proxy = await createProxy(config, { defaultMetrics: false });
-    ({ url } = await proxy.listen());
+    ({ proxy, url } = fixture);
   });
-  afterAll(async () => {
-    await proxy.close();
-    await new Promise<void>((r) => pod.close(() => r()));
-  });
+  afterAll(() => fixture.close());
 
   it('drain waits for the last byte to reach the socket; close() then cuts nothing', async () => {
     const u = new URL(url);

@@ -1,12 +1,10 @@
 // Pods that misbehave, on real sockets: a prefill answer far larger than any real one is not buffered whole
 // (the pod is treated as faulty: failover, then 502), a 5xx with a huge body is read only for its log line,
 // and a stream that ends without [DONE] is relayed as the pod sent it.
-import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildConfig } from './config.ts';
-import { parseFlags } from './flags.ts';
-import { createProxy, type ProxyInstance } from './proxy.ts';
+import type { ProxyInstance } from './proxy.ts';
+import { startTestProxy, type TestProxy } from './test-proxy.ts';
 
 const KV = { do_remote_prefill: true, remote_engine_id: 'e', remote_block_ids: [1], remote_host: 'h', remote_port: 1 };
 const MB = Buffer.alloc(1024 * 1024, 0x20);
@@ -38,61 +36,39 @@ function writeHuge(res: ServerResponse, prefix: string): void {
 }
 
 describe('pods that misbehave', () => {
-  let pod: Server;
+  let fixture: TestProxy;
   let proxy: ProxyInstance;
   let url: string;
   beforeAll(async () => {
-    pod = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
-        const prefill = (body.kv_transfer_params as { do_remote_decode?: boolean } | undefined)?.do_remote_decode;
-        if (prefill) {
-          if (mode === 'huge-prefill') {
-            res.writeHead(200, { 'content-type': 'application/json' });
-            writeHuge(res, '{"pad":"');
-          } else if (mode === 'huge-5xx') {
-            res.writeHead(500, { 'content-type': 'application/json' });
-            writeHuge(res, '{"error":"');
-          } else {
-            res.writeHead(200, { 'content-type': 'application/json' });
-            res.end(JSON.stringify({ kv_transfer_params: KV }));
+    fixture = await startTestProxy(
+      (req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+          const prefill = (body.kv_transfer_params as { do_remote_decode?: boolean } | undefined)?.do_remote_decode;
+          if (prefill) {
+            if (mode === 'huge-prefill') {
+              res.writeHead(200, { 'content-type': 'application/json' });
+              writeHuge(res, '{"pad":"');
+            } else if (mode === 'huge-5xx') {
+              res.writeHead(500, { 'content-type': 'application/json' });
+              writeHuge(res, '{"error":"');
+            } else {
+              res.writeHead(200, { 'content-type': 'application/json' });
+              res.end(JSON.stringify({ kv_transfer_params: KV }));
+            }
+            return;
           }
-          return;
-        }
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        res.end('data: {"choices":[{"text":"a"}]}\n\n');
-      });
-    });
-    await new Promise<void>((r) => pod.listen(0, '127.0.0.1', r));
-    const podUrl = `http://127.0.0.1:${(pod.address() as AddressInfo).port}`;
-    const config = buildConfig(
-      parseFlags([
-        '--pd-disaggregation',
-        '--prefill',
-        podUrl,
-        '--decode',
-        podUrl,
-        '--host',
-        '127.0.0.1',
-        '--port',
-        '0',
-        '--prometheus-port',
-        '0',
-        '--retry-max-retries',
-        '0',
-        '--disable-circuit-breaker',
-      ]),
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          res.end('data: {"choices":[{"text":"a"}]}\n\n');
+        });
+      },
+      { flags: ['--retry-max-retries', '0', '--disable-circuit-breaker'], closePodConnections: true },
     );
-    proxy = await createProxy(config, { defaultMetrics: false });
-    ({ url } = await proxy.listen());
+    ({ proxy, url } = fixture);
   });
-  afterAll(async () => {
-    await proxy.close();
-    pod.closeAllConnections();
-    await new Promise<void>((r) => pod.close(() => r()));
-  });
+  afterAll(() => fixture.close());
 
   const complete = () =>
     fetch(`${url}/v1/completions`, {
