@@ -3,6 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { StopWaiting, waitUntil } from '@pdrouter/testkit';
 import { buildConfig } from '../src/config.ts';
 import { parseFlags } from '../src/flags.ts';
 import { createProxy, type ProxyInstance } from '../src/proxy.ts';
@@ -181,20 +182,29 @@ export function metricValue(text: string, name: string, labels: Record<string, s
   return found ? total : 0;
 }
 
-/** Polls until `check` returns a value (not undefined), or throws after the deadline. */
+/**
+ * Polls until `check` returns a value (not undefined, so 0 and false count), or throws after the deadline.
+ * testkit's waitUntil does the polling; a throwing check ends the wait at once.
+ */
 export async function waitFor<T>(
   what: string,
   check: () => Promise<T | undefined> | T | undefined,
   timeoutMs = 10_000,
   everyMs = 50,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+  const found = await waitUntil(
+    async () => {
+      let value: T | undefined;
+      try {
+        value = await check();
+      } catch (err) {
+        throw new StopWaiting(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      return value === undefined ? undefined : { value };
+    },
+    { timeoutMs, intervalMs: everyMs, description: what },
+  );
+  return found.value;
 }
 
 /** Sum of one numeric stat over pods. */
