@@ -46,12 +46,38 @@ const INJECTED_MESSAGES: Readonly<Record<number, string>> = Object.freeze({
 
 /** Output length: exactly the cap with ignore_eos, else a deterministic "natural" length per prompt. */
 function plannedFinish(ctx: PodContext, req: SimRequest, maxTokens: number, promptHash: number) {
-  if (req.ignoreEos) return { finishAt: maxTokens, finishReason: 'length' as FinishReason };
-  const g = ctx.generation;
-  const span = Math.max(0, g.eosMaxTokens - g.eosMinTokens) + 1;
-  const natural = Math.max(req.minTokens, g.eosMinTokens + (hashString(String(promptHash), ctx.seed) % span));
-  if (natural < maxTokens) return { finishAt: Math.max(1, natural), finishReason: 'stop' as FinishReason };
-  return { finishAt: maxTokens, finishReason: 'length' as FinishReason };
+  let planned: { finishAt: number; finishReason: FinishReason };
+  if (req.ignoreEos) planned = { finishAt: maxTokens, finishReason: 'length' };
+  else {
+    const g = ctx.generation;
+    const span = Math.max(0, g.eosMaxTokens - g.eosMinTokens) + 1;
+    const natural = Math.max(req.minTokens, g.eosMinTokens + (hashString(String(promptHash), ctx.seed) % span));
+    planned =
+      natural < maxTokens
+        ? { finishAt: Math.max(1, natural), finishReason: 'stop' }
+        : { finishAt: maxTokens, finishReason: 'length' };
+  }
+  return stoppedBy(req, promptHash % OUTPUT_VOCABULARY.length, planned);
+}
+
+/**
+ * vLLM checks the client's stop tokens and strings before the length cap, once min_tokens are out
+ * (a request capped at one token still finishes "stop" when that token is a stop token). The
+ * simulator's token id is the word's index in OUTPUT_VOCABULARY.
+ */
+function stoppedBy(
+  req: SimRequest,
+  wordOffset: number,
+  planned: { finishAt: number; finishReason: FinishReason },
+): { finishAt: number; finishReason: FinishReason } {
+  if (req.stopTokenIds.length === 0 && req.stop.length === 0) return planned;
+  for (let i = Math.max(0, req.minTokens - 1); i < planned.finishAt; i++) {
+    const id = (wordOffset + i) % OUTPUT_VOCABULARY.length;
+    if (req.stopTokenIds.includes(id) || req.stop.includes(OUTPUT_VOCABULARY[id] as string)) {
+      return { finishAt: i + 1, finishReason: 'stop' };
+    }
+  }
+  return planned;
 }
 
 /** Handles POST /v1/completions, /v1/chat/completions and /v1/responses on one pod. */

@@ -14,6 +14,10 @@ export interface SimRequest {
   readonly maxTokens: number | undefined;
   readonly minTokens: number;
   readonly ignoreEos: boolean;
+  /** stop_token_ids: an output token whose vocabulary index is listed ends the request ("stop"). */
+  readonly stopTokenIds: readonly number[];
+  /** stop strings: an output word equal to one ends the request ("stop"). */
+  readonly stop: readonly string[];
   readonly stream: boolean;
   readonly includeUsage: boolean;
   readonly continuousUsage: boolean;
@@ -34,6 +38,25 @@ function optionalInt(body: Record<string, unknown>, key: string, min: number): n
   if (typeof v !== 'number' || !Number.isInteger(v)) throw badRequest(`'${key}' must be an integer`, key);
   if (v < min) throw badRequest(`'${key}' must be at least ${min}, got ${v}`, key);
   return v;
+}
+
+function intList(body: Record<string, unknown>, key: string): number[] {
+  const v = body[key];
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= 0)) {
+    throw badRequest(`'${key}' must be a list of token ids`, key);
+  }
+  return v as number[];
+}
+
+function stopList(body: Record<string, unknown>): string[] {
+  const v = body.stop;
+  if (v === undefined || v === null) return [];
+  if (typeof v === 'string') return [v];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) {
+    throw badRequest("'stop' must be a string or a list of strings", 'stop');
+  }
+  return v as string[];
 }
 
 function optionalBool(body: Record<string, unknown>, key: string): boolean {
@@ -180,6 +203,8 @@ export function parseSimRequest(route: SimRoute, body: unknown): SimRequest {
     maxTokens,
     minTokens,
     ignoreEos: optionalBool(body, 'ignore_eos'),
+    stopTokenIds: intList(body, 'stop_token_ids'),
+    stop: stopList(body),
     stream,
     includeUsage,
     continuousUsage,

@@ -6,7 +6,7 @@ import {
   PREFILL_KV_TRANSFER_PARAMS,
 } from '@pdrouter/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SimFleet } from '../src/index.ts';
+import { OUTPUT_VOCABULARY, type SimFleet } from '../src/index.ts';
 import {
   type CompletionJson,
   type ErrorJson,
@@ -127,6 +127,33 @@ describe('P/D round trip (NixlConnector semantics)', () => {
       kv_transfer_params: PREFILL_KV_TRANSFER_PARAMS,
     });
     expect((res.json() as CompletionJson).kv_transfer_params).toBeNull();
+  });
+
+  it('gives no kv_transfer_params when a stop token or stop string ends the one-token prefill', async () => {
+    const fleet = await startFleet({ prefill: 1, decode: 1 });
+    const url = `${fleet.prefill[0]?.url}/v1/completions`;
+    const client = { prompt: 'a b c', max_tokens: 20 };
+    const plain = (await postJson(url, buildPrefillBody('/v1/completions', client))).json() as CompletionJson;
+    expect(plain.choices[0]?.finish_reason).toBe('length');
+    expect(plain.kv_transfer_params).not.toBeNull();
+    const firstWord = plain.choices[0]?.text as string;
+    const firstId = OUTPUT_VOCABULARY.indexOf(firstWord);
+    for (const extra of [{ stop_token_ids: [firstId] }, { stop: [firstWord] }]) {
+      const stopped = (
+        await postJson(url, buildPrefillBody('/v1/completions', { ...client, ...extra }))
+      ).json() as CompletionJson;
+      expect(stopped.choices[0]?.finish_reason).toBe('stop');
+      expect(stopped.kv_transfer_params).toBeNull();
+    }
+    // A stop token that is not the first one leaves the one-token prefill length-capped.
+    const other = (
+      await postJson(
+        url,
+        buildPrefillBody('/v1/completions', { ...client, stop_token_ids: [(firstId + 1) % OUTPUT_VOCABULARY.length] }),
+      )
+    ).json() as CompletionJson;
+    expect(other.choices[0]?.finish_reason).toBe('length');
+    expect(other.kv_transfer_params).not.toBeNull();
   });
 });
 
