@@ -13,6 +13,7 @@ import { Legs } from './legs.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import type { Logger } from './logger.ts';
 import type { ProxyMetrics } from './metrics.ts';
+import { classifyOutcome } from './outcome.ts';
 import type { PodRegistry } from './pods.ts';
 import { usesHash } from './policies.ts';
 import { type RelayOutcome, relayToNode, relayToWeb } from './relay.ts';
@@ -204,8 +205,8 @@ export class Forwarder {
         ex.rm.clientCancels.inc();
         metrics.requestError(ex.route, 'client_closed');
       } else if (outcome.kind === 'upstream_failed') {
-        // A stream cut by our own total timeout says nothing about the pod's health.
-        if (outcome.failure.kind !== 'request_timeout') pods.recordFailure(answer.pod, outcome.failure.kind);
+        // A stream cut by our own total timeout says nothing about the pod's health (the verdict says so).
+        pods.record(answer.pod, classifyOutcome({ kind: 'transport', failure: outcome.failure }), outcome.failure.kind);
         metrics.midStreamFailures.labels(answer.role).inc();
         answer.pod.metrics.streamErrors.inc();
         metrics.requestError(ex.route, 'mid_stream_failure');

@@ -1,11 +1,13 @@
 // The legs of a request: the P/D flow (prefill walk, then decode walk with the prefill's kv params) and
-// the plain walk. A pod that refuses, times out or answers 5xx before its response headers is replaced by
-// the next pod of the walk (up to --retry-max-retries); a 4xx is the client's and ends the walk.
+// the plain walk. What an outcome means (whose fault, retry or not) is outcome.ts's verdict: a pod or
+// network fault before the response headers walks on to the next pod (up to --retry-max-retries); a
+// client's fault ends the walk.
 import { buildDecodeBody, buildPrefillBody, extractKvTransferParams, RouterError, type U64 } from '@pdrouter/core';
 import type { ProxyConfig } from './config.ts';
 import type { Answer, Exchange, LegRole } from './exchange.ts';
 import type { Logger } from './logger.ts';
 import type { ProxyMetrics } from './metrics.ts';
+import { classifyOutcome, prefillWithoutKv } from './outcome.ts';
 import type { PodRegistry, PodState } from './pods.ts';
 import { Picker } from './policies.ts';
 import { bodyJson } from './request-body.ts';
@@ -53,6 +55,15 @@ export function decodeBodyOf(
     return bodyJson(buildDecodeBody(route, body, kv));
   }
   return Buffer.concat([raw.subarray(0, end), KV_FIELD_PREFIX, Buffer.from(`${JSON.stringify(kv)}}`)]);
+}
+
+/** The request field that most likely ended a prefill early, for the error's `param`. */
+function stopParamOf(body: Record<string, unknown>): string | undefined {
+  for (const field of ['stop_token_ids', 'stop']) {
+    const v = body[field];
+    if (v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0)) return field;
+  }
+  return undefined;
 }
 
 export class Legs {
@@ -113,7 +124,7 @@ export class Legs {
         if (res.statusCode >= 400) {
           // The client's error (bad parameters, context too long...): theirs to see, as the pod wrote it.
           metrics.pdError('prefill_client_error');
-          pods.recordSuccess(pod);
+          pods.record(pod, classifyOutcome({ kind: 'status', status: res.statusCode }), 'client_error');
           released = true;
           return { res, pod, role: 'prefill' };
         }
@@ -142,15 +153,19 @@ export class Legs {
         kv = extractKvTransferParams(parsed);
         if (kv === undefined) {
           // Never run decode without kv params because prefill answered something else: that would
-          // silently prefill twice. The pod is misconfigured (no kv connector); try the next one.
-          this.legFailed(ex, pod, 'prefill', {
-            kind: 'bad_prefill_response',
-            timeout: false,
-            message: 'prefill response has no kv_transfer_params (is the pod running with a kv connector?)',
-          });
+          // silently prefill twice.
+          const failure = prefillWithoutKv(parsed);
+          const v = classifyOutcome({ kind: 'prefill_answer', body: parsed, hasKvParams: false });
+          if (!v.retry) {
+            // The client's own stop conditions ended it: every prefill pod would answer the same.
+            pods.record(pod, v, failure.kind);
+            metrics.pdError(`prefill_${failure.kind}`);
+            throw new RouterError('invalid_request', failure.message, { param: stopParamOf(body) });
+          }
+          this.legFailed(ex, pod, 'prefill', failure);
           continue;
         }
-        pods.recordSuccess(pod);
+        pods.record(pod, classifyOutcome({ kind: 'prefill_answer', body: parsed, hasKvParams: true }), 'ok');
         ex.prefillPod = pod.url;
       } finally {
         release();
@@ -220,7 +235,7 @@ export class Legs {
         this.legFailed(ex, pod, role, r.failure);
         continue;
       }
-      pods.recordSuccess(pod);
+      pods.record(pod, classifyOutcome({ kind: 'status', status: r.res.statusCode }), 'ok');
       return { res: r.res, pod, role };
     }
     throw this.exhausted(ex, role);
@@ -260,7 +275,7 @@ export class Legs {
       ex.headersAtMs = performance.now();
       ex.upstreamWaitMs += ex.headersAtMs - sentMs;
     }
-    if (res.statusCode >= 500) {
+    if (classifyOutcome({ kind: 'status', status: res.statusCode }).retry) {
       // Read the pod's message for the log, and free the connection.
       let text = '';
       try {
@@ -271,8 +286,8 @@ export class Legs {
       return {
         ok: false,
         failure: {
-          kind: 'status_5xx',
-          timeout: res.statusCode === 504,
+          kind: res.statusCode >= 500 ? 'status_5xx' : 'status_overloaded',
+          timeout: res.statusCode === 504 || res.statusCode === 408,
           message: `HTTP ${res.statusCode}${text ? `: ${text}` : ''}`,
         },
       };
@@ -283,7 +298,7 @@ export class Legs {
   private legFailed(ex: Exchange, pod: PodState, role: LegRole, failure: LegFailure): void {
     const { pods, metrics, logger } = this.d;
     ex.failures.push(failure);
-    pods.recordFailure(pod, failure.kind);
+    pods.record(pod, classifyOutcome({ kind: 'transport', failure }), failure.kind);
     if (role === 'prefill') pod.metrics.prefillErrors.inc();
     else if (role === 'decode') pod.metrics.decodeErrors.inc();
     if (role !== 'plain') metrics.pdError(`${role}_${failure.kind}`);

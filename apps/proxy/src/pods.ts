@@ -5,6 +5,7 @@
 import type { HealthConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { PodMetrics, ProxyMetrics } from './metrics.ts';
+import type { Verdict } from './outcome.ts';
 
 export interface PodState {
   readonly url: string;
@@ -75,6 +76,12 @@ export class PodRegistry {
   release(pod: PodState): void {
     pod.inFlight--;
     pod.metrics.running.dec();
+  }
+
+  /** Feeds passive health with an outcome's verdict: only pod and network faults count against it. */
+  record(pod: PodState, v: Verdict, reason: string): void {
+    if (v.health === 'success') this.recordSuccess(pod);
+    else if (v.health === 'failure') this.recordFailure(pod, reason);
   }
 
   recordSuccess(pod: PodState): void {

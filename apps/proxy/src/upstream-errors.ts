@@ -8,7 +8,11 @@ export type LegFailureKind =
   | 'idle_timeout'
   | 'connection_reset'
   | 'status_5xx'
+  /** 408 or 429: the pod is too busy for the request now. */
+  | 'status_overloaded'
   | 'bad_prefill_response'
+  /** The client's stop conditions ended the prefill on its one token: no KV to hand over. */
+  | 'prefill_stopped_early'
   | 'request_timeout'
   | 'other';
 
