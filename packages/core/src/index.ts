@@ -1,5 +1,7 @@
 // The public surface of @pdrouter/core. Every export is named here; nothing is re-exported wholesale.
 
+export type { BackoffOptions } from './backoff.ts';
+export { Backoff, backoffDelayMs } from './backoff.ts';
 export { boundedLoadCap, pickBoundedLoad } from './bounded-load.ts';
 export { canonicalJson } from './canonical-json.ts';
 export type { ErrorCode, OpenAIErrorBody, RouterErrorOptions } from './errors.ts';
