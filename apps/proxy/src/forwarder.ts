@@ -17,7 +17,13 @@ import { classifyOutcome } from './outcome.ts';
 import type { PodRegistry } from './pods.ts';
 import { usesHash } from './policies.ts';
 import { type RelayOutcome, relayToNode, relayToWeb } from './relay.ts';
-import { type GenerationRoute, parseGenerationBody, readNodeBody, readWebBody } from './request-body.ts';
+import {
+  type GenerationRoute,
+  parseGenerationBody,
+  readNodeBody,
+  readWebBody,
+  withoutPodOnlyFields,
+} from './request-body.ts';
 import type { RouterState, RoutingTable } from './router-state.ts';
 import type { Upstreams } from './upstream.ts';
 import { RequestAborted } from './upstream-errors.ts';
@@ -86,10 +92,10 @@ export class Forwarder {
     const env = c.env as Partial<HttpBindings> | undefined;
     const incoming = env?.incoming;
     const outgoing = env?.outgoing as ServerResponse | undefined;
-    const raw = incoming
+    const received = incoming
       ? await readNodeBody(incoming, config.maxPayloadBytes, config.timeouts.clientBodyMs)
       : await readWebBody(c.req.raw, config.maxPayloadBytes);
-    const body = parseGenerationBody(raw, route);
+    const { raw, body } = withoutPodOnlyFields(received, parseGenerationBody(received, route));
 
     const table = this.d.state.table;
     this.legs.checkMembers(table);

@@ -112,6 +112,28 @@ export function parseGenerationBody(raw: Buffer, route: GenerationRoute): Record
   return body as Record<string, unknown>;
 }
 
+/**
+ * Fields of a generation body only the router and the pods may set. kv_transfer_params tells a decode
+ * pod which host to pull KV blocks from (vLLM's NIXL side-channel handshake): from a client it would make
+ * a pod connect to a host of the client's choosing. Only a prefill pod's answer supplies them.
+ */
+export const POD_ONLY_FIELDS: readonly string[] = Object.freeze(['kv_transfer_params']);
+
+/**
+ * The client's body without the pod-only fields, on every path (plain, P/D, decode-only fallback). The
+ * bytes stay as received when there is nothing to remove; otherwise the body is rebuilt from the parsed
+ * object (any spelling of the key, escapes and duplicates included, is one own property there).
+ */
+export function withoutPodOnlyFields(
+  raw: Buffer,
+  body: Record<string, unknown>,
+): { raw: Buffer; body: Record<string, unknown> } {
+  if (!POD_ONLY_FIELDS.some((f) => Object.hasOwn(body, f))) return { raw, body };
+  const clean: Record<string, unknown> = { ...body };
+  for (const f of POD_ONLY_FIELDS) delete clean[f];
+  return { raw: Buffer.from(bodyJson(clean)), body: clean };
+}
+
 /** JSON text of a body built from the client's: a body nested too deeply to serialise is the client's error. */
 export function bodyJson(value: Record<string, unknown>): string {
   try {
