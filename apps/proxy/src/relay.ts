@@ -54,9 +54,11 @@ type HttpSocket = Socket & { _httpMessage?: unknown };
  * Content-Length from the pod, a JSON answer, a response queued behind a pipelined one) keeps
  * ServerResponse.write, and so does every chunk once the response no longer owns a writable socket.
  */
-function directSocket(out: ServerResponse): HttpSocket | undefined {
+function directSocket(out: ServerResponse, headersFlushed: boolean): HttpSocket | undefined {
+  // headersSent is true from writeHead on, before the head has left the response: only an explicit
+  // flushHeaders() puts the status line on the socket ahead of the first framed chunk.
   const socket = out.socket as HttpSocket | null;
-  if (!socket || socket._httpMessage !== out || !out.headersSent || !out.chunkedEncoding) return undefined;
+  if (!headersFlushed || !socket || socket._httpMessage !== out || !out.chunkedEncoding) return undefined;
   // Bytes of this response still held by the response itself (headers not yet handed to the socket).
   if (out.writableLength > socket.writableLength) return undefined;
   return socket;
@@ -105,7 +107,7 @@ export function relayToNode(out: ServerResponse, up: UpstreamResponse, hooks: Re
     });
   }
   if (sse) out.flushHeaders();
-  const socket = directSocket(out);
+  const socket = directSocket(out, sse);
   return new Promise<RelayOutcome>((resolve) => {
     let first = true;
     let settled = false;
