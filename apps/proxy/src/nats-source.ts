@@ -4,7 +4,7 @@
 // good snapshot stays in use. While NATS is down nothing is applied, so the proxy keeps routing on the
 // last good ring; the watch resumes by itself after reconnecting.
 import type { NatsConnection } from '@nats-io/transport-node';
-import { parseSnapshot } from '@pdrouter/core';
+import { Backoff, parseSnapshot } from '@pdrouter/core';
 import {
   connectNats,
   DEFAULT_SNAPSHOT_BUCKET,
@@ -19,6 +19,8 @@ export const NATS_FIRST_CONNECT_WAIT_MS = 5_000;
 /** Backoff between connection attempts while NATS cannot be reached at start-up (doubling up to the max). */
 export const NATS_CONNECT_RETRY_MIN_MS = 250;
 export const NATS_CONNECT_RETRY_MAX_MS = 5_000;
+/** Share of each pause drawn at random, so replicas started together do not retry in step. */
+export const NATS_CONNECT_RETRY_JITTER = 0.2;
 
 export interface NatsSnapshotSourceOptions {
   readonly url: string;
@@ -60,7 +62,13 @@ export function natsSnapshotSource(options: NatsSnapshotSourceOptions): Snapshot
       const run = async (): Promise<void> => {
         // Once connected the client reconnects by itself; only the first connection needs this loop.
         let conn: NatsConnection | undefined;
-        for (let delay = NATS_CONNECT_RETRY_MIN_MS; conn === undefined; ) {
+        const backoff = new Backoff({
+          initialMs: NATS_CONNECT_RETRY_MIN_MS,
+          maxMs: NATS_CONNECT_RETRY_MAX_MS,
+          multiplier: 2,
+          jitterFactor: NATS_CONNECT_RETRY_JITTER,
+        });
+        while (conn === undefined) {
           if (closed) return;
           try {
             conn = await connectNats({
@@ -71,8 +79,7 @@ export function natsSnapshotSource(options: NatsSnapshotSourceOptions): Snapshot
             });
           } catch (err) {
             report(`nats: ${(err as Error).message}; retrying`);
-            await pause(delay);
-            delay = Math.min(delay * 2, NATS_CONNECT_RETRY_MAX_MS);
+            await pause(backoff.next());
           }
         }
         if (closed) {

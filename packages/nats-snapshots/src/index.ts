@@ -22,6 +22,7 @@ export {
 export { type NatsSnapshotLocation, parseNatsSnapshotUrl } from './snapshot-url.ts';
 export {
   type SnapshotWatch,
+  WATCH_RETRY_JITTER,
   WATCH_RETRY_MAX_MS,
   WATCH_RETRY_MIN_MS,
   type WatchSnapshotsOptions,

@@ -1,3 +1,4 @@
+import { Backoff } from '@pdrouter/core';
 import type { KV, KvWatchEntry } from '@nats-io/kv';
 import type { NatsConnection, QueuedIterator, Status } from '@nats-io/transport-node';
 import { connectionOfBucket } from './bucket.ts';
@@ -6,6 +7,8 @@ import { connectionOfBucket } from './bucket.ts';
 export const WATCH_RETRY_MIN_MS = 250;
 /** Upper bound of the watch re-creation backoff, so a recovered server is noticed within seconds. */
 export const WATCH_RETRY_MAX_MS = 5_000;
+/** Share of each pause drawn at random, so proxies that lost the same server do not return in step. */
+export const WATCH_RETRY_JITTER = 0.2;
 
 export interface WatchSnapshotsOptions {
   /** The connection to follow; defaults to the one the bucket was opened with. */
@@ -88,11 +91,16 @@ export async function watchSnapshots(
   };
 
   const loop = async (): Promise<void> => {
-    let failures = 0;
+    const backoff = new Backoff({
+      initialMs: retryMinMs,
+      maxMs: retryMaxMs,
+      multiplier: 2,
+      jitterFactor: WATCH_RETRY_JITTER,
+    });
     while (!stopped) {
       try {
         const established = await watchOnce();
-        if (established) failures = 0;
+        if (established) backoff.reset();
         if (!stopped) report(new Error(`watch on ${pool} ended`));
       } catch (err) {
         if (!stopped) report(err);
@@ -100,8 +108,7 @@ export async function watchSnapshots(
       current = undefined;
       firstAttemptDone();
       if (stopped) break;
-      await sleep(Math.min(retryMaxMs, retryMinMs * 2 ** failures));
-      failures = Math.min(failures + 1, 16);
+      await sleep(backoff.next());
       if (!stopped) options.onRestart?.();
     }
   };
