@@ -1,6 +1,6 @@
-import { Backoff } from '@pdrouter/core';
 import type { KV, KvWatchEntry } from '@nats-io/kv';
 import type { NatsConnection, QueuedIterator, Status } from '@nats-io/transport-node';
+import { Backoff } from '@pdrouter/core';
 import { connectionOfBucket } from './bucket.ts';
 
 /** First pause before re-creating a watch that failed or ended; doubles per failure up to the max. */
