@@ -2,6 +2,7 @@
 // 408 within --client-body-timeout-ms, one that leaves mid-body and one that streams a chunked body past
 // the limit are let go; none of them keeps an in-flight slot.
 import { connect } from 'node:net';
+import { waitUntil } from '@pdrouter/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProxyInstance } from './proxy.ts';
 import { startTestProxy, type TestProxy } from './test-proxy.ts';
@@ -28,12 +29,12 @@ function rawExchange(url: string, parts: (string | Buffer)[], timeoutMs = 10_000
   });
 }
 
-async function waitIdle(proxy: ProxyInstance): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (proxy.lifecycle.inFlight !== 0) {
-    if (Date.now() > deadline) throw new Error(`in-flight stuck at ${proxy.lifecycle.inFlight}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+function waitIdle(proxy: ProxyInstance): Promise<boolean> {
+  return waitUntil(() => proxy.lifecycle.inFlight === 0, {
+    timeoutMs: 5000,
+    intervalMs: 20,
+    description: 'no request in flight',
+  });
 }
 
 describe('client body reading on real sockets', () => {

@@ -2,23 +2,15 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeSnapshot, type Snapshot, snapshotFromUrls } from '@pdrouter/core';
+import { waitUntil } from '@pdrouter/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fileSnapshotSource } from './file-snapshot-source.ts';
 import type { SnapshotSource } from './snapshot-source.ts';
 
 const DEADLINE_MS = 5000;
 
-function until<T>(what: string, get: () => T | undefined): Promise<T> {
-  const deadline = Date.now() + DEADLINE_MS;
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      const v = get();
-      if (v !== undefined) return resolve(v);
-      if (Date.now() > deadline) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 20);
-    };
-    tick();
-  });
+function until(what: string, check: () => boolean): Promise<boolean> {
+  return waitUntil(check, { timeoutMs: DEADLINE_MS, intervalMs: 20, description: what });
 }
 
 function snap(seq: number, decode: string[]): Snapshot {
@@ -47,17 +39,17 @@ describe('fileSnapshotSource', () => {
     expect(applied.map((s) => s.seq)).toEqual([1]);
 
     writeFileSync(path, encodeSnapshot(snap(2, ['http://10.0.1.1:8200', 'http://10.0.1.2:8200'])));
-    await until('the rewrite', () => (applied.length === 2 ? true : undefined));
+    await until('the rewrite', () => applied.length === 2);
     expect(applied[1]?.members.decode).toHaveLength(2);
 
     writeFileSync(path, '{"pool": ');
-    await until('the rejection', () => (rejected.length === 1 ? true : undefined));
+    await until('the rejection', () => rejected.length === 1);
     expect(rejected[0]).toContain(path);
 
     const tmp = join(dir, 'pods.json.tmp');
     writeFileSync(tmp, encodeSnapshot(snap(3, ['http://10.0.1.3:8200'])));
     renameSync(tmp, path);
-    await until('the renamed file', () => (applied.length === 3 ? true : undefined));
+    await until('the renamed file', () => applied.length === 3);
     expect(applied[2]?.seq).toBe(3);
   });
 
@@ -76,6 +68,6 @@ describe('fileSnapshotSource', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(rejected).toHaveLength(1);
     writeFileSync(path, encodeSnapshot(snap(1, ['http://10.0.1.1:8200'])));
-    await until('the new file', () => (applied.length === 1 ? true : undefined));
+    await until('the new file', () => applied.length === 1);
   });
 });

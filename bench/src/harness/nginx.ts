@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { canConnect, waitUntil } from '@pdrouter/testkit';
 import { type Child, runToEnd, startChild } from './child-process.ts';
 
 /** apt-get can take minutes on a cold cache. */
@@ -112,18 +112,9 @@ ${servers}
 
 /** Resolves once something accepts TCP connections on 127.0.0.1:port, rejects after the deadline. */
 export async function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listening on 127.0.0.1:${port} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, PORT_POLL_INTERVAL_MS));
-  }
+  await waitUntil(() => canConnect('127.0.0.1', port), {
+    timeoutMs,
+    intervalMs: PORT_POLL_INTERVAL_MS,
+    description: `something listening on 127.0.0.1:${port}`,
+  });
 }

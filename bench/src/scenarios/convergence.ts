@@ -1,3 +1,4 @@
+import { sleep, waitUntil } from '@pdrouter/testkit';
 import {
   type LocalCluster,
   type ProxyReplica,
@@ -71,20 +72,9 @@ function distribution(values: readonly number[]): Distribution {
   };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
+/** Polls `check` until true; a timeout fails the run with what it was waiting for and the last error. */
 async function pollUntil(check: () => Promise<boolean>, timeoutMs: number, description: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError = '';
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch (err) {
-      lastError = `; last error: ${(err as Error).message}`;
-    }
-    await sleep(POLL_INTERVAL_MS);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}${lastError}`);
+  await waitUntil(check, { timeoutMs, intervalMs: POLL_INTERVAL_MS, description });
 }
 
 /** Whether a proxy routes on exactly these pods (its /admin/state rings, compared by URL). */

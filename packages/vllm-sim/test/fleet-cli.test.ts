@@ -1,6 +1,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { withDeadline } from '@pdrouter/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SIM_FLAGS, startControlServer } from '../src/index.ts';
 import { getText, postJson, startFleet, startPod, stopAll, WAIT_DEADLINE_MS } from './helpers.ts';
@@ -77,13 +78,6 @@ function runCli(args: string[]) {
   });
   ready.catch(() => {});
   return { child, ready, exited, output: () => ({ stdout, stderr }) };
-}
-
-function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([
-    p,
-    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)),
-  ]);
 }
 
 describe('multi-pod CLI (subprocess)', () => {

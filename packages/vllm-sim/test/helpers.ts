@@ -1,4 +1,5 @@
 import { SseParser } from '@pdrouter/core';
+import { waitUntil } from '@pdrouter/testkit';
 import OpenAI from 'openai';
 import { request } from 'undici';
 import { type SimFleet, type SimFleetOptions, SimPod, type SimPodOptions, startSimFleet } from '../src/index.ts';
@@ -62,14 +63,9 @@ export function sseData(text: string): string[] {
   return [...parser.push(text), ...parser.end()].map((ev) => ev.data);
 }
 
-/** Polls `check` until it returns true or the deadline passes (then throws with `what`). */
+/** Polls `check` until it returns true or the deadline passes (then throws naming `what`). */
 export async function waitFor(what: string, check: () => boolean | Promise<boolean>, deadlineMs = WAIT_DEADLINE_MS) {
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > until) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await waitUntil(check, { timeoutMs: deadlineMs, intervalMs: 10, description: what });
 }
 
 /** A prompt of exactly `n` tokens (words), distinct per `tag`. */

@@ -1,7 +1,7 @@
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { type SimFleet, startSimFleet } from '@pdrouter/vllm-sim';
+import { type KubeApiFake, PORT_ANNOTATION, registerSimPods, startKubeApiFake } from '@pdrouter/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type KubeApiFake, PORT_ANNOTATION, registerSimPods, startKubeApiFake } from '../src/index.ts';
+import { type SimFleet, startSimFleet } from '../src/index.ts';
 
 describe('registerSimPods', () => {
   let fake: KubeApiFake;
