@@ -10,11 +10,11 @@ import {
   RevisionConflictError,
   readSnapshot,
 } from '@pdrouter/nats-snapshots';
-import type { SleepFn } from './backoff.ts';
+import { type Clock, realClock } from './clock.ts';
 import type { DiscoveryConfig } from './config.ts';
 import { Debouncer } from './debouncer.ts';
 import { createHttpServer, listenHttp } from './http-server.ts';
-import { leaseClient, loadKubeConfig, podListWatch } from './kube-client.ts';
+import { leaseClient, loadKubeConfig } from './kube-client.ts';
 import { LeaderElector } from './leader-election.ts';
 import { errorMessage, type Logger } from './logger.ts';
 import { membersOf } from './membership.ts';
@@ -30,8 +30,10 @@ const ROLES: readonly Role[] = ['prefill', 'decode', 'plain'];
 export interface DiscoveryDeps {
   readonly logger: Logger;
   readonly kubeConfig?: KubeConfig;
-  /** Replaces every backoff/lease sleep (tests). */
-  readonly sleep?: SleepFn;
+  /** Time for leases, debounce, backoff and heartbeats (tests pass a fake one). */
+  readonly clock?: Clock;
+  /** Jitter draws of the watch backoff (tests pin them). */
+  readonly random?: () => number;
 }
 
 export interface Discovery {
@@ -55,8 +57,12 @@ export interface DiscoveryState {
   members: Record<Role, string[]>;
 }
 
+/** Each watch backoff delay is drawn within +-this fraction of the doubling base. */
+export const WATCH_BACKOFF_JITTER = 0.2;
+
 export function createDiscovery(config: DiscoveryConfig, deps: DiscoveryDeps): Discovery {
   const log = deps.logger;
+  const clock = deps.clock ?? realClock;
   const kc = deps.kubeConfig ?? loadKubeConfig(config.kubeconfig);
   const metrics = createDiscoveryMetrics();
   const membershipOptions = {
@@ -150,24 +156,27 @@ export function createDiscovery(config: DiscoveryConfig, deps: DiscoveryDeps): D
     lastMembers = next;
     publisher.setMembers(next);
   };
-  const debouncer = new Debouncer(config.debounceMs, recompute);
+  const debouncer = new Debouncer(config.debounceMs, recompute, clock);
 
   for (const role of ROLES) {
     const selector = config.selectors[role];
     if (selector === undefined) continue;
-    const source = podListWatch(kc, {
-      namespace: config.namespace,
-      labelSelector: selector,
-      watchTimeoutSecs: config.watchTimeoutSecs,
-    });
     informers.set(
       role,
       new PodInformer({
-        source,
+        kubeConfig: kc,
+        namespace: config.namespace,
+        labelSelector: selector,
+        watchTimeoutSecs: config.watchTimeoutSecs,
         onChange: () => debouncer.trigger(),
-        backoffMinMs: config.watchBackoffMinMs,
-        backoffMaxMs: config.watchBackoffMaxMs,
-        ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
+        backoff: {
+          initialMs: config.watchBackoffMinMs,
+          maxMs: config.watchBackoffMaxMs,
+          multiplier: 2,
+          jitterFactor: WATCH_BACKOFF_JITTER,
+          ...(deps.random === undefined ? {} : { random: deps.random }),
+        },
+        clock,
         onWatchRestart: (reason) => {
           metrics.watchRestarts.inc({ role, reason });
           if (reason !== 'closed') log.info('pod watch restarted', { role, reason });
@@ -185,7 +194,7 @@ export function createDiscovery(config: DiscoveryConfig, deps: DiscoveryDeps): D
     leaseName: config.leaseName,
     identity: config.identity,
     leaseDurationMs: config.leaseDurationMs,
-    ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
+    clock,
     onStartedLeading: () => {
       metrics.leader.set(1);
       log.info('became leader', { identity: config.identity, lease: config.leaseName });

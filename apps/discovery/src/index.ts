@@ -1,4 +1,4 @@
-export { backoffDelayMs, realSleep, type SleepFn } from './backoff.ts';
+export { type Clock, realClock, realSleep, type SleepFn, type TimerHandle, withTimeout } from './clock.ts';
 export {
   ConfigError,
   type DiscoveryConfig,
@@ -15,16 +15,11 @@ export {
   type DiscoveryDeps,
   type DiscoveryState,
   NATS_OPERATION_TIMEOUT_MS,
+  WATCH_BACKOFF_JITTER,
 } from './discovery.ts';
 export { DISCOVERY_FLAGS, type DiscoveryFlagSpec, type DiscoveryFlagType } from './flags.ts';
 export { createHttpServer, type HealthSource, listenHttp } from './http-server.ts';
-export {
-  type LeaseClient,
-  leaseClient,
-  loadKubeConfig,
-  type PodListWatchOptions,
-  podListWatch,
-} from './kube-client.ts';
+export { type LeaseClient, leaseClient, loadKubeConfig } from './kube-client.ts';
 export {
   LEASE_RENEW_DEADLINE_FRACTION,
   LEASE_RENEW_FRACTION,
@@ -39,8 +34,8 @@ export {
   MIN_HEALTHY_WATCH_MS,
   PodInformer,
   type PodInformerOptions,
-  type PodListWatch,
   statusCodeOf,
+  type WatchRestartReason,
 } from './pod-informer.ts';
 export {
   type Membership,

@@ -1,5 +1,5 @@
 import { type V1Lease, V1MicroTime } from '@kubernetes/client-node';
-import { realSleep, type SleepFn } from './backoff.ts';
+import { type Clock, realClock, withTimeout } from './clock.ts';
 import type { LeaseClient } from './kube-client.ts';
 
 /** The leader renews every LEASE_RENEW_FRACTION of the lease duration: two renewals may fail before it expires. */
@@ -17,8 +17,7 @@ export interface LeaderElectorOptions {
   readonly leaseName: string;
   readonly identity: string;
   readonly leaseDurationMs: number;
-  readonly now?: () => number;
-  readonly sleep?: SleepFn;
+  readonly clock?: Clock;
   readonly onStartedLeading: () => void;
   readonly onStoppedLeading: () => void;
   readonly onError?: (err: unknown) => void;
@@ -32,8 +31,7 @@ export interface LeaderElectorOptions {
  */
 export class LeaderElector {
   readonly #o: LeaderElectorOptions;
-  readonly #now: () => number;
-  readonly #sleep: SleepFn;
+  readonly #clock: Clock;
   readonly #stop = new AbortController();
   #leading = false;
   #lastRenewAt = 0;
@@ -41,8 +39,7 @@ export class LeaderElector {
 
   constructor(options: LeaderElectorOptions) {
     this.#o = options;
-    this.#now = options.now ?? Date.now;
-    this.#sleep = options.sleep ?? realSleep;
+    this.#clock = options.clock ?? realClock;
   }
 
   get isLeader(): boolean {
@@ -71,9 +68,14 @@ export class LeaderElector {
     // One Lease call may not outlast a renew period: a hung API request must not keep a leader leading.
     const callTimeoutMs = duration * LEASE_RENEW_FRACTION;
     while (!this.#stop.signal.aborted) {
-      const attemptAt = this.#now();
+      const attemptAt = this.#clock.now();
       try {
-        const holding = await withTimeout(this.tryAcquireOrRenew(attemptAt), callTimeoutMs);
+        const holding = await withTimeout(
+          this.#clock,
+          this.tryAcquireOrRenew(attemptAt),
+          callTimeoutMs,
+          'Lease request',
+        );
         if (holding) {
           this.#lastRenewAt = attemptAt;
           if (!this.#leading) this.#setLeading(true);
@@ -86,7 +88,7 @@ export class LeaderElector {
       let pause = duration * (this.#leading ? LEASE_RENEW_FRACTION : LEASE_RETRY_FRACTION);
       if (this.#leading) {
         const deadline = this.#lastRenewAt + duration * LEASE_RENEW_DEADLINE_FRACTION;
-        const now = this.#now();
+        const now = this.#clock.now();
         if (now >= deadline) {
           this.#setLeading(false);
           pause = duration * LEASE_RETRY_FRACTION;
@@ -96,7 +98,7 @@ export class LeaderElector {
         }
       }
       if (this.#stop.signal.aborted) break;
-      await this.#sleep(pause, this.#stop.signal);
+      await this.#clock.sleep(pause, this.#stop.signal);
     }
   }
 
@@ -107,7 +109,7 @@ export class LeaderElector {
   }
 
   /** One round: returns true when this replica holds the Lease afterwards. A 409 means someone else won. */
-  async tryAcquireOrRenew(now: number = this.#now()): Promise<boolean> {
+  async tryAcquireOrRenew(now: number = this.#clock.now()): Promise<boolean> {
     const me = this.#o.identity;
     const durationSecs = Math.max(1, Math.ceil(this.#o.leaseDurationMs / 1000));
     const existing = await this.#o.client.get();
@@ -171,15 +173,6 @@ export class LeaderElector {
     // An empty holder marks the Lease free: the next replica to look takes it without waiting for expiry.
     await this.#write(() => this.#o.client.replace({ ...existing, spec: { ...existing.spec, holderIdentity: '' } }));
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Lease request timed out after ${Math.round(ms)} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function micro(ms: number): V1MicroTime {

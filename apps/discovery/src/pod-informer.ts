@@ -1,201 +1,169 @@
-import type { V1Pod } from '@kubernetes/client-node';
-import { backoffDelayMs, realSleep, type SleepFn } from './backoff.ts';
-
-/** What the informer needs from the Kubernetes API (implemented over @kubernetes/client-node in kube-client.ts). */
-export interface PodListWatch {
-  list(): Promise<{ pods: V1Pod[]; resourceVersion: string }>;
-  /**
-   * Starts a watch from `resourceVersion`. `onEvent` gets each event; `onDone` is called once when the
-   * stream ends (err undefined for a normal server-side close). Resolves once the request is under way.
-   */
-  watch(
-    resourceVersion: string,
-    onEvent: (type: string, object: unknown) => void,
-    onDone: (err?: unknown) => void,
-  ): Promise<{ abort(): void }>;
-}
+import {
+  CoreV1Api,
+  type Informer,
+  type KubeConfig,
+  ListWatch,
+  makeInformer,
+  type ObjectCache,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import { Backoff, type BackoffOptions } from '@pdrouter/core';
+import { type Clock, realClock } from './clock.ts';
 
 export interface PodInformerOptions {
-  readonly source: PodListWatch;
-  /** Called after every change of the pod set (and after each relist); the caller debounces. */
+  readonly kubeConfig: KubeConfig;
+  readonly namespace: string;
+  readonly labelSelector: string;
+  /** Asks the API server to end each watch after this long; client-node then resumes it. */
+  readonly watchTimeoutSecs: number;
+  /** Called after every change of the pod set (and after each list); the caller debounces. */
   readonly onChange: () => void;
-  readonly backoffMinMs: number;
-  readonly backoffMaxMs: number;
-  readonly sleep?: SleepFn;
+  /** Restarts after an API error; multiplier and jitter included. */
+  readonly backoff: BackoffOptions;
+  readonly clock?: Clock;
   /** Called whenever the watch is re-established: `reason` is closed | expired | error. */
-  readonly onWatchRestart?: (reason: 'closed' | 'expired' | 'error') => void;
+  readonly onWatchRestart?: (reason: WatchRestartReason) => void;
   readonly onError?: (err: unknown, nextDelayMs: number) => void;
 }
 
-/** A watch that ended sooner than this after starting counts as a failure, so a flapping server is backed off. */
+export type WatchRestartReason = 'closed' | 'expired' | 'error';
+
+/** A watch that failed sooner than this after (re)starting keeps growing the backoff; a longer one resets it. */
 export const MIN_HEALTHY_WATCH_MS = 1_000;
 
-type WatchOutcome = { kind: 'closed'; healthy: boolean } | { kind: 'expired' } | { kind: 'error'; err: unknown };
-
 /**
- * List + watch over one label selector, keeping the pods by uid. A watch that ends normally resumes from the
- * last resourceVersion seen (events and bookmarks advance it); 410 Gone (as an ERROR event or an HTTP status)
- * triggers a relist that replaces the store in one step, so pods that still exist never disappear in
- * between. API errors back off from backoffMinMs to backoffMaxMs.
+ * The pods matching one label selector, kept by client-node's informer (list, then watch from the list's
+ * resourceVersion; a watch the server or the client's inactivity timer ends resumes from the last version
+ * seen; 410 Gone relists and replaces the cache without dropping pods that still exist).
+ *
+ * What the informer does not do is recover from an API error: it reports it and stops. This class is the
+ * restart loop around it, with backoff and jitter (so a fleet of replicas does not hammer a recovering
+ * API server in step), resuming from the last resourceVersion when there is one.
  */
 export class PodInformer {
-  readonly #options: PodInformerOptions;
-  readonly #sleep: SleepFn;
-  readonly #pods = new Map<string, V1Pod>();
-  readonly #stopController = new AbortController();
+  readonly #o: PodInformerOptions;
+  readonly #clock: Clock;
+  readonly #informer: Informer<V1Pod> & ObjectCache<V1Pod>;
+  readonly #backoff: Backoff;
+  readonly #stop = new AbortController();
   #synced = false;
-  #resourceVersion = '';
-  #currentWatch: { abort(): void } | undefined;
-  #endCurrentWatch: (() => void) | undefined;
-  #running: Promise<void> | undefined;
+  #connects = 0;
+  #restartingAfterError = false;
+  #failedDuringRestart: unknown;
+  #restarting: Promise<void> | undefined;
+  #startedAt = 0;
+  #lists = 0;
 
   constructor(options: PodInformerOptions) {
-    this.#options = options;
-    this.#sleep = options.sleep ?? realSleep;
+    this.#o = options;
+    this.#clock = options.clock ?? realClock;
+    this.#backoff = new Backoff(options.backoff);
+    const core = options.kubeConfig.makeApiClient(CoreV1Api);
+    const listFn = async () => {
+      const list = await core.listNamespacedPod({ namespace: options.namespace, labelSelector: options.labelSelector });
+      this.#lists++;
+      // The informer fills its cache from this list right after the promise resolves, in the same tick:
+      // the next macrotask sees the whole list (also when it is empty, which fires no add event).
+      setImmediate(() => {
+        if (this.#stop.signal.aborted) return;
+        this.#synced = true;
+        this.#o.onChange();
+      });
+      return list;
+    };
+    // The informer's watch takes no options beyond the selector; the watch URL keeps a query already in
+    // the path, which is how the server-side timeout and bookmarks (they keep the resourceVersion fresh
+    // on a quiet selector, so a resumed watch rarely needs a relist) are asked for.
+    const path =
+      `/api/v1/namespaces/${encodeURIComponent(options.namespace)}/pods` +
+      `?allowWatchBookmarks=true&timeoutSeconds=${options.watchTimeoutSecs}`;
+    this.#informer = makeInformer<V1Pod>(options.kubeConfig, path, listFn, options.labelSelector);
+    const changed = (): void => {
+      if (!this.#stop.signal.aborted) this.#o.onChange();
+    };
+    this.#informer.on('add', changed);
+    this.#informer.on('update', changed);
+    this.#informer.on('delete', changed);
+    this.#informer.on('connect', () => this.#onConnect());
+    this.#informer.on('error', (err: unknown) => this.#onError(err));
   }
 
-  /** True once the first list has succeeded. */
+  /** True once the first list has been applied. */
   get synced(): boolean {
     return this.#synced;
   }
 
-  get resourceVersion(): string {
-    return this.#resourceVersion;
+  /** Successful lists so far: one at start, one more per relist (410 Gone). */
+  get lists(): number {
+    return this.#lists;
   }
 
-  pods(): IterableIterator<V1Pod> {
-    return this.#pods.values();
+  /** The last resourceVersion seen ('' before the first list and right after a 410 Gone). */
+  get resourceVersion(): string {
+    // makeInformer returns client-node's ListWatch, whose type carries the accessor.
+    return this.#informer instanceof ListWatch ? this.#informer.latestResourceVersion() : '';
+  }
+
+  pods(): readonly V1Pod[] {
+    return this.#informer.list(this.#o.namespace);
   }
 
   start(): void {
-    this.#running ??= this.#run();
+    this.#startedAt = this.#clock.now();
+    void this.#informer.start();
   }
 
   async stop(): Promise<void> {
-    this.#stopController.abort();
-    this.#currentWatch?.abort();
-    this.#endCurrentWatch?.();
-    await this.#running;
+    this.#stop.abort();
+    await this.#informer.stop();
+    await this.#restarting;
   }
 
-  async #run(): Promise<void> {
-    const signal = this.#stopController.signal;
-    let needList = true;
-    let failures = 0;
-    while (!signal.aborted) {
-      try {
-        if (needList) {
-          await this.#relist();
-          needList = false;
-        }
-        const outcome = await this.#watchOnce();
-        if (signal.aborted) break;
-        if (outcome.kind === 'expired') {
-          needList = true;
-          this.#options.onWatchRestart?.('expired');
-          continue;
-        }
-        if (outcome.kind === 'error') throw outcome.err;
-        this.#options.onWatchRestart?.('closed');
-        if (outcome.healthy) {
-          failures = 0;
-          continue;
-        }
-        failures++;
-      } catch (err) {
-        if (signal.aborted) break;
-        if (statusCodeOf(err) === 410) {
-          needList = true;
-          this.#options.onWatchRestart?.('expired');
-          continue;
-        }
-        failures++;
-        const delay = backoffDelayMs(failures, this.#options.backoffMinMs, this.#options.backoffMaxMs);
-        this.#options.onError?.(err, delay);
-        await this.#sleep(delay, signal);
-        if (!needList) this.#options.onWatchRestart?.('error');
-        continue;
-      }
-      // A normal close that came too soon: back off a little before resuming.
-      await this.#sleep(backoffDelayMs(failures, this.#options.backoffMinMs, this.#options.backoffMaxMs), signal);
+  #onConnect(): void {
+    this.#connects++;
+    if (this.#connects === 1 || this.#stop.signal.aborted) return;
+    let reason: WatchRestartReason;
+    if (this.#restartingAfterError) reason = 'error';
+    else if (this.resourceVersion === '') reason = 'expired';
+    else reason = 'closed';
+    this.#restartingAfterError = false;
+    this.#o.onWatchRestart?.(reason);
+  }
+
+  #onError(err: unknown): void {
+    if (this.#stop.signal.aborted) return;
+    if (this.#restarting !== undefined) {
+      // The restart in progress failed again; its loop picks this up.
+      this.#failedDuringRestart = err;
+      return;
     }
-  }
-
-  async #relist(): Promise<void> {
-    const { pods, resourceVersion } = await this.#options.source.list();
-    this.#pods.clear();
-    for (const pod of pods) {
-      const key = podKey(pod);
-      if (key !== undefined) this.#pods.set(key, pod);
-    }
-    this.#resourceVersion = resourceVersion;
-    this.#synced = true;
-    this.#options.onChange();
-  }
-
-  #watchOnce(): Promise<WatchOutcome> {
-    const startedAt = Date.now();
-    return new Promise<WatchOutcome>((resolve) => {
-      let settled = false;
-      const finish = (outcome: WatchOutcome): void => {
-        if (settled) return;
-        settled = true;
-        this.#currentWatch?.abort();
-        this.#currentWatch = undefined;
-        this.#endCurrentWatch = undefined;
-        resolve(outcome);
-      };
-      this.#endCurrentWatch = () => finish({ kind: 'closed', healthy: true });
-      const onEvent = (type: string, object: unknown): void => {
-        if (settled) return;
-        const outcome = this.#apply(type, object);
-        if (outcome !== undefined) finish(outcome);
-      };
-      const onDone = (err?: unknown): void => {
-        if (err === undefined || err === null || isTimeout(err)) {
-          // The server (or the client's inactivity timer) ended the stream: resume from the last version.
-          finish({ kind: 'closed', healthy: Date.now() - startedAt >= MIN_HEALTHY_WATCH_MS });
-        } else if (statusCodeOf(err) === 410) {
-          finish({ kind: 'expired' });
-        } else {
-          finish({ kind: 'error', err });
-        }
-      };
-      this.#options.source.watch(this.#resourceVersion, onEvent, onDone).then(
-        (handle) => {
-          if (settled) handle.abort();
-          else this.#currentWatch = handle;
-        },
-        (err: unknown) => finish(statusCodeOf(err) === 410 ? { kind: 'expired' } : { kind: 'error', err }),
-      );
+    this.#restarting = this.#restartLoop(err).finally(() => {
+      this.#restarting = undefined;
+      // An error reported between the loop's last check and here starts the next round.
+      const late = this.#failedDuringRestart;
+      this.#failedDuringRestart = undefined;
+      if (late !== undefined) this.#onError(late);
     });
   }
 
-  /** Applies one watch event; returns an outcome when the event ends this watch. */
-  #apply(type: string, object: unknown): WatchOutcome | undefined {
-    if (type === 'ERROR') {
-      const status = object as { code?: number; message?: string } | undefined;
-      if (status?.code === 410) return { kind: 'expired' };
-      return { kind: 'error', err: new Error(`watch error ${status?.code ?? '?'}: ${status?.message ?? 'unknown'}`) };
+  async #restartLoop(firstErr: unknown): Promise<void> {
+    let err: unknown = firstErr;
+    const signal = this.#stop.signal;
+    while (err !== undefined && !signal.aborted) {
+      if (this.#clock.now() - this.#startedAt >= MIN_HEALTHY_WATCH_MS) this.#backoff.reset();
+      const delay = this.#backoff.next();
+      this.#o.onError?.(err, delay);
+      await this.#clock.sleep(delay, signal);
+      if (signal.aborted) return;
+      this.#failedDuringRestart = undefined;
+      this.#restartingAfterError = true;
+      this.#startedAt = this.#clock.now();
+      // Resumes from the last resourceVersion, or lists again when there is none yet.
+      await this.#informer.start();
+      err = this.#failedDuringRestart;
+      this.#failedDuringRestart = undefined;
     }
-    const pod = object as V1Pod;
-    const rv = pod?.metadata?.resourceVersion;
-    if (rv) this.#resourceVersion = rv;
-    if (type === 'BOOKMARK') return undefined;
-    const key = podKey(pod);
-    if (key === undefined) return undefined;
-    if (type === 'ADDED' || type === 'MODIFIED') this.#pods.set(key, pod);
-    else if (type === 'DELETED') this.#pods.delete(key);
-    else return undefined;
-    this.#options.onChange();
-    return undefined;
   }
-}
-
-function podKey(pod: V1Pod | undefined): string | undefined {
-  const m = pod?.metadata;
-  if (!m) return undefined;
-  return m.uid || (m.name ? `${m.namespace ?? ''}/${m.name}` : undefined);
 }
 
 export function statusCodeOf(err: unknown): number | undefined {
@@ -204,8 +172,4 @@ export function statusCodeOf(err: unknown): number | undefined {
   if (typeof e.statusCode === 'number') return e.statusCode;
   if (typeof e.code === 'number') return e.code;
   return undefined;
-}
-
-function isTimeout(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { name?: string }).name === 'TimeoutError';
 }

@@ -1,7 +1,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { type KubeApiFake, podManifest, startKubeApiFake, waitUntil } from '@pdrouter/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadKubeConfig, membersOf, PodInformer, podListWatch } from '../src/index.ts';
+import { loadKubeConfig, membersOf, PodInformer } from '../src/index.ts';
 
 const membership = {
   targetPort: 8000,
@@ -44,16 +44,27 @@ interface Watched {
   delays: number[];
 }
 
-function watch(group: string, options: { backoffMinMs?: number; backoffMaxMs?: number } = {}): Watched {
+function watch(
+  group: string,
+  options: { backoffMinMs?: number; backoffMaxMs?: number; random?: () => number } = {},
+): Watched {
   const history: string[][] = [];
   const restarts: string[] = [];
   const delays: number[] = [];
   const names = () => membersOf(informer.pods(), membership).map((m) => m.name);
   const informer: PodInformer = new PodInformer({
-    source: podListWatch(kc, { namespace: fake.namespace, labelSelector: `group=${group}`, watchTimeoutSecs: 60 }),
+    kubeConfig: kc,
+    namespace: fake.namespace,
+    labelSelector: `group=${group}`,
+    watchTimeoutSecs: 60,
     onChange: () => history.push(names()),
-    backoffMinMs: options.backoffMinMs ?? 50,
-    backoffMaxMs: options.backoffMaxMs ?? 200,
+    backoff: {
+      initialMs: options.backoffMinMs ?? 50,
+      maxMs: options.backoffMaxMs ?? 200,
+      multiplier: 2,
+      jitterFactor: 0.2,
+      ...(options.random === undefined ? {} : { random: options.random }),
+    },
     onWatchRestart: (reason) => restarts.push(reason),
     onError: (_err, delay) => delays.push(delay),
   });
@@ -118,22 +129,60 @@ describe('PodInformer against the Kubernetes API fake', () => {
     const w = watch(g);
     await waitUntil(() => w.names().length === 1, { description: 'the initial list' });
     const listsBefore = listRequests();
-    fake.closeWatches();
-    await waitUntil(() => w.restarts.includes('closed'), { description: 'the watch to be resumed' });
+    // The watch may not be open yet right after the list: close until one was closed and resumed.
+    await waitUntil(
+      () => {
+        fake.closeWatches();
+        return w.restarts.includes('closed');
+      },
+      { description: 'the watch to be resumed' },
+    );
     addPod(g, 'r-1', 9301);
     await waitUntil(() => w.names().includes('r-1'), { description: 'a pod added after the resume' });
     expect(listRequests()).toBe(listsBefore);
+    expect(w.informer.lists).toBe(1);
   });
 
-  it('API unreachable: backs off with doubling delays up to the cap, then recovers with the changes made meanwhile', async () => {
+  it('asks the server for bookmarks and its watch timeout, and resumes each watch from the last resourceVersion', async () => {
+    const g = uniqueRole();
+    addPod(g, 'b-0', 9500);
+    const w = watch(g);
+    await waitUntil(() => w.names().length === 1, { description: 'the initial list' });
+    const watchQueries = () =>
+      fake
+        .requests()
+        .filter((r) => r.path.endsWith('/pods') && /watch=true/.test(r.query) && r.query.includes(`group%3D${g}`))
+        .map((r) => new URLSearchParams(r.query));
+    await waitUntil(() => watchQueries().length >= 1, { description: 'the watch request' });
+    const first = watchQueries()[0] as URLSearchParams;
+    expect(first.get('allowWatchBookmarks')).toBe('true');
+    expect(first.get('timeoutSeconds')).toBe('60');
+    expect(first.get('resourceVersion')).not.toBe('');
+    addPod(g, 'b-1', 9501);
+    await waitUntil(() => w.names().includes('b-1'), { description: 'the second pod' });
+    const rvAfterEvent = w.informer.resourceVersion;
+    await waitUntil(
+      () => {
+        fake.closeWatches();
+        return watchQueries().length >= 2;
+      },
+      { description: 'the resumed watch' },
+    );
+    expect(watchQueries()[1]?.get('resourceVersion')).toBe(rvAfterEvent);
+  });
+
+  it('API unreachable: backs off with doubling, jittered delays up to the cap, then recovers with the changes made meanwhile', async () => {
     const g = uniqueRole();
     addPod(g, 's-0', 9400);
-    const w = watch(g, { backoffMinMs: 40, backoffMaxMs: 160 });
+    // Jitter draws 0, 1, 0.5, ...: -20%, +20% (clipped at the cap), exact.
+    const draws = [0, 0.999_999, 0.5, 0.5, 0.5, 0.5];
+    let draw = 0;
+    const w = watch(g, { backoffMinMs: 40, backoffMaxMs: 160, random: () => draws[draw++ % draws.length] as number });
     await waitUntil(() => w.names().length === 1, { description: 'the initial list' });
     await fake.setUnreachable(true);
     try {
       await waitUntil(() => w.delays.length >= 4, { timeoutMs: 15_000, description: 'several backoffs' });
-      expect(w.delays.slice(0, 4)).toEqual([40, 80, 160, 160]);
+      expect(w.delays.slice(0, 4)).toEqual([32, 96, 160, 160]);
       addPod(g, 's-1', 9401);
       fake.deletePod('s-0');
     } finally {

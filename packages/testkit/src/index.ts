@@ -1,3 +1,4 @@
+export { FakeClock } from './fake-clock.ts';
 export { findBinary, MissingBinaryError, requireBinary } from './find-binary.ts';
 export type {
   JsonObject,

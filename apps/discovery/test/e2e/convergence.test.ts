@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeSnapshot, parseSnapshot } from '@pdrouter/core';
 import { connectNats, openSnapshotBucket } from '@pdrouter/nats-snapshots';
-import { kubectlFor, runCommand, waitUntil } from '@pdrouter/testkit';
+import { kubectlFor, runCommand, StopWaiting, waitUntil } from '@pdrouter/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalCluster, REPO_ROOT, type SimPod, startLocalCluster } from '../../scripts/local-cluster.ts';
 import { completion, LoadGenerator, percentile, podStats, ringsFor, waitForRings } from './helpers.ts';
@@ -42,6 +42,17 @@ afterAll(async () => {
 async function proxyFingerprints(): Promise<string[]> {
   const states = await Promise.all(cluster.proxies.map((p) => p.adminState()));
   return states.map((s) => s.snapshot?.fingerprint ?? 'none');
+}
+
+async function maxProxySeq(): Promise<number> {
+  const states = await Promise.all(cluster.proxies.map((p) => p.adminState()));
+  return Math.max(...states.map((s) => s.snapshot?.seq ?? 0));
+}
+
+/** Ends a wait at once when a proxy's ring moved (a member removed by the relist would show here). */
+async function ringsUnchangedSince(before: string[]): Promise<void> {
+  const now = await proxyFingerprints();
+  if (now.join() !== before.join()) throw new StopWaiting(`rings changed: ${before.join()} -> ${now.join()}`);
 }
 
 /** Which prefill and decode pod served one request: the pods whose counters moved. */
@@ -151,7 +162,13 @@ describe('distributed mode: two discovery replicas, two proxies', () => {
   it('scale up, readiness flips, a terminating pod and scale down converge with no failed request under load', async () => {
     const load = new LoadGenerator(cluster, 6);
     // Each configuration serves traffic for a moment before the next change.
-    const dwell = () => new Promise((r) => setTimeout(r, 300));
+    const dwell = async () => {
+      const target = load.ok + 10;
+      await waitUntil(() => load.ok >= target || load.failures.length > 0, {
+        timeoutMs: 20_000,
+        description: 'ten more requests on this configuration',
+      });
+    };
     try {
       await dwell();
       // Scale up: the spare pods join.
@@ -210,12 +227,22 @@ describe('distributed mode: two discovery replicas, two proxies', () => {
     const before = await proxyFingerprints();
     const restartsBefore = await expiredRestarts();
     cluster.api.expireWatches();
-    const until = Date.now() + 1_500;
-    while (Date.now() < until) {
-      expect(await proxyFingerprints()).toEqual(before);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    await waitUntil(async () => (await expiredRestarts()) > restartsBefore, { description: 'an expired-watch relist' });
+    // Until the relist has happened and been published (one more heartbeat), no proxy's ring changes.
+    await waitUntil(
+      async () => {
+        await ringsUnchangedSince(before);
+        return (await expiredRestarts()) > restartsBefore;
+      },
+      { description: 'an expired-watch relist' },
+    );
+    const seqAfterRelist = await maxProxySeq();
+    await waitUntil(
+      async () => {
+        await ringsUnchangedSince(before);
+        return (await maxProxySeq()) > seqAfterRelist;
+      },
+      { description: 'a publication after the relist' },
+    );
     await waitForRings(cluster, expected);
     const pod = members.get('decode-0') as SimPod;
     cluster.api.setPodReady('decode-0', false);

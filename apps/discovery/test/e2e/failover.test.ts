@@ -2,7 +2,12 @@
 // Proxies keep routing on their last good rings throughout and catch up once the fault is gone.
 import { waitUntil } from '@pdrouter/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalCluster, type SimPod, startLocalCluster } from '../../scripts/local-cluster.ts';
+import {
+  type DiscoveryReplica,
+  type LocalCluster,
+  type SimPod,
+  startLocalCluster,
+} from '../../scripts/local-cluster.ts';
 import { completion, ringsFor, waitForRings } from './helpers.ts';
 
 const LEASE_SECS = 2;
@@ -29,6 +34,20 @@ function setReady(name: string, ready: boolean): void {
   cluster.api.setPodReady(name, ready);
   if (ready) members.set(name, cluster.simPods.find((p) => p.name === name) as SimPod);
   else members.delete(name);
+}
+
+async function leaderReplica(): Promise<DiscoveryReplica> {
+  const states = await Promise.all(cluster.discoveries.map((d) => d.state()));
+  const leader = cluster.discoveries[states.findIndex((s) => s.leader)];
+  if (!leader) throw new Error('no discovery replica leads');
+  return leader;
+}
+
+/** One sample from a replica's /metrics (0 when absent); `series` is the name with its labels, if any. */
+async function metricValue(baseUrl: string, series: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
 }
 
 async function everyProxyServes(key: string): Promise<void> {
@@ -73,9 +92,17 @@ describe('control-plane faults', () => {
     const pids = cluster.proxies.map((p) => p.proc.proc.pid);
     await cluster.nats.kill();
     await everyProxyServes('nats-down-1');
+    const leader = await leaderReplica();
+    const errorsBefore = await metricValue(leader.url, 'pdrouter_discovery_publish_errors_total');
     setReady('prefill-0', false);
-    await new Promise((r) => setTimeout(r, 1_000));
-    // Nothing can reach the proxies: they still route on the rings they had.
+    // Discovery sees the change and fails to publish it: nothing can reach the proxies.
+    await waitUntil(
+      async () =>
+        !(await leader.state()).members.prefill.includes('prefill-0') &&
+        (await metricValue(leader.url, 'pdrouter_discovery_publish_errors_total')) > errorsBefore,
+      { timeoutMs: 20_000, description: 'the leader to see the change and fail to publish it' },
+    );
+    // They still route on the rings they had.
     await waitForRings(cluster, before, { timeoutMs: 2_000, description: 'the old rings kept' });
     await everyProxyServes('nats-down-2');
 
@@ -125,7 +152,11 @@ describe('control-plane faults', () => {
     await waitUntil(async () => (await restarted.state()).members.decode.length > 0, {
       description: 'the restarted replica to sync',
     });
-    await new Promise((r) => setTimeout(r, 2_500));
+    // Two more heartbeats of the new leader while the restarted replica runs: it stays a follower.
+    const seqNow = (await follower.state()).seq;
+    await waitUntil(async () => (await follower.state()).seq >= seqNow + 2, {
+      description: 'two heartbeats of the new leader',
+    });
     const after = await Promise.all(cluster.discoveries.map((d) => d.state()));
     expect(after.filter((s) => s.leader)).toHaveLength(1);
     expect((await restarted.state()).leader).toBe(false);
@@ -137,13 +168,14 @@ describe('control-plane faults', () => {
   it('Kubernetes API unreachable: discovery backs off without crashing, proxies keep serving, changes flow once it is back', async () => {
     await cluster.api.setUnreachable(true);
     try {
-      await new Promise((r) => setTimeout(r, 3_000));
       for (const d of cluster.discoveries) {
+        await waitUntil(
+          async () => (await metricValue(d.url, 'pdrouter_discovery_api_errors_total{role="prefill"}')) >= 2,
+          { timeoutMs: 20_000, description: `${d.identity} to back off from the API twice` },
+        );
         expect(d.proc.exited).toBe(false);
         const health = await fetch(`${d.url}/healthz`, { signal: AbortSignal.timeout(5_000) });
         expect(health.status).toBe(200);
-        const metrics = await (await fetch(`${d.url}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
-        expect(metrics).toMatch(/pdrouter_discovery_api_errors_total\{role="prefill"\} [1-9]/);
       }
       await everyProxyServes('api-down');
     } finally {
