@@ -212,8 +212,10 @@ describe('pdrouterctl explain', () => {
     const file = join(dir, 'body.json');
     writeFileSync(file, JSON.stringify(body));
     const common = ['explain', '--prefill', 'http://10.0.0.1:8000', '--decode', 'http://10.0.0.2:8200', '--body', file];
+    // vllm-router's PDRouter (what a P/D explain reproduces) does not look at headers.
     const vr = JSON.parse((await runCli([...common, '-H', 'X-Request-Id: r-1'])).stdout);
-    expect(vr.key).toBe('header:x-request-id:r-1');
+    expect(vr.key).toBe(extractHashKey(headerLookupFrom({}), body, { mode: 'vllm-router' }));
+    expect(vr.key.startsWith('request')).toBe(true);
     const aff = JSON.parse(
       (await runCli([...common, '-H', 'X-Request-Id: r-1', '--hash-key-mode', 'affinity'])).stdout,
     );
@@ -225,10 +227,10 @@ describe('pdrouterctl explain', () => {
   });
 
   test('the body from standard input; invalid JSON is a usage error', async () => {
-    const chat = { messages: [{ role: 'user', content: 'hi' }], user: 'alice' };
+    const chat = { messages: [{ role: 'user', content: 'hi' }], session_params: { session_id: 'alice' } };
     const args = ['explain', '--prefill', 'http://10.0.0.1:8000', '--decode', 'http://10.0.0.2:8200', '--body', '-'];
     const r = await runCli(args, { input: JSON.stringify(chat) });
-    expect(JSON.parse(r.stdout).key).toBe('user:alice');
+    expect(JSON.parse(r.stdout).key).toBe('request:alice');
     const bad = await runCli(args, { input: '{"messages": [' });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('standard input: the body is not valid JSON');

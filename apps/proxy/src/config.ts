@@ -1,6 +1,6 @@
 // The proxy's configuration: parsed once from the flags into a frozen, typed object.
 import { readFileSync } from 'node:fs';
-import type { HashKeyMode } from '@pdrouter/core';
+import type { HashKeyMode, VllmRouterKind } from '@pdrouter/core';
 import {
   FlagError,
   type FlagValue,
@@ -61,6 +61,8 @@ export interface ProxyConfig {
   /** Plain mode uses --policy. */
   readonly plainPolicy: Policy;
   readonly hashKeyMode: HashKeyMode;
+  /** vllm-router mode: the vllm-router router whose keys are reproduced (from the mode flags). */
+  readonly vllmRouterKind: VllmRouterKind;
   readonly hashPrefixBytes?: number;
   readonly virtualNodes: number;
   readonly boundedLoadFactor: number;
@@ -240,6 +242,7 @@ export function buildConfig(parsed: ParsedFlags, io: ConfigIo = defaultIo): Prox
     decodePolicy,
     plainPolicy: policy,
     hashKeyMode: v['hash-key-mode'] as HashKeyMode,
+    vllmRouterKind: mode === 'plain' ? 'regular' : v['vllm-pd-disaggregation'] === true ? 'vllm-pd' : 'pd',
     ...(hashPrefixBytes !== undefined ? { hashPrefixBytes: positive('hash-prefix-bytes', hashPrefixBytes) } : {}),
     virtualNodes: positive('virtual-nodes', v['virtual-nodes'] as number),
     dataParallelSize: positive('intra-node-data-parallel-size', v['intra-node-data-parallel-size'] as number),

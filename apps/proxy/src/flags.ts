@@ -496,7 +496,7 @@ export const PROXY_FLAGS: readonly FlagSpec[] = [
     env: 'PDROUTER_HASH_KEY_MODE',
     honoured: true,
     origin: 'pdrouter',
-    help: 'What the ring hashes. vllm-router: its order (session/user/request-id headers, body ids, then the prompt), same pods as vllm-router. affinity: skips per-request ids (x-request-id, x-trace-id) and keys on the session or the conversation start / prompt prefix, so caches stay warm under clients that send a fresh request id each time.',
+    help: "What the ring hashes. vllm-router: the key vllm-router computes for the same request and mode (--pd-disaggregation: the prompt text only, no headers; --vllm-pd-disaggregation and plain mode: session/user/request-id headers first), so the same pods as vllm-router; chat requests without session_params.session_id are keyed by their conversation start instead of vllm-router's single empty key. affinity: skips per-request ids (x-request-id, x-trace-id) and keys on the session or the conversation start / prompt prefix, so caches stay warm under clients that send a fresh request id each time (recommended once switched).",
   },
   {
     name: 'hash-prefix-bytes',

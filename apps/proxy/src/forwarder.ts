@@ -112,6 +112,7 @@ export class Forwarder {
         body,
         {
           mode: config.hashKeyMode,
+          router: config.vllmRouterKind,
           ...(config.hashPrefixBytes !== undefined ? { prefixBytes: config.hashPrefixBytes } : {}),
         },
       );

@@ -1,6 +1,7 @@
 // Failure handling end to end against a real sim process: pods refusing, failing before the first byte,
-// dying or stalling mid-stream, clients leaving. Each test keys its requests on its own session and
-// finds the session's owner pods from the same ring the proxy builds.
+// dying or stalling mid-stream, clients leaving. Each test keys its requests on its own session (named
+// in the prompt, which vllm-router's P/D key scans for `user:`) and finds the session's owner pods from
+// the same ring the proxy builds.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConsistentHashRing, fbiHash } from '@pdrouter/core';
@@ -29,14 +30,17 @@ let router: RunningProxy;
 function walkOf(role: 'prefill' | 'decode', session: string): string[] {
   const ring = new ConsistentHashRing(sim.urls(role));
   const byUrl = new Map(sim.pods.map((p) => [p.url, p.name]));
-  return ring.walkHash(fbiHash(`header:x-session-id:${session}`)).map((u) => byUrl.get(u) as string);
+  return ring.walkHash(fbiHash(`user:${session}`)).map((u) => byUrl.get(u) as string);
 }
+
+/** A prompt vllm-router's key scan reads as `user:{session}`. */
+const sessionPrompt = (session: string) => `user: ${session}, tell me a story`;
 
 function complete(session: string, body: Record<string, unknown>, signal?: AbortSignal) {
   return request(`${router.url}/v1/completions`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-session-id': session },
-    body: JSON.stringify({ model: MODEL, prompt: 'tell me a story', max_tokens: 8, ...body }),
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: MODEL, prompt: sessionPrompt(session), max_tokens: 8, ...body }),
     ...(signal ? { signal } : {}),
   });
 }
@@ -175,10 +179,12 @@ describe('decode failures', () => {
     const [owner] = walkOf('decode', session);
     await sim.post(`/pods/${owner}/faults`, { dropAfterTokens: 2 });
     const client = new OpenAI({ baseURL: `${router.url}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 20_000 });
-    const stream = await client.completions.create(
-      { model: MODEL, prompt: 'x', max_tokens: 50, stream: true },
-      { headers: { 'x-session-id': session } },
-    );
+    const stream = await client.completions.create({
+      model: MODEL,
+      prompt: sessionPrompt(session),
+      max_tokens: 50,
+      stream: true,
+    });
     await expect(
       (async () => {
         for await (const _ of stream) {
@@ -210,8 +216,8 @@ describe('total request timeout', () => {
       await sim.post(`/pods/${owner}/faults`, { stallAfterTokens: 2, stallMs: 0 });
       const res = await request(`${short.url}/v1/completions`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-session-id': session },
-        body: JSON.stringify({ model: MODEL, prompt: 'x', max_tokens: 50, stream: true }),
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: MODEL, prompt: sessionPrompt(session), max_tokens: 50, stream: true }),
       });
       const text = await res.body.text();
       const last = text.split('\n\n').filter(Boolean).at(-1) as string;

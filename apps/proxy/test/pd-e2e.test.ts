@@ -108,13 +108,14 @@ describe('P/D through the proxy', () => {
     expect(models.data[0]?.id).toBe(MODEL);
   });
 
-  it('sends the same x-session-id to the same prefill and decode pod, the ring owner on each role', async () => {
+  it('sends one session to the same prefill and decode pod, the ring owner on each role, whatever the request id', async () => {
     const session = 'session-affinity-test';
     const before = await sim.stats();
     for (let i = 0; i < 4; i++) {
+      // vllm-router's PDRouter keys on the prompt text only (scanned for `user:`), never on headers.
       await client.completions.create(
-        { model: MODEL, prompt: `turn ${i} of a conversation`, max_tokens: 4 },
-        { headers: { 'x-session-id': session } },
+        { model: MODEL, prompt: `user: ${session}, turn ${i} of a conversation`, max_tokens: 4 },
+        { headers: { 'x-request-id': `fresh-${i}`, 'x-session-id': `ignored-${i}` } },
       );
     }
     const after = await sim.stats();
@@ -128,8 +129,8 @@ describe('P/D through the proxy', () => {
     expect(decode).toHaveLength(1);
     expect(prefill[0]?.n).toBe(4);
     expect(decode[0]?.n).toBe(4);
-    // vllm-router's key for this header, on rings of the same URLs: the same pods vllm-router would pick.
-    const h = fbiHash(`header:x-session-id:${session}`);
+    // vllm-router's key for this prompt, on rings of the same URLs: the same pods vllm-router would pick.
+    const h = fbiHash(`user:${session}`);
     expect(prefill[0]?.url).toBe(new ConsistentHashRing(sim.urls('prefill')).ownerOfHash(h));
     expect(decode[0]?.url).toBe(new ConsistentHashRing(sim.urls('decode')).ownerOfHash(h));
   });
@@ -138,10 +139,7 @@ describe('P/D through the proxy', () => {
     const before = await sim.stats();
     await Promise.all(
       Array.from({ length: 16 }, (_, i) =>
-        client.completions.create(
-          { model: MODEL, prompt: 'hi', max_tokens: 2 },
-          { headers: { 'x-session-id': `spread-${i}` } },
-        ),
+        client.completions.create({ model: MODEL, prompt: `user: spread-${i} hi`, max_tokens: 2 }),
       ),
     );
     const after = await sim.stats();

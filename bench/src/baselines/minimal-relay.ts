@@ -26,7 +26,7 @@ const server = createServer((req, res) => {
     const v = req.headers[name];
     return Array.isArray(v) ? v[0] : v;
   };
-  const key = extractHashKey(lookup, undefined, { mode: 'vllm-router' });
+  const key = extractHashKey(lookup, undefined, { mode: 'vllm-router', router: 'regular' });
   const pool = pools.get(ring.ownerOfHash(fbiHash(key)) as string) as Pool;
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));

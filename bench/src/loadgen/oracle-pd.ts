@@ -7,14 +7,20 @@ import {
   fbiHash,
   type PdRoute,
   type U64,
+  type VllmRouterKind,
 } from '@pdrouter/core';
 import type { Pool } from 'undici';
 import type { LoadgenConfig } from './config.ts';
 import { basePathOf, fetchFirstModel, newPool, requestHeaders, sampleBody, streamLeg, type Target } from './targets.ts';
 
-/** The ring hash of a request's key, taken as the proxy takes it (--oracle-hash-key-mode). */
-function requestHash(config: LoadgenConfig, headers: Record<string, string>, body: Record<string, unknown>): U64 {
-  return fbiHash(extractHashKey((name) => headers[name], body, { mode: config.oracleHashKeyMode }));
+/** The ring hash of a request's key, taken as the proxy takes it (--oracle-hash-key-mode; plain or P/D router keys). */
+function requestHash(
+  config: LoadgenConfig,
+  router: VllmRouterKind,
+  headers: Record<string, string>,
+  body: Record<string, unknown>,
+): U64 {
+  return fbiHash(extractHashKey((name) => headers[name], body, { mode: config.oracleHashKeyMode, router }));
 }
 
 /**
@@ -30,7 +36,7 @@ export function oraclePlainTarget(config: LoadgenConfig): Target {
     send(sample, model, out, startMs) {
       const body = sampleBody(config, model, sample);
       const headers = requestHeaders(config, sample.requestId);
-      const url = ring.ownerOfHash(requestHash(config, headers, body)) as string;
+      const url = ring.ownerOfHash(requestHash(config, 'regular', headers, body)) as string;
       return streamLeg(config, pools.get(url) as Pool, basePathOf(url) + config.endpoint, headers, body, out, startMs);
     },
     async close() {
@@ -71,7 +77,7 @@ export function oraclePdTarget(config: LoadgenConfig): Target {
     async send(sample, model, out, startMs) {
       const body = sampleBody(config, model, sample);
       const headers = requestHeaders(config, sample.requestId);
-      const hash = requestHash(config, headers, body);
+      const hash = requestHash(config, 'pd', headers, body);
       const prefillUrl = prefillRing.ownerOfHash(hash) as string;
       const decodeUrl = decodeRing.ownerOfHash(hash) as string;
       let kv: Record<string, unknown> | undefined;

@@ -9,30 +9,43 @@ const vr = { mode: 'vllm-router' } as const;
 const aff = { mode: 'affinity' } as const;
 const hdrs = (h: Record<string, string>) => headerLookupFrom(h);
 
+const regular = { mode: 'vllm-router', router: 'regular' } as const;
+const vllmPd = { mode: 'vllm-router', router: 'vllm-pd' } as const;
+
 describe('vllm-router mode key strings', () => {
-  test('headers, in vllm-router order, empty values skipped', () => {
+  test('pd router (the default): headers are not consulted', () => {
     const body = { prompt: 'hi', user: 'alice' };
-    expect(extractHashKey(hdrs({ 'X-Session-Id': 's1', 'x-request-id': 'r1' }), body, vr)).toBe(
-      'header:x-session-id:s1',
+    expect(extractHashKey(hdrs({ 'x-session-id': 's1', 'x-request-id': 'r1' }), body, vr)).toBe('request:hi');
+    expect(extractHashKey(hdrs({ 'x-request-id': 'r1' }), body, vr)).toBe(
+      extractHashKey(hdrs({ 'x-request-id': 'r2' }), body, vr),
     );
-    expect(extractHashKey(hdrs({ 'x-session-id': '', 'x-user-id': 'u1' }), body, vr)).toBe('header:x-user-id:u1');
-    expect(extractHashKey(hdrs({ 'x-tenant-id': 't1', 'x-correlation-id': 'c1' }), body, vr)).toBe(
-      'header:x-tenant-id:t1',
-    );
-    expect(extractHashKey(hdrs({ 'x-correlation-id': 'c1', 'x-request-id': 'r1' }), body, vr)).toBe(
-      'header:x-correlation-id:c1',
-    );
-    expect(extractHashKey(hdrs({ 'x-trace-id': 'tr', 'x-request-id': 'r1' }), body, vr)).toBe('header:x-request-id:r1');
-    expect(extractHashKey(hdrs({ 'x-trace-id': 'tr' }), body, vr)).toBe('header:x-trace-id:tr');
   });
 
-  test('body fields: session_params.session_id, user, session_id, user_id', () => {
-    expect(
-      extractHashKey(none, { session_params: { session_id: 'nested' }, session_id: 'direct', user: 'u' }, vr),
-    ).toBe('session:nested');
-    expect(extractHashKey(none, { user: 'alice', session_id: 's', prompt: 'hi' }, vr)).toBe('user:alice');
-    expect(extractHashKey(none, { session_id: 'legacy123', user_id: 'x', prompt: 'hi' }, vr)).toBe('session:legacy123');
-    expect(extractHashKey(none, { user_id: 456, prompt: 'hi' }, vr)).toBe('user:456');
+  test('regular and vllm-pd routers: headers first, in vllm-router order, empty values skipped', () => {
+    const body = { prompt: 'hi', user: 'alice' };
+    for (const options of [regular, vllmPd]) {
+      expect(extractHashKey(hdrs({ 'X-Session-Id': 's1', 'x-request-id': 'r1' }), body, options)).toBe(
+        'header:x-session-id:s1',
+      );
+      expect(extractHashKey(hdrs({ 'x-session-id': '', 'x-user-id': 'u1' }), body, options)).toBe(
+        'header:x-user-id:u1',
+      );
+      expect(extractHashKey(hdrs({ 'x-tenant-id': 't1', 'x-correlation-id': 'c1' }), body, options)).toBe(
+        'header:x-tenant-id:t1',
+      );
+      expect(extractHashKey(hdrs({ 'x-correlation-id': 'c1', 'x-request-id': 'r1' }), body, options)).toBe(
+        'header:x-correlation-id:c1',
+      );
+      expect(extractHashKey(hdrs({ 'x-trace-id': 'tr', 'x-request-id': 'r1' }), body, options)).toBe(
+        'header:x-request-id:r1',
+      );
+      expect(extractHashKey(hdrs({ 'x-trace-id': 'tr' }), body, options)).toBe('header:x-trace-id:tr');
+    }
+  });
+
+  test('body fields are not read as JSON: only the routing text is scanned', () => {
+    expect(extractHashKey(none, { user: 'alice', session_id: 's', prompt: 'hi' }, vr)).toBe('request:hi');
+    expect(extractHashKey(none, { user_id: 456, prompt: 'hi' }, regular)).toBe('request:hi');
   });
 
   test('short and long text', () => {
@@ -47,29 +60,31 @@ describe('vllm-router mode key strings', () => {
     expect(extractHashKey(none, { prompt: '€'.repeat(33) }, vr)).toBe(`request:${'€'.repeat(33)}`);
   });
 
-  test('routing text: prompt string or first array item; chat first message', () => {
-    expect(extractHashKey(none, { prompt: ['first', 'second'] }, vr)).toBe('request:first');
-    expect(extractHashKey(none, { prompt: [1, 2, 3] }, vr)).toBe('request:');
-    const chat = { messages: [{ role: 'user', content: 'Explain what machine learning is in simple terms.' }] };
-    expect(extractHashKey(none, chat, vr)).toBe('request:Explain what machine learning is in simple terms.');
-    const withSystem = {
-      messages: [
-        {
-          role: 'system',
-          content: [
-            { type: 'text', text: 'Be brief.' },
-            { type: 'text', text: 'Be kind.' },
-          ],
-        },
-        { role: 'user', content: 'hello' },
-      ],
-    };
-    expect(extractHashKey(none, withSystem, vr)).toBe('request:Be brief. Be kind.');
-    // vllm-router ignores a first user message made of content parts.
-    expect(extractHashKey(none, { messages: [{ role: 'user', content: [{ type: 'text', text: 'x' }] }] }, vr)).toBe(
-      'request:',
+  test('completions prompt text: strings joined with a space, token ids as vllm-router spells them', () => {
+    expect(extractHashKey(none, { prompt: ['first', 'second'] }, vr)).toBe('request:first second');
+    expect(extractHashKey(none, { prompt: [1, 2, 3] }, vr)).toBe('request:token_ids:3');
+    expect(extractHashKey(none, { prompt: [[1, 2], [3]] }, vr)).toBe('request:token_ids_batch:2:3');
+    expect(extractHashKey(none, { prompt: [] }, vr)).toBe('request:token_ids_batch:0:0');
+    expect(extractHashKey(none, { prompt: ['a', 1] }, vr)).toBe('request:');
+    expect(extractHashKey(none, { prompt: [2 ** 31] }, vr)).toBe('request:');
+  });
+
+  test('chat: session_params.session_id is the text; without one, the conversation start (a divergence)', () => {
+    const messages = [{ role: 'user', content: 'Explain what machine learning is in simple terms.' }];
+    expect(extractHashKey(none, { messages, session_params: { session_id: 'stable' } }, vr)).toBe('request:stable');
+    expect(extractHashKey(none, { messages, session_params: { session_id: '  ' } }, vr)).toBe(
+      extractHashKey(none, { messages }, vr),
     );
+    expect(extractHashKey(none, { messages }, vr)).toBe(extractHashKey(none, { messages }, aff));
     expect(extractHashKey(none, { messages: [{ role: 'assistant', content: 'x' }] }, vr)).toBe('request:');
+  });
+
+  test('vllm-pd router: the body serialised with sorted keys is scanned, then hashed', () => {
+    const body = { prompt: 'hi', model: 'm' };
+    expect(extractHashKey(none, body, vllmPd)).toBe('request:{"model":"m","prompt":"hi"}');
+    expect(extractHashKey(none, { prompt: 'hi', user: 'bob' }, vllmPd)).toBe('user:bob');
+    const long = { prompt: 'x'.repeat(200) };
+    expect(extractHashKey(none, long, vllmPd)).toBe(`request_hash:${u64ToHex(fbiHash(JSON.stringify(long)))}`);
   });
 
   test('the prompt text is scanned for session/user fields as vllm-router does', () => {
@@ -153,7 +168,7 @@ describe('robustness', () => {
     const throwing: HeaderLookup = () => {
       throw new Error('boom');
     };
-    expect(extractHashKey(throwing, { prompt: 'x' }, vr)).toBe('request:');
+    expect(extractHashKey(throwing, { prompt: 'x' }, regular)).toBe('request:');
   });
 
   test('header lookups over Map and Headers', () => {

@@ -1,37 +1,29 @@
 import { fbiHash, fbiHashBytes } from './fbi-hash.ts';
-import { conversationText, promptText, vllmRouterRoutingText } from './routing-text.ts';
-import { scanTextKey } from './text-fields.ts';
+import { conversationText, promptText } from './routing-text.ts';
 import { u64ToHex } from './u64.ts';
+import { EMPTY_TEXT_KEY, type HeaderLookup, headerKey, type VllmRouterKind, vllmRouterKey } from './vllm-router-key.ts';
+
+export type { HeaderLookup } from './vllm-router-key.ts';
 
 /**
  * How a request's hash key is chosen.
- * - `vllm-router`: vllm-router's key strings exactly (switching routers keeps caches warm), including
- *   per-request ids, which spread every request of a session across pods.
+ * - `vllm-router`: vllm-router's key strings exactly (switching routers keeps caches warm), for the
+ *   router given by `HashKeyOptions.router` (see vllm-router-key.ts).
  * - `affinity`: ignores per-request ids (x-request-id, x-trace-id) and keys on the session or user,
  *   else on the conversation (chat: system + first user message), else on a prompt prefix.
  */
 export type HashKeyMode = 'vllm-router' | 'affinity';
 export const HASH_KEY_MODES: readonly HashKeyMode[] = Object.freeze(['vllm-router', 'affinity']);
 
-/** Reads a request header by lower-case name; undefined when absent. */
-export type HeaderLookup = (lowerCaseName: string) => string | undefined;
-
 export interface HashKeyOptions {
   mode: HashKeyMode;
+  /** vllm-router mode: which of its routers is reproduced; `pd` (its --pd-disaggregation) when unset. */
+  router?: VllmRouterKind;
   /** Affinity mode: UTF-8 bytes of the prompt that form its key (cut on a character boundary). */
   prefixBytes?: number;
 }
 
-/** vllm-router's header order (policies/hash_key.rs SESSION_HEADER_NAMES). */
-export const VLLM_ROUTER_KEY_HEADERS: readonly string[] = Object.freeze([
-  'x-session-id',
-  'x-user-id',
-  'x-tenant-id',
-  'x-correlation-id',
-  'x-request-id',
-  'x-trace-id',
-]);
-/** The same without the per-request ids. */
+/** The session headers without the per-request ids (affinity mode). */
 export const AFFINITY_KEY_HEADERS: readonly string[] = Object.freeze([
   'x-session-id',
   'x-user-id',
@@ -40,19 +32,8 @@ export const AFFINITY_KEY_HEADERS: readonly string[] = Object.freeze([
 ]);
 /** Default prompt prefix for affinity keys: long enough to tell prompts apart, short enough to share. */
 export const DEFAULT_PREFIX_BYTES = 256;
-/** vllm-router keys texts up to this many UTF-8 bytes verbatim (`request:`), longer ones by hash. */
-export const VLLM_ROUTER_TEXT_KEY_MAX_BYTES = 100;
 
-const EMPTY_TEXT_KEY = 'request:';
 const prefixEncoder = new TextEncoder();
-
-function headerKey(headers: HeaderLookup, names: readonly string[]): string | undefined {
-  for (const name of names) {
-    const value = headers(name);
-    if (typeof value === 'string' && value.length > 0) return `header:${name}:${value}`;
-  }
-  return undefined;
-}
 
 function scalarText(v: unknown): string | undefined {
   if (typeof v === 'string') return v.length > 0 ? v : undefined;
@@ -77,32 +58,6 @@ function bodyFieldKey(body: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
-function utf8Length(text: string): number {
-  let n = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
-      const next = text.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        n += 4;
-        i++;
-      } else n += 3;
-    } else n += 3;
-  }
-  return n;
-}
-
-/** vllm-router's fallback: `request:{text}` up to 100 bytes, else `request_hash:{fbiHash hex}`. */
-export function textKey(text: string): string {
-  // Strings longer than 100 code units are longer than 100 bytes; only short ones need counting.
-  if (text.length > VLLM_ROUTER_TEXT_KEY_MAX_BYTES || utf8Length(text) > VLLM_ROUTER_TEXT_KEY_MAX_BYTES) {
-    return `request_hash:${u64ToHex(fbiHash(text))}`;
-  }
-  return `request:${text}`;
-}
-
 /** fbiHash of the first `prefixBytes` UTF-8 bytes of text, never splitting a character. */
 function prefixHash(text: string, prefixBytes: number): string {
   const buffer = new Uint8Array(prefixBytes);
@@ -125,16 +80,6 @@ function asBody(body: unknown): Record<string, unknown> | undefined {
     : undefined;
 }
 
-function vllmRouterKey(headers: HeaderLookup, body: Record<string, unknown> | undefined): string {
-  const fromHeaders = headerKey(headers, VLLM_ROUTER_KEY_HEADERS);
-  if (fromHeaders !== undefined) return fromHeaders;
-  if (body === undefined) return EMPTY_TEXT_KEY;
-  const fromFields = bodyFieldKey(body);
-  if (fromFields !== undefined) return fromFields;
-  const text = vllmRouterRoutingText(body);
-  return scanTextKey(text) ?? textKey(text);
-}
-
 function affinityKey(headers: HeaderLookup, body: Record<string, unknown> | undefined, prefixBytes: number): string {
   const fromHeaders = headerKey(headers, AFFINITY_KEY_HEADERS);
   if (fromHeaders !== undefined) return fromHeaders;
@@ -152,15 +97,12 @@ function affinityKey(headers: HeaderLookup, body: Record<string, unknown> | unde
  * The string a request is hashed by (then placed with fbiHash on the rings). `body` is the parsed
  * JSON (a JSON string is parsed too); any shape is accepted and nothing throws.
  *
- * vllm-router mode: headers x-session-id, x-user-id, x-tenant-id, x-correlation-id, x-request-id,
- * x-trace-id -> `header:{name}:{value}`; body session_params.session_id -> `session:{v}`, user ->
- * `user:{v}`, session_id -> `session:{v}`, user_id -> `user:{v}`; else vllm-router's routing text
- * (see vllmRouterRoutingText), scanned for those fields as vllm-router does, else `request:{text}`
- * (<= 100 UTF-8 bytes) or `request_hash:{16 hex}`.
+ * vllm-router mode: the key the chosen vllm-router router computes (vllm-router-key.ts).
  *
- * affinity mode: the same headers without x-request-id and x-trace-id, the same body fields, else
- * `conversation:{hash}` of system + first user message, else `prefix:{hash}` of the first
- * prefixBytes of the prompt, else `request:`.
+ * affinity mode: headers x-session-id, x-user-id, x-tenant-id, x-correlation-id ->
+ * `header:{name}:{value}`; body session_params.session_id -> `session:{v}`, user -> `user:{v}`,
+ * session_id -> `session:{v}`, user_id -> `user:{v}`; else `conversation:{hash}` of system + first
+ * user message, else `prefix:{hash}` of the first prefixBytes of the prompt, else `request:`.
  */
 export function extractHashKey(headers: HeaderLookup, body: unknown, options: HashKeyOptions): string {
   try {
@@ -172,7 +114,7 @@ export function extractHashKey(headers: HeaderLookup, body: unknown, options: Ha
           : DEFAULT_PREFIX_BYTES;
       return affinityKey(headers, parsed, prefixBytes);
     }
-    return vllmRouterKey(headers, parsed);
+    return vllmRouterKey(options.router ?? 'pd', headers, parsed);
   } catch {
     // A throwing header lookup or a hostile getter must not fail the request: route it by the empty text.
     return EMPTY_TEXT_KEY;

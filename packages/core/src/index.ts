@@ -22,9 +22,6 @@ export {
   extractHashKey,
   HASH_KEY_MODES,
   headerLookupFrom,
-  textKey,
-  VLLM_ROUTER_KEY_HEADERS,
-  VLLM_ROUTER_TEXT_KEY_MAX_BYTES,
 } from './hash-key.ts';
 export { FBI_SEED, FBI_SEED_U64, murmur64a } from './murmur64a.ts';
 export type { PdRoute } from './pd-protocol.ts';
@@ -39,7 +36,7 @@ export {
 } from './pd-protocol.ts';
 export type { RingOptions } from './ring.ts';
 export { ConsistentHashRing, DEFAULT_VNODES, MAX_VNODES, ringFingerprint } from './ring.ts';
-export { conversationText, promptText, vllmRouterRoutingText } from './routing-text.ts';
+export { conversationText, promptText } from './routing-text.ts';
 export type { Member, Role, Snapshot, SnapshotFromUrlsInput, UrlMemberInput } from './snapshot.ts';
 export {
   compareSnapshotOrder,
@@ -58,3 +55,12 @@ export type { SseEvent } from './sse.ts';
 export { encodeSseEvent, isSseDone, SSE_DONE, SseParser } from './sse.ts';
 export type { U64 } from './u64.ts';
 export { compareU64, u64FromHex, u64ToHex } from './u64.ts';
+export type { VllmRouterKind } from './vllm-router-key.ts';
+export {
+  completionPromptText,
+  textKey,
+  VLLM_ROUTER_KEY_HEADERS,
+  VLLM_ROUTER_KINDS,
+  VLLM_ROUTER_TEXT_KEY_MAX_BYTES,
+  vllmRouterKey,
+} from './vllm-router-key.ts';

@@ -33,34 +33,6 @@ function firstPromptString(prompt: unknown): string | undefined {
 }
 
 /**
- * vllm-router's routing text in P/D mode (routers/http/pd_router.rs): for chat, the first message's
- * content when it is a user or developer message with string content, or a system message (text
- * parts joined by a space); for completions, the prompt string or the first prompt of an array.
- * /v1/responses is not routed by vllm-router's P/D mode; its `input` string (or first item's text)
- * is used the same way. Anything else gives "".
- */
-export function vllmRouterRoutingText(body: unknown): string {
-  if (!isObject(body)) return '';
-  if (Array.isArray(body.messages)) {
-    const first = body.messages[0];
-    if (!isObject(first)) return '';
-    if (first.role === 'user' || first.role === 'developer') {
-      return typeof first.content === 'string' ? first.content : '';
-    }
-    if (first.role === 'system') return contentText(first.content) ?? '';
-    return '';
-  }
-  if ('prompt' in body) return firstPromptString(body.prompt) ?? '';
-  if (typeof body.input === 'string') return body.input;
-  if (Array.isArray(body.input)) {
-    const first = body.input[0];
-    if (typeof first === 'string') return first;
-    if (isObject(first)) return contentText(first.content) ?? '';
-  }
-  return '';
-}
-
-/**
  * The conversation that identifies a chat for affinity: every system/developer message before the
  * first user message, then that user message, separated by newlines. Later turns are ignored so a
  * growing conversation keeps its key. Undefined when there is no user message.
