@@ -49,7 +49,8 @@ for (const file of files) {
   skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
 }
 const missing = expected.filter((name) => !files.includes(`${name}.json`));
-for (const name of missing) console.log(`${name}: no test report (its runner crashed or did not run): counted as failed`);
+for (const name of missing)
+  console.log(`${name}: no test report (its runner crashed or did not run): counted as failed`);
 failed += missing.length;
 if (runnerStatus !== 0 && failed === 0) {
   console.log(`the test runner exited with status ${runnerStatus} although every report passed: counted as failed`);
