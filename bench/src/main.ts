@@ -16,6 +16,10 @@ const SCENARIOS: Record<string, { help: string; run: (ctx: ScenarioContext) => P
     help: 'multi-turn sessions sharing system prompts: prefix-cache hit rate, TTFT and load spread per policy / hash-key mode',
     run: async (ctx) => (await import('./scenarios/affinity.ts')).runAffinityScenario(ctx),
   },
+  admission: {
+    help: 'overload (Poisson arrivals above capacity) on 2P+2D small-batch sims: goodput (TTFT SLO) with and without --max-concurrent-requests (flags: --prompts N --rate N)',
+    run: async (ctx) => (await import('./scenarios/admission.ts')).runAdmissionScenario(ctx),
+  },
   ring: {
     help: 'ring micro-benchmarks: hashing a 4 KiB key, lookups/s, building 1,000 x 160, keys moved when 1 of 8 leaves',
     run: async (ctx) => (await import('./scenarios/ring.ts')).runRingScenario(ctx),

@@ -72,6 +72,7 @@ export function createApp(deps: AppDeps): Hono {
       // A draining replica closes the connection so the client's next request goes to another one; after a
       // body that never arrived whole (408) the connection cannot carry another request.
       if (err.code === 'draining' || err.status === 408) res.headers.set('connection', 'close');
+      if (err.retryAfterSeconds !== undefined) res.headers.set('retry-after', String(err.retryAfterSeconds));
       return res;
     }
     logger.error('unexpected error', {

@@ -52,6 +52,13 @@ export interface HealthConfig {
   readonly probeTimeoutMs: number;
 }
 
+export interface AdmissionSettings {
+  readonly maxConcurrent: number;
+  readonly queueSize: number;
+  readonly queueTimeoutMs: number;
+  readonly ratePerSecond?: number;
+}
+
 export interface ProxyConfig {
   readonly mode: ProxyMode;
   readonly membership: MembershipConfig;
@@ -83,6 +90,7 @@ export interface ProxyConfig {
   readonly maxFailovers: number;
   readonly health: HealthConfig;
   readonly decodeOnlyFallback: boolean;
+  readonly admission: AdmissionSettings;
   readonly drainTimeoutMs: number;
   readonly modelsCacheMs: number;
   /** Things the operator should know at start-up (accepted-only flags, substitutions). */
@@ -148,6 +156,16 @@ function natsAuth(v: Readonly<Record<string, FlagValue>>): {
     ...(v['nats-creds'] ? { credsFile: String(v['nats-creds']) } : {}),
     ...(Object.keys(tls).length > 0 ? { tls } : {}),
   };
+}
+
+function admissionOf(v: Readonly<Record<string, FlagValue>>): AdmissionSettings {
+  const rate = v['rate-limit-tokens-per-second'] as number | undefined;
+  return Object.freeze({
+    maxConcurrent: positive('max-concurrent-requests', v['max-concurrent-requests'] as number),
+    queueSize: positive('queue-size', v['queue-size'] as number, true),
+    queueTimeoutMs: Math.round(positive('queue-timeout-secs', v['queue-timeout-secs'] as number) * 1000),
+    ...(rate !== undefined ? { ratePerSecond: positive('rate-limit-tokens-per-second', rate) } : {}),
+  });
 }
 
 export function buildConfig(parsed: ParsedFlags, io: ConfigIo = defaultIo): ProxyConfig {
@@ -280,6 +298,7 @@ export function buildConfig(parsed: ParsedFlags, io: ConfigIo = defaultIo): Prox
       ),
     }),
     decodeOnlyFallback: v['decode-only-fallback'] === true,
+    admission: admissionOf(v),
     drainTimeoutMs: Math.round(positive('drain-timeout-secs', v['drain-timeout-secs'] as number, true) * 1000),
     modelsCacheMs: positive('models-cache-ms', v['models-cache-ms'] as number, true),
     warnings: Object.freeze(warnings),

@@ -200,6 +200,30 @@ describe('parseFlags', () => {
     expect(c.timeouts.connectMs).toBe(100);
     expect(c.maxFailovers).toBe(0);
   });
+
+  it('maps admission control flags: vllm-router defaults, a rate only when given', () => {
+    expect(config(['--worker-urls', 'http://a:1']).admission).toEqual({
+      maxConcurrent: 32768,
+      queueSize: 100,
+      queueTimeoutMs: 60_000,
+    });
+    const c = config([
+      '--worker-urls',
+      'http://a:1',
+      '--max-concurrent-requests',
+      '8',
+      '--queue-size',
+      '0',
+      '--queue-timeout-secs',
+      '1.5',
+      '--rate-limit-tokens-per-second',
+      '20',
+    ]);
+    expect(c.admission).toEqual({ maxConcurrent: 8, queueSize: 0, queueTimeoutMs: 1500, ratePerSecond: 20 });
+    expect(() => config(['--worker-urls', 'http://a:1', '--max-concurrent-requests', '0'])).toThrow(
+      /--max-concurrent-requests must be > 0/,
+    );
+  });
 });
 
 describe('helpText', () => {

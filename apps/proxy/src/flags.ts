@@ -219,6 +219,14 @@ export const PROXY_FLAGS: readonly FlagSpec[] = [
     origin: 'vllm-router',
     help: 'Timeout of one health probe.',
   },
+  {
+    name: 'max-concurrent-requests',
+    type: 'int',
+    default: 32768,
+    honoured: true,
+    origin: 'vllm-router',
+    help: 'Most requests in flight at once (generation and forwarded routes); more wait in the queue (--queue-size), then get 429 with Retry-After.',
+  },
   // --- vllm-router: accepted, not acted on ---
   {
     name: 'vllm-discovery-address',
@@ -371,14 +379,6 @@ export const PROXY_FLAGS: readonly FlagSpec[] = [
     origin: 'vllm-router',
     help: 'Not supported: each request gets a fresh X-Request-Id.',
   },
-  {
-    name: 'max-concurrent-requests',
-    type: 'int',
-    default: 32768,
-    honoured: false,
-    origin: 'vllm-router',
-    help: 'Not enforced.',
-  },
   { name: 'cors-allowed-origins', type: 'list', honoured: false, origin: 'vllm-router', help: 'Not supported.' },
   {
     name: 'retry-initial-backoff-ms',
@@ -488,6 +488,29 @@ export const PROXY_FLAGS: readonly FlagSpec[] = [
   },
   { name: 'profile', type: 'bool', default: false, honoured: false, origin: 'vllm-router', help: 'Not supported.' },
   // --- pdrouter ---
+  {
+    name: 'queue-size',
+    type: 'int',
+    default: 100,
+    honoured: true,
+    origin: 'pdrouter',
+    help: "Requests over --max-concurrent-requests or the rate limit that may wait, first in first out (vllm-router's fixed queue_size); beyond it 429 with Retry-After. 0: refuse at once.",
+  },
+  {
+    name: 'queue-timeout-secs',
+    type: 'number',
+    default: 60,
+    honoured: true,
+    origin: 'pdrouter',
+    help: "Longest wait in the queue (vllm-router's fixed queue_timeout_secs), then 429 with Retry-After.",
+  },
+  {
+    name: 'rate-limit-tokens-per-second',
+    type: 'number',
+    honoured: true,
+    origin: 'pdrouter',
+    help: 'Requests admitted per second, a token bucket holding one second of tokens (unset: no rate limit); requests over it wait in the queue.',
+  },
   {
     name: 'hash-key-mode',
     type: 'enum',

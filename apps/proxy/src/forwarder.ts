@@ -6,6 +6,7 @@ import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { extractHashKey, fbiHash, newRequestId, RouterError, type U64 } from '@pdrouter/core';
 import type { Context } from 'hono';
+import type { Admission, Release } from './admission.ts';
 import type { ProxyConfig } from './config.ts';
 import type { Answer, Exchange } from './exchange.ts';
 import { type AuthMode, headersRecord, upstreamHeaders } from './headers.ts';
@@ -36,6 +37,7 @@ export interface ForwarderDeps {
   metrics: ProxyMetrics;
   logger: Logger;
   lifecycle: Lifecycle;
+  admission: Admission;
 }
 
 export class Forwarder {
@@ -64,6 +66,10 @@ export class Forwarder {
     rm.requests.inc();
     if (config.mode === 'pd') rm.pdRequests.inc();
     if (lifecycle.draining) throw new RouterError('draining', 'the router is shutting down; retry the request');
+    const slot = this.d.admission.admit((cancel) => {
+      (c.env as Partial<HttpBindings> | undefined)?.outgoing?.once('close', cancel);
+    });
+    const release: Release = typeof slot === 'function' ? slot : await slot;
 
     // Counted in flight from here, so a drain waits for a request still sending its body.
     lifecycle.begin();
@@ -77,6 +83,7 @@ export class Forwarder {
       if (config.mode === 'pd') rm.pdDuration.observe(seconds);
       metrics.inFlightRequests.dec();
       lifecycle.end();
+      release();
     };
     try {
       return await this.forward(c, route, startedMs, done);

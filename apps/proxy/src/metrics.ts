@@ -184,6 +184,22 @@ export class ProxyMetrics {
   ]);
   readonly draining = this.gauge('pdrouter_draining', '1 while the proxy drains before exit', []);
   readonly inFlightRequests = this.gauge('pdrouter_in_flight_requests', 'Client requests being served', []);
+  readonly admissionQueueDepth = this.gauge(
+    'pdrouter_admission_queue_depth',
+    'Requests waiting for a slot (--max-concurrent-requests, --rate-limit-tokens-per-second)',
+    [],
+  );
+  readonly admissionQueueWait = this.histogram(
+    'pdrouter_admission_queue_wait_seconds',
+    'Time a queued request waited before it was admitted',
+    [],
+    DURATION_BUCKETS,
+  );
+  readonly admissionRejections = this.counter(
+    'pdrouter_admission_rejections_total',
+    'Requests refused by admission control, by reason (queue_full, queue_timeout: 429; client_gone)',
+    ['reason'],
+  );
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Snapshot } from '@pdrouter/core';
 import type { Hono } from 'hono';
+import { Admission } from './admission.ts';
 import { createApp } from './app.ts';
 import type { ProxyConfig } from './config.ts';
 import { fileSnapshotSource } from './file-snapshot-source.ts';
@@ -96,7 +97,12 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
   });
   const lifecycle = new Lifecycle();
   const source = options.source ?? (await sourceFor(config, logger));
-  const forwarder = new Forwarder({ config, state, pods, upstreams, metrics, logger, lifecycle });
+  const admission = new Admission(config.admission, {
+    queueDepth: (n) => metrics.admissionQueueDepth.set(n),
+    waited: (seconds) => metrics.admissionQueueWait.observe(seconds),
+    rejected: (reason) => metrics.admissionRejections.labels(reason).inc(),
+  });
+  const forwarder = new Forwarder({ config, state, pods, upstreams, metrics, logger, lifecycle, admission });
   const models = new ModelsCache({ config, state, pods, upstreams });
   const app = createApp({
     config,

@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'unauthorized'
   | 'not_found'
   | 'method_not_allowed'
+  | 'rate_limited'
   | 'no_members'
   | 'draining'
   | 'upstream_error'
@@ -22,6 +23,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   unauthorized: 401,
   not_found: 404,
   method_not_allowed: 405,
+  rate_limited: 429,
   no_members: 503,
   draining: 503,
   upstream_error: 502,
@@ -37,6 +39,7 @@ export const ERROR_TYPE: Readonly<Record<ErrorCode, string>> = Object.freeze({
   unauthorized: 'authentication_error',
   not_found: 'invalid_request_error',
   method_not_allowed: 'invalid_request_error',
+  rate_limited: 'rate_limit_error',
   no_members: 'service_unavailable_error',
   draining: 'service_unavailable_error',
   upstream_error: 'upstream_error',
@@ -49,6 +52,8 @@ export interface RouterErrorOptions {
   param?: string;
   /** Overrides the code's default status. */
   status?: number;
+  /** Sent as Retry-After (seconds) with the answer. */
+  retryAfterSeconds?: number;
   cause?: unknown;
 }
 
@@ -56,6 +61,7 @@ export class RouterError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly param?: string;
+  readonly retryAfterSeconds?: number;
 
   constructor(code: ErrorCode, message: string, options: RouterErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -63,6 +69,7 @@ export class RouterError extends Error {
     this.code = code;
     this.status = options.status ?? ERROR_STATUS[code];
     if (options.param !== undefined) this.param = options.param;
+    if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 
