@@ -191,7 +191,7 @@ describe('pdrouterctl route', () => {
 describe('pdrouterctl explain', () => {
   const body = { model: 'llama', prompt: 'Explain what machine learning is in simple terms.', max_tokens: 64 };
 
-  test('prefill and decode pods with failover order, as the proxy computes them', async () => {
+  test("prefill and decode pods with failover order: the ready members' ring walks", async () => {
     const r = await runCli(['explain', '--snapshot', snapshotFile, '--body', JSON.stringify(body)]);
     expect(r.stderr).toBe('');
     const out = JSON.parse(r.stdout);

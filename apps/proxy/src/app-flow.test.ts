@@ -1,5 +1,6 @@
 // The P/D flow through app.request() (no client socket: the Web Response relay) against in-process
 // simulated pods, which are real HTTP servers.
+import { waitUntil } from '@pdrouter/testkit';
 import { type SimFleet, startSimFleet } from '@pdrouter/vllm-sim';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConfig } from './config.ts';
@@ -79,11 +80,11 @@ describe('P/D flow in-process (Web Response relay)', () => {
       const reader = (res.body as ReadableStream<Uint8Array>).getReader();
       await reader.read();
       await reader.cancel();
-      const deadline = Date.now() + 5000;
-      while (sum('cancelled') === before) {
-        if (Date.now() > deadline) throw new Error('the decode pod never saw the cancel');
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await waitUntil(() => sum('cancelled') > before, {
+        timeoutMs: 5000,
+        intervalMs: 20,
+        description: 'the decode pod to see the cancel',
+      });
     } finally {
       for (const d of fleet.decode) d.setFaults({ stallAfterTokens: -1 });
     }
