@@ -1,3 +1,5 @@
+// Markdown primitives of the generated references (flag and metric tables).
+
 /** A Markdown table cell: pipes escaped, line breaks flattened (a table row is one line). */
 export function cell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
