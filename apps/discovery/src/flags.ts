@@ -1,24 +1,9 @@
 // The discovery command line, declared once: the parser, `--help` and docs/configuration.md are all built
 // from DISCOVERY_FLAGS.
 
-export type DiscoveryFlagType = 'bool' | 'string' | 'int' | 'number';
+import type { FlagSpec } from '@pdrouter/cli';
 
-export interface DiscoveryFlagSpec {
-  /** Long name without the leading `--`. */
-  readonly name: string;
-  readonly type: DiscoveryFlagType;
-  readonly default?: string | number | boolean;
-  /** Environment variable read when the flag is not given. */
-  readonly env?: string;
-  readonly help: string;
-  readonly valueName?: string;
-  /** Smallest accepted value of an int/number flag. */
-  readonly min?: number;
-  /** Never echoed back (logs, errors). */
-  readonly secret?: boolean;
-}
-
-export const DISCOVERY_FLAGS: readonly DiscoveryFlagSpec[] = [
+export const DISCOVERY_FLAGS = [
   // --- what to watch ---
   {
     name: 'namespace',
@@ -184,4 +169,4 @@ export const DISCOVERY_FLAGS: readonly DiscoveryFlagSpec[] = [
     help: 'debug, info, warn or error (JSON lines on stdout).',
   },
   { name: 'help', type: 'bool', default: false, help: 'Print this help and exit.' },
-];
+] as const satisfies readonly FlagSpec[];

@@ -1,6 +1,5 @@
 export { type Clock, realClock, realSleep, type SleepFn, type TimerHandle, withTimeout } from './clock.ts';
 export {
-  ConfigError,
   type DiscoveryConfig,
   discoveryHelp,
   type LogLevel,
@@ -17,7 +16,7 @@ export {
   NATS_OPERATION_TIMEOUT_MS,
   WATCH_BACKOFF_JITTER,
 } from './discovery.ts';
-export { DISCOVERY_FLAGS, type DiscoveryFlagSpec, type DiscoveryFlagType } from './flags.ts';
+export { DISCOVERY_FLAGS } from './flags.ts';
 export { createHttpServer, type HealthSource, listenHttp } from './http-server.ts';
 export { type LeaseClient, leaseClient, loadKubeConfig } from './kube-client.ts';
 export {

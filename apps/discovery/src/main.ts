@@ -1,4 +1,5 @@
-import { ConfigError, discoveryHelp, parseDiscoveryArgs } from './config.ts';
+import { parseOrExit } from '@pdrouter/cli';
+import { discoveryHelp, parseDiscoveryArgs } from './config.ts';
 import { createDiscovery } from './discovery.ts';
 import { createLogger, errorMessage } from './logger.ts';
 
@@ -6,16 +7,7 @@ import { createLogger, errorMessage } from './logger.ts';
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 async function main(): Promise<void> {
-  let parsed: ReturnType<typeof parseDiscoveryArgs>;
-  try {
-    parsed = parseDiscoveryArgs(process.argv.slice(2), process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`error: ${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const parsed = parseOrExit('discovery', () => parseDiscoveryArgs(process.argv.slice(2), process.env));
   if (parsed.help) {
     process.stdout.write(discoveryHelp());
     return;

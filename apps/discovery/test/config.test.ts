@@ -1,5 +1,6 @@
+import { UsageError } from '@pdrouter/cli';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DISCOVERY_FLAGS, discoveryHelp, parseDiscoveryArgs } from '../src/index.ts';
+import { discoveryHelp, parseDiscoveryArgs } from '../src/index.ts';
 
 const base = ['--prefill-selector', 'role=prefill', '--decode-selector', 'role=decode', '--nats-url', 'nats://n:4222'];
 
@@ -50,15 +51,17 @@ describe('parseDiscoveryArgs', () => {
     [['--nats-url', 'nats://x'], /at least one of/],
     [['--prefill-selector', 'a', '--nats-url', 'nats://x'], /go together/],
     [['--plain-selector', 'a'], /--nats-url/],
-    [[...base, '--target-port', 'eighty'], /--target-port must be an integer/],
+    [[...base, '--target-port', 'eighty'], /--target-port expects an integer/],
     [[...base, '--target-port', '0'], /must be >= 1/],
     [[...base, '--bogus'], /unknown flag --bogus/],
-    [[...base, '--pool'], /--pool needs a value/],
+    [[...base, '--pool'], /--pool expects a value/],
     [[...base, 'stray'], /unexpected argument/],
+    [[...base, '--pool='], /--pool may not be empty/],
+    [[...base, '--help=maybe'], /--help expects true or false/],
     [[...base, '--log-level', 'loud'], /--log-level must be one of/],
     [[...base, '--watch-backoff-min-ms', '5000', '--watch-backoff-max-ms', '100'], /max-ms must be >=/],
   ])('rejects %j', (argv, message) => {
-    expect(() => parseDiscoveryArgs(argv as string[], {})).toThrow(ConfigError);
+    expect(() => parseDiscoveryArgs(argv as string[], {})).toThrow(UsageError);
     expect(() => parseDiscoveryArgs(argv as string[], {})).toThrow(message);
   });
 
@@ -78,9 +81,13 @@ describe('parseDiscoveryArgs', () => {
 });
 
 describe('discoveryHelp', () => {
-  it('documents every flag of the table', () => {
+  it('shows each flag with its value, default and env', () => {
     const text = discoveryHelp();
-    for (const f of DISCOVERY_FLAGS) expect(text).toContain(`--${f.name}`);
-    expect(text).toContain('default 250');
+    expect(text).toContain(
+      '  --debounce-ms INT\n      A burst of pod changes within this window becomes one snapshot. [default 250]\n',
+    );
+    expect(text).toContain('  --namespace NS\n');
+    expect(text).toContain('[default default; env POD_NAMESPACE]');
+    expect(text).toContain('  --help\n      Print this help and exit.\n');
   });
 });

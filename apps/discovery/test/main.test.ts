@@ -23,7 +23,7 @@ describe('discovery command line', () => {
       'soon',
     ]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('--debounce-ms must be an integer, got "soon"');
+    expect(r.stderr).toContain('--debounce-ms expects an integer, got "soon"');
   });
 
   it('a missing kubeconfig file fails at start with the file named', async () => {

@@ -1,17 +1,17 @@
 // The proxy's configuration: parsed once from the flags into a frozen, typed object.
 import { readFileSync } from 'node:fs';
+import { UsageError } from '@pdrouter/cli';
 import type { HashKeyMode, VllmRouterKind } from '@pdrouter/core';
-import {
-  FlagError,
-  type FlagValue,
-  type ParsedFlags,
-  type POLICIES,
-  type PrefillArg,
-  UNSUPPORTED_POLICIES,
-} from './flags.ts';
+import { type ParsedFlags, POLICIES, type ProxyFlagValues } from './flags.ts';
 
 export type Policy = (typeof POLICIES)[number];
 export type ProxyMode = 'pd' | 'plain';
+
+/** A prefill pod from the command line: its URL and, when given, its KV-transfer bootstrap port. */
+export interface PrefillArg {
+  readonly url: string;
+  readonly bootstrapPort?: number;
+}
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export type MembershipConfig =
@@ -108,15 +108,15 @@ function validUrl(flag: string, raw: string): string {
   try {
     url = new URL(raw);
   } catch {
-    throw new FlagError(`${flag}: ${JSON.stringify(raw)} is not a URL (expected http://host:port)`);
+    throw new UsageError(`${flag}: ${JSON.stringify(raw)} is not a URL (expected http://host:port)`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new FlagError(`${flag}: ${JSON.stringify(raw)} must be an http:// or https:// URL`);
+    throw new UsageError(`${flag}: ${JSON.stringify(raw)} must be an http:// or https:// URL`);
   }
   // Pods are identified (ring, metrics) by scheme://host:port, as vllm-router does; a path would not
   // survive that, so it is refused rather than dropped.
   if (url.pathname !== '/' || url.search || url.hash || url.username || url.password) {
-    throw new FlagError(
+    throw new UsageError(
       `${flag}: ${JSON.stringify(raw)} must be scheme://host[:port] with no path, query or credentials`,
     );
   }
@@ -124,93 +124,95 @@ function validUrl(flag: string, raw: string): string {
 }
 
 function positive(flag: string, n: number, allowZero = false): number {
-  if (!(allowZero ? n >= 0 : n > 0)) throw new FlagError(`--${flag} must be ${allowZero ? '>= 0' : '> 0'}, got ${n}`);
+  if (!(allowZero ? n >= 0 : n > 0)) throw new UsageError(`--${flag} must be ${allowZero ? '>= 0' : '> 0'}, got ${n}`);
   return n;
 }
 
-function policyOf(raw: FlagValue, flag: string, warnings: string[]): Policy {
-  const name = String(raw);
-  if ((UNSUPPORTED_POLICIES as readonly string[]).includes(name)) {
+function policyOf(name: ProxyFlagValues['policy'], flag: string, warnings: string[]): Policy {
+  const policy = POLICIES.find((p) => p === name);
+  if (policy === undefined) {
     warnings.push(`--${flag} ${name} is not supported: routing with consistent_hash`);
     return 'consistent_hash';
   }
-  return name as Policy;
+  return policy;
 }
 
 /** NATS credentials and TLS files from the flags; a client certificate needs its key and the other way round. */
-function natsAuth(v: Readonly<Record<string, FlagValue>>): {
+function natsAuth(v: ProxyFlagValues): {
   credsFile?: string;
   tls?: { caFile?: string; certFile?: string; keyFile?: string };
 } {
-  const caFile = v['nats-tls-ca'] as string | undefined;
-  const certFile = v['nats-tls-cert'] as string | undefined;
-  const keyFile = v['nats-tls-key'] as string | undefined;
+  const caFile = v['nats-tls-ca'];
+  const certFile = v['nats-tls-cert'];
+  const keyFile = v['nats-tls-key'];
   if ((certFile === undefined) !== (keyFile === undefined))
-    throw new FlagError('--nats-tls-cert and --nats-tls-key go together');
+    throw new UsageError('--nats-tls-cert and --nats-tls-key go together');
   const tls = {
     ...(caFile !== undefined ? { caFile } : {}),
     ...(certFile !== undefined ? { certFile } : {}),
     ...(keyFile !== undefined ? { keyFile } : {}),
   };
   return {
-    ...(v['nats-creds'] ? { credsFile: String(v['nats-creds']) } : {}),
+    ...(v['nats-creds'] ? { credsFile: v['nats-creds'] } : {}),
     ...(Object.keys(tls).length > 0 ? { tls } : {}),
   };
 }
 
-function admissionOf(v: Readonly<Record<string, FlagValue>>): AdmissionSettings {
-  const rate = v['rate-limit-tokens-per-second'] as number | undefined;
+function admissionOf(v: ProxyFlagValues): AdmissionSettings {
+  const rate = v['rate-limit-tokens-per-second'];
   return Object.freeze({
-    maxConcurrent: positive('max-concurrent-requests', v['max-concurrent-requests'] as number),
-    queueSize: positive('queue-size', v['queue-size'] as number, true),
-    queueTimeoutMs: Math.round(positive('queue-timeout-secs', v['queue-timeout-secs'] as number) * 1000),
+    maxConcurrent: positive('max-concurrent-requests', v['max-concurrent-requests']),
+    queueSize: positive('queue-size', v['queue-size'], true),
+    queueTimeoutMs: Math.round(positive('queue-timeout-secs', v['queue-timeout-secs']) * 1000),
     ...(rate !== undefined ? { ratePerSecond: positive('rate-limit-tokens-per-second', rate) } : {}),
   });
 }
 
 export function buildConfig(parsed: ParsedFlags, io: ConfigIo = defaultIo): ProxyConfig {
   const v = parsed.values;
-  const warnings: string[] = parsed.notHonoured.map(
+  const warnings: string[] = parsed.ignored.map(
     (name) => `--${name} is accepted for vllm-router compatibility but not acted on`,
   );
   const mode: ProxyMode = v['pd-disaggregation'] === true || v['vllm-pd-disaggregation'] === true ? 'pd' : 'plain';
 
-  const prefill = ((v.prefill as readonly PrefillArg[] | undefined) ?? []).map((p) => ({
-    ...p,
-    url: validUrl('--prefill', p.url),
-  }));
-  const decode = ((v.decode as readonly string[] | undefined) ?? []).map((u) => validUrl('--decode', u));
-  const plain = ((v['worker-urls'] as readonly string[] | undefined) ?? []).map((u) => validUrl('--worker-urls', u));
-  const snapshotFile = v['snapshot-file'] as string | undefined;
-  const natsUrl = v['nats-url'] as string | undefined;
+  const prefill = v.prefill.map(
+    ({ url, port }): PrefillArg => ({
+      url: validUrl('--prefill', url),
+      ...(port === undefined ? {} : { bootstrapPort: port }),
+    }),
+  );
+  const decode = v.decode.map((u) => validUrl('--decode', u));
+  const plain = v['worker-urls'].map((u) => validUrl('--worker-urls', u));
+  const snapshotFile = v['snapshot-file'];
+  const natsUrl = v['nats-url'];
   const staticGiven = prefill.length + decode.length + plain.length > 0;
 
+  const noStaticMembers = (flag: string) => {
+    if (staticGiven) throw new UsageError(`--${flag} supplies the members: drop --prefill/--decode/--worker-urls`);
+  };
   let membership: MembershipConfig;
-  if (snapshotFile !== undefined || natsUrl !== undefined) {
-    if (snapshotFile !== undefined && natsUrl !== undefined)
-      throw new FlagError('use either --snapshot-file or --nats-url, not both');
-    if (staticGiven) {
-      throw new FlagError(
-        `--${snapshotFile !== undefined ? 'snapshot-file' : 'nats-url'} supplies the members: drop --prefill/--decode/--worker-urls`,
-      );
-    }
-    membership =
-      snapshotFile !== undefined
-        ? { kind: 'file', path: snapshotFile }
-        : { kind: 'nats', url: natsUrl as string, bucket: String(v.bucket), ...natsAuth(v) };
+  if (snapshotFile !== undefined && natsUrl !== undefined) {
+    throw new UsageError('use either --snapshot-file or --nats-url, not both');
+  } else if (natsUrl !== undefined) {
+    noStaticMembers('nats-url');
+    membership = { kind: 'nats', url: natsUrl, bucket: v.bucket, ...natsAuth(v) };
+  } else if (snapshotFile !== undefined) {
+    noStaticMembers('snapshot-file');
+    membership = { kind: 'file', path: snapshotFile };
   } else if (mode === 'pd') {
     if (prefill.length === 0 || decode.length === 0) {
-      throw new FlagError(
+      throw new UsageError(
         'P/D mode needs at least one --prefill URL and one --decode URL (or --snapshot-file / --nats-url)',
       );
     }
-    if (plain.length > 0) throw new FlagError('--worker-urls is for plain mode; P/D mode takes --prefill and --decode');
+    if (plain.length > 0)
+      throw new UsageError('--worker-urls is for plain mode; P/D mode takes --prefill and --decode');
     membership = { kind: 'static', prefill, decode, plain: [] };
   } else {
     if (plain.length === 0) {
       if (prefill.length + decode.length > 0)
-        throw new FlagError('--prefill/--decode need --pd-disaggregation (or --vllm-pd-disaggregation)');
-      throw new FlagError(
+        throw new UsageError('--prefill/--decode need --pd-disaggregation (or --vllm-pd-disaggregation)');
+      throw new UsageError(
         'no pods given: use --pd-disaggregation with --prefill/--decode, or --worker-urls (see --help)',
       );
     }
@@ -223,84 +225,81 @@ export function buildConfig(parsed: ParsedFlags, io: ConfigIo = defaultIo): Prox
   const decodePolicy =
     v['decode-policy'] !== undefined ? policyOf(v['decode-policy'], 'decode-policy', warnings) : policy;
 
-  const ingressApiKeys = [...((v['ingress-api-key'] as readonly string[] | undefined) ?? [])];
-  const keyFile = v['ingress-api-key-file'] as string | undefined;
+  const ingressApiKeys = [...v['ingress-api-key']];
+  const keyFile = v['ingress-api-key-file'];
   if (keyFile !== undefined) {
     let text: string;
     try {
       text = io.readFile(keyFile);
     } catch (err) {
-      throw new FlagError(`--ingress-api-key-file ${keyFile}: ${(err as Error).message}`);
+      throw new UsageError(`--ingress-api-key-file ${keyFile}: ${err instanceof Error ? err.message : String(err)}`);
     }
     for (const line of text.split(/\r?\n/)) {
       const key = line.trim();
       if (key && !key.startsWith('#')) ingressApiKeys.push(key);
     }
-    if (ingressApiKeys.length === 0) throw new FlagError(`--ingress-api-key-file ${keyFile} holds no key`);
+    if (ingressApiKeys.length === 0) throw new UsageError(`--ingress-api-key-file ${keyFile} holds no key`);
   }
 
-  const port = v.port as number;
-  const prometheusPort = v['prometheus-port'] as number;
+  const port = v.port;
+  const prometheusPort = v['prometheus-port'];
   for (const [flag, p] of [
     ['port', port],
     ['prometheus-port', prometheusPort],
   ] as const) {
-    if (p < 0 || p > 65535) throw new FlagError(`--${flag} must be 0-65535, got ${p}`);
+    if (p < 0 || p > 65535) throw new UsageError(`--${flag} must be 0-65535, got ${p}`);
   }
-  const connections = positive('connections-per-pod', v['connections-per-pod'] as number, true);
-  const hashPrefixBytes = v['hash-prefix-bytes'] as number | undefined;
-  const retries =
-    v['disable-retries'] === true ? 0 : positive('retry-max-retries', v['retry-max-retries'] as number, true);
+  const connections = positive('connections-per-pod', v['connections-per-pod'], true);
+  const hashPrefixBytes = v['hash-prefix-bytes'];
+  const retries = v['disable-retries'] === true ? 0 : positive('retry-max-retries', v['retry-max-retries'], true);
 
   const config: ProxyConfig = {
     mode,
     membership,
-    pool: String(v.pool),
+    pool: v.pool,
     prefillPolicy,
     decodePolicy,
     plainPolicy: policy,
-    hashKeyMode: v['hash-key-mode'] as HashKeyMode,
+    hashKeyMode: v['hash-key-mode'],
     vllmRouterKind: mode === 'plain' ? 'regular' : v['vllm-pd-disaggregation'] === true ? 'vllm-pd' : 'pd',
     ...(hashPrefixBytes !== undefined ? { hashPrefixBytes: positive('hash-prefix-bytes', hashPrefixBytes) } : {}),
-    virtualNodes: positive('virtual-nodes', v['virtual-nodes'] as number),
-    dataParallelSize: positive('intra-node-data-parallel-size', v['intra-node-data-parallel-size'] as number),
+    virtualNodes: positive('virtual-nodes', v['virtual-nodes']),
+    dataParallelSize: positive('intra-node-data-parallel-size', v['intra-node-data-parallel-size']),
     boundedLoadFactor: (() => {
-      const f = v['bounded-load-factor'] as number;
-      if (!(f >= 1)) throw new FlagError(`--bounded-load-factor must be >= 1, got ${f}`);
+      const f = v['bounded-load-factor'];
+      if (!(f >= 1)) throw new UsageError(`--bounded-load-factor must be >= 1, got ${f}`);
       return f;
     })(),
-    host: String(v.host),
+    host: v.host,
     port,
-    prometheusHost: String(v['prometheus-host']),
+    prometheusHost: v['prometheus-host'],
     prometheusPort,
     timeouts: Object.freeze({
-      connectMs: positive('connect-timeout-ms', v['connect-timeout-ms'] as number),
-      firstByteMs: positive('first-byte-timeout-ms', v['first-byte-timeout-ms'] as number),
-      idleMs: positive('idle-timeout-ms', v['idle-timeout-ms'] as number),
-      totalMs: Math.round(positive('request-timeout-secs', v['request-timeout-secs'] as number) * 1000),
-      keepAliveMs: positive('keep-alive-timeout-ms', v['keep-alive-timeout-ms'] as number),
-      clientBodyMs: positive('client-body-timeout-ms', v['client-body-timeout-ms'] as number),
+      connectMs: positive('connect-timeout-ms', v['connect-timeout-ms']),
+      firstByteMs: positive('first-byte-timeout-ms', v['first-byte-timeout-ms']),
+      idleMs: positive('idle-timeout-ms', v['idle-timeout-ms']),
+      totalMs: Math.round(positive('request-timeout-secs', v['request-timeout-secs']) * 1000),
+      keepAliveMs: positive('keep-alive-timeout-ms', v['keep-alive-timeout-ms']),
+      clientBodyMs: positive('client-body-timeout-ms', v['client-body-timeout-ms']),
     }),
     ...(connections > 0 ? { connectionsPerPod: connections } : {}),
-    maxPayloadBytes: positive('max-payload-size', v['max-payload-size'] as number),
-    ...(v['api-key'] ? { backendApiKey: String(v['api-key']) } : {}),
+    maxPayloadBytes: positive('max-payload-size', v['max-payload-size']),
+    ...(v['api-key'] ? { backendApiKey: v['api-key'] } : {}),
     ingressApiKeys: Object.freeze(ingressApiKeys),
-    logLevel: v['log-level'] as LogLevel,
+    logLevel: v['log-level'],
     maxFailovers: retries,
     health: Object.freeze({
       enabled: v['disable-circuit-breaker'] !== true,
-      ejectAfterFailures: positive('eject-after-failures', v['eject-after-failures'] as number),
-      probeBaseMs: positive('eject-probe-base-ms', v['eject-probe-base-ms'] as number),
-      probeMaxMs: positive('eject-probe-max-ms', v['eject-probe-max-ms'] as number),
-      probePath: String(v['health-check-endpoint']),
-      probeTimeoutMs: Math.round(
-        positive('health-check-timeout-secs', v['health-check-timeout-secs'] as number) * 1000,
-      ),
+      ejectAfterFailures: positive('eject-after-failures', v['eject-after-failures']),
+      probeBaseMs: positive('eject-probe-base-ms', v['eject-probe-base-ms']),
+      probeMaxMs: positive('eject-probe-max-ms', v['eject-probe-max-ms']),
+      probePath: v['health-check-endpoint'],
+      probeTimeoutMs: Math.round(positive('health-check-timeout-secs', v['health-check-timeout-secs']) * 1000),
     }),
     decodeOnlyFallback: v['decode-only-fallback'] === true,
     admission: admissionOf(v),
-    drainTimeoutMs: Math.round(positive('drain-timeout-secs', v['drain-timeout-secs'] as number, true) * 1000),
-    modelsCacheMs: positive('models-cache-ms', v['models-cache-ms'] as number, true),
+    drainTimeoutMs: Math.round(positive('drain-timeout-secs', v['drain-timeout-secs'], true) * 1000),
+    modelsCacheMs: positive('models-cache-ms', v['models-cache-ms'], true),
     warnings: Object.freeze(warnings),
   };
   return Object.freeze(config);

@@ -1,9 +1,10 @@
 // The embedded default (`pnpm start`): 8 prefill + 8 decode simulated vLLM pods in this process and the
 // proxy in front of them in P/D consistent_hash mode on 127.0.0.1:10001, metrics on :29000. Arguments are
 // proxy flags and override these defaults (`pnpm start -- --port 9000`).
+import { UsageError, usageErrorText } from '@pdrouter/cli';
 import { startSimFleet } from '@pdrouter/vllm-sim';
 import { buildConfig } from './config.ts';
-import { FlagError, helpText, parseFlags } from './flags.ts';
+import { helpText, parseFlags } from './flags.ts';
 import { createLogger } from './logger.ts';
 import { runProxy } from './main.ts';
 
@@ -45,9 +46,9 @@ async function demo(): Promise<void> {
     config = buildConfig(parseFlags([...defaults, ...args], process.env));
   } catch (err) {
     await fleet.close();
-    if (err instanceof FlagError) {
-      process.stderr.write(`error: ${err.message}\nRun with --help for the list of flags.\n`);
-      process.exit(2);
+    if (err instanceof UsageError) {
+      process.stderr.write(usageErrorText('proxy', err));
+      process.exit(err.exitCode);
     }
     throw err;
   }

@@ -1,6 +1,7 @@
+import { UsageError } from '@pdrouter/cli';
 import { describe, expect, it } from 'vitest';
 import { buildConfig } from './config.ts';
-import { FlagError, helpText, PROXY_FLAGS, parseFlags } from './flags.ts';
+import { helpText, PROXY_FLAG_GROUPS, PROXY_FLAGS, parseFlags } from './flags.ts';
 
 const config = (argv: string[], env: Record<string, string> = {}, files: Record<string, string> = {}) =>
   buildConfig(parseFlags(argv, env), {
@@ -90,13 +91,13 @@ describe('parseFlags', () => {
 
   it('rejects unknown flags with a pointer to --help', () => {
     expect(() => parseFlags(['--prefil', 'http://a:1'])).toThrow(/unknown flag --prefil \(see --help/);
-    expect(() => parseFlags(['stray'])).toThrow(FlagError);
+    expect(() => parseFlags(['stray'])).toThrow(UsageError);
   });
 
   it('rejects bad values with the flag named', () => {
     expect(() => parseFlags(['--port', 'abc'])).toThrow(/--port expects an integer/);
     expect(() => parseFlags(['--policy', 'fastest'])).toThrow(/--policy must be one of/);
-    expect(() => parseFlags(['--prefill', 'http://a:1', 'notaport'])).toThrow(/bootstrap port/);
+    expect(() => parseFlags(['--prefill', 'http://a:1', 'notaport'])).toThrow(/a port \(1-65535\) or "none"/);
     expect(() => parseFlags(['--decode'])).toThrow(/--decode expects a value/);
     expect(() => config(['--pd-disaggregation', '--prefill', 'ftp://a', '--decode', 'http://b:1'])).toThrow(
       /http:\/\/ or https:\/\//,
@@ -227,8 +228,37 @@ describe('parseFlags', () => {
 });
 
 describe('helpText', () => {
-  it('documents every flag', () => {
+  it('lists each flag once under its heading, with its value, default and env', () => {
     const help = helpText();
-    for (const spec of PROXY_FLAGS) expect(help).toContain(`--${spec.name}`);
+    const lines = help.split('\n');
+    const flagLine = (name: string) => (l: string) =>
+      l === `  --${name}` || l.startsWith(`  --${name} `) || l.startsWith(`  --${name},`);
+    for (const spec of PROXY_FLAGS) {
+      expect(lines.filter(flagLine(spec.name)).length, spec.name).toBe(1);
+    }
+    expect(help).toContain('  --port INT\n      Port the router listens on. [default 30000]');
+    expect(help).toContain('  --prefill URL [BOOTSTRAP_PORT|none]\n');
+    expect(help).toContain('  --backend, --runtime vllm|trtllm|openai|anthropic\n');
+    expect(help).toContain('[default info; env PDROUTER_LOG_LEVEL]');
+    const ignoredAt = lines.indexOf('Accepted for vllm-router compatibility, not acted on (reported at start-up):');
+    expect(ignoredAt).toBeGreaterThan(0);
+    for (const spec of PROXY_FLAG_GROUPS.ignored) {
+      expect(lines.findIndex(flagLine(spec.name)), spec.name).toBeGreaterThan(ignoredAt);
+    }
+  });
+});
+
+describe('flag statuses', () => {
+  it('an ignored vllm-router flag parses and is named in a warning; the groups cover every flag once', () => {
+    expect(parseFlags(['--worker-urls', 'http://a:1', '--dp-aware']).ignored).toEqual(['dp-aware']);
+    const { vllmRouter, pdrouter, ignored, refused } = PROXY_FLAG_GROUPS;
+    const grouped = [...vllmRouter, ...pdrouter, ...ignored, ...refused].map((f) => f.name);
+    expect(grouped.sort()).toEqual(PROXY_FLAGS.map((f) => f.name).sort());
+  });
+
+  it('a flag given twice keeps the last value; lists and repeats accumulate', () => {
+    const p = parseFlags(['--port', '1', '--port', '2', '--decode', 'http://a:1', '--decode', 'http://b:1']);
+    expect(p.values.port).toBe(2);
+    expect(p.values.decode).toEqual(['http://a:1', 'http://b:1']);
   });
 });

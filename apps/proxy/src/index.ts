@@ -7,14 +7,15 @@ export type {
   LogLevel,
   MembershipConfig,
   Policy,
+  PrefillArg,
   ProxyConfig,
   ProxyMode,
   TimeoutsConfig,
 } from './config.ts';
 export { buildConfig } from './config.ts';
 export { fileSnapshotSource, SNAPSHOT_FILE_POLL_INTERVAL_MS } from './file-snapshot-source.ts';
-export type { FlagSpec, FlagType, FlagValue, ParsedFlags, PrefillArg } from './flags.ts';
-export { defaultText, FlagError, helpText, POLICIES, PROXY_FLAGS, parseFlags, UNSUPPORTED_POLICIES } from './flags.ts';
+export type { ParsedFlags, ProxyFlagValues } from './flags.ts';
+export { helpText, POLICIES, PROXY_FLAG_GROUPS, PROXY_FLAGS, parseFlags, UNSUPPORTED_POLICIES } from './flags.ts';
 export type { LogFields, Logger } from './logger.ts';
 export { createLogger, silentLogger } from './logger.ts';
 export { ProxyMetrics } from './metrics.ts';

@@ -1,6 +1,7 @@
 // The proxy process: flags -> config -> listeners; SIGTERM/SIGINT drain then exit 0.
+import { parseOrExit } from '@pdrouter/cli';
 import { buildConfig, type ProxyConfig } from './config.ts';
-import { FlagError, helpText, parseFlags } from './flags.ts';
+import { helpText, parseFlags } from './flags.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createProxy, type ProxyInstance } from './proxy.ts';
 
@@ -79,16 +80,7 @@ export async function runProxy(
 }
 
 async function main(): Promise<void> {
-  let config: ProxyConfig | 'help';
-  try {
-    config = loadConfig(process.argv.slice(2), process.env);
-  } catch (err) {
-    if (err instanceof FlagError) {
-      process.stderr.write(`error: ${err.message}\nRun with --help for the list of flags.\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const config = parseOrExit('proxy', () => loadConfig(process.argv.slice(2), process.env));
   if (config === 'help') {
     process.stdout.write(`${helpText()}\n`);
     return;

@@ -2,7 +2,7 @@
 // (core's schema); the proxy validates and orders them itself (RouterState.apply) whatever the source.
 import type { Member, Snapshot } from '@pdrouter/core';
 import { snapshotFromUrls } from '@pdrouter/core';
-import type { PrefillArg } from './flags.ts';
+import type { PrefillArg } from './config.ts';
 
 export interface SnapshotSource {
   /** For logs and /admin/state, e.g. "static flags" or "file /etc/pdrouter/pods.json". */

@@ -1,0 +1,263 @@
+// vllm-router's flags that the proxy shares: names, grammar and defaults as vllm-router has them, so an existing
+// deployment's arguments run unchanged. The retry, circuit-breaker and health flags are in vllm-router-resilience.ts.
+// How to change a flag's status (one line): leave `status` out for a flag that does what vllm-router's does;
+// `status: 'ignored'` accepts it with a warning at start-up; `status: { refused: 'why' }` makes giving it a
+// usage error (exit 2) that names it and says why.
+import type { FlagSpec } from '@pdrouter/cli';
+
+export const POLICIES = ['consistent_hash', 'bounded_load', 'round_robin', 'random', 'power_of_two'] as const;
+/** vllm-router policies we accept but route with consistent_hash instead (reported at start-up). */
+export const UNSUPPORTED_POLICIES = ['cache_aware', 'cache_aware_no_queue', 'sico_sticky'] as const;
+const POLICY_CHOICES = [...POLICIES, ...UNSUPPORTED_POLICIES] as const;
+
+export const VLLM_ROUTER_FLAGS = [
+  {
+    name: 'pd-disaggregation',
+    type: 'bool',
+    default: false,
+    help: 'Prefill/decode disaggregated mode: every request runs a prefill leg then a decode leg (vLLM NixlConnector protocol).',
+  },
+  {
+    name: 'vllm-pd-disaggregation',
+    type: 'bool',
+    default: false,
+    help: 'Same as --pd-disaggregation (vLLM two-stage P/D).',
+  },
+  {
+    name: 'prefill',
+    type: 'url-port',
+    valueName: 'URL [BOOTSTRAP_PORT|none]',
+    help: 'A prefill pod; repeat for each pod. An optional bootstrap port (or `none`) may follow the URL.',
+  },
+  {
+    name: 'decode',
+    type: 'repeat',
+    valueName: 'URL',
+    help: 'A decode pod; repeat for each pod.',
+  },
+  {
+    name: 'worker-urls',
+    type: 'list',
+    valueName: 'URL...',
+    help: 'Plain mode (no P/D): the worker pods, space separated.',
+  },
+  {
+    name: 'policy',
+    type: 'enum',
+    choices: POLICY_CHOICES,
+    default: 'consistent_hash',
+    help: 'Routing policy for both roles: consistent_hash, bounded_load (consistent hash capped at --bounded-load-factor x mean in-flight), round_robin, random, power_of_two. cache_aware/cache_aware_no_queue/sico_sticky are accepted and route as consistent_hash.',
+  },
+  {
+    name: 'prefill-policy',
+    type: 'enum',
+    choices: POLICY_CHOICES,
+    help: 'Policy for prefill pods (overrides --policy).',
+  },
+  {
+    name: 'decode-policy',
+    type: 'enum',
+    choices: POLICY_CHOICES,
+    help: 'Policy for decode pods (overrides --policy).',
+  },
+  {
+    name: 'intra-node-data-parallel-size',
+    type: 'int',
+    default: 1,
+    help: 'Data-parallel ranks per pod URL: N > 1 makes each URL N ring members url@0..url@N-1 (as vllm-router), each request sent with X-data-parallel-rank.',
+  },
+  {
+    name: 'host',
+    type: 'string',
+    default: '127.0.0.1',
+    help: 'Address the router listens on.',
+  },
+  {
+    name: 'port',
+    type: 'int',
+    default: 30000,
+    help: 'Port the router listens on.',
+  },
+  {
+    name: 'prometheus-host',
+    type: 'string',
+    default: '127.0.0.1',
+    help: 'Address of the metrics listener (GET /metrics).',
+  },
+  {
+    name: 'prometheus-port',
+    type: 'int',
+    default: 29000,
+    help: 'Port of the metrics listener; 0 picks a free port.',
+  },
+  {
+    name: 'request-timeout-secs',
+    type: 'number',
+    default: 1800,
+    help: 'Total time allowed for one request, both legs and the whole stream.',
+  },
+  {
+    name: 'max-payload-size',
+    type: 'int',
+    default: 536870912,
+    valueName: 'BYTES',
+    help: 'Largest request body accepted; larger bodies get 413.',
+  },
+  {
+    name: 'api-key',
+    type: 'string',
+    env: 'OPENAI_API_KEY',
+    secret: true,
+    help: "Key sent to the pods as `Authorization: Bearer KEY` (vllm-router reads OPENAI_API_KEY too). Without it the client's Authorization header is passed through (unless it is an ingress key).",
+  },
+  {
+    name: 'log-level',
+    type: 'enum',
+    choices: ['debug', 'info', 'warn', 'error'],
+    default: 'info',
+    env: 'PDROUTER_LOG_LEVEL',
+    help: 'Log level (JSON lines on stdout).',
+  },
+  {
+    name: 'max-concurrent-requests',
+    type: 'int',
+    default: 32768,
+    help: 'Most requests in flight at once (generation and forwarded routes); more wait in the queue (--queue-size), then get 429 with Retry-After.',
+  },
+  {
+    name: 'vllm-discovery-address',
+    type: 'string',
+    status: 'ignored',
+    help: 'P2P-NCCL ZMQ discovery address (not supported).',
+  },
+  {
+    name: 'cache-threshold',
+    type: 'number',
+    default: 0.3,
+    status: 'ignored',
+    help: 'cache_aware only (not supported).',
+  },
+  {
+    name: 'balance-abs-threshold',
+    type: 'int',
+    default: 64,
+    status: 'ignored',
+    help: 'cache_aware only (not supported).',
+  },
+  {
+    name: 'balance-rel-threshold',
+    type: 'number',
+    default: 1.5,
+    status: 'ignored',
+    help: 'cache_aware only (not supported).',
+  },
+  {
+    name: 'eviction-interval',
+    type: 'int',
+    default: 120,
+    status: 'ignored',
+    help: 'cache_aware only (not supported).',
+  },
+  {
+    name: 'max-tree-size',
+    type: 'int',
+    default: 67108864,
+    status: 'ignored',
+    help: 'cache_aware only (not supported).',
+  },
+  { name: 'dp-aware', type: 'bool', default: false, status: 'ignored', help: 'Not supported.' },
+  {
+    name: 'api-key-validation-urls',
+    type: 'list',
+    status: 'ignored',
+    help: 'Not supported; see --ingress-api-key.',
+  },
+  {
+    name: 'backend',
+    aliases: ['runtime'],
+    type: 'enum',
+    choices: ['vllm', 'trtllm', 'openai', 'anthropic'],
+    default: 'vllm',
+    status: 'ignored',
+    help: 'Only vllm is supported.',
+  },
+  {
+    name: 'log-dir',
+    type: 'string',
+    status: 'ignored',
+    help: 'Not supported: logs go to stdout.',
+  },
+  {
+    name: 'enable-trace',
+    type: 'bool',
+    default: false,
+    status: 'ignored',
+    help: 'OpenTelemetry tracing (not supported).',
+  },
+  { name: 'otlp-traces-endpoint', type: 'string', status: 'ignored', help: 'Not supported.' },
+  {
+    name: 'otel-sampling-ratio',
+    type: 'number',
+    default: 1,
+    status: 'ignored',
+    help: 'Not supported.',
+  },
+  { name: 'otel-excluded-paths', type: 'list', status: 'ignored', help: 'Not supported.' },
+  {
+    name: 'service-discovery',
+    type: 'bool',
+    default: false,
+    status: 'ignored',
+    help: 'Use apps/discovery with --nats-url instead.',
+  },
+  { name: 'selector', type: 'list', status: 'ignored', help: 'Use apps/discovery instead.' },
+  {
+    name: 'service-discovery-port',
+    type: 'int',
+    default: 80,
+    status: 'ignored',
+    help: 'Use apps/discovery instead.',
+  },
+  {
+    name: 'service-discovery-namespace',
+    type: 'string',
+    status: 'ignored',
+    help: 'Use apps/discovery instead.',
+  },
+  {
+    name: 'prefill-selector',
+    type: 'list',
+    status: 'ignored',
+    help: 'Use apps/discovery instead.',
+  },
+  {
+    name: 'decode-selector',
+    type: 'list',
+    status: 'ignored',
+    help: 'Use apps/discovery instead.',
+  },
+  {
+    name: 'request-id-headers',
+    type: 'list',
+    status: 'ignored',
+    help: 'Not supported: each request gets a fresh X-Request-Id.',
+  },
+  { name: 'cors-allowed-origins', type: 'list', status: 'ignored', help: 'Not supported.' },
+  { name: 'enable-igw', type: 'bool', default: false, status: 'ignored', help: 'Not supported.' },
+  {
+    name: 'model-path',
+    type: 'string',
+    status: 'ignored',
+    help: 'Not used (no tokenizer in the router).',
+  },
+  { name: 'tokenizer-path', type: 'string', status: 'ignored', help: 'Not used.' },
+  {
+    name: 'history-backend',
+    type: 'enum',
+    choices: ['memory', 'none'],
+    default: 'memory',
+    status: 'ignored',
+    help: 'Not used.',
+  },
+  { name: 'profile', type: 'bool', default: false, status: 'ignored', help: 'Not supported.' },
+] as const satisfies readonly FlagSpec[];
