@@ -1,16 +1,27 @@
-// Regenerates docs/configuration.md and the README's flags section from the apps' flag tables.
+// Regenerates docs/configuration.md and the READMEs' flags sections from the apps' flag tables.
 // Usage: node deploy/scripts/gen-config-docs.ts
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DISCOVERY_FLAGS } from '../../apps/discovery/src/flags.ts';
-import { PROXY_FLAGS } from '../../apps/proxy/src/flags.ts';
+import { PROXY_FLAG_GROUPS } from '../../apps/proxy/src/flags.ts';
 import { biomeFormat } from '../src/docs/biome-format.ts';
 import { CONFIG_DOC_PATH, configurationMarkdown } from '../src/docs/config-docs.ts';
-import { README_PATH, readmeSection, replaceReadmeBlock } from '../src/docs/readme-blocks.ts';
+import {
+  PROXY_README_PATH,
+  proxyReadmeFlags,
+  README_PATH,
+  readmeSection,
+  replaceReadmeBlock,
+} from '../src/docs/readme-blocks.ts';
 
 const root = join(import.meta.dirname, '..', '..');
-const doc = biomeFormat(configurationMarkdown(PROXY_FLAGS, DISCOVERY_FLAGS), CONFIG_DOC_PATH);
+const doc = biomeFormat(configurationMarkdown(PROXY_FLAG_GROUPS, DISCOVERY_FLAGS), CONFIG_DOC_PATH);
 writeFileSync(join(root, CONFIG_DOC_PATH), doc);
 const readme = join(root, README_PATH);
 writeFileSync(readme, replaceReadmeBlock(readFileSync(readme, 'utf8'), 'flags', readmeSection(doc)));
-process.stdout.write(`wrote ${CONFIG_DOC_PATH} and the flags section of ${README_PATH}\n`);
+const proxyReadme = join(root, PROXY_README_PATH);
+writeFileSync(
+  proxyReadme,
+  replaceReadmeBlock(readFileSync(proxyReadme, 'utf8'), 'proxy-flags', proxyReadmeFlags(doc), PROXY_README_PATH),
+);
+process.stdout.write(`wrote ${CONFIG_DOC_PATH} and the flags sections of ${README_PATH} and ${PROXY_README_PATH}\n`);

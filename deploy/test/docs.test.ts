@@ -1,16 +1,23 @@
 // docs/configuration.md and docs/metrics.md are generated from the code; these fail when either drifts.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { FlagSpec } from '@pdrouter/cli';
 import { describe, expect, it } from 'vitest';
 import { DISCOVERY_FLAGS } from '../../apps/discovery/src/flags.ts';
 import { createDiscoveryMetrics } from '../../apps/discovery/src/metrics.ts';
-import { PROXY_FLAGS } from '../../apps/proxy/src/flags.ts';
+import { PROXY_FLAG_GROUPS, PROXY_FLAGS } from '../../apps/proxy/src/flags.ts';
 import { ProxyMetrics } from '../../apps/proxy/src/metrics.ts';
 import { biomeFormat } from '../src/docs/biome-format.ts';
 import { CONFIG_DOC_PATH, configurationMarkdown } from '../src/docs/config-docs.ts';
-import { cell } from '../src/docs/markdown.ts';
 import { definitionsOf, METRICS_DOC_PATH, metricsMarkdown } from '../src/docs/metrics-docs.ts';
-import { README_PATH, readmeBlock, readmeSection } from '../src/docs/readme-blocks.ts';
+import {
+  PROXY_README_PATH,
+  proxyReadmeFlags,
+  proxyReadmeMetrics,
+  README_PATH,
+  readmeBlock,
+  readmeSection,
+} from '../src/docs/readme-blocks.ts';
 
 const REPO = join(import.meta.dirname, '..', '..');
 const read = (path: string) => readFileSync(join(REPO, path), 'utf8');
@@ -18,7 +25,7 @@ const read = (path: string) => readFileSync(join(REPO, path), 'utf8');
 describe('generated docs', () => {
   it('docs/configuration.md matches PROXY_FLAGS and DISCOVERY_FLAGS (node deploy/scripts/gen-config-docs.ts)', () => {
     expect(read(CONFIG_DOC_PATH)).toBe(
-      biomeFormat(configurationMarkdown(PROXY_FLAGS, DISCOVERY_FLAGS), CONFIG_DOC_PATH),
+      biomeFormat(configurationMarkdown(PROXY_FLAG_GROUPS, DISCOVERY_FLAGS), CONFIG_DOC_PATH),
     );
   });
 
@@ -26,7 +33,8 @@ describe('generated docs', () => {
     const doc = read(CONFIG_DOC_PATH);
     for (const f of [...PROXY_FLAGS, ...DISCOVERY_FLAGS])
       expect(doc, f.name).toMatch(new RegExp(`^\\| \`--${f.name}\``, 'm'));
-    for (const f of PROXY_FLAGS.filter((x) => x.secret && typeof x.default === 'string')) {
+    const proxyFlags: readonly FlagSpec[] = PROXY_FLAGS;
+    for (const f of proxyFlags.filter((x) => x.secret && typeof x.default === 'string')) {
       expect(doc).not.toContain(String(f.default));
     }
   });
@@ -49,8 +57,14 @@ describe('generated docs', () => {
     );
   });
 
-  it('escapes table cells', () => {
-    expect(cell('a|b\n  c')).toBe('a\\|b c');
+  it("the proxy README's flags and metrics sections match the generated references", () => {
+    const readme = read(PROXY_README_PATH);
+    expect(readmeBlock(readme, 'proxy-flags'), 'node deploy/scripts/gen-config-docs.ts').toBe(
+      proxyReadmeFlags(read(CONFIG_DOC_PATH)),
+    );
+    expect(readmeBlock(readme, 'proxy-metrics'), 'node deploy/scripts/gen-metrics-docs.ts').toBe(
+      proxyReadmeMetrics(read(METRICS_DOC_PATH)),
+    );
   });
 
   it('links only to files that exist', () => {

@@ -1,60 +1,32 @@
 // docs/configuration.md, built from the flag tables the apps parse their command lines with, so the
 // reference cannot say something the code does not do. A test fails when the checked-in file differs.
-import type { DiscoveryFlagSpec } from '../../../apps/discovery/src/flags.ts';
-import type { FlagSpec } from '../../../apps/proxy/src/flags.ts';
-import { code, table } from './markdown.ts';
+import { type FlagSpec, flagTable } from '@pdrouter/cli';
 
 export const CONFIG_DOC_PATH = 'docs/configuration.md';
 
-type AnyFlag = Pick<FlagSpec, 'name' | 'help' | 'env' | 'valueName' | 'secret'> & {
-  type: string;
-  default?: string | number | boolean | readonly string[];
-  choices?: readonly string[];
-  aliases?: readonly string[];
-  min?: number;
-};
-
-function flagName(f: AnyFlag): string {
-  const names = [f.name, ...(f.aliases ?? [])].map((n) => code(n.length === 1 ? `-${n}` : `--${n}`));
-  return names.join(', ');
+/** The proxy's flags by kind (PROXY_FLAG_GROUPS). */
+export interface ProxyFlagGroups {
+  readonly vllmRouter: readonly FlagSpec[];
+  readonly pdrouter: readonly FlagSpec[];
+  readonly ignored: readonly FlagSpec[];
+  readonly refused: readonly FlagSpec[];
 }
 
-function valueColumn(f: AnyFlag): string {
-  if (f.type === 'bool') return '';
-  if (f.choices) return f.choices.map(code).join(' | ');
-  const base =
-    f.valueName ??
-    { int: 'INT', number: 'NUMBER', string: 'STRING', list: 'VALUE...', repeat: 'VALUE', prefill: 'URL [PORT]' }[
-      f.type
-    ] ??
-    f.type.toUpperCase();
-  const repeated = f.type === 'repeat' || f.type === 'prefill' ? ' (repeatable)' : '';
-  const min = f.min === undefined ? '' : ` (>= ${f.min})`;
-  return `${code(base)}${repeated}${min}`;
+/** The refused flags' section; left out while there are none. */
+function refusedSection(refused: readonly FlagSpec[]): string[] {
+  if (refused.length === 0) return [];
+  return [
+    '### Refused',
+    '',
+    'vllm-router flags pdrouter does not implement. Giving one stops the proxy at start-up with exit status 2 and',
+    'a message naming the flag and the reason (the description).',
+    '',
+    flagTable(refused),
+    '',
+  ];
 }
 
-function defaultOf(f: AnyFlag): string {
-  if (f.secret) return '';
-  if (f.default === undefined) return '';
-  if (Array.isArray(f.default)) return f.default.length === 0 ? '' : code(f.default.join(','));
-  if (f.type === 'bool' && f.default === false) return '';
-  return code(String(f.default));
-}
-
-function flagRows(flags: readonly AnyFlag[]): string[][] {
-  return flags.map((f) => [flagName(f), valueColumn(f), defaultOf(f), f.env ? code(f.env) : '', f.help]);
-}
-
-const HEADER = ['Flag', 'Value', 'Default', 'Env', 'Description'];
-
-export function configurationMarkdown(
-  proxyFlags: readonly FlagSpec[],
-  discoveryFlags: readonly DiscoveryFlagSpec[],
-): string {
-  const honoured = proxyFlags.filter((f) => f.honoured);
-  const compat = proxyFlags.filter((f) => !f.honoured);
-  const vllmRouter = honoured.filter((f) => f.origin === 'vllm-router');
-  const own = honoured.filter((f) => f.origin === 'pdrouter');
+export function configurationMarkdown(proxy: ProxyFlagGroups, discoveryFlags: readonly FlagSpec[]): string {
   return [
     '# Configuration reference',
     '',
@@ -74,25 +46,26 @@ export function configurationMarkdown(
     '',
     "### vllm-router's flags",
     '',
-    table(HEADER, flagRows(vllmRouter)),
+    flagTable(proxy.vllmRouter),
     '',
     '### pdrouter flags',
     '',
-    table(HEADER, flagRows(own)),
+    flagTable(proxy.pdrouter),
     '',
     '### Accepted for compatibility, not acted on',
     '',
     'These vllm-router flags parse, so an existing command line keeps working; the proxy names the ones it was',
     'given in a warning at start-up. The description says what to use instead, where there is something.',
     '',
-    table(HEADER, flagRows(compat)),
+    flagTable(proxy.ignored),
     '',
+    ...refusedSection(proxy.refused),
     '## Discovery: `node apps/discovery/src/main.ts`',
     '',
     'The control plane: watches the vLLM pods through the Kubernetes API, elects a leader on a Lease, and the',
     'leader publishes one snapshot per pool into the NATS KV bucket the proxies watch.',
     '',
-    table(HEADER, flagRows(discoveryFlags)),
+    flagTable(discoveryFlags),
     '',
   ].join('\n');
 }

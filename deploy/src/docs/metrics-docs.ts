@@ -1,6 +1,6 @@
 // docs/metrics.md, built from the metric registries of the proxy and discovery (names, types, labels and
 // help exactly as exported), with the notes an operator needs to read them. A test fails on drift.
-import { code, table } from './markdown.ts';
+import { code, table } from '@pdrouter/cli';
 
 export const METRICS_DOC_PATH = 'docs/metrics.md';
 
