@@ -4,7 +4,9 @@ import { timingSafeEqual } from 'node:crypto';
 import { RouterError, routerErrorBody } from '@pdrouter/core';
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { ProxyConfig } from './config.ts';
+import { corsMiddleware } from './cors.ts';
 import type { Forwarder } from './forwarder.ts';
+import { KeyValidator } from './key-validation.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import type { Logger } from './logger.ts';
 import type { ProxyMetrics } from './metrics.ts';
@@ -32,14 +34,21 @@ function jsonError(err: RouterError): Response {
   return new Response(JSON.stringify(routerErrorBody(err)), { status: err.status, headers: JSON_HEADERS });
 }
 
-/** Bearer-token check against the ingress keys, in constant time per key. */
-function ingressAuth(keys: readonly string[]): MiddlewareHandler {
+/**
+ * Bearer-token check against the ingress keys, in constant time per key; a key that is not one of them
+ * may still pass the validation URLs (--api-key-validation-urls) when there are some.
+ */
+function ingressAuth(keys: readonly string[], validator: KeyValidator | undefined): MiddlewareHandler {
   const encoded = keys.map((k) => Buffer.from(k));
   return async function ingressAuthMiddleware(c, next) {
     const header = c.req.header('authorization') ?? '';
     const match = /^Bearer\s+(.+)$/i.exec(header.trim());
     const given = match ? Buffer.from(match[1] as string) : undefined;
     const ok = given !== undefined && encoded.some((k) => k.length === given.length && timingSafeEqual(k, given));
+    if (!ok && validator) {
+      await validator.check(header);
+      return next();
+    }
     if (!ok)
       throw new RouterError(
         'unauthorized',
@@ -84,8 +93,12 @@ export function createApp(deps: AppDeps): Hono {
   });
   app.notFound((c) => jsonError(new RouterError('not_found', `no route for ${c.req.method} ${c.req.path}`)));
 
-  if (config.ingressApiKeys.length > 0) {
-    const auth = ingressAuth(config.ingressApiKeys);
+  if (config.corsAllowedOrigins.length > 0) app.use('*', corsMiddleware(config.corsAllowedOrigins));
+  if (config.ingressApiKeys.length > 0 || config.keyValidation) {
+    const auth = ingressAuth(
+      config.ingressApiKeys,
+      config.keyValidation ? new KeyValidator(config.keyValidation) : undefined,
+    );
     app.use('/v1/*', auth);
     app.use('/admin/*', auth);
   }

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { UsageError } from '@pdrouter/cli';
 import type { HashKeyMode, VllmRouterKind } from '@pdrouter/core';
 import { type ParsedFlags, POLICIES, type ProxyFlagValues } from './flags.ts';
+import { DEFAULT_REQUEST_ID_HEADERS } from './request-id.ts';
 
 export type Policy = (typeof POLICIES)[number];
 export type ProxyMode = 'pd' | 'plain';
@@ -59,6 +60,12 @@ export interface AdmissionSettings {
   readonly ratePerSecond?: number;
 }
 
+export interface KeyValidationSettings {
+  readonly urls: readonly string[];
+  readonly cacheMs: number;
+  readonly timeoutMs: number;
+}
+
 export interface ProxyConfig {
   readonly mode: ProxyMode;
   readonly membership: MembershipConfig;
@@ -91,6 +98,11 @@ export interface ProxyConfig {
   readonly health: HealthConfig;
   readonly decodeOnlyFallback: boolean;
   readonly admission: AdmissionSettings;
+  /** --cors-allowed-origins; empty: no CORS headers. */
+  readonly corsAllowedOrigins: readonly string[];
+  /** Lower-case header names the client's request id is read from, in order. */
+  readonly requestIdHeaders: readonly string[];
+  readonly keyValidation?: KeyValidationSettings;
   readonly drainTimeoutMs: number;
   readonly modelsCacheMs: number;
   /** Things the operator should know at start-up (accepted-only flags, substitutions). */
@@ -155,6 +167,31 @@ function natsAuth(v: ProxyFlagValues): {
   return {
     ...(v['nats-creds'] ? { credsFile: v['nats-creds'] } : {}),
     ...(Object.keys(tls).length > 0 ? { tls } : {}),
+  };
+}
+
+const KEY_VALIDATION_TIMEOUT_MS = 5000;
+
+function keyValidationOf(v: ProxyFlagValues): { keyValidation?: KeyValidationSettings } {
+  const urls = v['api-key-validation-urls'] ?? [];
+  if (urls.length === 0) return {};
+  for (const raw of urls) {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw new UsageError(`--api-key-validation-urls: ${JSON.stringify(raw)} is not a URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new UsageError(`--api-key-validation-urls: ${JSON.stringify(raw)} must be an http:// or https:// URL`);
+  }
+  const cacheSecs = positive('api-key-validation-cache-secs', v['api-key-validation-cache-secs'], true);
+  return {
+    keyValidation: Object.freeze({
+      urls: Object.freeze([...urls]),
+      cacheMs: Math.round(cacheSecs * 1000),
+      timeoutMs: KEY_VALIDATION_TIMEOUT_MS,
+    }),
   };
 }
 
@@ -298,6 +335,13 @@ export function buildConfig(parsed: ParsedFlags, io: ConfigIo = defaultIo): Prox
     }),
     decodeOnlyFallback: v['decode-only-fallback'] === true,
     admission: admissionOf(v),
+    corsAllowedOrigins: Object.freeze([...(v['cors-allowed-origins'] ?? [])]),
+    requestIdHeaders: Object.freeze(
+      v['request-id-headers']?.length
+        ? v['request-id-headers'].map((h) => h.toLowerCase())
+        : [...DEFAULT_REQUEST_ID_HEADERS],
+    ),
+    ...keyValidationOf(v),
     drainTimeoutMs: Math.round(positive('drain-timeout-secs', v['drain-timeout-secs'], true) * 1000),
     modelsCacheMs: positive('models-cache-ms', v['models-cache-ms'], true),
     warnings: Object.freeze(warnings),

@@ -19,7 +19,10 @@ export interface Exchange {
   readonly route: GenerationRoute;
   readonly rm: RouteMetrics;
   readonly startedMs: number;
+  /** Sent on both legs (unique to this request). */
   readonly requestId: string;
+  /** The client's id (or requestId), echoed as X-Request-Id. */
+  readonly clientRequestId: string;
   /** The client asked for a stream (`stream: true`). */
   readonly streaming: boolean;
   /** Headers of both legs (client's end-to-end headers, request id, auth). */

@@ -4,7 +4,7 @@
 import type { ServerResponse } from 'node:http';
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import { extractHashKey, fbiHash, newRequestId, RouterError, type U64 } from '@pdrouter/core';
+import { extractHashKey, fbiHash, RouterError, type U64 } from '@pdrouter/core';
 import type { Context } from 'hono';
 import type { Admission, Release } from './admission.ts';
 import type { ProxyConfig } from './config.ts';
@@ -25,6 +25,7 @@ import {
   readWebBody,
   withoutPodOnlyFields,
 } from './request-body.ts';
+import { requestIds } from './request-id.ts';
 import type { RouterState, RoutingTable } from './router-state.ts';
 import type { Upstreams } from './upstream.ts';
 import { RequestAborted } from './upstream-errors.ts';
@@ -126,13 +127,15 @@ export class Forwarder {
       hash = fbiHash(key);
     }
 
-    const requestId = newRequestId();
+    const ids = requestIds(clientHeaders, config.requestIdHeaders);
+    const requestId = ids.legs;
     const controller = new AbortController();
     const ex: Exchange = {
       route,
       rm,
       startedMs,
       requestId,
+      clientRequestId: ids.client,
       streaming: body.stream === true,
       headers: upstreamHeaders(clientHeaders, requestId, this.auth),
       signal: controller.signal,
@@ -201,7 +204,7 @@ export class Forwarder {
     const { pods, metrics, logger } = this.d;
     let firstChunkMs = 0;
     const hooks = {
-      requestId: ex.requestId,
+      requestId: ex.clientRequestId,
       onFirstChunk: () => {
         firstChunkMs = performance.now();
         const ttftMs = firstChunkMs - ex.startedMs;

@@ -129,10 +129,10 @@ describe('the legs on the wire', () => {
       const d = seen.find((s) => s.role === 'decode') as Seen;
       expect(p.path).toBe('/v1/chat/completions');
       expect(d.path).toBe('/v1/chat/completions');
-      // One id for both legs, ours (a uuid), also returned to the client.
-      expect(p.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+      // One id for both legs: the client's with a unique suffix (a uuid); the client gets its own back.
+      expect(p.headers['x-request-id']).toMatch(/^client-chosen-[0-9a-f-]{36}$/);
       expect(d.headers['x-request-id']).toBe(p.headers['x-request-id']);
-      expect(res.headers.get('x-request-id')).toBe(p.headers['x-request-id']);
+      expect(res.headers.get('x-request-id')).toBe('client-chosen');
       // End-to-end headers pass, hop-by-hop ones (and those named in Connection) do not.
       for (const s of [p, d]) {
         expect(s.headers['x-custom']).toBe('forwarded');

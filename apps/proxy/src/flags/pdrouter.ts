@@ -3,6 +3,12 @@ import type { FlagSpec } from '@pdrouter/cli';
 
 export const PDROUTER_FLAGS = [
   {
+    name: 'api-key-validation-cache-secs',
+    type: 'number',
+    default: 60,
+    help: 'How long a --api-key-validation-urls answer (valid or not) is reused for the same key.',
+  },
+  {
     name: 'queue-size',
     type: 'int',
     default: 100,

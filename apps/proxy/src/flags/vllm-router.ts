@@ -169,8 +169,9 @@ export const VLLM_ROUTER_FLAGS = [
   {
     name: 'api-key-validation-urls',
     type: 'list',
-    status: 'ignored',
-    help: 'Not supported; see --ingress-api-key.',
+    env: 'API_KEY_VALIDATION_URLS',
+    valueName: 'URL...',
+    help: 'Clients must send `Authorization: Bearer KEY`; a key is valid when one of these URLs answers 200 to a GET carrying it. Answers are cached for --api-key-validation-cache-secs. Guards /v1/* and /admin/*, not the health probes.',
   },
   {
     name: 'backend',
@@ -239,10 +240,15 @@ export const VLLM_ROUTER_FLAGS = [
   {
     name: 'request-id-headers',
     type: 'list',
-    status: 'ignored',
-    help: 'Not supported: each request gets a fresh X-Request-Id.',
+    valueName: 'HEADER...',
+    help: "Headers the client's request id is taken from, first found wins (default x-request-id x-correlation-id x-trace-id request-id); it is echoed as X-Request-Id. Both legs carry it with a unique suffix, so vLLM matches them and reused ids never collide.",
   },
-  { name: 'cors-allowed-origins', type: 'list', status: 'ignored', help: 'Not supported.' },
+  {
+    name: 'cors-allowed-origins',
+    type: 'list',
+    valueName: 'ORIGIN...',
+    help: 'Origins browsers may call from (`*` for any): CORS headers and preflight answers (GET, POST; Content-Type, Authorization; X-Request-Id readable; max-age 3600 s). Unset: no CORS headers (vllm-router allows every origin then).',
+  },
   { name: 'enable-igw', type: 'bool', default: false, status: 'ignored', help: 'Not supported.' },
   {
     name: 'model-path',
