@@ -210,6 +210,14 @@ export function buildConfig(parsed: ParsedFlags, io: ConfigIo = defaultIo): Prox
   const warnings: string[] = parsed.ignored.map(
     (name) => `--${name} is accepted for vllm-router compatibility but not acted on`,
   );
+  if (v.backend !== 'vllm') {
+    throw new UsageError(`--backend ${v.backend} is refused: pdrouter routes to vLLM pods only (--backend vllm)`);
+  }
+  if (v['kv-connector'] !== 'nixl') {
+    throw new UsageError(
+      `--kv-connector ${v['kv-connector']} is refused: pdrouter speaks vLLM's NixlConnector protocol only (--kv-connector nixl)`,
+    );
+  }
   const mode: ProxyMode = v['pd-disaggregation'] === true || v['vllm-pd-disaggregation'] === true ? 'pd' : 'plain';
 
   const prefill = v.prefill.map(

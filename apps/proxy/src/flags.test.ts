@@ -110,18 +110,9 @@ describe('parseFlags', () => {
   });
 
   it('warns about accepted-but-not-honoured flags and unsupported policies', () => {
-    const c = config([
-      '--worker-urls',
-      'http://a:1',
-      '--cache-threshold',
-      '0.5',
-      '--policy',
-      'cache_aware',
-      '--service-discovery',
-    ]);
+    const c = config(['--worker-urls', 'http://a:1', '--cache-threshold', '0.5', '--policy', 'cache_aware']);
     expect(c.plainPolicy).toBe('consistent_hash');
     expect(c.warnings).toContain('--cache-threshold is accepted for vllm-router compatibility but not acted on');
-    expect(c.warnings).toContain('--service-discovery is accepted for vllm-router compatibility but not acted on');
     expect(c.warnings.some((w) => w.includes('cache_aware is not supported'))).toBe(true);
   });
 
@@ -250,10 +241,39 @@ describe('helpText', () => {
 
 describe('flag statuses', () => {
   it('an ignored vllm-router flag parses and is named in a warning; the groups cover every flag once', () => {
-    expect(parseFlags(['--worker-urls', 'http://a:1', '--dp-aware']).ignored).toEqual(['dp-aware']);
+    expect(parseFlags(['--worker-urls', 'http://a:1', '--cache-threshold', '0.2']).ignored).toEqual([
+      'cache-threshold',
+    ]);
     const { vllmRouter, pdrouter, ignored, refused } = PROXY_FLAG_GROUPS;
     const grouped = [...vllmRouter, ...pdrouter, ...ignored, ...refused].map((f) => f.name);
     expect(grouped.sort()).toEqual(PROXY_FLAGS.map((f) => f.name).sort());
+  });
+
+  it('refuses vllm-router flags it does not implement, naming the flag and why', () => {
+    const refusals: [string[], RegExp][] = [
+      [
+        ['--service-discovery'],
+        /--service-discovery is not supported: the proxy does not watch Kubernetes.*--nats-url/,
+      ],
+      [['--selector', 'app=x'], /--selector is not supported/],
+      [['--enable-trace'], /--enable-trace is not supported: OpenTelemetry/],
+      [['--dp-aware'], /--dp-aware is not supported: .*--intra-node-data-parallel-size/],
+      [['--log-dir', '/tmp'], /--log-dir is not supported: .*stdout/],
+      [['--vllm-discovery-address', '0.0.0.0:30001'], /--vllm-discovery-address is not supported/],
+      [['--enable-igw'], /--enable-igw is not supported/],
+      [['--model-path', 'm'], /--model-path is not supported/],
+      [['--tokenizer-path', 't'], /--tokenizer-path is not supported/],
+      [['--history-backend', 'none'], /--history-backend is not supported/],
+      [['--profile'], /--profile is not supported/],
+    ];
+    for (const [argv, message] of refusals) {
+      expect(() => config(['--worker-urls', 'http://a:1', ...argv])).toThrow(message);
+    }
+    expect(() => config(['--worker-urls', 'http://a:1', '--backend', 'openai'])).toThrow(/--backend openai is refused/);
+    expect(() => config(['--worker-urls', 'http://a:1', '--kv-connector', 'mooncake'])).toThrow(
+      /--kv-connector mooncake is refused: .*NixlConnector/,
+    );
+    expect(config(['--worker-urls', 'http://a:1', '--backend', 'vllm', '--kv-connector', 'nixl']).warnings).toEqual([]);
   });
 
   it('a flag given twice keeps the last value; lists and repeats accumulate', () => {

@@ -127,8 +127,10 @@ export const VLLM_ROUTER_FLAGS = [
   {
     name: 'vllm-discovery-address',
     type: 'string',
-    status: 'ignored',
-    help: 'P2P-NCCL ZMQ discovery address (not supported).',
+    status: {
+      refused: 'pods do not register with the proxy over ZMQ; give --prefill/--decode, --snapshot-file or --nats-url',
+    },
+    help: 'Pods do not register with the proxy over ZMQ; give --prefill/--decode, --snapshot-file or --nats-url.',
   },
   {
     name: 'cache-threshold',
@@ -165,7 +167,16 @@ export const VLLM_ROUTER_FLAGS = [
     status: 'ignored',
     help: 'cache_aware only (not supported).',
   },
-  { name: 'dp-aware', type: 'bool', default: false, status: 'ignored', help: 'Not supported.' },
+  {
+    name: 'dp-aware',
+    type: 'bool',
+    default: false,
+    status: {
+      refused:
+        'the proxy does not ask workers for their data-parallel size; --intra-node-data-parallel-size N makes each URL N ring members url@0..url@N-1 and sends X-data-parallel-rank',
+    },
+    help: 'The proxy does not ask workers for their data-parallel size; --intra-node-data-parallel-size N makes each URL N ring members url@0..url@N-1 and sends X-data-parallel-rank.',
+  },
   {
     name: 'api-key-validation-urls',
     type: 'list',
@@ -179,63 +190,109 @@ export const VLLM_ROUTER_FLAGS = [
     type: 'enum',
     choices: ['vllm', 'trtllm', 'openai', 'anthropic'],
     default: 'vllm',
-    status: 'ignored',
-    help: 'Only vllm is supported.',
+    help: 'Only vllm: giving another backend stops the proxy at start-up (exit 2).',
   },
   {
     name: 'log-dir',
     type: 'string',
-    status: 'ignored',
-    help: 'Not supported: logs go to stdout.',
+    status: {
+      refused: 'log files are not written: the proxy logs JSON lines on stdout, collected by the container runtime',
+    },
+    help: 'Log files are not written: the proxy logs JSON lines on stdout, collected by the container runtime.',
   },
   {
     name: 'enable-trace',
     type: 'bool',
     default: false,
-    status: 'ignored',
-    help: 'OpenTelemetry tracing (not supported).',
+    status: {
+      refused:
+        "OpenTelemetry tracing is not built in; the proxy's Prometheus metrics and its X-Request-Id (--request-id-headers) follow a request",
+    },
+    help: "OpenTelemetry tracing is not built in; the proxy's Prometheus metrics and its X-Request-Id (--request-id-headers) follow a request.",
   },
-  { name: 'otlp-traces-endpoint', type: 'string', status: 'ignored', help: 'Not supported.' },
+  {
+    name: 'otlp-traces-endpoint',
+    type: 'string',
+    status: {
+      refused:
+        "OpenTelemetry tracing is not built in; the proxy's Prometheus metrics and its X-Request-Id (--request-id-headers) follow a request",
+    },
+    help: "OpenTelemetry tracing is not built in; the proxy's Prometheus metrics and its X-Request-Id (--request-id-headers) follow a request.",
+  },
   {
     name: 'otel-sampling-ratio',
     type: 'number',
     default: 1,
-    status: 'ignored',
-    help: 'Not supported.',
+    status: {
+      refused:
+        "OpenTelemetry tracing is not built in; the proxy's Prometheus metrics and its X-Request-Id (--request-id-headers) follow a request",
+    },
+    help: "OpenTelemetry tracing is not built in; the proxy's Prometheus metrics and its X-Request-Id (--request-id-headers) follow a request.",
   },
-  { name: 'otel-excluded-paths', type: 'list', status: 'ignored', help: 'Not supported.' },
+  {
+    name: 'otel-excluded-paths',
+    type: 'list',
+    status: {
+      refused:
+        "OpenTelemetry tracing is not built in; the proxy's Prometheus metrics and its X-Request-Id (--request-id-headers) follow a request",
+    },
+    help: "OpenTelemetry tracing is not built in; the proxy's Prometheus metrics and its X-Request-Id (--request-id-headers) follow a request.",
+  },
   {
     name: 'service-discovery',
     type: 'bool',
     default: false,
-    status: 'ignored',
-    help: 'Use apps/discovery with --nats-url instead.',
+    status: {
+      refused:
+        'the proxy does not watch Kubernetes itself: run apps/discovery (its --prefill-selector, --decode-selector, --namespace, --target-port) and give the proxy --nats-url',
+    },
+    help: 'The proxy does not watch Kubernetes itself: run apps/discovery (its --prefill-selector, --decode-selector, --namespace, --target-port) and give the proxy --nats-url.',
   },
-  { name: 'selector', type: 'list', status: 'ignored', help: 'Use apps/discovery instead.' },
+  {
+    name: 'selector',
+    type: 'list',
+    status: {
+      refused:
+        'the proxy does not watch Kubernetes itself: run apps/discovery (its --prefill-selector, --decode-selector, --namespace, --target-port) and give the proxy --nats-url',
+    },
+    help: 'The proxy does not watch Kubernetes itself: run apps/discovery (its --prefill-selector, --decode-selector, --namespace, --target-port) and give the proxy --nats-url.',
+  },
   {
     name: 'service-discovery-port',
     type: 'int',
     default: 80,
-    status: 'ignored',
-    help: 'Use apps/discovery instead.',
+    status: {
+      refused:
+        'the proxy does not watch Kubernetes itself: run apps/discovery (its --prefill-selector, --decode-selector, --namespace, --target-port) and give the proxy --nats-url',
+    },
+    help: 'The proxy does not watch Kubernetes itself: run apps/discovery (its --prefill-selector, --decode-selector, --namespace, --target-port) and give the proxy --nats-url.',
   },
   {
     name: 'service-discovery-namespace',
     type: 'string',
-    status: 'ignored',
-    help: 'Use apps/discovery instead.',
+    status: {
+      refused:
+        'the proxy does not watch Kubernetes itself: run apps/discovery (its --prefill-selector, --decode-selector, --namespace, --target-port) and give the proxy --nats-url',
+    },
+    help: 'The proxy does not watch Kubernetes itself: run apps/discovery (its --prefill-selector, --decode-selector, --namespace, --target-port) and give the proxy --nats-url.',
   },
   {
     name: 'prefill-selector',
     type: 'list',
-    status: 'ignored',
-    help: 'Use apps/discovery instead.',
+    status: {
+      refused:
+        'the proxy does not watch Kubernetes itself: run apps/discovery (its --prefill-selector, --decode-selector, --namespace, --target-port) and give the proxy --nats-url',
+    },
+    help: 'The proxy does not watch Kubernetes itself: run apps/discovery (its --prefill-selector, --decode-selector, --namespace, --target-port) and give the proxy --nats-url.',
   },
   {
     name: 'decode-selector',
     type: 'list',
-    status: 'ignored',
-    help: 'Use apps/discovery instead.',
+    status: {
+      refused:
+        'the proxy does not watch Kubernetes itself: run apps/discovery (its --prefill-selector, --decode-selector, --namespace, --target-port) and give the proxy --nats-url',
+    },
+    help: 'The proxy does not watch Kubernetes itself: run apps/discovery (its --prefill-selector, --decode-selector, --namespace, --target-port) and give the proxy --nats-url.',
   },
   {
     name: 'request-id-headers',
@@ -249,21 +306,49 @@ export const VLLM_ROUTER_FLAGS = [
     valueName: 'ORIGIN...',
     help: 'Origins browsers may call from (`*` for any): CORS headers and preflight answers (GET, POST; Content-Type, Authorization; X-Request-Id readable; max-age 3600 s). Unset: no CORS headers (vllm-router allows every origin then).',
   },
-  { name: 'enable-igw', type: 'bool', default: false, status: 'ignored', help: 'Not supported.' },
+  {
+    name: 'enable-igw',
+    type: 'bool',
+    default: false,
+    status: {
+      refused: 'one pdrouter pool serves one model (no Inference Gateway mode with several models behind one router)',
+    },
+    help: 'One pdrouter pool serves one model (no Inference Gateway mode with several models behind one router).',
+  },
   {
     name: 'model-path',
     type: 'string',
-    status: 'ignored',
-    help: 'Not used (no tokenizer in the router).',
+    status: { refused: 'no pdrouter policy tokenizes the prompt, so there is no model to load' },
+    help: 'No pdrouter policy tokenizes the prompt, so there is no model to load.',
   },
-  { name: 'tokenizer-path', type: 'string', status: 'ignored', help: 'Not used.' },
+  {
+    name: 'tokenizer-path',
+    type: 'string',
+    status: { refused: 'no pdrouter policy tokenizes the prompt, so there is no tokenizer to load' },
+    help: 'No pdrouter policy tokenizes the prompt, so there is no tokenizer to load.',
+  },
   {
     name: 'history-backend',
     type: 'enum',
     choices: ['memory', 'none'],
     default: 'memory',
-    status: 'ignored',
-    help: 'Not used.',
+    status: {
+      refused: 'the router keeps no /v1/responses history: requests go to the vLLM pods, which keep their own',
+    },
+    help: 'The router keeps no /v1/responses history: requests go to the vLLM pods, which keep their own.',
   },
-  { name: 'profile', type: 'bool', default: false, status: 'ignored', help: 'Not supported.' },
+  {
+    name: 'kv-connector',
+    type: 'enum',
+    choices: ['nixl', 'mooncake'],
+    default: 'nixl',
+    help: "The P/D KV transfer protocol: nixl (vLLM's NixlConnector: kv_transfer_params from the prefill answer to the decode leg). mooncake stops the proxy at start-up (exit 2).",
+  },
+  {
+    name: 'profile',
+    type: 'bool',
+    default: false,
+    status: { refused: "the proxy does not call the pods' /start_profile and /stop_profile around requests" },
+    help: "The proxy does not call the pods' /start_profile and /stop_profile around requests.",
+  },
 ] as const satisfies readonly FlagSpec[];
