@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseSimArgs, SIM_FLAGS, simHelpText } from './cli-flags.ts';
+import { DEFAULT_TIMING } from './options.ts';
 
 describe('CLI flags', () => {
   it('parses pods, ports, timing and faults into a frozen config', () => {
@@ -34,13 +35,20 @@ describe('CLI flags', () => {
     expect(Object.isFrozen(c.fleet)).toBe(true);
   });
 
+  it('takes the defaults of options.ts, a leading -- and booleans as --flag=value', () => {
+    const c = parseSimArgs(['--', '--plain', '1', '--no-think=false', '--enable-prompt-tokens-details']);
+    expect(c.fleet.timing).toEqual({ ...DEFAULT_TIMING, zeroDelay: false });
+    expect(c.fleet.generation?.promptTokensDetails).toBe(true);
+    expect(c.fleet.advertiseHost).toBeUndefined();
+  });
+
   it('rejects bad input with precise messages', () => {
     expect(() => parseSimArgs([])).toThrow('no pods');
     expect(() => parseSimArgs(['--plain', '1', '--bogus'])).toThrow('unknown flag --bogus');
-    expect(() => parseSimArgs(['--plain', '1.5'])).toThrow('--plain needs an integer');
+    expect(() => parseSimArgs(['--plain', '1.5'])).toThrow('--plain expects an integer');
     expect(() => parseSimArgs(['--plain', '1', '--error-rate-429', '3'])).toThrow('--error-rate-429 must be <= 1');
-    expect(() => parseSimArgs(['--plain'])).toThrow('--plain needs a value');
-    expect(() => parseSimArgs(['--plain', '1', 'extra'])).toThrow("unexpected argument 'extra'");
+    expect(() => parseSimArgs(['--plain'])).toThrow('--plain expects a value');
+    expect(() => parseSimArgs(['--plain', '1', 'extra'])).toThrow('unexpected argument "extra"');
     expect(() => parseSimArgs(['--plain', '1', '--eos-min-tokens', '9', '--eos-max-tokens', '3'])).toThrow(
       'must not exceed',
     );
@@ -49,6 +57,12 @@ describe('CLI flags', () => {
   it('documents every flag with its default', () => {
     const help = simHelpText();
     for (const f of SIM_FLAGS) expect(help).toContain(`--${f.name}`);
+    expect(help).toContain(
+      `  --step-base-ms NUMBER\n      Fixed cost of one engine step, ms. [default ${DEFAULT_TIMING.stepBaseMs}]`,
+    );
+    expect(help).toContain(
+      '  --advertise-host STRING\n      Host put in pod urls and in kv_transfer_params.remote_host. [default host',
+    );
     expect(parseSimArgs(['--help']).help).toBe(true);
   });
 });

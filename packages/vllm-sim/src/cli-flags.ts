@@ -1,3 +1,5 @@
+// The simulator's command line, declared once in SIM_FLAGS: the parser and `--help` are built from it.
+import { type FlagSpec, flagParser, helpText, UsageError } from '@pdrouter/cli';
 import type { SimFleetOptions } from './fleet.ts';
 import {
   DEFAULT_GENERATION,
@@ -16,338 +18,293 @@ export interface SimCliConfig {
   readonly help: boolean;
 }
 
-type Kind = 'int' | 'number' | 'string' | 'boolean';
+const T = DEFAULT_TIMING;
+const G = DEFAULT_GENERATION;
+const F = NO_FAULTS;
 
-interface Draft {
-  prefill: number;
-  decode: number;
-  plain: number;
-  host: string;
-  advertiseHost: string | undefined;
-  basePort: number;
-  seed: number;
-  controlHost: string;
-  controlPort: number;
-  timing: Partial<TimingOptions>;
-  generation: Partial<GenerationOptions>;
-  faults: Partial<Faults>;
-  help: boolean;
-}
-
-export interface SimFlag {
-  readonly name: string;
-  readonly kind: Kind;
-  readonly defaultText: string;
-  readonly help: string;
-  readonly min?: number;
-  readonly max?: number;
-  apply(d: Draft, v: number | string | boolean): void;
-}
-
-const timingFlag = (name: string, key: keyof TimingOptions, help: string, kind: Kind = 'number', min = 0): SimFlag => ({
-  name,
-  kind,
-  defaultText: String(DEFAULT_TIMING[key]),
-  help,
-  min,
-  apply: (d, v) => {
-    (d.timing as Record<string, unknown>)[key] = v;
-  },
-});
-
-const faultFlag = (
-  name: string,
-  key: keyof Faults,
-  help: string,
-  kind: Kind = 'number',
-  min?: number,
-  max?: number,
-): SimFlag => ({
-  name,
-  kind,
-  defaultText: String(NO_FAULTS[key]),
-  help,
-  ...(min !== undefined ? { min } : {}),
-  ...(max !== undefined ? { max } : {}),
-  apply: (d, v) => {
-    (d.faults as Record<string, unknown>)[key] = v;
-  },
-});
-
-/** A flag that sets one generation option; its default text comes from DEFAULT_GENERATION. */
-const generationFlag = (
-  name: string,
-  key: keyof GenerationOptions,
-  help: string,
-  kind: Kind,
-  min?: number,
-): SimFlag => ({
-  name,
-  kind,
-  defaultText: String(DEFAULT_GENERATION[key]),
-  help,
-  ...(min !== undefined ? { min } : {}),
-  apply: (d, v) => {
-    (d.generation as Record<string, unknown>)[key] = v;
-  },
-});
-
-/** A flag that sets one top-level field of the draft (the fleet counts, addresses, ports, seed and --help). */
-const draftFlag = (
-  key: Exclude<keyof Draft, 'timing' | 'generation' | 'faults'>,
-  flag: Omit<SimFlag, 'apply'>,
-): SimFlag => ({
-  ...flag,
-  apply: (d, v) => {
-    (d as unknown as Record<string, unknown>)[key] = v;
-  },
-});
-
-/** Every flag of `node packages/vllm-sim/src/main.ts`; --help is generated from this table. */
-export const SIM_FLAGS: readonly SimFlag[] = Object.freeze([
-  draftFlag('prefill', {
-    name: 'prefill',
-    kind: 'int',
-    defaultText: '0',
-    help: 'Number of prefill pods (prefill-0..).',
-    min: 0,
-  }),
-  draftFlag('decode', {
-    name: 'decode',
-    kind: 'int',
-    defaultText: '0',
-    help: 'Number of decode pods (decode-0..).',
-    min: 0,
-  }),
-  draftFlag('plain', {
+/** Every flag of `node packages/vllm-sim/src/main.ts`. */
+export const SIM_FLAGS = [
+  { name: 'prefill', type: 'int', default: 0, min: 0, help: 'Number of prefill pods (prefill-0..).' },
+  { name: 'decode', type: 'int', default: 0, min: 0, help: 'Number of decode pods (decode-0..).' },
+  {
     name: 'plain',
-    kind: 'int',
-    defaultText: '0',
-    help: "Number of pods serving both phases (plain-0.., role 'both').",
+    type: 'int',
+    default: 0,
     min: 0,
-  }),
-  draftFlag('host', {
-    name: 'host',
-    kind: 'string',
-    defaultText: '127.0.0.1',
-    help: 'Bind address of every pod.',
-  }),
-  draftFlag('advertiseHost', {
+    help: "Number of pods serving both phases (plain-0.., role 'both').",
+  },
+  { name: 'host', type: 'string', default: '127.0.0.1', help: 'Bind address of every pod.' },
+  {
     name: 'advertise-host',
-    kind: 'string',
+    type: 'string',
     defaultText: 'host (127.0.0.1 when host is a wildcard)',
     help: 'Host put in pod urls and in kv_transfer_params.remote_host.',
-  }),
-  draftFlag('basePort', {
+  },
+  {
     name: 'base-port',
-    kind: 'int',
-    defaultText: '0',
+    type: 'int',
+    default: 0,
+    min: 0,
+    max: 65535,
     help: 'First pod port; pods take consecutive ports (prefill, decode, plain). 0 = random free ports.',
-    min: 0,
-    max: 65535,
-  }),
-  draftFlag('controlHost', {
-    name: 'control-host',
-    kind: 'string',
-    defaultText: '127.0.0.1',
-    help: 'Bind address of the control server.',
-  }),
-  draftFlag('controlPort', {
+  },
+  { name: 'control-host', type: 'string', default: '127.0.0.1', help: 'Bind address of the control server.' },
+  {
     name: 'control-port',
-    kind: 'int',
-    defaultText: '0',
-    help: 'Port of the control server (GET /pods, POST /pods/{name}/faults|stop|start). 0 = random.',
+    type: 'int',
+    default: 0,
     min: 0,
     max: 65535,
-  }),
-  generationFlag('model', 'model', 'Served model name.', 'string'),
-  generationFlag(
-    'max-model-len',
-    'maxModelLen',
-    'Longest prompt + output in tokens (longer requests get a 400).',
-    'int',
-    2,
-  ),
-  generationFlag('eos-min-tokens', 'eosMinTokens', 'Shortest natural answer when ignore_eos is false.', 'int', 1),
-  generationFlag('eos-max-tokens', 'eosMaxTokens', 'Longest natural answer when ignore_eos is false.', 'int', 1),
-  generationFlag(
-    'enable-prompt-tokens-details',
-    'promptTokensDetails',
-    'Report cached prompt tokens in usage.prompt_tokens_details (as vLLM with this flag).',
-    'boolean',
-  ),
-  draftFlag('seed', {
+    help: 'Port of the control server (GET /pods, POST /pods/{name}/faults|stop|start). 0 = random.',
+  },
+  { name: 'model', type: 'string', default: G.model, help: 'Served model name.' },
+  {
+    name: 'max-model-len',
+    type: 'int',
+    default: G.maxModelLen,
+    min: 2,
+    help: 'Longest prompt + output in tokens (longer requests get a 400).',
+  },
+  {
+    name: 'eos-min-tokens',
+    type: 'int',
+    default: G.eosMinTokens,
+    min: 1,
+    help: 'Shortest natural answer when ignore_eos is false.',
+  },
+  {
+    name: 'eos-max-tokens',
+    type: 'int',
+    default: G.eosMaxTokens,
+    min: 1,
+    help: 'Longest natural answer when ignore_eos is false.',
+  },
+  {
+    name: 'enable-prompt-tokens-details',
+    type: 'bool',
+    default: G.promptTokensDetails,
+    help: 'Report cached prompt tokens in usage.prompt_tokens_details (as vLLM with this flag).',
+  },
+  {
     name: 'seed',
-    kind: 'int',
-    defaultText: '0',
+    type: 'int',
+    default: 0,
     help: 'Seed of every random choice (engine ids, answer lengths, faults, spikes).',
-  }),
-  timingFlag('request-overhead-ms', 'requestOverheadMs', 'Cost before a request reaches the scheduler, ms.'),
-  timingFlag('step-base-ms', 'stepBaseMs', 'Fixed cost of one engine step, ms.'),
-  timingFlag('step-per-seq-ms', 'stepPerSeqMs', 'Added step cost per sequence in the batch, ms.'),
-  timingFlag('prefill-per-token-ms', 'prefillPerTokenMs', 'Added step cost per uncached prompt token, ms.'),
-  timingFlag('max-num-seqs', 'maxNumSeqs', 'Most running sequences per pod; the rest wait.', 'int', 1),
-  timingFlag(
-    'max-num-batched-tokens',
-    'maxNumBatchedTokens',
-    'Token budget of one step (long prefills are chunked).',
-    'int',
-    1,
-  ),
-  timingFlag('block-size', 'blockSize', 'Tokens per KV block (prefix-cache granularity).', 'int', 1),
-  timingFlag(
-    'num-gpu-blocks',
-    'numGpuBlocks',
-    'KV blocks per pod (prefix-cache capacity, kv_cache_usage_perc).',
-    'int',
-    1,
-  ),
-  timingFlag('kv-transfer-base-ms', 'kvTransferBaseMs', 'Fixed cost of a KV pull by a decode pod, ms.'),
-  timingFlag('kv-transfer-per-token-ms', 'kvTransferPerTokenMs', 'Added KV pull cost per transferred token, ms.'),
-  timingFlag('kv-ttl-ms', 'kvTtlMs', 'How long a prefill pod keeps KV blocks for its decode pod, ms.'),
+  },
+  {
+    name: 'request-overhead-ms',
+    type: 'number',
+    default: T.requestOverheadMs,
+    min: 0,
+    help: 'Cost before a request reaches the scheduler, ms.',
+  },
+  { name: 'step-base-ms', type: 'number', default: T.stepBaseMs, min: 0, help: 'Fixed cost of one engine step, ms.' },
+  {
+    name: 'step-per-seq-ms',
+    type: 'number',
+    default: T.stepPerSeqMs,
+    min: 0,
+    help: 'Added step cost per sequence in the batch, ms.',
+  },
+  {
+    name: 'prefill-per-token-ms',
+    type: 'number',
+    default: T.prefillPerTokenMs,
+    min: 0,
+    help: 'Added step cost per uncached prompt token, ms.',
+  },
+  {
+    name: 'max-num-seqs',
+    type: 'int',
+    default: T.maxNumSeqs,
+    min: 1,
+    help: 'Most running sequences per pod; the rest wait.',
+  },
+  {
+    name: 'max-num-batched-tokens',
+    type: 'int',
+    default: T.maxNumBatchedTokens,
+    min: 1,
+    help: 'Token budget of one step (long prefills are chunked).',
+  },
+  {
+    name: 'block-size',
+    type: 'int',
+    default: T.blockSize,
+    min: 1,
+    help: 'Tokens per KV block (prefix-cache granularity).',
+  },
+  {
+    name: 'num-gpu-blocks',
+    type: 'int',
+    default: T.numGpuBlocks,
+    min: 1,
+    help: 'KV blocks per pod (prefix-cache capacity, kv_cache_usage_perc).',
+  },
+  {
+    name: 'kv-transfer-base-ms',
+    type: 'number',
+    default: T.kvTransferBaseMs,
+    min: 0,
+    help: 'Fixed cost of a KV pull by a decode pod, ms.',
+  },
+  {
+    name: 'kv-transfer-per-token-ms',
+    type: 'number',
+    default: T.kvTransferPerTokenMs,
+    min: 0,
+    help: 'Added KV pull cost per transferred token, ms.',
+  },
+  {
+    name: 'kv-ttl-ms',
+    type: 'number',
+    default: T.kvTtlMs,
+    min: 0,
+    help: 'How long a prefill pod keeps KV blocks for its decode pod, ms.',
+  },
   {
     name: 'no-think',
-    kind: 'boolean',
-    defaultText: 'false',
+    type: 'bool',
+    default: T.zeroDelay,
     help: 'Zero-delay mode: no simulated time at all, tokens as fast as sockets take them.',
-    apply: (d, v) => {
-      d.timing.zeroDelay = v as boolean;
-    },
   },
-  faultFlag('error-rate-429', 'errorRate429', 'Fraction of inference requests answered 429.', 'number', 0, 1),
-  faultFlag('error-rate-500', 'errorRate500', 'Fraction answered 500.', 'number', 0, 1),
-  faultFlag('error-rate-503', 'errorRate503', 'Fraction answered 503.', 'number', 0, 1),
-  faultFlag(
-    'stall-before-headers-ms',
-    'stallBeforeHeadersMs',
-    'Hold requests before headers, ms (0 off, -1 until the client leaves).',
-    'number',
-  ),
-  faultFlag('stall-after-tokens', 'stallAfterTokens', 'Stop sending after N tokens (-1 off).', 'int', -1),
-  faultFlag('stall-ms', 'stallMs', 'Length of that mid-stream stall, ms (0 = until the client leaves).', 'number', 0),
-  faultFlag('drop-after-tokens', 'dropAfterTokens', 'Destroy the connection after N tokens (-1 off).', 'int', -1),
-  faultFlag(
-    'slow-start-ms',
-    'notReadyMs',
-    'Not ready (503 on /health and inference) for this long after start, ms.',
-    'number',
-    0,
-  ),
-  faultFlag(
-    'latency-spike-rate',
-    'latencySpikeRate',
-    'Probability that an engine step is slowed by a spike.',
-    'number',
-    0,
-    1,
-  ),
-  faultFlag('latency-spike-ms', 'latencySpikeMs', 'Extra duration of a spiked step, ms.', 'number', 0),
-  draftFlag('help', {
-    name: 'help',
-    kind: 'boolean',
-    defaultText: 'false',
-    help: 'Print this help and exit.',
-  }),
-]);
+  ...(['429', '500', '503'] as const).map((status) => ({
+    name: `error-rate-${status}` as const,
+    type: 'number' as const,
+    default: 0,
+    min: 0,
+    max: 1,
+    help: status === '429' ? 'Fraction of inference requests answered 429.' : `Fraction answered ${status}.`,
+  })),
+  {
+    name: 'stall-before-headers-ms',
+    type: 'number',
+    default: F.stallBeforeHeadersMs,
+    help: 'Hold requests before headers, ms (0 off, -1 until the client leaves).',
+  },
+  {
+    name: 'stall-after-tokens',
+    type: 'int',
+    default: F.stallAfterTokens,
+    min: -1,
+    help: 'Stop sending after N tokens (-1 off).',
+  },
+  {
+    name: 'stall-ms',
+    type: 'number',
+    default: F.stallMs,
+    min: 0,
+    help: 'Length of that mid-stream stall, ms (0 = until the client leaves).',
+  },
+  {
+    name: 'drop-after-tokens',
+    type: 'int',
+    default: F.dropAfterTokens,
+    min: -1,
+    help: 'Destroy the connection after N tokens (-1 off).',
+  },
+  {
+    name: 'slow-start-ms',
+    type: 'number',
+    default: F.notReadyMs,
+    min: 0,
+    help: 'Not ready (503 on /health and inference) for this long after start, ms.',
+  },
+  {
+    name: 'latency-spike-rate',
+    type: 'number',
+    default: F.latencySpikeRate,
+    min: 0,
+    max: 1,
+    help: 'Probability that an engine step is slowed by a latency spike.',
+  },
+  {
+    name: 'latency-spike-ms',
+    type: 'number',
+    default: F.latencySpikeMs,
+    min: 0,
+    help: 'Extra duration of a spiked step, ms.',
+  },
+  { name: 'help', type: 'bool', default: false, help: 'Print this help and exit.' },
+] as const satisfies readonly FlagSpec[];
 
-function parseValue(flag: SimFlag, raw: string): number | string | boolean {
-  if (flag.kind === 'string') {
-    if (raw === '') throw new Error(`--${flag.name} needs a non-empty value`);
-    return raw;
-  }
-  if (flag.kind === 'boolean') {
-    if (raw === 'true' || raw === '1') return true;
-    if (raw === 'false' || raw === '0') return false;
-    throw new Error(`--${flag.name} takes true or false, got '${raw}'`);
-  }
-  const n = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(n)) throw new Error(`--${flag.name} needs a number, got '${raw}'`);
-  if (flag.kind === 'int' && !Number.isInteger(n)) throw new Error(`--${flag.name} needs an integer, got '${raw}'`);
-  if (flag.min !== undefined && n < flag.min) throw new Error(`--${flag.name} must be >= ${flag.min}, got ${n}`);
-  if (flag.max !== undefined && n > flag.max) throw new Error(`--${flag.name} must be <= ${flag.max}, got ${n}`);
-  return n;
-}
+const parser = flagParser(SIM_FLAGS);
 
-/** Parses argv (without node and script); throws an Error with a precise message on bad input. */
+/** Parses argv (without node and script); throws UsageError with a precise message on bad input. */
 export function parseSimArgs(argv: readonly string[]): SimCliConfig {
-  const d: Draft = {
-    prefill: 0,
-    decode: 0,
-    plain: 0,
-    host: '127.0.0.1',
-    advertiseHost: undefined,
-    basePort: 0,
-    seed: 0,
-    controlHost: '127.0.0.1',
-    controlPort: 0,
-    timing: {},
-    generation: {},
-    faults: {},
-    help: false,
-  };
-  const byName = new Map(SIM_FLAGS.map((f) => [f.name, f]));
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === '--') continue;
-    if (!arg.startsWith('--')) throw new Error(`unexpected argument '${arg}' (flags start with --; see --help)`);
-    const eq = arg.indexOf('=');
-    const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
-    const flag = byName.get(name);
-    if (flag === undefined) throw new Error(`unknown flag --${name} (see --help)`);
-    let raw: string;
-    if (eq !== -1) raw = arg.slice(eq + 1);
-    else if (flag.kind === 'boolean') {
-      const next = argv[i + 1];
-      if (next === 'true' || next === 'false') {
-        raw = next;
-        i++;
-      } else raw = 'true';
-    } else {
-      const next = argv[i + 1];
-      if (next === undefined) throw new Error(`--${name} needs a value`);
-      raw = next;
-      i++;
-    }
-    flag.apply(d, parseValue(flag, raw));
+  // `pnpm run sim -- --plain 1` passes the separator on.
+  const { values: v } = parser.parse(argv[0] === '--' ? argv.slice(1) : argv);
+  const total = v.prefill + v.decode + v.plain;
+  if (!v.help && total === 0) throw new UsageError('no pods: give --prefill, --decode and/or --plain');
+  if (v['base-port'] !== 0 && v['base-port'] + total > 65536)
+    throw new UsageError(`--base-port ${v['base-port']} leaves no room for ${total} pods`);
+  if (v['eos-min-tokens'] > v['eos-max-tokens']) {
+    throw new UsageError(
+      `--eos-min-tokens (${v['eos-min-tokens']}) must not exceed --eos-max-tokens (${v['eos-max-tokens']})`,
+    );
   }
-  const total = d.prefill + d.decode + d.plain;
-  if (!d.help && total === 0) throw new Error('no pods: give --prefill, --decode and/or --plain');
-  if (d.basePort !== 0 && d.basePort + total > 65536)
-    throw new Error(`--base-port ${d.basePort} leaves no room for ${total} pods`);
-  const eosMin = d.generation.eosMinTokens ?? DEFAULT_GENERATION.eosMinTokens;
-  const eosMax = d.generation.eosMaxTokens ?? DEFAULT_GENERATION.eosMaxTokens;
-  if (eosMin > eosMax) throw new Error(`--eos-min-tokens (${eosMin}) must not exceed --eos-max-tokens (${eosMax})`);
+  const timing: TimingOptions = {
+    requestOverheadMs: v['request-overhead-ms'],
+    stepBaseMs: v['step-base-ms'],
+    stepPerSeqMs: v['step-per-seq-ms'],
+    prefillPerTokenMs: v['prefill-per-token-ms'],
+    maxNumSeqs: v['max-num-seqs'],
+    maxNumBatchedTokens: v['max-num-batched-tokens'],
+    blockSize: v['block-size'],
+    numGpuBlocks: v['num-gpu-blocks'],
+    kvTransferBaseMs: v['kv-transfer-base-ms'],
+    kvTransferPerTokenMs: v['kv-transfer-per-token-ms'],
+    kvTtlMs: v['kv-ttl-ms'],
+    zeroDelay: v['no-think'],
+  };
+  const generation: GenerationOptions = {
+    model: v.model,
+    maxModelLen: v['max-model-len'],
+    eosMinTokens: v['eos-min-tokens'],
+    eosMaxTokens: v['eos-max-tokens'],
+    promptTokensDetails: v['enable-prompt-tokens-details'],
+  };
+  const faults: Faults = {
+    errorRate429: v['error-rate-429'],
+    errorRate500: v['error-rate-500'],
+    errorRate503: v['error-rate-503'],
+    stallBeforeHeadersMs: v['stall-before-headers-ms'],
+    stallAfterTokens: v['stall-after-tokens'],
+    stallMs: v['stall-ms'],
+    dropAfterTokens: v['drop-after-tokens'],
+    notReadyMs: v['slow-start-ms'],
+    latencySpikeRate: v['latency-spike-rate'],
+    latencySpikeMs: v['latency-spike-ms'],
+  };
+  const advertiseHost = v['advertise-host'];
   return Object.freeze({
     fleet: Object.freeze({
-      prefill: d.prefill,
-      decode: d.decode,
-      plain: d.plain,
-      host: d.host,
-      ...(d.advertiseHost !== undefined ? { advertiseHost: d.advertiseHost } : {}),
-      basePort: d.basePort,
-      seed: d.seed,
-      timing: Object.freeze(d.timing),
-      generation: Object.freeze(d.generation),
-      faults: Object.freeze(d.faults),
+      prefill: v.prefill,
+      decode: v.decode,
+      plain: v.plain,
+      host: v.host,
+      ...(advertiseHost !== undefined ? { advertiseHost } : {}),
+      basePort: v['base-port'],
+      seed: v.seed,
+      timing: Object.freeze(timing),
+      generation: Object.freeze(generation),
+      faults: Object.freeze(faults),
     }),
-    controlHost: d.controlHost,
-    controlPort: d.controlPort,
-    help: d.help,
+    controlHost: v['control-host'],
+    controlPort: v['control-port'],
+    help: v.help,
   });
 }
 
 export function simHelpText(): string {
-  const lines = [
-    'Usage: node packages/vllm-sim/src/main.ts --prefill N --decode N [--plain N] [flags]',
-    '',
-    'Simulated vLLM pods (OpenAI API + P/D kv_transfer_params + /metrics), N pods on N ports in one process.',
-    'Prints one JSON line {"event":"ready","pods":[...],"control":"http://..."} when listening; stops on SIGTERM/SIGINT.',
-    '',
-    'Flags (--name value or --name=value):',
-  ];
-  for (const f of SIM_FLAGS) {
-    const value = f.kind === 'boolean' ? '' : f.kind === 'string' ? ' <text>' : ` <${f.kind}>`;
-    lines.push(`${`  --${f.name}${value}`.padEnd(36)}${f.help} (default: ${f.defaultText})`);
-  }
-  return `${lines.join('\n')}\n`;
+  return helpText(
+    [
+      'Usage: node packages/vllm-sim/src/main.ts --prefill N --decode N [--plain N] [flags]',
+      '',
+      'Simulated vLLM pods (OpenAI API + P/D kv_transfer_params + /metrics), N pods on N ports in one process.',
+      'Prints one JSON line {"event":"ready","pods":[...],"control":"http://..."} when listening; stops on SIGTERM/SIGINT.',
+      '',
+    ],
+    [{ title: 'Flags (--name value or --name=value):', flags: SIM_FLAGS }],
+  );
 }

@@ -1,3 +1,4 @@
+import { parseOrExit } from '@pdrouter/cli';
 import { parseSimArgs, simHelpText } from './cli-flags.ts';
 import { startControlServer } from './control-server.ts';
 import { startSimFleet } from './fleet.ts';
@@ -6,14 +7,7 @@ import { startSimFleet } from './fleet.ts';
 const SHUTDOWN_TIMEOUT_MS = 5_000;
 
 async function main(): Promise<void> {
-  let config: ReturnType<typeof parseSimArgs>;
-  try {
-    config = parseSimArgs(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`vllm-sim: ${(err as Error).message}\n`);
-    process.exitCode = 2;
-    return;
-  }
+  const config = parseOrExit('vllm-sim', () => parseSimArgs(process.argv.slice(2)));
   if (config.help) {
     process.stdout.write(simHelpText());
     return;

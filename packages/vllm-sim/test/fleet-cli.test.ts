@@ -134,7 +134,7 @@ describe('multi-pod CLI (subprocess)', () => {
   it('exits 2 with a clear message on a bad flag', async () => {
     const run = runCli(['--prefill', 'two']);
     expect(await withDeadline(run.exited, READY_DEADLINE_MS, 'bad flag exit')).toBe(2);
-    expect(run.output().stderr).toContain('--prefill needs a number');
+    expect(run.output().stderr).toContain('--prefill expects an integer, got "two"');
   });
 });
 
