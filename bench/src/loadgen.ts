@@ -1,8 +1,9 @@
 #!/usr/bin/env node
+import { UsageError, usageErrorText } from '@pdrouter/cli';
 // The load generator's command line: `vllm bench serve`'s flags and output, against a router, a pod, or (with
 // --backend-mode oracle-pd) doing the two P/D legs itself.
 import { runBenchmark } from './loadgen/benchmark.ts';
-import { ConfigError, type LoadgenConfig, loadgenHelp, parseLoadgenArgs } from './loadgen/config.ts';
+import { type LoadgenConfig, loadgenHelp, parseLoadgenArgs } from './loadgen/config.ts';
 import { directTarget, type Target } from './loadgen/targets.ts';
 
 async function makeTarget(config: LoadgenConfig): Promise<Target> {
@@ -20,9 +21,9 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     config = parseLoadgenArgs(argv);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`loadgen: ${err.message}\n`);
-      return 2;
+    if (err instanceof UsageError) {
+      process.stderr.write(usageErrorText('loadgen', err));
+      return err.exitCode;
     }
     throw err;
   }

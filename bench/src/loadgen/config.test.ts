@@ -1,5 +1,6 @@
+import { UsageError } from '@pdrouter/cli';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseLoadgenArgs } from './config.ts';
+import { parseLoadgenArgs } from './config.ts';
 
 describe('loadgen flags (vllm bench serve names)', () => {
   it('defaults as vLLM: openai, /v1/completions, 1000 prompts of 1024/128, inf rate', () => {
@@ -40,6 +41,14 @@ describe('loadgen flags (vllm bench serve names)', () => {
     expect(c.requestRate).toBe(2.5);
   });
 
+  it('reads vllm bench serve spellings: --num_prompts, --flag=value, space-separated lists', () => {
+    const c = parseLoadgenArgs(['--num_prompts=5', '--metadata', 'a=1', 'b=2', '--save-result', '--request-rate=inf']);
+    expect(c.numPrompts).toBe(5);
+    expect(c.metadata).toEqual({ a: '1', b: '2' });
+    expect(c.saveResult).toBe(true);
+    expect(c.requestRate).toBe(Number.POSITIVE_INFINITY);
+  });
+
   it('rejects bad input with a message naming the flag', () => {
     const bad: [string[], RegExp][] = [
       [['--num-prompts', 'x'], /--num-prompts/],
@@ -49,8 +58,11 @@ describe('loadgen flags (vllm bench serve names)', () => {
       [['--backend-mode', 'oracle-pd'], /--prefill/],
       [['--backend', 'openai-chat', '--endpoint', '/v1/completions'], /--endpoint/],
       [['--max-concurrency', '0'], /--max-concurrency/],
+      [['--request-rate', 'fast'], /--request-rate must be > 0 or inf/],
+      [['--extra-body', '[1]'], /--extra-body must be a JSON object/],
+      [['--header', 'novalue'], /--header expects KEY=VALUE/],
     ];
     for (const [argv, message] of bad) expect(() => parseLoadgenArgs(argv)).toThrow(message);
-    expect(() => parseLoadgenArgs(['--seed'])).toThrow(ConfigError);
+    expect(() => parseLoadgenArgs(['--seed'])).toThrow(UsageError);
   });
 });
