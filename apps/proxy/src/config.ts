@@ -4,6 +4,7 @@ import { UsageError } from '@pdrouter/cli';
 import type { HashKeyMode, VllmRouterKind } from '@pdrouter/core';
 import { type ParsedFlags, POLICIES, type ProxyFlagValues } from './flags.ts';
 import { DEFAULT_REQUEST_ID_HEADERS } from './request-id.ts';
+import { type TracingSettings, tracesUrl } from './tracing-settings.ts';
 
 export type Policy = (typeof POLICIES)[number];
 export type ProxyMode = 'pd' | 'plain';
@@ -103,6 +104,8 @@ export interface ProxyConfig {
   /** Lower-case header names the client's request id is read from, in order. */
   readonly requestIdHeaders: readonly string[];
   readonly keyValidation?: KeyValidationSettings;
+  /** --enable-trace; undefined: tracing off. */
+  readonly tracing?: TracingSettings;
   readonly drainTimeoutMs: number;
   readonly modelsCacheMs: number;
   /** Things the operator should know at start-up (accepted-only flags, substitutions). */
@@ -167,6 +170,27 @@ function natsAuth(v: ProxyFlagValues): {
   return {
     ...(v['nats-creds'] ? { credsFile: v['nats-creds'] } : {}),
     ...(Object.keys(tls).length > 0 ? { tls } : {}),
+  };
+}
+
+function tracingOf(v: ProxyFlagValues): { tracing?: TracingSettings } {
+  if (v['enable-trace'] !== true) return {};
+  const ratio = v['otel-sampling-ratio'];
+  if (!(ratio >= 0 && ratio <= 1)) throw new UsageError(`--otel-sampling-ratio must be between 0 and 1, got ${ratio}`);
+  const endpoint = v['otlp-traces-endpoint'];
+  if (endpoint !== undefined) {
+    try {
+      tracesUrl(endpoint);
+    } catch {
+      throw new UsageError(`--otlp-traces-endpoint: ${JSON.stringify(endpoint)} is not host:port or a URL`);
+    }
+  }
+  return {
+    tracing: Object.freeze({
+      ...(endpoint !== undefined ? { endpoint } : {}),
+      samplingRatio: ratio,
+      excludedPaths: Object.freeze([...(v['otel-excluded-paths'] ?? [])]),
+    }),
   };
 }
 
@@ -350,6 +374,7 @@ export function buildConfig(parsed: ParsedFlags, io: ConfigIo = defaultIo): Prox
         : [...DEFAULT_REQUEST_ID_HEADERS],
     ),
     ...keyValidationOf(v),
+    ...tracingOf(v),
     drainTimeoutMs: Math.round(positive('drain-timeout-secs', v['drain-timeout-secs'], true) * 1000),
     modelsCacheMs: positive('models-cache-ms', v['models-cache-ms'], true),
     warnings: Object.freeze(warnings),

@@ -2,6 +2,7 @@
 import type { RouteMetrics } from './metrics.ts';
 import type { PodState } from './pods.ts';
 import type { GenerationRoute } from './request-body.ts';
+import type { RequestTrace } from './tracing.ts';
 import type { UpstreamResponse } from './upstream.ts';
 import type { AbortCause, LegFailure } from './upstream-errors.ts';
 
@@ -23,6 +24,8 @@ export interface Exchange {
   readonly requestId: string;
   /** The client's id (or requestId), echoed as X-Request-Id. */
   readonly clientRequestId: string;
+  /** The request's span (--enable-trace). */
+  readonly trace?: RequestTrace;
   /** The client asked for a stream (`stream: true`). */
   readonly streaming: boolean;
   /** Headers of both legs (client's end-to-end headers, request id, auth). */

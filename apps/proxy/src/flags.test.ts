@@ -256,7 +256,6 @@ describe('flag statuses', () => {
         /--service-discovery is not supported: the proxy does not watch Kubernetes.*--nats-url/,
       ],
       [['--selector', 'app=x'], /--selector is not supported/],
-      [['--enable-trace'], /--enable-trace is not supported: OpenTelemetry/],
       [['--dp-aware'], /--dp-aware is not supported: .*--intra-node-data-parallel-size/],
       [['--log-dir', '/tmp'], /--log-dir is not supported: .*stdout/],
       [['--vllm-discovery-address', '0.0.0.0:30001'], /--vllm-discovery-address is not supported/],
@@ -274,6 +273,30 @@ describe('flag statuses', () => {
       /--kv-connector mooncake is refused: .*NixlConnector/,
     );
     expect(config(['--worker-urls', 'http://a:1', '--backend', 'vllm', '--kv-connector', 'nixl']).warnings).toEqual([]);
+  });
+
+  it('maps the tracing flags; tracing is off without --enable-trace', () => {
+    expect(config(['--worker-urls', 'http://a:1', '--otel-sampling-ratio', '0.5']).tracing).toBeUndefined();
+    const c = config([
+      '--worker-urls',
+      'http://a:1',
+      '--enable-trace',
+      '--otlp-traces-endpoint',
+      'collector:4318',
+      '--otel-sampling-ratio',
+      '0.25',
+      '--otel-excluded-paths',
+      '/v1/models',
+      '/v1/responses',
+    ]);
+    expect(c.tracing).toEqual({
+      endpoint: 'collector:4318',
+      samplingRatio: 0.25,
+      excludedPaths: ['/v1/models', '/v1/responses'],
+    });
+    expect(() => config(['--worker-urls', 'http://a:1', '--enable-trace', '--otel-sampling-ratio', '2'])).toThrow(
+      /between 0 and 1/,
+    );
   });
 
   it('a flag given twice keeps the last value; lists and repeats accumulate', () => {

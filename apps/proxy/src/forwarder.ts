@@ -27,6 +27,7 @@ import {
 } from './request-body.ts';
 import { requestIds } from './request-id.ts';
 import type { RouterState, RoutingTable } from './router-state.ts';
+import type { RequestTrace, Tracing } from './tracing.ts';
 import type { Upstreams } from './upstream.ts';
 import { RequestAborted } from './upstream-errors.ts';
 
@@ -39,6 +40,7 @@ export interface ForwarderDeps {
   logger: Logger;
   lifecycle: Lifecycle;
   admission: Admission;
+  tracing?: Tracing;
 }
 
 export class Forwarder {
@@ -61,11 +63,32 @@ export class Forwarder {
   }
 
   async generation(c: Context, route: GenerationRoute): Promise<Response> {
-    const { config, metrics, lifecycle } = this.d;
+    const { config, metrics } = this.d;
     const startedMs = performance.now();
     const rm = metrics.route(route);
     rm.requests.inc();
     if (config.mode === 'pd') rm.pdRequests.inc();
+    if (this.d.tracing === undefined) return this.admitted(c, route, startedMs, undefined);
+    const rt = this.d.tracing.startRequest(route, clientHeadersOf(c));
+    try {
+      return await this.admitted(c, route, startedMs, rt);
+    } catch (err) {
+      if (err instanceof RouterError) rt?.fail(err.code, err.status);
+      else rt?.fail('internal_error', 500);
+      throw err;
+    } finally {
+      rt?.end();
+    }
+  }
+
+  private async admitted(
+    c: Context,
+    route: GenerationRoute,
+    startedMs: number,
+    rt: RequestTrace | undefined,
+  ): Promise<Response> {
+    const { config, metrics, lifecycle } = this.d;
+    const rm = metrics.route(route);
     if (lifecycle.draining) throw new RouterError('draining', 'the router is shutting down; retry the request');
     const slot = this.d.admission.admit((cancel) => {
       (c.env as Partial<HttpBindings> | undefined)?.outgoing?.once('close', cancel);
@@ -87,14 +110,20 @@ export class Forwarder {
       release();
     };
     try {
-      return await this.forward(c, route, startedMs, done);
+      return await this.forward(c, route, startedMs, done, rt);
     } catch (err) {
       done();
       throw err;
     }
   }
 
-  private async forward(c: Context, route: GenerationRoute, startedMs: number, done: () => void): Promise<Response> {
+  private async forward(
+    c: Context,
+    route: GenerationRoute,
+    startedMs: number,
+    done: () => void,
+    rt: RequestTrace | undefined,
+  ): Promise<Response> {
     const { config, metrics } = this.d;
     const rm = metrics.route(route);
     const env = c.env as Partial<HttpBindings> | undefined;
@@ -136,6 +165,7 @@ export class Forwarder {
       startedMs,
       requestId,
       clientRequestId: ids.client,
+      ...(rt ? { trace: rt } : {}),
       streaming: body.stream === true,
       headers: upstreamHeaders(clientHeaders, requestId, this.auth),
       signal: controller.signal,
@@ -173,6 +203,7 @@ export class Forwarder {
         config.mode === 'pd'
           ? await this.legs.pd(ex, table as RoutingTable, raw, body, hash)
           : await this.legs.plain(ex, table as RoutingTable, raw, hash);
+      ex.trace?.status(answer.res.statusCode);
       return await this.relay(ex, answer, outgoing, finish);
     } catch (err) {
       finish();
@@ -258,4 +289,10 @@ export class Forwarder {
     }
     return relayToWeb(answer.res, hooks, settle);
   }
+}
+
+/** The client's headers (Node's when there is a socket, else the Request's). */
+function clientHeadersOf(c: Context): Readonly<Record<string, string | string[] | undefined>> {
+  const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
+  return incoming ? incoming.headers : headersRecord(c.req.raw.headers);
 }

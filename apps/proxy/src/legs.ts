@@ -2,6 +2,7 @@
 // the plain walk. What an outcome means (whose fault, retry or not) is outcome.ts's verdict: a pod or
 // network fault before the response headers walks on to the next pod (up to --retry-max-retries); a
 // client's fault ends the walk.
+
 import { buildDecodeBody, buildPrefillBody, extractKvTransferParams, RouterError, type U64 } from '@pdrouter/core';
 import type { ProxyConfig } from './config.ts';
 import type { Answer, Exchange, LegRole } from './exchange.ts';
@@ -12,6 +13,7 @@ import type { PodRegistry, PodState } from './pods.ts';
 import { Picker } from './policies.ts';
 import { bodyJson } from './request-body.ts';
 import type { RoutingTable } from './router-state.ts';
+import type { LegTrace } from './tracing.ts';
 import { readBodyText, UpstreamBodyTooLarge, type UpstreamResponse, type Upstreams } from './upstream.ts';
 import { classifyUpstreamError, type LegFailure, RequestAborted } from './upstream-errors.ts';
 
@@ -23,7 +25,7 @@ export interface LegsDeps {
   logger: Logger;
 }
 
-type LegResult = { ok: true; res: UpstreamResponse } | { ok: false; failure: LegFailure };
+type LegResult = { ok: true; res: UpstreamResponse; trace?: LegTrace } | { ok: false; failure: LegFailure };
 
 /**
  * Largest prefill answer read (one token plus kv_transfer_params: kilobytes, more with prompt_logprobs);
@@ -108,6 +110,7 @@ export class Legs {
       pod.metrics.prefillRequests.inc();
       pods.acquire(pod);
       let released = false;
+      let legTrace: LegTrace | undefined;
       const release = () => {
         if (!released) {
           released = true;
@@ -115,11 +118,12 @@ export class Legs {
         }
       };
       try {
-        const r = await this.send(ex, table, pod.url, prefillBody, { 'accept-encoding': 'identity' });
+        const r = await this.send(ex, table, pod.url, prefillBody, 'prefill', i, { 'accept-encoding': 'identity' });
         if (!r.ok) {
           this.legFailed(ex, pod, 'prefill', r.failure);
           continue;
         }
+        legTrace = r.trace;
         const res = r.res;
         if (res.statusCode >= 400) {
           // The client's error (bad parameters, context too long...): theirs to see, as the pod wrote it.
@@ -168,6 +172,7 @@ export class Legs {
         pods.record(pod, classifyOutcome({ kind: 'prefill_answer', body: parsed, hasKvParams: true }), 'ok');
         ex.prefillPod = pod.url;
       } finally {
+        legTrace?.end({ kvTransferParams: kv !== undefined });
         release();
       }
     }
@@ -191,6 +196,7 @@ export class Legs {
       'decode',
       this.limit(this.decodePicker.order(table.rings.decode, hash, pods)),
       decodeBody,
+      kv !== undefined,
     );
   }
 
@@ -205,6 +211,7 @@ export class Legs {
     role: 'decode' | 'plain',
     order: string[],
     body: string | Buffer,
+    kvTransferParams = false,
   ): Promise<Answer> {
     const { pods } = this.d;
     for (let i = 0; i < order.length; i++) {
@@ -222,6 +229,8 @@ export class Legs {
           table,
           pod.url,
           body,
+          role,
+          i,
           undefined,
           ex.streaming ? undefined : this.d.config.timeouts.totalMs,
         );
@@ -236,6 +245,7 @@ export class Legs {
         continue;
       }
       pods.record(pod, classifyOutcome({ kind: 'status', status: r.res.statusCode }), 'ok');
+      r.trace?.end({ kvTransferParams: role === 'decode' && kvTransferParams });
       return { res: r.res, pod, role };
     }
     throw this.exhausted(ex, role);
@@ -251,16 +261,42 @@ export class Legs {
     table: RoutingTable,
     key: string,
     body: string | Buffer,
+    role: LegRole,
+    attempt: number,
     extraHeaders?: Record<string, string>,
     headersTimeoutMs?: number,
   ): Promise<LegResult> {
     const member = table.byKey.get(key);
     let headers = extraHeaders ? { ...ex.headers, ...extraHeaders } : ex.headers;
     if (member?.dpRank !== undefined) headers = { ...headers, 'x-data-parallel-rank': String(member.dpRank) };
+    const trace = ex.trace?.leg(role, key, attempt);
+    if (trace) headers = { ...headers, ...trace.headers };
+    let result: LegResult;
+    try {
+      result = await this.sendLeg(ex, member?.url ?? key, body, headers, headersTimeoutMs);
+    } catch (err) {
+      trace?.end({ failure: 'aborted' });
+      throw err;
+    }
+    if (trace && !result.ok) trace.end({ failure: result.failure.kind });
+    else if (trace && result.ok) {
+      trace.status(result.res.statusCode);
+      return { ...result, trace };
+    }
+    return result;
+  }
+
+  private async sendLeg(
+    ex: Exchange,
+    url: string,
+    body: string | Buffer,
+    headers: Record<string, string>,
+    headersTimeoutMs: number | undefined,
+  ): Promise<LegResult> {
     let res: UpstreamResponse;
     const sentMs = performance.now();
     try {
-      res = await this.d.upstreams.request(member?.url ?? key, {
+      res = await this.d.upstreams.request(url, {
         method: 'POST',
         path: ex.route,
         headers,

@@ -102,7 +102,19 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
     waited: (seconds) => metrics.admissionQueueWait.observe(seconds),
     rejected: (reason) => metrics.admissionRejections.labels(reason).inc(),
   });
-  const forwarder = new Forwarder({ config, state, pods, upstreams, metrics, logger, lifecycle, admission });
+  // Loaded only when asked for: with tracing off no OpenTelemetry code runs or loads.
+  const tracing = config.tracing ? new (await import('./tracing.ts')).Tracing(config.tracing) : undefined;
+  const forwarder = new Forwarder({
+    config,
+    state,
+    pods,
+    upstreams,
+    metrics,
+    logger,
+    lifecycle,
+    admission,
+    ...(tracing ? { tracing } : {}),
+  });
   const models = new ModelsCache({ config, state, pods, upstreams });
   const app = createApp({
     config,
@@ -233,6 +245,7 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
         });
       await Promise.all([closeServer(server), closeServer(metricsServer)]);
       await upstreams.close();
+      await tracing?.shutdown();
     },
   };
   return proxy;

@@ -204,39 +204,25 @@ export const VLLM_ROUTER_FLAGS = [
     name: 'enable-trace',
     type: 'bool',
     default: false,
-    status: {
-      refused:
-        "OpenTelemetry tracing is not built in; the proxy's Prometheus metrics and its X-Request-Id (--request-id-headers) follow a request",
-    },
-    help: "OpenTelemetry tracing is not built in; the proxy's Prometheus metrics and its X-Request-Id (--request-id-headers) follow a request.",
+    help: "OpenTelemetry tracing: a span per generation request (continuing the client's W3C traceparent) with a child span per leg (role, pod, attempt, status, kv transfer params), the leg's traceparent sent to the pod; exported over OTLP/HTTP.",
   },
   {
     name: 'otlp-traces-endpoint',
     type: 'string',
-    status: {
-      refused:
-        "OpenTelemetry tracing is not built in; the proxy's Prometheus metrics and its X-Request-Id (--request-id-headers) follow a request",
-    },
-    help: "OpenTelemetry tracing is not built in; the proxy's Prometheus metrics and its X-Request-Id (--request-id-headers) follow a request.",
+    valueName: 'HOST:PORT|URL',
+    help: "The collector's OTLP/HTTP address (vllm-router's is OTLP/gRPC: point this at the collector's HTTP port, 4318 by convention); /v1/traces is appended when no path is given. Unset: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT.",
   },
   {
     name: 'otel-sampling-ratio',
     type: 'number',
     default: 1,
-    status: {
-      refused:
-        "OpenTelemetry tracing is not built in; the proxy's Prometheus metrics and its X-Request-Id (--request-id-headers) follow a request",
-    },
-    help: "OpenTelemetry tracing is not built in; the proxy's Prometheus metrics and its X-Request-Id (--request-id-headers) follow a request.",
+    help: 'Fraction of new traces sampled (0-1), parent-based: a trace the client sampled is always continued.',
   },
   {
     name: 'otel-excluded-paths',
     type: 'list',
-    status: {
-      refused:
-        "OpenTelemetry tracing is not built in; the proxy's Prometheus metrics and its X-Request-Id (--request-id-headers) follow a request",
-    },
-    help: "OpenTelemetry tracing is not built in; the proxy's Prometheus metrics and its X-Request-Id (--request-id-headers) follow a request.",
+    valueName: 'PATH...',
+    help: 'Routes traced without spans (exact paths, e.g. /v1/completions).',
   },
   {
     name: 'service-discovery',
