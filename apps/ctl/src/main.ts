@@ -1,28 +1,11 @@
 #!/usr/bin/env node
 // pdrouterctl: the operator's view of the ring. I/O lives here; the computing is @pdrouter/core's.
-import { parseArgs } from 'node:util';
+import { flagParser } from '@pdrouter/cli';
 import { type CommandIo, type CommandOptions, explainCommand, hashCommand, routeCommand } from './commands.ts';
+import { CTL_FLAGS } from './flags.ts';
 import { USAGE, UsageError } from './usage.ts';
 
-const OPTIONS = {
-  member: { type: 'string', multiple: true },
-  key: { type: 'string', multiple: true },
-  'keys-file': { type: 'string' },
-  snapshot: { type: 'string' },
-  role: { type: 'string' },
-  vnodes: { type: 'string' },
-  'virtual-nodes': { type: 'string' },
-  body: { type: 'string' },
-  header: { type: 'string', multiple: true, short: 'H' },
-  prefill: { type: 'string', multiple: true },
-  decode: { type: 'string', multiple: true },
-  'hash-key-mode': { type: 'string' },
-  'prefix-bytes': { type: 'string' },
-  'hash-prefix-bytes': { type: 'string' },
-  pool: { type: 'string' },
-  'nats-creds': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+const parser = flagParser(CTL_FLAGS, { positionals: true });
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -33,33 +16,29 @@ async function readStdin(): Promise<string> {
 export async function run(argv: string[], io: CommandIo): Promise<void> {
   // `pnpm pdrouterctl -- hash k` forwards the separator; it is not an argument.
   const args = argv[0] === '--' ? argv.slice(1) : argv;
-  const { values, positionals } = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
-  if (values.help === true || positionals.length === 0) {
+  const { values, positionals } = parser.parse(args);
+  if (values.help || positionals.length === 0) {
     io.out(USAGE.trimEnd());
-    if (values.help !== true) throw new UsageError('missing command (hash, route or explain)');
+    if (!values.help) throw new UsageError('missing command (hash, route or explain)');
     return;
   }
   const [command, ...rest] = positionals;
   const opts: CommandOptions = {
-    member: values.member ?? [],
-    key: values.key ?? [],
-    header: values.header ?? [],
-    prefill: values.prefill ?? [],
-    decode: values.decode ?? [],
+    member: [...values.member],
+    key: [...values.key],
+    header: [...values.header],
+    prefill: [...values.prefill],
+    decode: [...values.decode],
+    ...(values['keys-file'] !== undefined ? { keysFile: values['keys-file'] } : {}),
+    ...(values.snapshot !== undefined ? { snapshot: values.snapshot } : {}),
+    ...(values.role !== undefined ? { role: values.role } : {}),
+    ...(values.vnodes !== undefined ? { vnodes: values.vnodes } : {}),
+    ...(values.body !== undefined ? { body: values.body } : {}),
+    ...(values['hash-key-mode'] !== undefined ? { hashKeyMode: values['hash-key-mode'] } : {}),
+    ...(values['prefix-bytes'] !== undefined ? { prefixBytes: values['prefix-bytes'] } : {}),
+    ...(values.pool !== undefined ? { pool: values.pool } : {}),
+    ...(values['nats-creds'] !== undefined ? { natsCreds: values['nats-creds'] } : {}),
   };
-  const optional: [keyof CommandOptions, string | undefined][] = [
-    ['keysFile', values['keys-file']],
-    ['snapshot', values.snapshot],
-    ['role', values.role],
-    ['vnodes', values.vnodes ?? values['virtual-nodes']],
-    ['body', values.body],
-    ['hashKeyMode', values['hash-key-mode']],
-    ['prefixBytes', values['prefix-bytes'] ?? values['hash-prefix-bytes']],
-    ['pool', values.pool],
-    ['natsCreds', values['nats-creds']],
-  ];
-  for (const [name, value] of optional)
-    if (value !== undefined) (opts as unknown as Record<string, string>)[name] = value;
   switch (command) {
     case 'hash':
       hashCommand(rest, io);
@@ -76,9 +55,7 @@ export async function run(argv: string[], io: CommandIo): Promise<void> {
 }
 
 function isUsageProblem(err: unknown): boolean {
-  // node:util parseArgs reports unknown or malformed options with ERR_PARSE_ARGS_* codes.
-  const code = (err as { code?: unknown }).code;
-  return err instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'));
+  return err instanceof UsageError;
 }
 
 // Run from a package script the working directory is the package's; pnpm and npm keep the

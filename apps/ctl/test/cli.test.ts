@@ -94,6 +94,7 @@ describe('pdrouterctl hash', () => {
     expect(unknown.stderr).toContain('unknown command "frobnicate"');
     const badFlag = await runCli(['route', '--nope']);
     expect(badFlag.code).toBe(2);
+    expect(badFlag.stderr).toContain('unknown flag --nope');
   });
 
   test('--help prints the usage', async () => {

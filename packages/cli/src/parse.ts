@@ -16,6 +16,13 @@ export interface ParsedFlags<T extends readonly FlagSpec[]> {
   readonly given: ReadonlySet<FlagName<T>>;
   /** Given flags whose status is `ignored`, in table order (the caller warns about them). */
   readonly ignored: readonly FlagName<T>[];
+  /** Words that are not flags or their values (only with `positionals: true`; otherwise they are errors). */
+  readonly positionals: readonly string[];
+}
+
+export interface ParserOptions {
+  /** Accept words that are not flags (subcommands, arguments); everything after `--` is one too. */
+  readonly positionals?: boolean;
 }
 
 export interface FlagParser<T extends readonly FlagSpec[]> {
@@ -39,7 +46,10 @@ function refuse(spec: FlagSpec, via: string): never {
   throw new UsageError(`${via} is not supported: ${refusalOf(spec)}`);
 }
 
-export function flagParser<const T extends readonly FlagSpec[]>(specs: T): FlagParser<T> {
+export function flagParser<const T extends readonly FlagSpec[]>(
+  specs: T,
+  parserOptions: ParserOptions = {},
+): FlagParser<T> {
   validateTable(specs);
   const byName = new Map<string, T[number]>();
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
@@ -59,6 +69,7 @@ export function flagParser<const T extends readonly FlagSpec[]>(specs: T): FlagP
     const { tokens } = parseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true });
     const raw = new Map<string, Value>();
     const given = new Set<FlagName<T>>();
+    const positionals: string[] = [];
     const append = (name: string, items: readonly (string | UrlPort)[]) => {
       const before = raw.get(name);
       raw.set(name, [...(Array.isArray(before) ? before : []), ...items]);
@@ -67,6 +78,10 @@ export function flagParser<const T extends readonly FlagSpec[]>(specs: T): FlagP
       const token = tokens[i] as Token;
       if (token.kind === 'option-terminator') continue;
       if (token.kind === 'positional') {
+        if (parserOptions.positionals === true) {
+          positionals.push(token.value);
+          continue;
+        }
         throw new UsageError(`unexpected argument ${JSON.stringify(token.value)} (flags start with --; see --help)`);
       }
       const spec = byName.get(token.name);
@@ -160,6 +175,7 @@ export function flagParser<const T extends readonly FlagSpec[]>(specs: T): FlagP
       values: Object.freeze(values) as FlagValues<T>,
       given,
       ignored,
+      positionals: Object.freeze(positionals),
     });
   }
 

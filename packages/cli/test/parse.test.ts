@@ -137,6 +137,14 @@ describe('flagParser', () => {
     expect(usageError(() => parse(['--', '--port'])).message).toMatch(/unexpected argument "--port"/);
   });
 
+  it('with positionals allowed, collects the words that are not flags or values, and all after --', () => {
+    const withWords = flagParser(FLAGS, { positionals: true });
+    const r = withWords.parse(['route', '--port', '1', 'a', '--key', 'k', '--', '--port', '-x']);
+    expect(r.positionals).toEqual(['route', 'a', '--port', '-x']);
+    expect(r.values).toMatchObject({ port: 1, key: ['k'] });
+    expect(parse([]).positionals).toEqual([]);
+  });
+
   it('never echoes a secret value', () => {
     const secret = flagParser([{ name: 'token', type: 'int', secret: true, help: 'T.' }] as const);
     expect(usageError(() => secret.parse(['--token', 'sk-live'])).message).toBe(
