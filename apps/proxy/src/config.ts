@@ -91,6 +91,8 @@ export interface ProxyConfig {
   /** undefined: unlimited. */
   readonly connectionsPerPod?: number;
   readonly maxPayloadBytes: number;
+  /** Request body bytes all requests in flight may hold together. */
+  readonly maxBufferedBodyBytes: number;
   readonly backendApiKey?: string;
   readonly ingressApiKeys: readonly string[];
   readonly logLevel: LogLevel;
@@ -353,6 +355,12 @@ export function buildConfig(parsed: ParsedFlags, io: ConfigIo = defaultIo): Prox
     }),
     ...(connections > 0 ? { connectionsPerPod: connections } : {}),
     maxPayloadBytes: positive('max-payload-size', v['max-payload-size']),
+    maxBufferedBodyBytes: (() => {
+      const cap = positive('max-buffered-body-bytes', v['max-buffered-body-bytes']);
+      const one = v['max-payload-size'];
+      if (cap < one) throw new UsageError(`--max-buffered-body-bytes (${cap}) must be >= --max-payload-size (${one})`);
+      return cap;
+    })(),
     ...(v['api-key'] ? { backendApiKey: v['api-key'] } : {}),
     ingressApiKeys: Object.freeze(ingressApiKeys),
     logLevel: v['log-level'],

@@ -7,6 +7,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { extractHashKey, fbiHash, RouterError, type U64 } from '@pdrouter/core';
 import type { Context } from 'hono';
 import type { Admission, Release } from './admission.ts';
+import type { BodyBudget, BodyReservation } from './body-budget.ts';
 import type { ProxyConfig } from './config.ts';
 import type { Answer, Exchange } from './exchange.ts';
 import { type AuthMode, headersRecord, upstreamHeaders } from './headers.ts';
@@ -19,6 +20,7 @@ import type { PodRegistry } from './pods.ts';
 import { usesHash } from './policies.ts';
 import { type RelayOutcome, relayToNode, relayToWeb } from './relay.ts';
 import {
+  checkJsonContentType,
   type GenerationRoute,
   parseGenerationBody,
   readNodeBody,
@@ -41,6 +43,7 @@ export interface ForwarderDeps {
   lifecycle: Lifecycle;
   admission: Admission;
   tracing?: Tracing;
+  bodyBudget: BodyBudget;
 }
 
 export class Forwarder {
@@ -90,6 +93,7 @@ export class Forwarder {
     const { config, metrics, lifecycle } = this.d;
     const rm = metrics.route(route);
     if (lifecycle.draining) throw new RouterError('draining', 'the router is shutting down; retry the request');
+    checkJsonContentType(c.req.header('content-type'));
     const slot = this.d.admission.admit((cancel) => {
       (c.env as Partial<HttpBindings> | undefined)?.outgoing?.once('close', cancel);
     });
@@ -99,9 +103,11 @@ export class Forwarder {
     lifecycle.begin();
     metrics.inFlightRequests.inc();
     let finished = false;
+    const reservation = this.d.bodyBudget.reservation();
     const done = () => {
       if (finished) return;
       finished = true;
+      reservation.release();
       const seconds = (performance.now() - startedMs) / 1000;
       rm.duration.observe(seconds);
       if (config.mode === 'pd') rm.pdDuration.observe(seconds);
@@ -110,7 +116,7 @@ export class Forwarder {
       release();
     };
     try {
-      return await this.forward(c, route, startedMs, done, rt);
+      return await this.forward(c, route, startedMs, reservation, done, rt);
     } catch (err) {
       done();
       throw err;
@@ -121,6 +127,7 @@ export class Forwarder {
     c: Context,
     route: GenerationRoute,
     startedMs: number,
+    reservation: BodyReservation,
     done: () => void,
     rt: RequestTrace | undefined,
   ): Promise<Response> {
@@ -129,9 +136,8 @@ export class Forwarder {
     const env = c.env as Partial<HttpBindings> | undefined;
     const incoming = env?.incoming;
     const outgoing = env?.outgoing as ServerResponse | undefined;
-    const received = incoming
-      ? await readNodeBody(incoming, config.maxPayloadBytes, config.timeouts.clientBodyMs)
-      : await readWebBody(c.req.raw, config.maxPayloadBytes);
+    const limits = { maxBytes: config.maxPayloadBytes, timeoutMs: config.timeouts.clientBodyMs, reservation };
+    const received = incoming ? await readNodeBody(incoming, limits) : await readWebBody(c.req.raw, limits);
     const { raw, body } = withoutPodOnlyFields(received, parseGenerationBody(received, route));
 
     const table = this.d.state.table;

@@ -200,6 +200,16 @@ export class ProxyMetrics {
     'Requests refused by admission control, by reason (queue_full, queue_timeout: 429; client_gone)',
     ['reason'],
   );
+  readonly bufferedBodyBytes = this.gauge(
+    'pdrouter_buffered_body_bytes',
+    'Bytes of request bodies held by requests in flight (capped by --max-buffered-body-bytes)',
+    [],
+  );
+  readonly bodyBudgetRejections = this.counter(
+    'pdrouter_body_budget_rejections_total',
+    'Requests answered 503 because their body did not fit in --max-buffered-body-bytes',
+    [],
+  );
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });

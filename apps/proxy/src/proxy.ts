@@ -7,6 +7,7 @@ import type { Snapshot } from '@pdrouter/core';
 import type { Hono } from 'hono';
 import { Admission } from './admission.ts';
 import { createApp } from './app.ts';
+import { BodyBudget } from './body-budget.ts';
 import type { ProxyConfig } from './config.ts';
 import { fileSnapshotSource } from './file-snapshot-source.ts';
 import { Forwarder } from './forwarder.ts';
@@ -104,6 +105,7 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
   });
   // Loaded only when asked for: with tracing off no OpenTelemetry code runs or loads.
   const tracing = config.tracing ? new (await import('./tracing.ts')).Tracing(config.tracing) : undefined;
+  const bodyBudget = new BodyBudget(config.maxBufferedBodyBytes, metrics);
   const forwarder = new Forwarder({
     config,
     state,
@@ -114,6 +116,7 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
     lifecycle,
     admission,
     ...(tracing ? { tracing } : {}),
+    bodyBudget,
   });
   const models = new ModelsCache({ config, state, pods, upstreams });
   const app = createApp({

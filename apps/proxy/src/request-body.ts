@@ -1,9 +1,21 @@
 // Reading and checking the client's body: at most --max-payload-size bytes (413 beyond, checked against
-// Content-Length first so an oversize upload is refused before it is read), JSON, an object, and the
-// field the route cannot do without.
+// Content-Length first so an oversize upload is refused before it is read), within the budget shared by
+// all requests (body-budget.ts), a JSON shape within json-shape.ts's limits (checked on each chunk as it
+// arrives), JSON, an object, and the field the route cannot do without.
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import { RouterError } from '@pdrouter/core';
+import type { BodyReservation } from './body-budget.ts';
+import { JsonShapeScanner } from './json-shape.ts';
+
+export interface BodyLimits {
+  /** --max-payload-size. */
+  readonly maxBytes: number;
+  /** --client-body-timeout-ms. */
+  readonly timeoutMs: number;
+  /** The request's share of --max-buffered-body-bytes. */
+  readonly reservation: BodyReservation;
+}
 
 export type GenerationRoute = '/v1/completions' | '/v1/chat/completions' | '/v1/responses';
 
@@ -26,10 +38,20 @@ function tooLarge(limit: number): RouterError {
  * stalls would otherwise hold an in-flight slot, and a drain, for as long as Node's own 300 s request
  * timeout), without Web Streams.
  */
-export function readNodeBody(incoming: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
+export function readNodeBody(incoming: IncomingMessage, limits: BodyLimits): Promise<Buffer> {
+  const { maxBytes: limit, timeoutMs, reservation } = limits;
   const declared = Number(incoming.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) return Promise.reject(tooLarge(limit));
   if (incoming.readableEnded) return Promise.resolve(Buffer.alloc(0));
+  // A declared length is counted against the budget before any of it is read; bytes beyond it as they come.
+  let reserved = 0;
+  try {
+    if (Number.isFinite(declared) && declared > 0) reservation.add(declared);
+    reserved = Math.max(0, declared || 0);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  const scanner = new JsonShapeScanner();
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -56,9 +78,16 @@ export function readNodeBody(incoming: IncomingMessage, limit: number, timeoutMs
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
+      try {
+        if (size > limit) throw tooLarge(limit);
+        if (size > reserved) {
+          reservation.add(size - reserved);
+          reserved = size;
+        }
+        scanner.feed(chunk);
+      } catch (err) {
         // Stop buffering; the rest of the upload is drained by the server when the response ends.
-        finish(tooLarge(limit));
+        finish(err);
         return;
       }
       chunks.push(chunk);
@@ -77,13 +106,30 @@ export function readNodeBody(incoming: IncomingMessage, limit: number, timeoutMs
   });
 }
 
-/** Reads a Web Request body (in-process requests) with the same limit. */
-export async function readWebBody(request: Request, limit: number): Promise<Buffer> {
+/** Reads a Web Request body (in-process requests) with the same limits. */
+export async function readWebBody(request: Request, limits: BodyLimits): Promise<Buffer> {
+  const limit = limits.maxBytes;
   const declared = Number(request.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
   const buf = Buffer.from(await request.arrayBuffer());
   if (buf.length > limit) throw tooLarge(limit);
+  limits.reservation.add(buf.length);
+  new JsonShapeScanner().feed(buf);
   return buf;
+}
+
+/**
+ * Refuses a body whose Content-Type is not JSON (415). A missing Content-Type is read as JSON, as vLLM's
+ * server does; text/plain and form types are what a browser may send cross-site without a preflight.
+ */
+export function checkJsonContentType(value: string | undefined): void {
+  if (value === undefined || value.trim() === '') return;
+  const type = (value.split(';')[0] as string).trim().toLowerCase();
+  if (type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'))) return;
+  throw new RouterError(
+    'unsupported_media_type',
+    `request body must be sent as application/json, not ${JSON.stringify(type)}`,
+  );
 }
 
 /** Parses and checks a generation request body. Never throws anything but RouterError. */

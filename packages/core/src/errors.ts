@@ -5,12 +5,14 @@ export type ErrorCode =
   | 'invalid_json'
   | 'invalid_request'
   | 'payload_too_large'
+  | 'unsupported_media_type'
   | 'unauthorized'
   | 'not_found'
   | 'method_not_allowed'
   | 'rate_limited'
   | 'no_members'
   | 'draining'
+  | 'overloaded'
   | 'upstream_error'
   | 'upstream_timeout'
   | 'internal_error';
@@ -20,12 +22,14 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   invalid_json: 400,
   invalid_request: 400,
   payload_too_large: 413,
+  unsupported_media_type: 415,
   unauthorized: 401,
   not_found: 404,
   method_not_allowed: 405,
   rate_limited: 429,
   no_members: 503,
   draining: 503,
+  overloaded: 503,
   upstream_error: 502,
   upstream_timeout: 504,
   internal_error: 500,
@@ -36,12 +40,14 @@ export const ERROR_TYPE: Readonly<Record<ErrorCode, string>> = Object.freeze({
   invalid_json: 'invalid_request_error',
   invalid_request: 'invalid_request_error',
   payload_too_large: 'invalid_request_error',
+  unsupported_media_type: 'invalid_request_error',
   unauthorized: 'authentication_error',
   not_found: 'invalid_request_error',
   method_not_allowed: 'invalid_request_error',
   rate_limited: 'rate_limit_error',
   no_members: 'service_unavailable_error',
   draining: 'service_unavailable_error',
+  overloaded: 'service_unavailable_error',
   upstream_error: 'upstream_error',
   upstream_timeout: 'timeout_error',
   internal_error: 'server_error',

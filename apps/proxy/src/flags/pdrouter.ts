@@ -70,6 +70,13 @@ export const PDROUTER_FLAGS = [
     help: 'Longest silence allowed between two chunks of a response body.',
   },
   {
+    name: 'max-buffered-body-bytes',
+    type: 'int',
+    default: 268435456,
+    valueName: 'BYTES',
+    help: 'Request body bytes all requests in flight may hold together (counted from Content-Length or as read, until the request ends); a request that does not fit gets 503 with Retry-After. Default 256 MiB: 32 bodies of the default --max-payload-size.',
+  },
+  {
     name: 'client-body-timeout-ms',
     type: 'int',
     default: 30000,

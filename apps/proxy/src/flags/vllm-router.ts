@@ -99,9 +99,9 @@ export const VLLM_ROUTER_FLAGS = [
   {
     name: 'max-payload-size',
     type: 'int',
-    default: 536870912,
+    default: 8388608,
     valueName: 'BYTES',
-    help: 'Largest request body accepted; larger bodies get 413.',
+    help: 'Largest request body accepted; larger bodies get 413. The default 8 MiB holds a 128k-token prompt with room to spare (131,072 tokens x ~4 characters x 6 bytes for a \\uXXXX-escaped character = 3 MiB); raise it for inline images.',
   },
   {
     name: 'api-key',
