@@ -24,6 +24,10 @@ const SCENARIOS: Record<string, { help: string; run: (ctx: ScenarioContext) => P
     help: 'ring micro-benchmarks: hashing a 4 KiB key, lookups/s, building 1,000 x 160, keys moved when 1 of 8 leaves',
     run: async (ctx) => (await import('./scenarios/ring.ts')).runRingScenario(ctx),
   },
+  'body-budget': {
+    help: '32 concurrent maximum-size bodies (8 MiB prompt, 2 MiB of [{},...]) in P/D mode: event-loop delay p99/max and RSS, side by side with --baseline <git rev> (flags: --concurrency N --rounds N)',
+    run: async (ctx) => (await import('./scenarios/body-budget.ts')).runBodyBudgetScenario(ctx),
+  },
   convergence: {
     help: 'distributed mode (NATS, API fake, 2 discovery, 2 proxies): pod change -> both proxies on the new ring, p50/p99, under load (flags: --changes N --debounce-ms N --load-concurrency N --dwell-ms N)',
     run: async (ctx) => (await import('./scenarios/convergence.ts')).runConvergenceScenario(ctx),

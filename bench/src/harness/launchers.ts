@@ -58,11 +58,13 @@ export interface ProxyProcess {
 export async function startProxyProcess(
   args: readonly string[],
   nodeArgs: readonly string[] = [],
+  /** Another proxy entry point (a baseline revision's main.ts). */
+  main: string = join(REPO_ROOT, 'apps/proxy/src/main.ts'),
 ): Promise<ProxyProcess> {
   const { child, ready } = await startChild({
     name: 'pdrouter-proxy',
     command: process.execPath,
-    args: [...nodeArgs, join(REPO_ROOT, 'apps/proxy/src/main.ts'), ...args],
+    args: [...nodeArgs, main, ...args],
     readyTimeoutMs: PROXY_READY_TIMEOUT_MS,
     // info level: the 'listening' line is an info line (per-request logging stays off at info).
     env: { ...process.env, PDROUTER_LOG_LEVEL: 'info' },
