@@ -4,10 +4,11 @@
 import type { ServerResponse } from 'node:http';
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import { extractHashKey, fbiHash, RouterError, type U64 } from '@pdrouter/core';
+import { RouterError } from '@pdrouter/core';
 import type { Context } from 'hono';
 import type { Admission, Release } from './admission.ts';
 import type { BodyBudget, BodyReservation } from './body-budget.ts';
+import type { BodyParser } from './body-parser.ts';
 import type { ProxyConfig } from './config.ts';
 import type { Answer, Exchange } from './exchange.ts';
 import { type AuthMode, headersRecord, upstreamHeaders } from './headers.ts';
@@ -19,14 +20,7 @@ import { classifyOutcome } from './outcome.ts';
 import type { PodRegistry } from './pods.ts';
 import { usesHash } from './policies.ts';
 import { type RelayOutcome, relayToNode, relayToWeb } from './relay.ts';
-import {
-  checkJsonContentType,
-  type GenerationRoute,
-  parseGenerationBody,
-  readNodeBody,
-  readWebBody,
-  withoutPodOnlyFields,
-} from './request-body.ts';
+import { checkJsonContentType, type GenerationRoute, readNodeBody, readWebBody } from './request-body.ts';
 import { requestIds } from './request-id.ts';
 import type { RouterState, RoutingTable } from './router-state.ts';
 import type { RequestTrace, Tracing } from './tracing.ts';
@@ -44,6 +38,18 @@ export interface ForwarderDeps {
   admission: Admission;
   tracing?: Tracing;
   bodyBudget: BodyBudget;
+  bodyParser: BodyParser;
+}
+
+/** Header values as the hash key reads them (the first of a repeated header), plain strings for a worker. */
+function firstValues(headers: Readonly<Record<string, string | string[] | undefined>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k in headers) {
+    const v = headers[k];
+    const first = Array.isArray(v) ? v[0] : v;
+    if (first !== undefined) out[k] = first;
+  }
+  return out;
 }
 
 export class Forwarder {
@@ -138,29 +144,26 @@ export class Forwarder {
     const outgoing = env?.outgoing as ServerResponse | undefined;
     const limits = { maxBytes: config.maxPayloadBytes, timeoutMs: config.timeouts.clientBodyMs, reservation };
     const received = incoming ? await readNodeBody(incoming, limits) : await readWebBody(c.req.raw, limits);
-    const { raw, body } = withoutPodOnlyFields(received, parseGenerationBody(received, route));
-
-    const table = this.d.state.table;
-    this.legs.checkMembers(table);
     const clientHeaders: Record<string, string | string[] | undefined> = incoming
       ? incoming.headers
       : headersRecord(c.req.raw.headers);
-    let hash: U64 | undefined;
-    if (this.needsHash) {
-      const key = extractHashKey(
-        (name) => {
-          const v = clientHeaders[name];
-          return Array.isArray(v) ? v[0] : v;
-        },
-        body,
-        {
-          mode: config.hashKeyMode,
-          router: config.vllmRouterKind,
-          ...(config.hashPrefixBytes !== undefined ? { prefixBytes: config.hashPrefixBytes } : {}),
-        },
-      );
-      hash = fbiHash(key);
-    }
+    const { raw, body, hash, prefillBody } = await this.d.bodyParser.prepare(received, {
+      route,
+      prefill: config.mode === 'pd',
+      ...(this.needsHash
+        ? {
+            hashKey: {
+              mode: config.hashKeyMode,
+              router: config.vllmRouterKind,
+              ...(config.hashPrefixBytes !== undefined ? { prefixBytes: config.hashPrefixBytes } : {}),
+              headers: firstValues(clientHeaders),
+            },
+          }
+        : {}),
+    });
+
+    const table = this.d.state.table;
+    this.legs.checkMembers(table);
 
     const ids = requestIds(clientHeaders, config.requestIdHeaders);
     const requestId = ids.legs;
@@ -207,7 +210,7 @@ export class Forwarder {
     try {
       const answer =
         config.mode === 'pd'
-          ? await this.legs.pd(ex, table as RoutingTable, raw, body, hash)
+          ? await this.legs.pd(ex, table as RoutingTable, raw, body, hash, prefillBody)
           : await this.legs.plain(ex, table as RoutingTable, raw, hash);
       ex.trace?.status(answer.res.statusCode);
       return await this.relay(ex, answer, outgoing, finish);

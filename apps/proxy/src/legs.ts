@@ -99,9 +99,11 @@ export class Legs {
     raw: Buffer,
     body: Record<string, unknown>,
     hash: U64 | undefined,
+    /** The prefill leg's body when already serialised (off the event loop, for a large body). */
+    prepared?: Buffer,
   ): Promise<Answer> {
     const { pods, metrics, config, logger } = this.d;
-    const prefillBody = bodyJson(buildPrefillBody(ex.route, body));
+    const prefillBody = prepared ?? bodyJson(buildPrefillBody(ex.route, body));
     const prefillOrder = this.limit(this.prefillPicker.order(table.rings.prefill, hash, pods));
     let kv: Record<string, unknown> | undefined;
     for (let i = 0; i < prefillOrder.length && kv === undefined; i++) {

@@ -8,6 +8,7 @@ import type { Hono } from 'hono';
 import { Admission } from './admission.ts';
 import { createApp } from './app.ts';
 import { BodyBudget } from './body-budget.ts';
+import { BodyParser } from './body-parser.ts';
 import type { ProxyConfig } from './config.ts';
 import { fileSnapshotSource } from './file-snapshot-source.ts';
 import { Forwarder } from './forwarder.ts';
@@ -106,6 +107,7 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
   // Loaded only when asked for: with tracing off no OpenTelemetry code runs or loads.
   const tracing = config.tracing ? new (await import('./tracing.ts')).Tracing(config.tracing) : undefined;
   const bodyBudget = new BodyBudget(config.maxBufferedBodyBytes, metrics);
+  const bodyParser = new BodyParser();
   const forwarder = new Forwarder({
     config,
     state,
@@ -117,6 +119,7 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
     admission,
     ...(tracing ? { tracing } : {}),
     bodyBudget,
+    bodyParser,
   });
   const models = new ModelsCache({ config, state, pods, upstreams });
   const app = createApp({
@@ -249,6 +252,7 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
       await Promise.all([closeServer(server), closeServer(metricsServer)]);
       await upstreams.close();
       await tracing?.shutdown();
+      await bodyParser.close();
     },
   };
   return proxy;

@@ -48,12 +48,12 @@ async function startDrainPod(): Promise<{ server: Server; url: string }> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const tail = Buffer.concat(chunks).subarray(-400).toString('latin1');
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        tail.includes('"do_remote_decode":true')
-          ? JSON.stringify({ choices: [{ text: '' }], kv_transfer_params: KV })
-          : JSON.stringify({ choices: [{ text: 'ok' }] }),
-      );
+      const answer = tail.includes('"do_remote_decode":true')
+        ? JSON.stringify({ choices: [{ text: '' }], kv_transfer_params: KV })
+        : JSON.stringify({ choices: [{ text: 'ok' }] });
+      // Content-Length, not chunked: the baseline relays a chunked JSON answer before its status line.
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(answer) });
+      res.end(answer);
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
