@@ -23,24 +23,37 @@ class BodyWorker {
   private worker: Worker | undefined;
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
+  private readonly queue: WorkerTask[] = [];
+  private busy = false;
 
   get load(): number {
     return this.pending.size;
   }
 
   run(received: Buffer, options: PrepareOptions): Promise<PreparedBody> {
-    const worker = this.worker ?? this.start();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, received });
-      const task: WorkerTask = { id, received, options };
-      worker.postMessage(task);
+      this.queue.push({ id, received, options });
+      this.dispatch();
     });
+  }
+
+  /**
+   * One task at a time on the worker: a queued task's body would otherwise be copied into the worker's
+   * heap at once, doubling the memory of every body waiting its turn.
+   */
+  private dispatch(): void {
+    if (this.busy) return;
+    const task = this.queue.shift();
+    if (!task) return;
+    this.busy = true;
+    (this.worker ?? this.start()).postMessage(task);
   }
 
   async close(): Promise<void> {
     const w = this.worker;
-    this.worker = undefined;
+    if (w) this.fail(w, new RouterError('draining', 'the router is shutting down; retry the request'));
     await w?.terminate();
   }
 
@@ -56,6 +69,8 @@ class BodyWorker {
   }
 
   private answer(a: WorkerAnswer): void {
+    this.busy = false;
+    this.dispatch();
     const p = this.pending.get(a.id);
     if (!p) return;
     this.pending.delete(a.id);
@@ -80,6 +95,8 @@ class BodyWorker {
   private fail(worker: Worker, err: unknown): void {
     if (this.worker !== worker) return;
     this.worker = undefined;
+    this.busy = false;
+    this.queue.length = 0;
     const pending = [...this.pending.values()];
     this.pending.clear();
     for (const p of pending) p.reject(err);
