@@ -2,13 +2,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FlagSpec } from '@pdrouter/cli';
+import { SIM_FLAGS } from '@pdrouter/vllm-sim';
 import { describe, expect, it } from 'vitest';
 import { DISCOVERY_FLAGS } from '../../apps/discovery/src/flags.ts';
 import { createDiscoveryMetrics } from '../../apps/discovery/src/metrics.ts';
 import { PROXY_FLAG_GROUPS, PROXY_FLAGS } from '../../apps/proxy/src/flags.ts';
 import { ProxyMetrics } from '../../apps/proxy/src/metrics.ts';
 import { biomeFormat } from '../src/docs/biome-format.ts';
-import { CONFIG_DOC_PATH, configurationMarkdown } from '../src/docs/config-docs.ts';
+import { CONFIG_DOC_PATH, configurationMarkdown, simFlagsMarkdown } from '../src/docs/config-docs.ts';
 import { definitionsOf, METRICS_DOC_PATH, metricsMarkdown } from '../src/docs/metrics-docs.ts';
 import {
   PROXY_README_PATH,
@@ -17,6 +18,7 @@ import {
   README_PATH,
   readmeBlock,
   readmeSection,
+  SIM_README_PATH,
 } from '../src/docs/readme-blocks.ts';
 
 const REPO = join(import.meta.dirname, '..', '..');
@@ -54,6 +56,12 @@ describe('generated docs', () => {
     );
     expect(readmeBlock(readme, 'metrics'), 'node deploy/scripts/gen-metrics-docs.ts').toBe(
       readmeSection(read(METRICS_DOC_PATH)),
+    );
+  });
+
+  it("the simulator README's flag table matches SIM_FLAGS (node deploy/scripts/gen-config-docs.ts)", () => {
+    expect(readmeBlock(read(SIM_README_PATH), 'sim-flags')).toBe(
+      biomeFormat(simFlagsMarkdown(SIM_FLAGS), SIM_README_PATH).trim(),
     );
   });
 

@@ -4,6 +4,11 @@ import { type FlagSpec, flagTable } from '@pdrouter/cli';
 
 export const CONFIG_DOC_PATH = 'docs/configuration.md';
 
+/** The simulator README's flags block: every flag of its table (formatted by the caller, as the README). */
+export function simFlagsMarkdown(simFlags: readonly FlagSpec[]): string {
+  return flagTable(simFlags);
+}
+
 /** The proxy's flags by kind (PROXY_FLAG_GROUPS). */
 export interface ProxyFlagGroups {
   readonly vllmRouter: readonly FlagSpec[];

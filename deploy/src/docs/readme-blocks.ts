@@ -1,9 +1,10 @@
 // The READMEs carry parts of the flag and metric references too, between `<!-- readme:NAME:start -->` and
 // `<!-- readme:NAME:end -->`: the root README the generated documents from their first `## ` heading on, one
-// heading level deeper; the proxy's README the proxy's sections. The generators write them; the docs test
+// heading level deeper; the proxy's README the proxy's sections; the simulator's README its flag table. The generators write them; the docs test
 // fails when they drift.
 export const README_PATH = 'README.md';
 export const PROXY_README_PATH = 'apps/proxy/README.md';
+export const SIM_README_PATH = 'packages/vllm-sim/README.md';
 
 /** A generated document's body for the README: from the first `## ` heading, headings one level deeper. */
 export function readmeSection(doc: string): string {

@@ -61,7 +61,7 @@ describe('CLI flags', () => {
       `  --step-base-ms NUMBER\n      Fixed cost of one engine step, ms. [default ${DEFAULT_TIMING.stepBaseMs}]`,
     );
     expect(help).toContain(
-      '  --advertise-host STRING\n      Host put in pod urls and in kv_transfer_params.remote_host. [default host',
+      '  --advertise-host STRING\n      Host put in pod urls and in kv_transfer_params.remote_host. Set it to the pod IP when binding 0.0.0.0. [default host',
     );
     expect(parseSimArgs(['--help']).help).toBe(true);
   });

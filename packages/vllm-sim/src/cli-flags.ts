@@ -38,7 +38,7 @@ export const SIM_FLAGS = [
     name: 'advertise-host',
     type: 'string',
     defaultText: 'host (127.0.0.1 when host is a wildcard)',
-    help: 'Host put in pod urls and in kv_transfer_params.remote_host.',
+    help: 'Host put in pod urls and in kv_transfer_params.remote_host. Set it to the pod IP when binding 0.0.0.0.',
   },
   {
     name: 'base-port',
@@ -57,7 +57,7 @@ export const SIM_FLAGS = [
     max: 65535,
     help: 'Port of the control server (GET /pods, POST /pods/{name}/faults|stop|start). 0 = random.',
   },
-  { name: 'model', type: 'string', default: G.model, help: 'Served model name.' },
+  { name: 'model', type: 'string', default: G.model, help: "Served model name; other names get vLLM's 404." },
   {
     name: 'max-model-len',
     type: 'int',
@@ -160,7 +160,7 @@ export const SIM_FLAGS = [
     type: 'number',
     default: T.kvTtlMs,
     min: 0,
-    help: 'How long a prefill pod keeps KV blocks for its decode pod, ms.',
+    help: "How long a prefill pod keeps KV blocks for its decode pod (vLLM's abort timeout), ms.",
   },
   {
     name: 'no-think',
