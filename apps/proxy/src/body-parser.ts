@@ -88,6 +88,7 @@ class BodyWorker {
       raw: a.raw ? buf(a.raw) : p.received,
       body: a.body,
       hash: a.hash as U64 | undefined,
+      hashKey: a.hashKey,
       prefillBody: a.prefillBody ? buf(a.prefillBody) : undefined,
     });
   }

@@ -18,6 +18,7 @@ export type WorkerAnswer =
       readonly raw?: Uint8Array;
       readonly body: Record<string, unknown>;
       readonly hash: { hi: number; lo: number } | undefined;
+      readonly hashKey: string | undefined;
       readonly prefillBody: Uint8Array | undefined;
     }
   | {
@@ -43,6 +44,7 @@ parentPort?.on('message', (task: WorkerTask) => {
       ...(changed ? { raw: p.raw } : {}),
       body: p.body,
       hash: p.hash,
+      hashKey: p.hashKey,
       prefillBody: p.prefillBody,
     };
   } catch (err) {

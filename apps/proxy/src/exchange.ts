@@ -24,6 +24,8 @@ export interface Exchange {
   readonly requestId: string;
   /** The client's id (or requestId), echoed as X-Request-Id. */
   readonly clientRequestId: string;
+  /** The string the request was hashed by (rendezvous_hash scores pods with it). */
+  readonly hashKey?: string;
   /** The request's span (--enable-trace). */
   readonly trace?: RequestTrace;
   /** The client asked for a stream (`stream: true`). */

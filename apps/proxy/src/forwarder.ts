@@ -147,7 +147,7 @@ export class Forwarder {
     const clientHeaders: Record<string, string | string[] | undefined> = incoming
       ? incoming.headers
       : headersRecord(c.req.raw.headers);
-    const { raw, body, hash, prefillBody } = await this.d.bodyParser.prepare(received, {
+    const { raw, body, hash, hashKey, prefillBody } = await this.d.bodyParser.prepare(received, {
       route,
       prefill: config.mode === 'pd',
       ...(this.needsHash
@@ -174,6 +174,7 @@ export class Forwarder {
       startedMs,
       requestId,
       clientRequestId: ids.client,
+      ...(hashKey !== undefined ? { hashKey } : {}),
       ...(rt ? { trace: rt } : {}),
       streaming: body.stream === true,
       headers: upstreamHeaders(clientHeaders, requestId, this.auth),

@@ -104,7 +104,7 @@ export class Legs {
   ): Promise<Answer> {
     const { pods, metrics, config, logger } = this.d;
     const prefillBody = prepared ?? bodyJson(buildPrefillBody(ex.route, body));
-    const prefillOrder = this.limit(this.prefillPicker.order(table.rings.prefill, hash, pods));
+    const prefillOrder = this.limit(this.prefillPicker.order(table.rings.prefill, hash, pods, ex.hashKey));
     let kv: Record<string, unknown> | undefined;
     for (let i = 0; i < prefillOrder.length && kv === undefined; i++) {
       const pod = pods.get(prefillOrder[i] as string);
@@ -196,14 +196,20 @@ export class Legs {
       ex,
       table,
       'decode',
-      this.limit(this.decodePicker.order(table.rings.decode, hash, pods)),
+      this.limit(this.decodePicker.order(table.rings.decode, hash, pods, ex.hashKey)),
       decodeBody,
       kv !== undefined,
     );
   }
 
   plain(ex: Exchange, table: RoutingTable, raw: Buffer, hash: U64 | undefined): Promise<Answer> {
-    return this.walk(ex, table, 'plain', this.limit(this.plainPicker.order(table.rings.plain, hash, this.d.pods)), raw);
+    return this.walk(
+      ex,
+      table,
+      'plain',
+      this.limit(this.plainPicker.order(table.rings.plain, hash, this.d.pods, ex.hashKey)),
+      raw,
+    );
   }
 
   /** Sends `body` to the pods in order until one answers below 500. */

@@ -88,3 +88,42 @@ describe('round_robin, random, power_of_two', () => {
     expect(order.at(-1)).toBe(m0);
   });
 });
+
+describe('rendezvous_hash', () => {
+  const picker = new Picker('rendezvous_hash', { boundedLoadFactor: 1.25 });
+  // The score as vllm-router's policy computes it: fbi_hash("{hash_key}:{worker_url}"), as hex to compare.
+  const score = (key: string, member: string) => {
+    const h = fbiHash(`${key}:${member}`);
+    return BigInt(h.hi) * 2n ** 32n + BigInt(h.lo);
+  };
+
+  it('tries the highest-scoring member first, then the others by falling score', () => {
+    for (const key of ['request:hi', 'session:s1', 'user:u', 'header:x-session-id:abc']) {
+      const order = picker.order(ring, fbiHash(key), view(), key);
+      const scores = order.map((m) => score(key, m));
+      expect([...scores].sort((a, b) => (a > b ? -1 : a < b ? 1 : 0))).toEqual(scores);
+      expect(new Set(order).size).toBe(MEMBERS.length);
+    }
+  });
+
+  it('a member leaving moves only the keys it owned', () => {
+    const fewer = new ConsistentHashRing(MEMBERS.slice(0, 3));
+    let moved = 0;
+    for (let i = 0; i < 400; i++) {
+      const key = `session:${i}`;
+      const before = picker.order(ring, fbiHash(key), view(), key)[0];
+      const after = picker.order(fewer, fbiHash(key), view(), key)[0];
+      if (before !== MEMBERS[3]) expect(after).toBe(before);
+      else moved++;
+    }
+    // Every member owns some keys (near-even spread over 400 keys).
+    expect(moved).toBeGreaterThan(50);
+    expect(moved).toBeLessThan(150);
+  });
+
+  it('puts ejected members last', () => {
+    const key = 'request:x';
+    const first = picker.order(ring, fbiHash(key), view(), key)[0] as string;
+    expect(picker.order(ring, fbiHash(key), view({}, [first]), key).at(-1)).toBe(first);
+  });
+});

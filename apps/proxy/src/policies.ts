@@ -1,7 +1,7 @@
 // Policies turn a ring (and the request's hash) into an ordered list of pods to try: the first is the
 // choice, the rest is the failover order. Ejected pods go to the end (tried only when nothing else is
 // left), so ejection changes the walk and never the ring.
-import { type ConsistentHashRing, pickBoundedLoad, type U64 } from '@pdrouter/core';
+import { type ConsistentHashRing, compareU64, fbiHash, pickBoundedLoad, type U64 } from '@pdrouter/core';
 import type { Policy } from './config.ts';
 
 export interface PodView {
@@ -9,7 +9,8 @@ export interface PodView {
   isEjected(url: string): boolean;
 }
 
-export const usesHash = (p: Policy): boolean => p === 'consistent_hash' || p === 'bounded_load';
+export const usesHash = (p: Policy): boolean =>
+  p === 'consistent_hash' || p === 'bounded_load' || p === 'rendezvous_hash';
 
 export class Picker {
   private readonly policy: Policy;
@@ -27,8 +28,8 @@ export class Picker {
     return this.policy;
   }
 
-  /** Pods in the order to try them. `hash` is required by the hash policies. */
-  order(ring: ConsistentHashRing, hash: U64 | undefined, pods: PodView): string[] {
+  /** Pods in the order to try them. `hash` (and for rendezvous_hash `key`, what was hashed) are required by the hash policies. */
+  order(ring: ConsistentHashRing, hash: U64 | undefined, pods: PodView, key = ''): string[] {
     const members = ring.members;
     const n = members.length;
     if (n === 0) return [];
@@ -44,6 +45,10 @@ export class Picker {
         const admitted = walk.filter((m) => !pods.isEjected(m));
         const pick = pickBoundedLoad(admitted, (m) => pods.inFlight(m), this.boundedLoadFactor);
         order = pick === undefined ? [...walk] : [pick, ...walk.filter((m) => m !== pick)];
+        break;
+      }
+      case 'rendezvous_hash': {
+        order = rendezvousOrder(ring.members, key);
         break;
       }
       case 'round_robin': {
@@ -69,6 +74,17 @@ export class Picker {
     }
     return ejectedLast(order, pods);
   }
+}
+
+/**
+ * vllm-router's rendezvous_hash: each member scores fbiHash(`{key}:{member}`), the highest wins (on a tie
+ * the later member, as Rust's max_by_key picks). The rest, by falling score, is the failover order, so a
+ * member leaving moves only its own keys.
+ */
+export function rendezvousOrder(members: readonly string[], key: string): string[] {
+  const scored = members.map((m, i) => ({ m, i, score: fbiHash(`${key}:${m}`) }));
+  scored.sort((a, b) => compareU64(b.score, a.score) || b.i - a.i);
+  return scored.map((s) => s.m);
 }
 
 /** Ejected pods compare as heavily loaded so power_of_two avoids them. */

@@ -30,6 +30,8 @@ export interface PreparedBody {
   readonly raw: Buffer;
   readonly body: Record<string, unknown>;
   readonly hash: U64 | undefined;
+  /** What was hashed (rendezvous_hash scores the pods with it). */
+  readonly hashKey: string | undefined;
   readonly prefillBody: Buffer | undefined;
 }
 
@@ -37,6 +39,7 @@ export interface PreparedBody {
 export function prepareBody(received: Buffer, options: PrepareOptions): PreparedBody {
   const { raw, body } = withoutPodOnlyFields(received, parseGenerationBody(received, options.route));
   let hash: U64 | undefined;
+  let hashKey: string | undefined;
   const hk = options.hashKey;
   if (hk !== undefined) {
     const key = extractHashKey((name) => hk.headers[name], body, {
@@ -45,7 +48,8 @@ export function prepareBody(received: Buffer, options: PrepareOptions): Prepared
       ...(hk.prefixBytes !== undefined ? { prefixBytes: hk.prefixBytes } : {}),
     });
     hash = fbiHash(key);
+    hashKey = key;
   }
   const prefillBody = options.prefill ? Buffer.from(bodyJson(buildPrefillBody(options.route, body))) : undefined;
-  return { raw, body, hash, prefillBody };
+  return { raw, body, hash, hashKey, prefillBody };
 }

@@ -5,7 +5,14 @@
 // usage error (exit 2) that names it and says why.
 import type { FlagSpec } from '@pdrouter/cli';
 
-export const POLICIES = ['consistent_hash', 'bounded_load', 'round_robin', 'random', 'power_of_two'] as const;
+export const POLICIES = [
+  'consistent_hash',
+  'bounded_load',
+  'rendezvous_hash',
+  'round_robin',
+  'random',
+  'power_of_two',
+] as const;
 /** vllm-router policies we accept but route with consistent_hash instead (reported at start-up). */
 export const UNSUPPORTED_POLICIES = ['cache_aware', 'cache_aware_no_queue', 'sico_sticky'] as const;
 const POLICY_CHOICES = [...POLICIES, ...UNSUPPORTED_POLICIES] as const;
@@ -46,7 +53,7 @@ export const VLLM_ROUTER_FLAGS = [
     type: 'enum',
     choices: POLICY_CHOICES,
     default: 'consistent_hash',
-    help: 'Routing policy for both roles: consistent_hash, bounded_load (consistent hash capped at --bounded-load-factor x mean in-flight), round_robin, random, power_of_two. cache_aware/cache_aware_no_queue/sico_sticky are accepted and route as consistent_hash.',
+    help: 'Routing policy for both roles: consistent_hash, bounded_load (consistent hash capped at --bounded-load-factor x mean in-flight), rendezvous_hash (highest fbiHash(key:pod) wins, as vllm-router), round_robin, random, power_of_two. cache_aware/cache_aware_no_queue/sico_sticky are accepted and route as consistent_hash.',
   },
   {
     name: 'prefill-policy',
