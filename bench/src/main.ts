@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `node bench/src/main.ts <scenario> [--quick] [flags]`: runs one benchmark scenario and writes
 // bench/results/<scenario>.json and .md (<scenario>-quick.* for --quick, so a quick run never replaces a full one).
-import { ScenarioArgsError, type ScenarioContext, scenarioContext } from './scenarios/context.ts';
+import { UsageError, usageErrorText } from '@pdrouter/cli';
+import { type ScenarioContext, scenarioContext } from './scenarios/context.ts';
 
 const SCENARIOS: Record<string, { help: string; run: (ctx: ScenarioContext) => Promise<void> }> = {
   seed: {
@@ -58,9 +59,9 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     ctx = scenarioContext(quick ? `${name}-quick` : name, rest, `node bench/src/main.ts ${args.join(' ')}`);
   } catch (err) {
-    if (err instanceof ScenarioArgsError) {
-      process.stderr.write(`${name}: ${err.message}\n`);
-      return 2;
+    if (err instanceof UsageError) {
+      process.stderr.write(usageErrorText(`bench ${name}`, err));
+      return err.exitCode;
     }
     throw err;
   }

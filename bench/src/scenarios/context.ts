@@ -1,3 +1,5 @@
+import { UsageError } from '@pdrouter/cli';
+
 /** What every scenario gets: --quick, its own flags (parsed once, frozen) and the command line that ran it. */
 export interface ScenarioContext {
   readonly name: string;
@@ -9,8 +11,6 @@ export interface ScenarioContext {
   ints(flag: string): number[] | undefined;
 }
 
-export class ScenarioArgsError extends Error {}
-
 export function scenarioContext(name: string, argv: readonly string[], command: string): ScenarioContext {
   let quick = false;
   const values = new Map<string, string>();
@@ -20,12 +20,12 @@ export function scenarioContext(name: string, argv: readonly string[], command: 
       quick = true;
       continue;
     }
-    if (!arg.startsWith('--')) throw new ScenarioArgsError(`unexpected argument '${arg}'`);
+    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument '${arg}'`);
     const eq = arg.indexOf('=');
     if (eq > 0) values.set(arg.slice(2, eq), arg.slice(eq + 1));
     else {
       const value = argv[++i];
-      if (value === undefined) throw new ScenarioArgsError(`${arg} needs a value`);
+      if (value === undefined) throw new UsageError(`${arg} needs a value`);
       values.set(arg.slice(2), value);
     }
   }
@@ -33,7 +33,7 @@ export function scenarioContext(name: string, argv: readonly string[], command: 
     const v = values.get(flag);
     if (v === undefined) return undefined;
     const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0) throw new ScenarioArgsError(`--${flag} must be a positive integer, got '${v}'`);
+    if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${flag} must be a positive integer, got '${v}'`);
     return n;
   };
   return Object.freeze({
@@ -48,8 +48,7 @@ export function scenarioContext(name: string, argv: readonly string[], command: 
       if (v === undefined) return undefined;
       return v.split(',').map((part) => {
         const n = Number(part);
-        if (!Number.isInteger(n) || n <= 0)
-          throw new ScenarioArgsError(`--${flag}: '${part}' is not a positive integer`);
+        if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${flag}: '${part}' is not a positive integer`);
         return n;
       });
     },

@@ -31,7 +31,6 @@ export interface FlagParser<T extends readonly FlagSpec[]> {
   parse(argv: readonly string[], env?: Env): ParsedFlags<T>;
 }
 
-type Token = ReturnType<typeof parseArgs>['tokens'] extends (infer U)[] | undefined ? U : never;
 /** What the pass collects per flag before the defaults are applied. */
 type Value = string | number | boolean | readonly (string | UrlPort)[];
 
@@ -75,7 +74,8 @@ export function flagParser<const T extends readonly FlagSpec[]>(
       raw.set(name, [...(Array.isArray(before) ? before : []), ...items]);
     };
     for (let i = 0; i < tokens.length; i++) {
-      const token = tokens[i] as Token;
+      const token = tokens[i];
+      if (token === undefined) break;
       if (token.kind === 'option-terminator') continue;
       if (token.kind === 'positional') {
         if (parserOptions.positionals === true) {
