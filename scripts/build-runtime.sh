@@ -2,7 +2,11 @@
 # The image's build stage as a script: produces the runtime tree that the final stage of
 # deploy/docker/Dockerfile copies to /app, and that CI starts the apps from.
 #
-#   bash scripts/build-runtime.sh OUT_DIR
+#   bash scripts/build-runtime.sh OUT_DIR [PACKAGE_DIR...]
+#
+# PACKAGE_DIR: the entry packages (default apps/proxy apps/discovery apps/ctl, the production images);
+# the dev overlay's simulator image is built from its own tree (packages/vllm-sim), so the production
+# tree holds no simulator.
 #
 # TypeScript runs on Node 24 by type stripping, which Node applies only outside node_modules, so the
 # workspace packages keep their real paths (apps/proxy, packages/core, ...) and pnpm links them; a
@@ -16,9 +20,11 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-OUT=${1:?usage: bash scripts/build-runtime.sh OUT_DIR}
+OUT=${1:?usage: bash scripts/build-runtime.sh OUT_DIR [PACKAGE_DIR...]}
+shift
 # The apps the images run; their workspace dependencies are added below.
 ENTRY_PACKAGES=(apps/proxy apps/discovery apps/ctl)
+[ $# -gt 0 ] && ENTRY_PACKAGES=("$@")
 
 log() { printf '[build-runtime] %s\n' "$*" >&2; }
 

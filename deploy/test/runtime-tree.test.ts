@@ -2,6 +2,7 @@
 // the apps start with nothing else, the way the final stage runs them: `node apps/proxy/src/main.ts`.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import {
+  existsSync,
   lstatSync,
   mkdtempSync,
   readdirSync,
@@ -93,17 +94,28 @@ function walk(dir: string, visit: (path: string) => void): void {
 describe('runtime tree (scripts/build-runtime.sh)', () => {
   let tree: string;
 
-  beforeAll(async () => {
-    tree = mkdtempSync(join(tmpdir(), 'pdrouter-runtime-'));
-    await run('bash', [join(REPO, 'scripts', 'build-runtime.sh'), tree], {
-      timeout: BUILD_TIMEOUT_MS,
-      maxBuffer: 16 * 1024 * 1024,
-    });
-  }, BUILD_TIMEOUT_MS + 5_000);
+  /** The dev overlay's simulator image tree (packages/vllm-sim only). */
+  let simTree: string;
+
+  beforeAll(
+    async () => {
+      tree = mkdtempSync(join(tmpdir(), 'pdrouter-runtime-'));
+      simTree = mkdtempSync(join(tmpdir(), 'pdrouter-sim-runtime-'));
+      const build = (out: string, ...entries: string[]) =>
+        run('bash', [join(REPO, 'scripts', 'build-runtime.sh'), out, ...entries], {
+          timeout: BUILD_TIMEOUT_MS,
+          maxBuffer: 16 * 1024 * 1024,
+        });
+      await build(tree);
+      await build(simTree, 'packages/vllm-sim');
+    },
+    2 * BUILD_TIMEOUT_MS + 5_000,
+  );
 
   afterAll(async () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     if (tree) rmSync(tree, { recursive: true, force: true });
+    if (simTree) rmSync(simTree, { recursive: true, force: true });
   });
 
   it('holds the apps at their real paths, linked to the workspace packages, without tests or dev tools', () => {
@@ -138,10 +150,33 @@ describe('runtime tree (scripts/build-runtime.sh)', () => {
     expect(problems).toEqual([]);
   });
 
+  it('holds no simulator, demo, test helper or test fixture', () => {
+    for (const absent of [
+      'packages/vllm-sim/src',
+      'packages/testkit/src',
+      'apps/demo/src',
+      'bench/src',
+      'deploy/src',
+    ]) {
+      expect(existsSync(join(tree, absent)), absent).toBe(false);
+    }
+    const found: string[] = [];
+    walk(tree, (path) => {
+      const rel = relative(tree, path);
+      if (rel.startsWith('node_modules/.pnpm')) return;
+      const name = rel.split('/').at(-1) ?? '';
+      if (/^(test|tests|__fixtures__|test-support)$/.test(name) || /^(demo|test-proxy)\.ts$/.test(name))
+        found.push(rel);
+      if (/node_modules\/@pdrouter\/(vllm-sim|testkit|demo|bench|deploy)$/.test(rel)) found.push(rel);
+    });
+    expect(found).toEqual([]);
+  });
+
   it('starts the proxy against simulated pods: /health, a P/D completion, /metrics, clean SIGTERM', async () => {
+    // The simulator is not in the tree (the image never runs it): it starts from the repository.
     const sim = await startFromTree(
       tree,
-      'packages/vllm-sim/src/main.ts',
+      join(REPO, 'packages/vllm-sim/src/main.ts'),
       ['--prefill', '1', '--decode', '1', '--base-port', '0'],
       (l) => l.event === 'ready',
     );
@@ -198,17 +233,24 @@ describe('runtime tree (scripts/build-runtime.sh)', () => {
 
   it('matches the Dockerfile: entry points in the tree, non-root user, the ports the manifests use', async () => {
     const dockerfile = readFileSync(DOCKERFILE, 'utf8');
-    expect(dockerfile).toContain('bash scripts/build-runtime.sh /runtime\n');
+    expect(dockerfile).toContain('bash scripts/build-runtime.sh /runtime && ');
+    expect(dockerfile).toContain('bash scripts/build-runtime.sh /sim-runtime packages/vllm-sim\n');
     expect(dockerfile).toMatch(/^COPY --from=build \/runtime \/app$/m);
+    expect(dockerfile).toMatch(/^COPY --from=build \/sim-runtime \/app$/m);
     expect(dockerfile).toMatch(/^USER 65532:65532$/m);
     expect(dockerfile).toMatch(/^ARG NODE_VERSION=24\.\d+\.\d+$/m);
     const pnpm = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).packageManager as string;
     expect(dockerfile).toContain(`ARG PNPM_VERSION=${pnpm.replace('pnpm@', '')}`);
     const entrypoints = [...dockerfile.matchAll(/^ENTRYPOINT \["([^"]+)", "([^"]+)"\]$/gm)];
-    expect(entrypoints.map((m) => m[2])).toEqual(['apps/proxy/src/main.ts', 'apps/discovery/src/main.ts']);
+    expect(entrypoints.map((m) => m[2])).toEqual([
+      'apps/proxy/src/main.ts',
+      'apps/discovery/src/main.ts',
+      'packages/vllm-sim/src/main.ts',
+    ]);
     for (const m of entrypoints) {
       expect(m[1]).toBe(IMAGE_NODE);
-      expect(statSync(join(tree, m[2] as string)).isFile()).toBe(true);
+      const imageTree = m[2]?.startsWith('packages/vllm-sim/') ? simTree : tree;
+      expect(statSync(join(imageTree, m[2] as string)).isFile()).toBe(true);
     }
     expect(dockerfile).toMatch(/^EXPOSE 10001 29000$/m);
     expect(dockerfile).toMatch(/^EXPOSE 9090$/m);
@@ -221,7 +263,8 @@ describe('runtime tree (scripts/build-runtime.sh)', () => {
         for (const c of w.spec.template.spec.containers) {
           if (!c.image.startsWith('ghcr.io/pdrouter/') || !c.command) continue;
           expect(c.command[0]).toBe(IMAGE_NODE);
-          expect(statSync(join(tree, c.command[1] as string)).isFile(), c.command[1]).toBe(true);
+          const imageTree = c.image.startsWith('ghcr.io/pdrouter/vllm-sim:') ? simTree : tree;
+          expect(statSync(join(imageTree, c.command[1] as string)).isFile(), c.command[1]).toBe(true);
           checked++;
         }
       }
@@ -242,7 +285,7 @@ describe('runtime tree (scripts/build-runtime.sh)', () => {
         '--base-port': '0',
       };
       const args = (c.args ?? []).map((a, i, all) => local[all[i - 1] ?? ''] ?? a);
-      const sim = await startFromTree(tree, c.command?.[1] as string, args, (l) => l.event === 'ready');
+      const sim = await startFromTree(simTree, c.command?.[1] as string, args, (l) => l.event === 'ready');
       const pods = sim.line.pods as { url: string }[];
       expect(pods).toHaveLength(1);
       expect((await fetch(`${pods[0]?.url}/health`)).status).toBe(200);

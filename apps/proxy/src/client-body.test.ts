@@ -4,8 +4,8 @@
 import { connect } from 'node:net';
 import { waitUntil } from '@pdrouter/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestProxy, type TestProxy } from '../test/test-proxy.ts';
 import type { ProxyInstance } from './proxy.ts';
-import { startTestProxy, type TestProxy } from './test-proxy.ts';
 
 /** Writes `parts` in order on a new connection; resolves with what came back once the server closes. */
 function rawExchange(url: string, parts: (string | Buffer)[], timeoutMs = 10_000): Promise<string> {

@@ -3,8 +3,8 @@
 // the metrics listener too.
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestProxy, type TestProxy } from '../test/test-proxy.ts';
 import type { ProxyInstance } from './proxy.ts';
-import { startTestProxy, type TestProxy } from './test-proxy.ts';
 
 /** Sends `request` on an already open socket; resolves with everything received until the server closes. */
 function exchange(socket: Socket, request: string, timeoutMs = 5000): Promise<string> {

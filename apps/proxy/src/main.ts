@@ -41,7 +41,7 @@ export async function shutdown(
   }
 }
 
-/** Runs the proxy until a signal; returns the running proxy (used by demo.ts). */
+/** Runs the proxy until a signal; returns the running proxy. */
 export async function runProxy(
   config: ProxyConfig,
   logger: Logger,

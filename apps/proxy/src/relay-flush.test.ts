@@ -3,8 +3,8 @@
 // after it cuts nothing.
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestProxy, type TestProxy } from '../test/test-proxy.ts';
 import type { ProxyInstance } from './proxy.ts';
-import { startTestProxy, type TestProxy } from './test-proxy.ts';
 
 const KV = { do_remote_prefill: true, remote_engine_id: 'e', remote_block_ids: [1], remote_host: 'h', remote_port: 1 };
 /** Large enough to fill the socket buffers between the proxy and a client that reads slowly. */

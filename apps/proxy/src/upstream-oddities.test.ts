@@ -3,8 +3,8 @@
 // and a stream that ends without [DONE] is relayed as the pod sent it.
 import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestProxy, type TestProxy } from '../test/test-proxy.ts';
 import type { ProxyInstance } from './proxy.ts';
-import { startTestProxy, type TestProxy } from './test-proxy.ts';
 
 const KV = { do_remote_prefill: true, remote_engine_id: 'e', remote_block_ids: [1], remote_host: 'h', remote_port: 1 };
 const MB = Buffer.alloc(1024 * 1024, 0x20);

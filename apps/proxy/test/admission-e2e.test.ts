@@ -5,8 +5,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import OpenAI from 'openai';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestProxy, type TestProxy } from '../src/test-proxy.ts';
 import { metricValue, scrape, waitFor } from './helpers.ts';
+import { startTestProxy, type TestProxy } from './test-proxy.ts';
 
 const MODEL = 'm';
 const held: (() => void)[] = [];

@@ -2,9 +2,9 @@
 // pod as both prefill and decode, both listening on 127.0.0.1 port 0.
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { buildConfig } from './config.ts';
-import { parseFlags } from './flags.ts';
-import { createProxy, type ProxyInstance } from './proxy.ts';
+import { buildConfig } from '../src/config.ts';
+import { parseFlags } from '../src/flags.ts';
+import { createProxy, type ProxyInstance } from '../src/proxy.ts';
 
 export interface TestProxyOptions {
   /** Flags after the common ones (P/D with the pod as prefill and decode, ports 0 on 127.0.0.1). */
