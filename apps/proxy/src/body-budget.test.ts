@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConfig } from './config.ts';
 import { parseFlags } from './flags.ts';
 import type { ProxyInstance } from './proxy.ts';
-import { startTestProxy, type TestProxy } from './test-proxy.ts';
+import { startTestProxy, type TestProxy } from '../test/test-proxy.ts';
 
 const KV = { remote_engine_id: 'e', remote_block_ids: [1], remote_host: '127.0.0.1', remote_port: 1 };
 

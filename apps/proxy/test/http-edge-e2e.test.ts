@@ -10,7 +10,7 @@ import {
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTestProxy, type TestProxy } from '../src/test-proxy.ts';
+import { startTestProxy, type TestProxy } from './test-proxy.ts';
 import { waitFor } from './helpers.ts';
 
 const seen: IncomingHttpHeaders[] = [];

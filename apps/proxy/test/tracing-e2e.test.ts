@@ -11,7 +11,7 @@ import {
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestProxy } from '../src/test-proxy.ts';
+import { startTestProxy } from './test-proxy.ts';
 
 interface OtlpValue {
   stringValue?: string;
