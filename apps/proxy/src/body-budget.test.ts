@@ -3,10 +3,10 @@
 import { connect } from 'node:net';
 import { waitUntil } from '@pdrouter/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestProxy, type TestProxy } from '../test/test-proxy.ts';
 import { buildConfig } from './config.ts';
 import { parseFlags } from './flags.ts';
 import type { ProxyInstance } from './proxy.ts';
-import { startTestProxy, type TestProxy } from '../test/test-proxy.ts';
 
 const KV = { remote_engine_id: 'e', remote_block_ids: [1], remote_host: '127.0.0.1', remote_port: 1 };
 

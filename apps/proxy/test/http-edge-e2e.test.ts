@@ -10,8 +10,8 @@ import {
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTestProxy, type TestProxy } from './test-proxy.ts';
 import { waitFor } from './helpers.ts';
+import { startTestProxy, type TestProxy } from './test-proxy.ts';
 
 const seen: IncomingHttpHeaders[] = [];
 
