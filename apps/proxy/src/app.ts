@@ -1,6 +1,7 @@
 // The HTTP surface, built without listening (tests drive it with app.request()). One error vocabulary:
 // RouterError mapped to an OpenAI-shaped body in onError; anything else is a 500 without internals.
 import { timingSafeEqual } from 'node:crypto';
+import type { HttpBindings } from '@hono/node-server';
 import { RouterError, routerErrorBody } from '@pdrouter/core';
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { ProxyConfig } from './config.ts';
@@ -58,6 +59,24 @@ function ingressAuth(keys: readonly string[], validator: KeyValidator | undefine
   };
 }
 
+/** 127.0.0.0/8 and ::1, also written as IPv4-mapped IPv6. */
+export function isLoopback(address: string): boolean {
+  const a = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return a === '::1' || a.startsWith('127.');
+}
+
+/** Refuses requests from anywhere but loopback; in-process requests (no socket) are local. */
+const loopbackOnly: MiddlewareHandler = async function loopbackOnlyMiddleware(c, next) {
+  const address = (c.env as Partial<HttpBindings> | undefined)?.incoming?.socket?.remoteAddress;
+  if (address !== undefined && !isLoopback(address)) {
+    throw new RouterError(
+      'forbidden',
+      'admin routes answer only on loopback unless --ingress-api-key is set (then they need a key)',
+    );
+  }
+  await next();
+};
+
 export function isReady(deps: Pick<AppDeps, 'config' | 'state' | 'lifecycle'>): { ready: boolean; reason?: string } {
   if (deps.lifecycle.draining) return { ready: false, reason: 'draining' };
   const t = deps.state.table;
@@ -101,6 +120,10 @@ export function createApp(deps: AppDeps): Hono {
     );
     app.use('/v1/*', auth);
     app.use('/admin/*', auth);
+  } else {
+    // Without ingress keys nothing identifies an operator, and /admin/state lists every pod address:
+    // it answers only on loopback (kubectl port-forward, exec, a sidecar).
+    app.use('/admin/*', loopbackOnly);
   }
 
   for (const route of GENERATION_ROUTES) {

@@ -177,7 +177,7 @@ export class Forwarder {
       ...(hashKey !== undefined ? { hashKey } : {}),
       ...(rt ? { trace: rt } : {}),
       streaming: body.stream === true,
-      headers: upstreamHeaders(clientHeaders, requestId, this.auth),
+      headers: upstreamHeaders(clientHeaders, requestId, this.auth, incoming?.socket?.remoteAddress),
       signal: controller.signal,
       abortCause: undefined,
       abort(cause) {

@@ -22,6 +22,28 @@ const REPLACED_UPSTREAM = new Set([
   'expect',
   'x-request-id',
   'authorization',
+  // Only the router picks a data-parallel rank (a ring member's), never the client.
+  'x-data-parallel-rank',
+  // Where the request came from is the router's to say: a client could write anything here.
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-forwarded-port',
+  'x-real-ip',
+]);
+
+/**
+ * The pod response headers a client sees: what describes the body and how to retry. Anything else a pod
+ * (or whatever answers at its address) sets, Set-Cookie and server internals included, stays between the
+ * pod and the router.
+ */
+const RELAYED_DOWNSTREAM = new Set([
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'cache-control',
+  'retry-after',
 ]);
 
 function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
@@ -44,6 +66,8 @@ export function upstreamHeaders(
   client: Readonly<Record<string, string | string[] | undefined>>,
   requestId: string,
   auth: AuthMode,
+  /** The client's socket address, sent as X-Forwarded-For / X-Real-IP / Forwarded. */
+  clientAddress?: string,
 ): Record<string, string> {
   const named = connectionTokens(client.connection);
   const out: Record<string, string> = {};
@@ -54,6 +78,12 @@ export function upstreamHeaders(
   }
   out['content-type'] = 'application/json';
   out['x-request-id'] = requestId;
+  if (clientAddress) {
+    out['x-forwarded-for'] = clientAddress;
+    out['x-real-ip'] = clientAddress;
+    out['x-forwarded-proto'] = 'http';
+    out.forwarded = `for=${clientAddress.includes(':') ? `"[${clientAddress}]"` : clientAddress};proto=http`;
+  }
   if (auth.kind === 'key') out.authorization = `Bearer ${auth.value}`;
   else if (auth.kind === 'passthrough') {
     const a = client.authorization;
@@ -62,13 +92,12 @@ export function upstreamHeaders(
   return out;
 }
 
-/** The pod's response headers as sent to the client: end-to-end ones only, plus the request id. */
+/** The pod's response headers as sent to the client: the allow-listed ones, plus the request id. */
 export function downstreamHeaders(upstream: IncomingHttpHeaders, requestId: string): OutgoingHttpHeaders {
-  const named = connectionTokens(upstream.connection);
   const out: OutgoingHttpHeaders = {};
   for (const key in upstream) {
     const value = upstream[key];
-    if (value === undefined || HOP_BY_HOP.has(key) || named?.has(key)) continue;
+    if (value === undefined || !RELAYED_DOWNSTREAM.has(key)) continue;
     out[key] = value;
   }
   out['x-request-id'] = requestId;

@@ -2,20 +2,30 @@
 // client polling it does not reach a pod every time.
 import { RouterError } from '@pdrouter/core';
 import type { ProxyConfig } from './config.ts';
+import type { Logger } from './logger.ts';
 import type { PodRegistry } from './pods.ts';
 import type { RouterState } from './router-state.ts';
 import { readBodyText, type Upstreams } from './upstream.ts';
+import { classifyUpstreamError } from './upstream-errors.ts';
 
 /** How long one pod may take to list its models. */
 export const MODELS_TIMEOUT_MS = 5000;
 /** Largest model list read from a pod (a list of a few models is a few kilobytes). */
 export const MAX_MODELS_RESPONSE_BYTES = 1024 * 1024;
 
+interface ModelsDeps {
+  config: ProxyConfig;
+  state: RouterState;
+  pods: PodRegistry;
+  upstreams: Upstreams;
+  logger?: Logger;
+}
+
 export class ModelsCache {
   private cached: { body: string; atMs: number; fingerprint: string } | undefined;
-  private readonly deps: { config: ProxyConfig; state: RouterState; pods: PodRegistry; upstreams: Upstreams };
+  private readonly deps: ModelsDeps;
 
-  constructor(deps: { config: ProxyConfig; state: RouterState; pods: PodRegistry; upstreams: Upstreams }) {
+  constructor(deps: ModelsDeps) {
     this.deps = deps;
   }
 
@@ -60,9 +70,11 @@ export class ModelsCache {
         if (table) this.cached = { body, atMs: now, fingerprint: table.fingerprint };
         return body;
       } catch (err) {
-        lastError = (err as Error).message;
+        lastError = classifyUpstreamError(err).kind;
+        this.deps.logger?.warn('listing models failed', { pod: url, error: (err as Error).message });
       }
     }
+    // The kind of failure only: pod addresses and socket errors go to the log, not to clients.
     throw new RouterError('upstream_error', `could not list models from any pod (${lastError})`);
   }
 }

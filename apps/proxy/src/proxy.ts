@@ -121,7 +121,7 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
     bodyBudget,
     bodyParser,
   });
-  const models = new ModelsCache({ config, state, pods, upstreams });
+  const models = new ModelsCache({ config, state, pods, upstreams, logger });
   const app = createApp({
     config,
     state,

@@ -35,7 +35,8 @@ export function midStreamErrorEvent(failure: LegFailure): string {
     failure.kind === 'request_timeout'
       ? openAIErrorBody(`stream ended: ${failure.message}`, 'timeout_error', 'upstream_timeout')
       : openAIErrorBody(
-          `upstream pod failed mid-stream (${failure.kind}): ${failure.message}`,
+          // The kind only: the pod's own message (addresses, socket errors) is in the log.
+          `upstream pod failed mid-stream (${failure.kind})`,
           'upstream_error',
           'upstream_error',
         );

@@ -3,7 +3,7 @@ import { ERROR_STATUS, openAIErrorBody, RouterError, routerErrorBody, toRouterEr
 
 describe('errors', () => {
   test('statuses default from the code', () => {
-    const expected = [400, 400, 413, 415, 401, 404, 405, 429, 503, 503, 503, 502, 504, 500];
+    const expected = [400, 400, 413, 415, 401, 403, 404, 405, 429, 503, 503, 503, 502, 504, 500];
     expect(Object.values(ERROR_STATUS)).toEqual(expected);
     expect(new RouterError('no_members', 'no prefill members').status).toBe(503);
     expect(new RouterError('upstream_error', 'x', { status: 503 }).status).toBe(503);

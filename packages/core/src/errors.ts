@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'unauthorized'
+  | 'forbidden'
   | 'not_found'
   | 'method_not_allowed'
   | 'rate_limited'
@@ -24,6 +25,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   payload_too_large: 413,
   unsupported_media_type: 415,
   unauthorized: 401,
+  forbidden: 403,
   not_found: 404,
   method_not_allowed: 405,
   rate_limited: 429,
@@ -42,6 +44,7 @@ export const ERROR_TYPE: Readonly<Record<ErrorCode, string>> = Object.freeze({
   payload_too_large: 'invalid_request_error',
   unsupported_media_type: 'invalid_request_error',
   unauthorized: 'authentication_error',
+  forbidden: 'permission_error',
   not_found: 'invalid_request_error',
   method_not_allowed: 'invalid_request_error',
   rate_limited: 'rate_limit_error',
