@@ -29,6 +29,27 @@ export interface AppDeps {
 }
 
 const GENERATION_ROUTES: readonly GenerationRoute[] = ['/v1/completions', '/v1/chat/completions', '/v1/responses'];
+/**
+ * vLLM's other POST routes, forwarded to one pod and named in metrics; any other POST is forwarded too
+ * (as vllm-router's transparent proxy does) under the label "other".
+ */
+export const FORWARDED_ROUTES: readonly string[] = [
+  '/v1/embeddings',
+  '/v1/rerank',
+  '/rerank',
+  '/v2/rerank',
+  '/v1/score',
+  '/score',
+  '/tokenize',
+  '/detokenize',
+  '/v1/audio/transcriptions',
+  '/v1/audio/translations',
+  '/v1/audio/speech',
+  '/pooling',
+  '/classify',
+];
+const FORWARDED_OTHER = 'other';
+const forwardedLabel = (path: string): string => (FORWARDED_ROUTES.includes(path) ? path : FORWARDED_OTHER);
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
 function jsonError(err: RouterError): Response {
@@ -96,6 +117,8 @@ export function createApp(deps: AppDeps): Hono {
     if (err instanceof RouterError) {
       if (err.status >= 500) logger.warn('request failed', { path: c.req.path, code: err.code, error: err.message });
       if (GENERATION_ROUTES.includes(c.req.path as GenerationRoute)) deps.metrics.requestError(c.req.path, err.code);
+      else if (c.req.method === 'POST' && !c.req.path.startsWith('/admin/'))
+        deps.metrics.requestError(forwardedLabel(c.req.path), err.code);
       const res = jsonError(err);
       // A draining replica closes the connection so the client's next request goes to another one; after a
       // body that never arrived whole (408) the connection cannot carry another request.
@@ -113,18 +136,19 @@ export function createApp(deps: AppDeps): Hono {
   app.notFound((c) => jsonError(new RouterError('not_found', `no route for ${c.req.method} ${c.req.path}`)));
 
   if (config.corsAllowedOrigins.length > 0) app.use('*', corsMiddleware(config.corsAllowedOrigins));
-  if (config.ingressApiKeys.length > 0 || config.keyValidation) {
-    const auth = ingressAuth(
-      config.ingressApiKeys,
-      config.keyValidation ? new KeyValidator(config.keyValidation) : undefined,
-    );
-    app.use('/v1/*', auth);
-    app.use('/admin/*', auth);
+  const ingress =
+    config.ingressApiKeys.length > 0 || config.keyValidation
+      ? ingressAuth(config.ingressApiKeys, config.keyValidation ? new KeyValidator(config.keyValidation) : undefined)
+      : undefined;
+  if (ingress) {
+    app.use('/v1/*', ingress);
+    app.use('/admin/*', ingress);
   } else {
     // Without ingress keys nothing identifies an operator, and /admin/state lists every pod address:
     // it answers only on loopback (kubectl port-forward, exec, a sidecar).
     app.use('/admin/*', loopbackOnly);
   }
+  const auth: MiddlewareHandler = ingress ?? ((_c, next) => next());
 
   for (const route of GENERATION_ROUTES) {
     app.post(route, (c) => forwarder.generation(c, route));
@@ -194,5 +218,12 @@ export function createApp(deps: AppDeps): Hono {
       return res;
     });
   }
+  // Registered last, so the routes above (and their 405s) match first.
+  app.post('*', async (c, next) => {
+    // Paths outside /v1 are not covered by the /v1/* guard.
+    if (!c.req.path.startsWith('/v1/')) return auth(c, next);
+    await next();
+  });
+  app.post('*', (c) => forwarder.forwarded(c, c.req.path, forwardedLabel(c.req.path)));
   return app;
 }

@@ -18,6 +18,8 @@ export interface Answer {
 /** Per-request state shared by the legs. */
 export interface Exchange {
   readonly route: GenerationRoute;
+  /** The pod's path when it is not `route` (forwarded routes). */
+  readonly upstreamPath?: string;
   readonly rm: RouteMetrics;
   readonly startedMs: number;
   /** Sent on both legs (unique to this request). */

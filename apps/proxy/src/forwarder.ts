@@ -4,7 +4,7 @@
 import type { ServerResponse } from 'node:http';
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import { RouterError } from '@pdrouter/core';
+import { extractHashKey, fbiHash, RouterError, type U64 } from '@pdrouter/core';
 import type { Context } from 'hono';
 import type { Admission, Release } from './admission.ts';
 import type { BodyBudget, BodyReservation } from './body-budget.ts';
@@ -71,16 +71,25 @@ export class Forwarder {
         : { kind: 'passthrough' };
   }
 
-  async generation(c: Context, route: GenerationRoute): Promise<Response> {
+  /**
+   * Any other POST a vLLM pod serves (embeddings, rerank, score, tokenize, audio...): forwarded as it is
+   * to one pod (decode in P/D mode), chosen by the decode (or plain) policy, with the same limits,
+   * admission, errors and metrics. `label` names it in metrics (a known route, else "other").
+   */
+  forwarded(c: Context, path: string, label: string): Promise<Response> {
+    return this.generation(c, label as GenerationRoute, path);
+  }
+
+  async generation(c: Context, route: GenerationRoute, forwardPath?: string): Promise<Response> {
     const { config, metrics } = this.d;
     const startedMs = performance.now();
     const rm = metrics.route(route);
     rm.requests.inc();
-    if (config.mode === 'pd') rm.pdRequests.inc();
-    if (this.d.tracing === undefined) return this.admitted(c, route, startedMs, undefined);
+    if (config.mode === 'pd' && forwardPath === undefined) rm.pdRequests.inc();
+    if (this.d.tracing === undefined) return this.admitted(c, route, startedMs, undefined, forwardPath);
     const rt = this.d.tracing.startRequest(route, clientHeadersOf(c));
     try {
-      return await this.admitted(c, route, startedMs, rt);
+      return await this.admitted(c, route, startedMs, rt, forwardPath);
     } catch (err) {
       if (err instanceof RouterError) rt?.fail(err.code, err.status);
       else rt?.fail('internal_error', 500);
@@ -95,11 +104,12 @@ export class Forwarder {
     route: GenerationRoute,
     startedMs: number,
     rt: RequestTrace | undefined,
+    forwardPath: string | undefined,
   ): Promise<Response> {
     const { config, metrics, lifecycle } = this.d;
     const rm = metrics.route(route);
     if (lifecycle.draining) throw new RouterError('draining', 'the router is shutting down; retry the request');
-    checkJsonContentType(c.req.header('content-type'));
+    if (forwardPath === undefined) checkJsonContentType(c.req.header('content-type'));
     const slot = this.d.admission.admit((cancel) => {
       (c.env as Partial<HttpBindings> | undefined)?.outgoing?.once('close', cancel);
     });
@@ -116,13 +126,13 @@ export class Forwarder {
       reservation.release();
       const seconds = (performance.now() - startedMs) / 1000;
       rm.duration.observe(seconds);
-      if (config.mode === 'pd') rm.pdDuration.observe(seconds);
+      if (config.mode === 'pd' && forwardPath === undefined) rm.pdDuration.observe(seconds);
       metrics.inFlightRequests.dec();
       lifecycle.end();
       release();
     };
     try {
-      return await this.forward(c, route, startedMs, reservation, done, rt);
+      return await this.forward(c, route, startedMs, reservation, done, rt, forwardPath);
     } catch (err) {
       done();
       throw err;
@@ -136,6 +146,7 @@ export class Forwarder {
     reservation: BodyReservation,
     done: () => void,
     rt: RequestTrace | undefined,
+    forwardPath: string | undefined,
   ): Promise<Response> {
     const { config, metrics } = this.d;
     const rm = metrics.route(route);
@@ -147,20 +158,23 @@ export class Forwarder {
     const clientHeaders: Record<string, string | string[] | undefined> = incoming
       ? incoming.headers
       : headersRecord(c.req.raw.headers);
-    const { raw, body, hash, hashKey, prefillBody } = await this.d.bodyParser.prepare(received, {
-      route,
-      prefill: config.mode === 'pd',
-      ...(this.needsHash
-        ? {
-            hashKey: {
-              mode: config.hashKeyMode,
-              router: config.vllmRouterKind,
-              ...(config.hashPrefixBytes !== undefined ? { prefixBytes: config.hashPrefixBytes } : {}),
-              headers: firstValues(clientHeaders),
-            },
-          }
-        : {}),
-    });
+    const { raw, body, hash, hashKey, prefillBody } =
+      forwardPath !== undefined
+        ? this.forwardedBody(received, clientHeaders)
+        : await this.d.bodyParser.prepare(received, {
+            route,
+            prefill: config.mode === 'pd',
+            ...(this.needsHash
+              ? {
+                  hashKey: {
+                    mode: config.hashKeyMode,
+                    router: config.vllmRouterKind,
+                    ...(config.hashPrefixBytes !== undefined ? { prefixBytes: config.hashPrefixBytes } : {}),
+                    headers: firstValues(clientHeaders),
+                  },
+                }
+              : {}),
+          });
 
     const table = this.d.state.table;
     this.legs.checkMembers(table);
@@ -170,6 +184,7 @@ export class Forwarder {
     const controller = new AbortController();
     const ex: Exchange = {
       route,
+      ...(forwardPath !== undefined ? { upstreamPath: forwardPath } : {}),
       rm,
       startedMs,
       requestId,
@@ -177,7 +192,13 @@ export class Forwarder {
       ...(hashKey !== undefined ? { hashKey } : {}),
       ...(rt ? { trace: rt } : {}),
       streaming: body.stream === true,
-      headers: upstreamHeaders(clientHeaders, requestId, this.auth, incoming?.socket?.remoteAddress),
+      headers: upstreamHeaders(
+        clientHeaders,
+        requestId,
+        this.auth,
+        incoming?.socket?.remoteAddress,
+        forwardPath !== undefined,
+      ),
       signal: controller.signal,
       abortCause: undefined,
       abort(cause) {
@@ -210,9 +231,11 @@ export class Forwarder {
 
     try {
       const answer =
-        config.mode === 'pd'
-          ? await this.legs.pd(ex, table as RoutingTable, raw, body, hash, prefillBody)
-          : await this.legs.plain(ex, table as RoutingTable, raw, hash);
+        forwardPath !== undefined
+          ? await this.legs.one(ex, table as RoutingTable, raw, hash)
+          : config.mode === 'pd'
+            ? await this.legs.pd(ex, table as RoutingTable, raw, body, hash, prefillBody)
+            : await this.legs.plain(ex, table as RoutingTable, raw, hash);
       ex.trace?.status(answer.res.statusCode);
       return await this.relay(ex, answer, outgoing, finish);
     } catch (err) {
@@ -233,6 +256,42 @@ export class Forwarder {
       }
       throw err;
     }
+  }
+
+  /**
+   * A forwarded route's body: sent as received. A JSON body is read for the hash key (vllm-router's
+   * transparent routes key on the headers, then on the body serialised) and its `stream` flag.
+   */
+  private forwardedBody(
+    received: Buffer,
+    clientHeaders: Readonly<Record<string, string | string[] | undefined>>,
+  ): {
+    raw: Buffer;
+    body: Record<string, unknown>;
+    hash: U64 | undefined;
+    hashKey: string | undefined;
+    prefillBody: undefined;
+  } {
+    const { config } = this.d;
+    let body: Record<string, unknown> = {};
+    const type = String(clientHeaders['content-type'] ?? '');
+    if (/^application\/json\b/i.test(type) || type === '') {
+      try {
+        const parsed: unknown = JSON.parse(received.toString('utf8'));
+        if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
+          body = parsed as Record<string, unknown>;
+      } catch {
+        // The pod answers a malformed body itself, as it would without a router.
+      }
+    }
+    if (!this.needsHash) return { raw: received, body, hash: undefined, hashKey: undefined, prefillBody: undefined };
+    const headers = firstValues(clientHeaders);
+    const hashKey = extractHashKey((name) => headers[name], body, {
+      mode: config.hashKeyMode,
+      router: config.hashKeyMode === 'vllm-router' && config.mode === 'pd' ? 'vllm-pd' : config.vllmRouterKind,
+      ...(config.hashPrefixBytes !== undefined ? { prefixBytes: config.hashPrefixBytes } : {}),
+    });
+    return { raw: received, body, hash: fbiHash(hashKey), hashKey, prefillBody: undefined };
   }
 
   /** Hands the answer to the client and settles the accounting when the body is done. */

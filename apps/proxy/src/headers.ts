@@ -68,6 +68,8 @@ export function upstreamHeaders(
   auth: AuthMode,
   /** The client's socket address, sent as X-Forwarded-For / X-Real-IP / Forwarded. */
   clientAddress?: string,
+  /** Forwarded routes keep the client's content type (multipart audio, say). */
+  keepContentType = false,
 ): Record<string, string> {
   const named = connectionTokens(client.connection);
   const out: Record<string, string> = {};
@@ -76,7 +78,9 @@ export function upstreamHeaders(
     if (value === undefined || HOP_BY_HOP.has(key) || REPLACED_UPSTREAM.has(key) || named?.has(key)) continue;
     out[key] = Array.isArray(value) ? value.join(', ') : value;
   }
-  out['content-type'] = 'application/json';
+  const clientType = client['content-type'];
+  out['content-type'] =
+    keepContentType && typeof clientType === 'string' && clientType !== '' ? clientType : 'application/json';
   out['x-request-id'] = requestId;
   if (clientAddress) {
     out['x-forwarded-for'] = clientAddress;

@@ -202,6 +202,18 @@ export class Legs {
     );
   }
 
+  /** One leg to one pod for a forwarded route: a decode pod in P/D mode (as vllm-router does), else a plain one. */
+  one(ex: Exchange, table: RoutingTable, raw: Buffer, hash: U64 | undefined): Promise<Answer> {
+    if (this.d.config.mode !== 'pd') return this.plain(ex, table, raw, hash);
+    return this.walk(
+      ex,
+      table,
+      'decode',
+      this.limit(this.decodePicker.order(table.rings.decode, hash, this.d.pods, ex.hashKey)),
+      raw,
+    );
+  }
+
   plain(ex: Exchange, table: RoutingTable, raw: Buffer, hash: U64 | undefined): Promise<Answer> {
     return this.walk(
       ex,
@@ -306,7 +318,7 @@ export class Legs {
     try {
       res = await this.d.upstreams.request(url, {
         method: 'POST',
-        path: ex.route,
+        path: ex.upstreamPath ?? ex.route,
         headers,
         body,
         signal: ex.signal,
