@@ -1,4 +1,4 @@
-import { UsageError } from '@pdrouter/cli';
+import { type FlagSpec, flagParser, UsageError } from '@pdrouter/cli';
 
 /** What every scenario gets: --quick, its own flags (parsed once, frozen) and the command line that ran it. */
 export interface ScenarioContext {
@@ -11,26 +11,29 @@ export interface ScenarioContext {
   ints(flag: string): number[] | undefined;
 }
 
-export function scenarioContext(name: string, argv: readonly string[], command: string): ScenarioContext {
-  let quick = false;
-  const values = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === '--quick') {
-      quick = true;
-      continue;
-    }
-    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument '${arg}'`);
-    const eq = arg.indexOf('=');
-    if (eq > 0) values.set(arg.slice(2, eq), arg.slice(eq + 1));
-    else {
-      const value = argv[++i];
-      if (value === undefined) throw new UsageError(`${arg} needs a value`);
-      values.set(arg.slice(2), value);
-    }
-  }
+/**
+ * Parses a scenario's flags (those it declares, each taking a value, and --quick): a flag the scenario does not
+ * declare is a usage error, so a misspelt one cannot be silently ignored.
+ */
+export function scenarioContext(
+  name: string,
+  flags: readonly string[],
+  argv: readonly string[],
+  command: string,
+): ScenarioContext {
+  const specs: FlagSpec[] = [
+    ...flags.map((flag): FlagSpec => ({ name: flag, type: 'string', help: '' })),
+    { name: 'quick', type: 'bool', help: 'A shorter run, written to <scenario>-quick.*' },
+  ];
+  const parsed = flagParser(specs).parse(argv).values;
+  const quick = parsed.quick === true;
+  const str = (flag: string): string | undefined => {
+    if (!flags.includes(flag)) throw new Error(`scenario ${name} reads --${flag} without declaring it`);
+    const v = parsed[flag];
+    return typeof v === 'string' ? v : undefined;
+  };
   const int = (flag: string): number | undefined => {
-    const v = values.get(flag);
+    const v = str(flag);
     if (v === undefined) return undefined;
     const n = Number(v);
     if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${flag} must be a positive integer, got '${v}'`);
@@ -42,9 +45,9 @@ export function scenarioContext(name: string, argv: readonly string[], command: 
     command,
     log: (line: string) => process.stdout.write(`[${name}] ${line}\n`),
     int,
-    str: (flag: string) => values.get(flag),
+    str,
     ints(flag: string) {
-      const v = values.get(flag);
+      const v = str(flag);
       if (v === undefined) return undefined;
       return v.split(',').map((part) => {
         const n = Number(part);
