@@ -1,8 +1,8 @@
 // Regenerates docs/configuration.md and the READMEs' flags sections from the apps' flag tables.
 // Usage: node deploy/scripts/gen-config-docs.ts
+import { DISCOVERY_FLAGS } from '@pdrouter/discovery';
+import { PROXY_FLAG_GROUPS } from '@pdrouter/proxy';
 import { SIM_FLAGS } from '@pdrouter/vllm-sim';
-import { DISCOVERY_FLAGS } from '../../apps/discovery/src/flags.ts';
-import { PROXY_FLAG_GROUPS } from '../../apps/proxy/src/flags.ts';
 import { biomeFormat } from '../src/docs/biome-format.ts';
 import { CONFIG_DOC_PATH, configurationMarkdown, simFlagsMarkdown } from '../src/docs/config-docs.ts';
 import { rewriteReadmeBlock, writeDoc } from '../src/docs/doc-files.ts';

@@ -1,7 +1,7 @@
 // Regenerates docs/metrics.md and the READMEs' metrics sections from the apps' metric registries.
 // Usage: node deploy/scripts/gen-metrics-docs.ts
-import { createDiscoveryMetrics } from '../../apps/discovery/src/metrics.ts';
-import { ProxyMetrics } from '../../apps/proxy/src/metrics.ts';
+import { createDiscoveryMetrics } from '@pdrouter/discovery';
+import { ProxyMetrics } from '@pdrouter/proxy';
 import { biomeFormat } from '../src/docs/biome-format.ts';
 import { rewriteReadmeBlock, writeDoc } from '../src/docs/doc-files.ts';
 import { definitionsOf, METRICS_DOC_PATH, metricsMarkdown } from '../src/docs/metrics-docs.ts';

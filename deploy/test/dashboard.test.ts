@@ -1,9 +1,9 @@
 // The Grafana dashboard is generated (scripts/gen-dashboard.ts) and only names metrics that exist.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createDiscoveryMetrics } from '@pdrouter/discovery';
+import { ProxyMetrics } from '@pdrouter/proxy';
 import { describe, expect, it } from 'vitest';
-import { createDiscoveryMetrics } from '../../apps/discovery/src/metrics.ts';
-import { ProxyMetrics } from '../../apps/proxy/src/metrics.ts';
 import { buildDashboard, dashboardJson } from '../src/dashboard/grafana.ts';
 import { metricNamesIn, metricsUsed } from '../src/dashboard/panels.ts';
 

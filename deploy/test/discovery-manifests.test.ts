@@ -1,6 +1,7 @@
 // Discovery's objects: least-privilege RBAC, and selectors/ports that find the overlay's vLLM pods.
+
+import { parseDiscoveryArgs } from '@pdrouter/discovery';
 import { describe, expect, it } from 'vitest';
-import { parseDiscoveryArgs } from '../../apps/discovery/src/config.ts';
 import {
   argValue,
   byKind,

@@ -2,12 +2,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FlagSpec } from '@pdrouter/cli';
+import { createDiscoveryMetrics, DISCOVERY_FLAGS } from '@pdrouter/discovery';
+import { PROXY_FLAG_GROUPS, PROXY_FLAGS, ProxyMetrics } from '@pdrouter/proxy';
 import { SIM_FLAGS } from '@pdrouter/vllm-sim';
 import { describe, expect, it } from 'vitest';
-import { DISCOVERY_FLAGS } from '../../apps/discovery/src/flags.ts';
-import { createDiscoveryMetrics } from '../../apps/discovery/src/metrics.ts';
-import { PROXY_FLAG_GROUPS, PROXY_FLAGS } from '../../apps/proxy/src/flags.ts';
-import { ProxyMetrics } from '../../apps/proxy/src/metrics.ts';
 import { biomeFormat } from '../src/docs/biome-format.ts';
 import { CONFIG_DOC_PATH, configurationMarkdown, simFlagsMarkdown } from '../src/docs/config-docs.ts';
 import { definitionsOf, METRICS_DOC_PATH, metricsMarkdown } from '../src/docs/metrics-docs.ts';

@@ -1,7 +1,8 @@
 // The proxy's objects against the proxy's own flag table: the arguments parse, the ports and probes are
 // the ones the app serves, and shutdown leaves time for the drain.
+
+import { parseFlags } from '@pdrouter/proxy';
 import { describe, expect, it } from 'vitest';
-import { parseFlags } from '../../apps/proxy/src/flags.ts';
 import {
   byKind,
   containerNamed,

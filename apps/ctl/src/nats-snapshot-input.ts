@@ -3,38 +3,18 @@
 import { readFile } from 'node:fs/promises';
 import { Kvm } from '@nats-io/kv';
 import { connect, credsAuthenticator } from '@nats-io/transport-node';
+import { type NatsSnapshotLocation, parseNatsSnapshotUrl } from '@pdrouter/nats-snapshots';
 
-/** The bucket apps/discovery publishes into (see @pdrouter/nats-snapshots). */
-export const DEFAULT_SNAPSHOT_BUCKET = 'pdrouter-snapshots';
 /** Deadline for connecting and reading, end to end. */
 export const NATS_READ_TIMEOUT_MS = 10_000;
 
-export interface NatsSnapshotLocation {
-  server: string;
-  pool: string;
-  bucket: string;
-}
-
 /** nats://HOST:PORT[/POOL][?bucket=NAME]; the pool falls back to `defaultPool` (--pool, else "default"). */
 export function parseNatsSource(source: string, defaultPool: string): NatsSnapshotLocation {
-  let url: URL;
   try {
-    url = new URL(source);
-  } catch {
-    throw new Error(`${source}: not a URL (expected nats://HOST:PORT/POOL)`);
+    return parseNatsSnapshotUrl(source, defaultPool);
+  } catch (err) {
+    throw new Error(`--snapshot ${(err as Error).message}`);
   }
-  if (url.protocol !== 'nats:' && url.protocol !== 'tls:') {
-    throw new Error(`${source}: only nats:// and tls:// servers are supported`);
-  }
-  if (url.hostname === '') throw new Error(`${source}: missing host`);
-  const path = decodeURIComponent(url.pathname.replace(/^\/+|\/+$/g, ''));
-  if (path.includes('/')) throw new Error(`${source}: the path names one pool, got ${JSON.stringify(path)}`);
-  const auth = url.username === '' ? '' : `${url.username}${url.password === '' ? '' : `:${url.password}`}@`;
-  return {
-    server: `${url.protocol}//${auth}${url.host}`,
-    pool: path === '' ? defaultPool : path,
-    bucket: url.searchParams.get('bucket') ?? DEFAULT_SNAPSHOT_BUCKET,
-  };
 }
 
 /** The raw stored value of the pool key; throws an Error naming the source on any failure. */
@@ -57,14 +37,14 @@ export async function readNatsSnapshot(
   let nc: Awaited<ReturnType<typeof connect>>;
   try {
     nc = await connect({
-      servers: where.server,
+      servers: where.natsUrl,
       name: 'pdrouterctl',
       timeout: timeoutMs,
       reconnect: false,
       ...(creds === undefined ? {} : { authenticator: credsAuthenticator(creds) }),
     });
   } catch (err) {
-    throw new Error(`${source}: cannot connect to NATS at ${where.server}: ${(err as Error).message}`);
+    throw new Error(`${source}: cannot connect to NATS at ${where.natsUrl}: ${(err as Error).message}`);
   }
   let timer: NodeJS.Timeout | undefined;
   try {

@@ -1,10 +1,10 @@
-import { sleep, waitUntil } from '@pdrouter/testkit';
 import {
   type LocalCluster,
   type ProxyReplica,
   type SimPod,
   startLocalCluster,
-} from '../../../apps/discovery/scripts/local-cluster.ts';
+} from '@pdrouter/discovery/local-cluster';
+import { sleep, waitUntil } from '@pdrouter/testkit';
 import { parseMembershipChanged, parseSnapshotApplied, type SnapshotApplied } from '../harness/json-log.ts';
 import { machineInfo, machineMarkdown } from '../harness/machine.ts';
 import { fmt, markdownTable, writeResults } from '../harness/results.ts';

@@ -9,9 +9,10 @@ export interface NatsSnapshotLocation {
 
 /**
  * Parses `nats://HOST:PORT/POOL` (or `tls://...`), optionally `?bucket=NAME`, as used by
- * `pdrouterctl --snapshot`. Throws an Error with a precise message on anything else.
+ * `pdrouterctl --snapshot`. Without a path the pool is `defaultPool` when one is given (else an error).
+ * Throws an Error with a precise message on anything else.
  */
-export function parseNatsSnapshotUrl(input: string): NatsSnapshotLocation {
+export function parseNatsSnapshotUrl(input: string, defaultPool?: string): NatsSnapshotLocation {
   let url: URL;
   try {
     url = new URL(input);
@@ -22,7 +23,7 @@ export function parseNatsSnapshotUrl(input: string): NatsSnapshotLocation {
     throw new Error(`unsupported scheme ${url.protocol} in ${JSON.stringify(input)} (expected nats:// or tls://)`);
   }
   if (url.hostname === '') throw new Error(`missing host in ${JSON.stringify(input)}`);
-  const pool = decodeURIComponent(url.pathname.replace(/^\/+/, '').replace(/\/+$/, ''));
+  const pool = decodeURIComponent(url.pathname.replace(/^\/+/, '').replace(/\/+$/, '')) || (defaultPool ?? '');
   if (pool === '') throw new Error(`missing pool in ${JSON.stringify(input)} (expected nats://HOST:PORT/POOL)`);
   if (pool.includes('/')) throw new Error(`pool name may not contain "/": ${JSON.stringify(pool)}`);
   const bucket = url.searchParams.get('bucket') ?? DEFAULT_SNAPSHOT_BUCKET;

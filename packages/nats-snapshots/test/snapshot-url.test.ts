@@ -15,6 +15,12 @@ describe('parseNatsSnapshotUrl', () => {
     });
   });
 
+  it('takes the default pool when the URL names none, and only then', () => {
+    expect(parseNatsSnapshotUrl('nats://h:1', 'fallback').pool).toBe('fallback');
+    expect(parseNatsSnapshotUrl('nats://h:1/', 'fallback').pool).toBe('fallback');
+    expect(parseNatsSnapshotUrl('nats://h:1/named', 'fallback').pool).toBe('named');
+  });
+
   it.each([
     ['http://h:1/p', /unsupported scheme http:/],
     ['nats://h:1', /missing pool/],
