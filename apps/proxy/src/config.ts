@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { UsageError } from '@pdrouter/cli';
 import type { HashKeyMode, VllmRouterKind } from '@pdrouter/core';
+import type { ClientEdgeConfig } from './client-edge.ts';
 import { type MembershipConfig, membershipOf } from './config-membership.ts';
 import { type ParsedFlags, POLICIES, type ProxyFlagValues } from './flags.ts';
 import { DEFAULT_REQUEST_ID_HEADERS } from './request-id.ts';
@@ -72,6 +73,8 @@ export interface ProxyConfig {
   /** undefined: unlimited. */
   readonly connectionsPerPod?: number;
   readonly maxPayloadBytes: number;
+  /** The client listener's header timeout, request timeout and connection cap. */
+  readonly clientEdge: ClientEdgeConfig;
   /** Request body bytes all requests in flight may hold together. */
   readonly maxBufferedBodyBytes: number;
   readonly backendApiKey?: string;
@@ -252,6 +255,13 @@ export function buildConfig(parsed: ParsedFlags, io: ConfigIo = defaultIo): Prox
       clientBodyMs: positive('client-body-timeout-ms', v['client-body-timeout-ms']),
     }),
     ...(connections > 0 ? { connectionsPerPod: connections } : {}),
+    clientEdge: Object.freeze({
+      headersMs: positive('client-header-timeout-ms', v['client-header-timeout-ms']),
+      requestMs:
+        positive('client-header-timeout-ms', v['client-header-timeout-ms']) +
+        positive('client-body-timeout-ms', v['client-body-timeout-ms']),
+      maxConnections: positive('max-client-connections', v['max-client-connections'], true),
+    }),
     maxPayloadBytes: positive('max-payload-size', v['max-payload-size']),
     maxBufferedBodyBytes: (() => {
       const cap = positive('max-buffered-body-bytes', v['max-buffered-body-bytes']);

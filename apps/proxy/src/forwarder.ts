@@ -20,7 +20,7 @@ import { classifyOutcome } from './outcome.ts';
 import type { PodRegistry } from './pods.ts';
 import { usesHash } from './policies.ts';
 import { type RelayOutcome, relayToNode, relayToWeb } from './relay.ts';
-import { checkJsonContentType, type GenerationRoute, readNodeBody, readWebBody } from './request-body.ts';
+import { checkJsonContentType, type GenerationRoute, readNodeBody, readWebBody, streamFlag } from './request-body.ts';
 import { requestIds } from './request-id.ts';
 import type { RouterState, RoutingTable } from './router-state.ts';
 import type { RequestTrace, Tracing } from './tracing.ts';
@@ -191,7 +191,7 @@ export class Forwarder {
       clientRequestId: ids.client,
       ...(hashKey !== undefined ? { hashKey } : {}),
       ...(rt ? { trace: rt } : {}),
-      streaming: body.stream === true,
+      streaming: streamFlag(body),
       headers: upstreamHeaders(
         clientHeaders,
         requestId,
@@ -313,6 +313,7 @@ export class Forwarder {
         ex.rm.overhead.observe(Math.max(0, ttftMs - waitMs) / 1000);
       },
       abortCause: () => ex.abortCause,
+      onCut: (cut: () => void) => this.d.lifecycle.onCut(cut),
     };
     const settle = (outcome: RelayOutcome) => {
       pods.release(answer.pod);

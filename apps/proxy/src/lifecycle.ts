@@ -27,6 +27,19 @@ export class Lifecycle {
     }
   }
 
+  private readonly cuts = new Set<() => void>();
+
+  /** Registers what ends a stream cleanly when the drain deadline passes; returns its unregistration. */
+  onCut(cut: () => void): () => void {
+    this.cuts.add(cut);
+    return () => this.cuts.delete(cut);
+  }
+
+  /** The drain deadline passed: every stream still relayed ends now (SSE with an error event). */
+  cutAll(): void {
+    for (const cut of [...this.cuts]) cut();
+  }
+
   startDraining(): void {
     this.drainingSince ??= Date.now();
   }

@@ -3,12 +3,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
-import type { Snapshot } from '@pdrouter/core';
+import { RouterError, routerErrorBody, type Snapshot } from '@pdrouter/core';
 import type { Hono } from 'hono';
 import { Admission } from './admission.ts';
 import { createApp } from './app.ts';
 import { BodyBudget } from './body-budget.ts';
 import { BodyParser } from './body-parser.ts';
+import { applyClientEdge, missingHost } from './client-edge.ts';
 import type { ProxyConfig } from './config.ts';
 import { fileSnapshotSource } from './file-snapshot-source.ts';
 import { Forwarder } from './forwarder.ts';
@@ -24,6 +25,8 @@ import { Upstreams } from './upstream.ts';
 
 /** Keep-alive on client connections: longer than typical load balancer idle timeouts (60 s). */
 export const CLIENT_KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/** Longest interval between two checks of the client header and request timeouts. */
+const TIMEOUT_CHECK_MAX_MS = 1000;
 
 export interface ProxyInstance {
   readonly app: Hono;
@@ -191,12 +194,33 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
     },
     async listen() {
       const handle = getRequestListener(app.fetch);
-      server = createServer({ keepAliveTimeout: CLIENT_KEEP_ALIVE_TIMEOUT_MS }, (req, res) => {
-        // While draining every answer closes its connection, so keep-alive clients move to another
-        // replica after at most one more request (which gets its 503 rather than a reset).
-        if (lifecycle.draining) res.setHeader('connection', 'close');
-        return handle(req, res);
-      });
+      server = createServer(
+        {
+          keepAliveTimeout: CLIENT_KEEP_ALIVE_TIMEOUT_MS,
+          // Checked often enough for --client-header-timeout-ms to hold (Node checks every 30 s by default).
+          connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_MAX_MS, config.clientEdge.headersMs),
+          // A request without Host gets our own clear 400 below rather than Node's empty one.
+          requireHostHeader: false,
+        },
+        (req, res) => {
+          if (missingHost(req)) {
+            res.writeHead(400, { 'content-type': 'application/json', connection: 'close' });
+            res.end(
+              JSON.stringify(
+                routerErrorBody(
+                  new RouterError('invalid_request', 'the request has no Host header (HTTP/1.0 needs one here)'),
+                ),
+              ),
+            );
+            return;
+          }
+          // While draining every answer closes its connection, so keep-alive clients move to another
+          // replica after at most one more request (which gets its 503 rather than a reset).
+          if (lifecycle.draining) res.setHeader('connection', 'close');
+          return handle(req, res);
+        },
+      );
+      applyClientEdge(server, config.clientEdge);
       metricsServer = createServer((req, res) => {
         if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
           const t = state.table;
@@ -241,6 +265,10 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
       return lifecycle.waitIdle(timeoutMs);
     },
     async close() {
+      // Streams still relayed past the drain end with an error event rather than a cut connection.
+      lifecycle.cutAll();
+      // One turn of the loop so the final events leave before the connections are closed.
+      await new Promise((r) => setImmediate(r));
       await source.close();
       pods.close();
       const closeServer = (s: Server | undefined) =>

@@ -8,7 +8,13 @@ import type { Socket } from 'node:net';
 import { openAIErrorBody } from '@pdrouter/core';
 import { downstreamHeaders } from './headers.ts';
 import type { UpstreamResponse } from './upstream.ts';
-import { type AbortCause, classifyUpstreamError, type LegFailure, REQUEST_TIMEOUT_FAILURE } from './upstream-errors.ts';
+import {
+  type AbortCause,
+  classifyUpstreamError,
+  type LegFailure,
+  REQUEST_TIMEOUT_FAILURE,
+  SHUTDOWN_FAILURE,
+} from './upstream-errors.ts';
 
 export type RelayOutcome =
   | { kind: 'completed' }
@@ -21,6 +27,8 @@ export interface RelayHooks {
   onFirstChunk(): void;
   /** Why the request's own signal fired, if it did (client gone, total timeout). */
   abortCause(): AbortCause | undefined;
+  /** Registers the relay's ending at the drain deadline; returns its unregistration. */
+  onCut?(cut: () => void): () => void;
 }
 
 const isEventStream = (up: UpstreamResponse): boolean => {
@@ -115,6 +123,7 @@ export function relayToNode(out: ServerResponse, up: UpstreamResponse, hooks: Re
     const settle = (outcome: RelayOutcome) => {
       if (settled) return;
       settled = true;
+      unregisterCut?.();
       body.off('data', onData);
       body.off('end', onEnd);
       body.off('error', onError);
@@ -168,6 +177,15 @@ export function relayToNode(out: ServerResponse, up: UpstreamResponse, hooks: Re
       body.destroy();
       settle({ kind: 'client_closed' });
     };
+    const unregisterCut = hooks.onCut?.(() => {
+      // The drain deadline: an SSE client learns the stream is over and incomplete (no [DONE]).
+      body.off('error', onError);
+      body.on('error', ignoreError);
+      body.destroy();
+      if (sse && out.writable) out.end(midStreamErrorEvent(SHUTDOWN_FAILURE));
+      else out.destroy();
+      settle({ kind: 'upstream_failed', failure: SHUTDOWN_FAILURE, afterFirstChunk: !first });
+    });
     body.on('data', onData);
     body.on('end', onEnd);
     body.on('error', onError);

@@ -132,6 +132,27 @@ export function checkJsonContentType(value: string | undefined): void {
   );
 }
 
+const TRUE_TEXT = new Set(['1', 'on', 't', 'true', 'y', 'yes']);
+const FALSE_TEXT = new Set(['0', 'off', 'f', 'false', 'n', 'no']);
+
+/**
+ * `stream` as vLLM reads it: its request models are pydantic with lax booleans, so "true", "yes", 1 and the
+ * like stream, "false", 0 and the like do not, and anything else is a validation error (400 here, as there).
+ * The pod gets the client's value as sent and decides the same way.
+ */
+export function streamFlag(body: Record<string, unknown>): boolean {
+  const v = body.stream;
+  if (v === undefined || v === null || v === false) return false;
+  if (v === true) return true;
+  if (typeof v === 'number' && (v === 0 || v === 1)) return v === 1;
+  if (typeof v === 'string') {
+    const t = v.toLowerCase();
+    if (TRUE_TEXT.has(t)) return true;
+    if (FALSE_TEXT.has(t)) return false;
+  }
+  throw new RouterError('invalid_request', `'stream' must be a boolean, got ${JSON.stringify(v)}`, { param: 'stream' });
+}
+
 /** Parses and checks a generation request body. Never throws anything but RouterError. */
 export function parseGenerationBody(raw: Buffer, route: GenerationRoute): Record<string, unknown> {
   if (raw.length === 0) throw new RouterError('invalid_json', 'request body is empty: expected a JSON object');

@@ -48,6 +48,13 @@ export const REQUEST_TIMEOUT_FAILURE: LegFailure = Object.freeze({
   message: 'the request exceeded --request-timeout-secs',
 });
 
+/** The failure a stream reports when the drain deadline ends it: the router's doing, not the pod's. */
+export const SHUTDOWN_FAILURE: LegFailure = Object.freeze({
+  kind: 'request_timeout',
+  timeout: true,
+  message: 'the router is shutting down and --drain-timeout-secs passed; retry the request',
+});
+
 export function classifyUpstreamError(err: unknown): LegFailure {
   const e = err as { code?: string; message?: string; cause?: { code?: string } };
   const code = e?.code ?? e?.cause?.code;

@@ -121,6 +121,8 @@ export class Upstreams {
         headersTimeout: this.timeouts.firstByteMs,
         bodyTimeout: this.timeouts.idleMs,
         keepAliveTimeout: this.timeouts.keepAliveMs,
+        // A pod's Keep-Alive: timeout=N hint may shorten our idle time, never lengthen it.
+        keepAliveMaxTimeout: this.timeouts.keepAliveMs,
         // One request per connection at a time: a pipelined request would queue behind a long stream.
         pipelining: 1,
       });

@@ -77,6 +77,18 @@ export const PDROUTER_FLAGS = [
     help: 'Request body bytes all requests in flight may hold together (counted from Content-Length or as read, until the request ends); a request that does not fit gets 503 with Retry-After. Default 256 MiB: 32 bodies of the default --max-payload-size.',
   },
   {
+    name: 'client-header-timeout-ms',
+    type: 'int',
+    default: 10000,
+    help: "Time allowed to receive a request's headers once its connection opened (or its previous request ended); a client that takes longer (slowloris) has its connection closed. Node's default would be 60 s.",
+  },
+  {
+    name: 'max-client-connections',
+    type: 'int',
+    default: 10000,
+    help: 'Client connections open at once; connections beyond it are closed as they arrive. 0: no cap.',
+  },
+  {
     name: 'client-body-timeout-ms',
     type: 'int',
     default: 30000,
