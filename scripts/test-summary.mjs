@@ -1,15 +1,16 @@
-// Sums the vitest JSON reports each package wrote into one closing line: "N passed, N failed, N skipped".
-// Every package the run planned (PLANNED_FILE: one package directory a line, from `turbo run test --dry=json`;
-// default every workspace package with a test script) must have written its report: a package whose runner
-// crashed (or never started) wrote none, and counts as one failure, named.
-// Usage: node scripts/test-summary.mjs [REPORT_DIR] [RUNNER_STATUS] [PLANNED_FILE]
+// Sums the vitest JSON reports each package wrote (<package>/.test-results/vitest.json, see vitest.shared.ts)
+// into one closing line: "N passed, N failed, N skipped". Every package the run planned (PLANNED_FILE: one
+// package directory a line, from `turbo run test --dry=json`; default every workspace package with a test
+// script) must have a report: a package whose runner crashed (or never started) has none, and counts as one
+// failure, named.
+// Usage: node scripts/test-summary.mjs [RUNNER_STATUS] [PLANNED_FILE]
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join, relative } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
-const dir = process.argv[2] ?? join(root, '.test-results');
-const runnerStatus = Number(process.argv[3] ?? 0);
-const plannedFile = process.argv[4];
+const runnerStatus = Number(process.argv[2] ?? 0);
+const plannedFile = process.argv[3];
+const REPORT = join('.test-results', 'vitest.json');
 
 /** The workspace's package directories (pnpm-workspace.yaml's `- dir` and `- dir/*` entries). */
 function workspaceDirs() {
@@ -24,38 +25,38 @@ function workspaceDirs() {
   });
 }
 
-/** Report names the run must have produced: vitest.shared.ts names each after its package directory. */
 const plannedDirs = plannedFile
   ? readFileSync(plannedFile, 'utf8')
       .split('\n')
       .filter((l) => l.trim() !== '')
       .map((l) => join(root, l.trim()))
-  : workspaceDirs();
-const expected = plannedDirs
-  .filter((d) => existsSync(join(d, 'package.json')))
-  .filter((d) => JSON.parse(readFileSync(join(d, 'package.json'), 'utf8')).scripts?.test !== undefined)
-  .map((d) => basename(d));
+  : workspaceDirs()
+      .filter((d) => existsSync(join(d, 'package.json')))
+      .filter((d) => JSON.parse(readFileSync(join(d, 'package.json'), 'utf8')).scripts?.test !== undefined);
 
 let passed = 0;
 let failed = 0;
 let skipped = 0;
-const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')) : [];
-for (const file of files) {
-  const report = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+let reports = 0;
+for (const dir of plannedDirs) {
+  const file = join(dir, REPORT);
+  if (!existsSync(file)) {
+    console.log(`${relative(root, dir)}: no test report (its runner crashed or did not run): counted as failed`);
+    failed += 1;
+    continue;
+  }
+  reports += 1;
+  const report = JSON.parse(readFileSync(file, 'utf8'));
   passed += report.numPassedTests ?? 0;
   const failedTests = report.numFailedTests ?? 0;
   // A file that fails to load has no failing test of its own: count it once.
   failed += failedTests > 0 ? failedTests : (report.numFailedTestSuites ?? 0);
   skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
 }
-const missing = expected.filter((name) => !files.includes(`${name}.json`));
-for (const name of missing)
-  console.log(`${name}: no test report (its runner crashed or did not run): counted as failed`);
-failed += missing.length;
 if (runnerStatus !== 0 && failed === 0) {
   console.log(`the test runner exited with status ${runnerStatus} although every report passed: counted as failed`);
   failed += 1;
 }
-console.log(`${files.length} test reports, ${expected.length} packages planned`);
+console.log(`${reports} test reports, ${plannedDirs.length} packages planned`);
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed > 0 || passed === 0 ? 1 : 0);
