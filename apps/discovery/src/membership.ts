@@ -8,7 +8,7 @@ export interface MembershipOptions {
 }
 
 /**
- * Why a pod is not a member, or undefined when it is one. DESIGN.md §5: a pod serves only while Running,
+ * Why a pod is not a member, or undefined when it is one. docs/design.md §5: a pod serves only while Running,
  * Ready, not terminating and with an IP. NotReady pods leave at once (vllm-router keeps them until deleted,
  * which sends traffic to pods that cannot serve it).
  */

@@ -1,4 +1,4 @@
-// One generation request end to end (DESIGN.md §2): read and check the body, hash the key once, set up
+// One generation request end to end (docs/design.md §2): read and check the body, hash the key once, set up
 // the request's abort signal (client gone, total timeout), run the legs (legs.ts) with that hash on the
 // prefill and decode rings, relay the answer (relay.ts) and settle the accounting when it ends.
 import type { ServerResponse } from 'node:http';

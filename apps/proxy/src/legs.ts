@@ -39,7 +39,7 @@ const KV_FIELD_PREFIX = Buffer.from(',"kv_transfer_params":');
 const CLOSING_BRACE = 0x7d;
 
 /**
- * The decode leg's body (DESIGN.md §2.5): the client's bytes as received with `kv_transfer_params` added
+ * The decode leg's body (docs/design.md §2.5): the client's bytes as received with `kv_transfer_params` added
  * before the closing brace. Re-serialising the parsed body would alter what the client sent (integers
  * beyond 2^53 such as seeds, 1e400) and cost a JSON.stringify of the whole prompt per request. A body
  * that already carries kv_transfer_params is rebuilt from the parsed object, where the field is replaced.

@@ -141,7 +141,7 @@ describe('the legs on the wire', () => {
         expect(s.headers['proxy-authorization']).toBeUndefined();
         expect(s.headers.authorization).toBe('Bearer client-key');
       }
-      // DESIGN.md §2.3
+      // docs/design.md §2.3
       expect(p.body).toMatchObject({
         stream: false,
         max_tokens: 1,
@@ -150,7 +150,7 @@ describe('the legs on the wire', () => {
       });
       expect(p.body.stream_options).toBeUndefined();
       expect(p.body.min_tokens).toBeUndefined();
-      // DESIGN.md §2.5: the client's body, with the prefill's kv params verbatim.
+      // docs/design.md §2.5: the client's body, with the prefill's kv params verbatim.
       expect(d.body).toEqual({ ...client, kv_transfer_params: KV_FROM_PREFILL });
     } finally {
       await proxy.close();

@@ -1,7 +1,7 @@
 /**
  * The seed deployment's published numbers (vllm-router, 8P+8D Llama-3.1-8B on real GPUs, `vllm bench serve`,
- * 200 random prompts, 1000 in / 1000 out): /work/shared/seed/llm-d-vllm-router-benchmark.md. Shown as a reference
- * line only; they were measured on GPUs, not on this machine.
+ * 200 random prompts, 1000 in / 1000 out), from the llm-d vllm-router benchmark report the seed deployment
+ * published. Shown as a reference line only; they were measured on GPUs, not on this machine.
  */
 export interface SeedRow {
   readonly concurrency: number;

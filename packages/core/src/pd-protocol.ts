@@ -1,5 +1,5 @@
 // The vLLM P/D protocol with NixlConnector, as vLLM's own disaggregated proxies and llm-d speak it
-// (DESIGN.md section 2): the prefill leg computes the KV cache and returns where to fetch it; the
+// (docs/design.md §2): the prefill leg computes the KV cache and returns where to fetch it; the
 // decode leg is the client's request plus those kv_transfer_params.
 
 export type PdRoute = '/v1/completions' | '/v1/chat/completions' | '/v1/responses';

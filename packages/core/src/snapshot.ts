@@ -5,7 +5,7 @@ import { parseSnapshot } from './snapshot-parse.ts';
 import { u64ToHex } from './u64.ts';
 
 // A snapshot is the whole pod set of one pool at one moment, as the discovery leader publishes it
-// (DESIGN.md section 4). Proxies build their rings from it, so its encoding and fingerprint must be
+// (docs/design.md §4). Proxies build their rings from it, so its encoding and fingerprint must be
 // identical in every process.
 
 export type Role = 'prefill' | 'decode' | 'plain';

@@ -128,7 +128,7 @@ export const PDROUTER_FLAGS = [
     name: 'decode-only-fallback',
     type: 'bool',
     default: false,
-    help: 'When every prefill pod fails, send the request to a decode pod without kv params (it prefills locally) instead of answering 502/503. Counted in pdrouter_decode_only_fallbacks_total.',
+    help: 'When every prefill pod fails, send the request to a decode pod without kv params (it prefills locally) instead of answering 502 (504 when every failure was a timeout). Counted in pdrouter_decode_only_fallbacks_total.',
   },
   {
     name: 'drain-timeout-secs',
