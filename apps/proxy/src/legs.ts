@@ -103,6 +103,16 @@ export class Legs {
     prepared?: Buffer,
   ): Promise<Answer> {
     const { pods, metrics, config, logger } = this.d;
+    // Decode first: with no decode pod able to take the request, a prefill would only pin KV blocks on
+    // the prefill pod until they expire.
+    const decodeOrder = this.limit(this.decodePicker.order(table.rings.decode, hash, pods, ex.hashKey));
+    if (decodeOrder.every((key) => pods.isEjected(key))) {
+      metrics.pdError('no_decode_available');
+      throw new RouterError(
+        'no_members',
+        `no decode pod can take the request (${decodeOrder.length} ejected after failures); prefill was not run`,
+      );
+    }
     const prefillBody = prepared ?? bodyJson(buildPrefillBody(ex.route, body));
     const prefillOrder = this.limit(this.prefillPicker.order(table.rings.prefill, hash, pods, ex.hashKey));
     let kv: Record<string, unknown> | undefined;
@@ -192,14 +202,14 @@ export class Legs {
     } else {
       decodeBody = decodeBodyOf(ex.route, raw, body, kv);
     }
-    return this.walk(
-      ex,
-      table,
-      'decode',
-      this.limit(this.decodePicker.order(table.rings.decode, hash, pods, ex.hashKey)),
-      decodeBody,
-      kv !== undefined,
-    );
+    try {
+      return await this.walk(ex, table, 'decode', decodeOrder, decodeBody, kv !== undefined);
+    } catch (err) {
+      // The prefill pod holds this request's KV blocks until a decode pod pulls them or they expire.
+      if (kv !== undefined)
+        metrics.kvLeftHeld.labels(err instanceof RequestAborted ? err.abortCause : 'no_decode').inc();
+      throw err;
+    }
   }
 
   /** One leg to one pod for a forwarded route: a decode pod in P/D mode (as vllm-router does), else a plain one. */

@@ -200,6 +200,11 @@ export class ProxyMetrics {
     'Requests refused by admission control, by reason (queue_full, queue_timeout: 429; client_gone)',
     ['reason'],
   );
+  readonly kvLeftHeld = this.counter(
+    'pdrouter_kv_left_held_total',
+    'P/D requests that ended after their prefill and before a decode pod answered, leaving KV blocks held on the prefill pod until they expire, by why (client_closed, request_timeout, draining, no_decode)',
+    ['reason'],
+  );
   readonly bufferedBodyBytes = this.gauge(
     'pdrouter_buffered_body_bytes',
     'Bytes of request bodies held by requests in flight (capped by --max-buffered-body-bytes)',

@@ -1,0 +1,103 @@
+// No prefill for a request no decode pod can take, and KV left held on a prefill pod counted: real pods
+// on real sockets, a real proxy.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { waitUntil } from '@pdrouter/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { metricValue, type RunningProxy, scrape, startProxy } from './helpers.ts';
+
+const KV = { remote_engine_id: 'e', remote_block_ids: [1], remote_host: '127.0.0.1', remote_port: 1 };
+
+let prefill: Server;
+let prefillUrl: string;
+let prefills = 0;
+let stalledDecode: Server;
+let stalledUrl: string;
+let deadUrl: string;
+const proxies: RunningProxy[] = [];
+
+const listen = async (s: Server) => {
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+};
+
+beforeAll(async () => {
+  prefill = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      prefills++;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ choices: [{ text: '' }], kv_transfer_params: KV }));
+    });
+  });
+  prefillUrl = await listen(prefill);
+  // Takes the decode leg and never answers.
+  stalledDecode = createServer((req) => req.resume());
+  stalledUrl = await listen(stalledDecode);
+  const dead = createServer();
+  deadUrl = await listen(dead);
+  await new Promise<void>((r) => dead.close(() => r()));
+});
+
+afterAll(async () => {
+  for (const p of proxies) await p.close();
+  for (const s of [prefill, stalledDecode]) {
+    s.closeAllConnections();
+    await new Promise<void>((r) => s.close(() => r()));
+  }
+});
+
+const post = (url: string, signal?: AbortSignal) =>
+  fetch(`${url}/v1/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ prompt: 'x', max_tokens: 2 }),
+    ...(signal ? { signal } : {}),
+  });
+
+describe('waste between the legs', () => {
+  it('runs no prefill once every decode pod is ejected, and counts the KV the first one left held', async () => {
+    const router = await startProxy([
+      '--pd-disaggregation',
+      '--prefill',
+      prefillUrl,
+      '--decode',
+      deadUrl,
+      '--eject-after-failures',
+      '1',
+    ]);
+    proxies.push(router);
+    const before = prefills;
+    const first = await post(router.url);
+    expect(first.status).toBe(502);
+    await first.text();
+    expect(prefills).toBe(before + 1);
+    expect(metricValue(await scrape(router.metricsUrl), 'pdrouter_kv_left_held_total', { reason: 'no_decode' })).toBe(
+      1,
+    );
+    for (let i = 0; i < 5; i++) {
+      const res = await post(router.url);
+      expect(res.status).toBe(503);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('no_members');
+      expect(body.error.message).toMatch(/prefill was not run/);
+    }
+    expect(prefills).toBe(before + 1);
+  });
+
+  it('counts a client leaving between the legs as KV left held', async () => {
+    const router = await startProxy(['--pd-disaggregation', '--prefill', prefillUrl, '--decode', stalledUrl]);
+    proxies.push(router);
+    const before = prefills;
+    const controller = new AbortController();
+    const pending = post(router.url, controller.signal).catch((err: unknown) => err);
+    await waitUntil(() => prefills > before, { timeoutMs: 5000, description: 'the prefill leg answered' });
+    controller.abort();
+    expect(await pending).toBeInstanceOf(Error);
+    await waitUntil(
+      async () =>
+        metricValue(await scrape(router.metricsUrl), 'pdrouter_kv_left_held_total', { reason: 'client_closed' }) === 1,
+      { timeoutMs: 5000, description: 'kv left held counted' },
+    );
+  });
+});
