@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { StopWaiting, waitUntil } from '@pdrouter/testkit';
+import { metricSum, StopWaiting, waitUntil } from '@pdrouter/testkit';
 import { buildConfig } from '../src/config.ts';
 import { parseFlags } from '../src/flags.ts';
 import { createProxy, type ProxyInstance } from '../src/proxy.ts';
@@ -163,24 +163,8 @@ export async function scrape(metricsUrl: string): Promise<string> {
   return res.text();
 }
 
-/** The value of one sample, 0 when absent. Labels must match exactly the ones given (subset match). */
-export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
-  let total = 0;
-  let found = false;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const m = /^([a-zA-Z_:][\w:]*)(\{([^}]*)\})?\s+(\S+)/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const sample: Record<string, string> = {};
-    for (const pair of (m[3] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g))
-      sample[pair[1] as string] = pair[2] as string;
-    if (Object.entries(labels).every(([k, v]) => sample[k] === v)) {
-      total += Number(m[4]);
-      found = true;
-    }
-  }
-  return found ? total : 0;
-}
+/** The sum of the samples named `name` carrying these labels (a subset match), 0 when absent. */
+export const metricValue = metricSum;
 
 /**
  * Polls until `check` returns a value (not undefined, so 0 and false count), or throws after the deadline.

@@ -1,4 +1,5 @@
 /** Reads histograms from a Prometheus text exposition and estimates quantiles as histogram_quantile() does. */
+import { parsePrometheusText } from '@pdrouter/testkit';
 
 export interface Histogram {
   /** Cumulative counts by upper bound, ascending; the last bound is +Inf. */
@@ -20,18 +21,15 @@ export function parseHistogram(text: string, name: string): Histogram {
   const byLe = new Map<number, number>();
   let sum = 0;
   let count = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
-    if (!Number.isFinite(value)) continue;
-    const rest = line.slice(name.length);
-    if (rest.startsWith('_bucket{')) {
-      const le = /le="([^"]+)"/.exec(rest)?.[1];
+  for (const sample of parsePrometheusText(text)) {
+    if (!Number.isFinite(sample.value)) continue;
+    if (sample.name === `${name}_bucket`) {
+      const le = sample.labels.le;
       if (le === undefined) continue;
       const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le);
-      byLe.set(bound, (byLe.get(bound) ?? 0) + value);
-    } else if (rest.startsWith('_sum')) sum += value;
-    else if (rest.startsWith('_count')) count += value;
+      byLe.set(bound, (byLe.get(bound) ?? 0) + sample.value);
+    } else if (sample.name === `${name}_sum`) sum += sample.value;
+    else if (sample.name === `${name}_count`) count += sample.value;
   }
   return { buckets: [...byLe.entries()].sort((a, b) => a[0] - b[0]), sum, count };
 }

@@ -1,3 +1,4 @@
+import { metricSum } from '@pdrouter/testkit';
 import { freePort } from '../harness/free-port.ts';
 import {
   runLoadgenProcess,
@@ -57,19 +58,6 @@ interface PodCounters {
   readonly requests: number;
 }
 
-/** Sums every sample of a metric family in a Prometheus text exposition (all label sets). */
-export function sumMetric(text: string, name: string): number {
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const rest = line.slice(name.length);
-    if (rest[0] !== '{' && rest[0] !== ' ') continue;
-    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
-    if (Number.isFinite(value)) total += value;
-  }
-  return total;
-}
-
 async function podCounters(sim: SimFleetProcess): Promise<PodCounters[]> {
   return Promise.all(
     sim.pods.map(async (pod) => {
@@ -78,9 +66,9 @@ async function podCounters(sim: SimFleetProcess): Promise<PodCounters[]> {
       return {
         url: pod.url,
         role: pod.role,
-        hits: sumMetric(text, 'vllm:prefix_cache_hits_total'),
-        queries: sumMetric(text, 'vllm:prefix_cache_queries_total'),
-        requests: sumMetric(text, 'vllm:request_success_total'),
+        hits: metricSum(text, 'vllm:prefix_cache_hits_total'),
+        queries: metricSum(text, 'vllm:prefix_cache_queries_total'),
+        requests: metricSum(text, 'vllm:request_success_total'),
       };
     }),
   );

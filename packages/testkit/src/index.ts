@@ -30,6 +30,8 @@ export type { Kubectl } from './kubectl.ts';
 export { kubectlFor } from './kubectl.ts';
 export type { NatsServer, NatsServerOptions } from './nats-server.ts';
 export { NATS_START_TIMEOUT_MS, NATS_STOP_GRACE_MS, startNatsServer } from './nats-server.ts';
+export type { Sample } from './prometheus-text.ts';
+export { matchingSamples, metricSum, parsePrometheusText, sampleValue } from './prometheus-text.ts';
 export type { CommandResult } from './run-command.ts';
 export { RUN_COMMAND_TIMEOUT_MS, runCommand } from './run-command.ts';
 export type { LinePredicate, SpawnedProcess, SpawnOptions, WaitForOptions } from './spawn-process.ts';

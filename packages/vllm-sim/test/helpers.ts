@@ -1,5 +1,5 @@
 import { SseParser } from '@pdrouter/core';
-import { waitUntil } from '@pdrouter/testkit';
+import { sampleValue, waitUntil } from '@pdrouter/testkit';
 import OpenAI from 'openai';
 import { request } from 'undici';
 import { type SimFleet, type SimFleetOptions, SimPod, type SimPodOptions, startSimFleet } from '../src/index.ts';
@@ -73,12 +73,10 @@ export function promptOf(n: number, tag = 'p'): string {
   return Array.from({ length: n }, (_, i) => `${tag}${i}`).join(' ');
 }
 
-/** Value of a metric sample line (name plus label substring) in Prometheus text. */
+/** Value of a metric sample (name plus labels written `k="v",...`) in Prometheus text; undefined when absent. */
 export function metricValue(text: string, name: string, labelPart = ''): number | undefined {
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${name}{`) && line.includes(labelPart)) return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return undefined;
+  const labels = Object.fromEntries([...labelPart.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+  return sampleValue(text, name, labels);
 }
 
 /** The parts of vLLM bodies the tests read (the server's JSON, typed for assertions). */
