@@ -1,7 +1,6 @@
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { withDeadline } from '@pdrouter/testkit';
+import { type SpawnedProcess, spawnProcess } from '@pdrouter/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SIM_FLAGS, startControlServer } from '../src/index.ts';
 import { getText, postJson, startFleet, startPod, stopAll, WAIT_DEADLINE_MS } from './helpers.ts';
@@ -10,10 +9,10 @@ const MAIN = join(import.meta.dirname, '..', 'src', 'main.ts');
 /** Deadline for the CLI to print its ready line (process start + module load on a loaded machine). */
 const READY_DEADLINE_MS = 20_000;
 
-const children: ChildProcessWithoutNullStreams[] = [];
+const children: SpawnedProcess[] = [];
 
 afterEach(async () => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  await Promise.all(children.splice(0).map((c) => c.stop('SIGKILL')));
   await stopAll();
 });
 
@@ -42,47 +41,23 @@ async function freeConsecutivePorts(count: number): Promise<number> {
   throw new Error(`no ${count} consecutive free ports found below 30000`);
 }
 
-function runCli(args: string[]) {
-  const child = spawn(process.execPath, [MAIN, ...args], { stdio: 'pipe' });
-  children.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => {
-    stdout += c.toString('utf8');
-  });
-  child.stderr.on('data', (c: Buffer) => {
-    stderr += c.toString('utf8');
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const ready = new Promise<ReadyLine>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`no ready line within ${READY_DEADLINE_MS} ms; stderr: ${stderr}`)),
-      READY_DEADLINE_MS,
-    );
-    const check = (): void => {
-      const nl = stdout.indexOf('\n');
-      if (nl !== -1) {
-        clearTimeout(timer);
-        try {
-          resolve(JSON.parse(stdout.slice(0, nl)) as ReadyLine);
-        } catch {
-          reject(new Error(`first stdout line is not JSON: ${stdout.slice(0, nl)}`));
-        }
-      }
-    };
-    child.stdout.on('data', check);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code} before ready; stderr: ${stderr}`));
-    });
-  });
+async function runCli(args: string[]) {
+  const proc = await spawnProcess(process.execPath, [MAIN, ...args], { name: 'vllm-sim' });
+  children.push(proc);
+  const ready = proc
+    .waitFor(() => true, { stream: 'stdout', timeoutMs: READY_DEADLINE_MS })
+    .then((line) => JSON.parse(line) as ReadyLine);
   ready.catch(() => {});
-  return { child, ready, exited, output: () => ({ stdout, stderr }) };
+  return {
+    proc,
+    ready,
+    output: () => ({ stdout: proc.lines.join('\n'), stderr: proc.errLines.join('\n') }),
+  };
 }
 
 describe('multi-pod CLI (subprocess)', () => {
   it('prints one ready line, serves every pod and its control server, stops on SIGTERM', async () => {
-    const run = runCli(['--prefill', '2', '--decode', '2', '--plain', '1', '--no-think', '--seed', '5']);
+    const run = await runCli(['--prefill', '2', '--decode', '2', '--plain', '1', '--no-think', '--seed', '5']);
     const ready = await run.ready;
     expect(ready.event).toBe('ready');
     expect(ready.pods.map((p) => [p.name, p.role])).toEqual([
@@ -103,37 +78,37 @@ describe('multi-pod CLI (subprocess)', () => {
       pods: { name: string; requests: number }[];
     };
     expect(pods.pods.find((p) => p.name === 'plain-0')?.requests).toBe(1);
-    run.child.kill('SIGTERM');
-    expect(await withDeadline(run.exited, WAIT_DEADLINE_MS, 'exit after SIGTERM')).toBe(0);
+    run.proc.proc.kill('SIGTERM');
+    expect(await run.proc.waitForExit(WAIT_DEADLINE_MS)).toBe(0);
     expect(run.output().stdout.trim().split('\n')).toHaveLength(1);
   });
 
   it('takes consecutive ports from --base-port', async () => {
     const base = await freeConsecutivePorts(3);
-    const run = runCli(['--prefill', '1', '--decode', '2', `--base-port=${base}`]);
+    const run = await runCli(['--prefill', '1', '--decode', '2', `--base-port=${base}`]);
     const ready = await run.ready;
     expect(ready.pods.map((p) => p.url)).toEqual([0, 1, 2].map((i) => `http://127.0.0.1:${base + i}`));
-    run.child.kill('SIGINT');
-    expect(await withDeadline(run.exited, WAIT_DEADLINE_MS, 'exit after SIGINT')).toBe(0);
+    run.proc.proc.kill('SIGINT');
+    expect(await run.proc.waitForExit(WAIT_DEADLINE_MS)).toBe(0);
   });
 
   it('exits 1 with the reason when a pod port is taken', async () => {
     const pod = await startPod();
-    const run = runCli(['--plain', '1', '--base-port', String(pod.port)]);
-    expect(await withDeadline(run.exited, READY_DEADLINE_MS, 'exit on a taken port')).toBe(1);
+    const run = await runCli(['--plain', '1', '--base-port', String(pod.port)]);
+    expect(await run.proc.waitForExit(READY_DEADLINE_MS)).toBe(1);
     expect(run.output().stderr).toContain('EADDRINUSE');
     expect(run.output().stdout).toBe('');
   });
 
   it('documents every flag in --help', async () => {
-    const run = runCli(['--help']);
-    expect(await withDeadline(run.exited, READY_DEADLINE_MS, '--help')).toBe(0);
+    const run = await runCli(['--help']);
+    expect(await run.proc.waitForExit(READY_DEADLINE_MS)).toBe(0);
     for (const f of SIM_FLAGS) expect(run.output().stdout).toContain(`--${f.name}`);
   });
 
   it('exits 2 with a clear message on a bad flag', async () => {
-    const run = runCli(['--prefill', 'two']);
-    expect(await withDeadline(run.exited, READY_DEADLINE_MS, 'bad flag exit')).toBe(2);
+    const run = await runCli(['--prefill', 'two']);
+    expect(await run.proc.waitForExit(READY_DEADLINE_MS)).toBe(2);
     expect(run.output().stderr).toContain('--prefill expects an integer, got "two"');
   });
 });
