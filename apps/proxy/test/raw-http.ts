@@ -44,6 +44,11 @@ export class RawConnection {
     this.socket.write(data);
   }
 
+  /** Half-closes: nothing more will be sent (the server closes after its answers). */
+  end(): void {
+    this.socket.end();
+  }
+
   destroy(): void {
     this.socket.destroy();
   }
