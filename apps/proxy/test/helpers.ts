@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { metricSum, StopWaiting, waitUntil } from '@pdrouter/testkit';
+import { metricSum, StopWaiting, spawnProcess, waitUntil } from '@pdrouter/testkit';
 import { buildConfig } from '../src/config.ts';
 import { parseFlags } from '../src/flags.ts';
 import { createProxy, type ProxyInstance } from '../src/proxy.ts';
@@ -82,21 +82,20 @@ export function waitForLine<T>(
 }
 
 export async function startSimProcess(args: string[]): Promise<SimProcess> {
-  const child = spawn(
+  const isReady = (line: string): boolean => {
+    try {
+      return (JSON.parse(line) as { event?: unknown }).event === 'ready';
+    } catch {
+      return false;
+    }
+  };
+  const spawned = await spawnProcess(
     process.execPath,
     [SIM_MAIN, '--host', '127.0.0.1', '--base-port', '0', '--control-port', '0', ...args],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
+    { name: 'vllm-sim', readyLine: isReady, timeoutMs: PROCESS_START_TIMEOUT_MS },
   );
-  const ready = await waitForLine(
-    child,
-    (o) => (o.event === 'ready' ? (o as unknown as { pods: SimPodInfo[]; control: string }) : undefined),
-    PROCESS_START_TIMEOUT_MS,
-  ).catch((err) => {
-    child.kill('SIGKILL');
-    throw err;
-  });
+  const ready = JSON.parse(spawned.lines.find(isReady) as string) as { pods: SimPodInfo[]; control: string };
+  const child = spawned.proc;
   const post = async (path: string, body?: unknown) => {
     const res = await fetch(`${ready.control}${path}`, {
       method: 'POST',
@@ -119,7 +118,9 @@ export async function startSimProcess(args: string[]): Promise<SimProcess> {
       return Object.fromEntries(list.map((s) => [s.name, s]));
     },
     post,
-    close: () => stopChild(child),
+    close: async () => {
+      await spawned.stop();
+    },
   };
 }
 
