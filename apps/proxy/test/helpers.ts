@@ -1,6 +1,6 @@
 // Test helpers: real simulated pods in a child process (the sim CLI), a real proxy on port 0, metric
 // scraping. Every wait has a deadline so a regression fails fast instead of hanging.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { metricSum, StopWaiting, spawnProcess, waitUntil } from '@pdrouter/testkit';
