@@ -135,8 +135,21 @@ export function createDiscovery(config: DiscoveryConfig, deps: DiscoveryDeps): D
       metrics.publishErrors.inc();
       log.warn('snapshot publication failed; retrying', { error: errorMessage(err) });
     },
-    onSuperseded: (newerEpoch) =>
-      log.warn('a newer leader publishes; this replica stays silent until it leads again', { newerEpoch }),
+    onForeignWrite: (found, newEpoch) => {
+      metrics.foreignWrites.inc();
+      log.warn('the snapshot key was written by someone else; publishing over it with a new epoch', {
+        key: config.pool,
+        revision: found.revision,
+        foundEpoch: found.epoch,
+        newEpoch,
+      });
+    },
+    stepDownAfterMs: config.leaseDurationMs,
+    onCannotWrite: (reason) => {
+      metrics.stepDowns.inc();
+      log.error('cannot publish snapshots: stepping down and releasing the Lease', { reason });
+      void elector.resign();
+    },
   });
 
   const informers = new Map<Role, PodInformer>();

@@ -35,6 +35,7 @@ export class LeaderElector {
   readonly #stop = new AbortController();
   #leading = false;
   #lastRenewAt = 0;
+  #campaignPausedUntil = 0;
   #running: Promise<void> | undefined;
 
   constructor(options: LeaderElectorOptions) {
@@ -63,12 +64,27 @@ export class LeaderElector {
     }
   }
 
+  /**
+   * Gives up leadership on purpose (this replica cannot do the leader's job): releases the Lease so a
+   * standby takes over at its next retry, and stays out of the campaign for one lease duration.
+   */
+  async resign(): Promise<void> {
+    if (!this.#leading) return;
+    this.#campaignPausedUntil = this.#clock.now() + this.#o.leaseDurationMs;
+    this.#setLeading(false);
+    await this.#release().catch((err: unknown) => this.#o.onError?.(err));
+  }
+
   async #run(): Promise<void> {
     const duration = this.#o.leaseDurationMs;
     // One Lease call may not outlast a renew period: a hung API request must not keep a leader leading.
     const callTimeoutMs = duration * LEASE_RENEW_FRACTION;
     while (!this.#stop.signal.aborted) {
       const attemptAt = this.#clock.now();
+      if (attemptAt < this.#campaignPausedUntil) {
+        await this.#clock.sleep(this.#campaignPausedUntil - attemptAt, this.#stop.signal);
+        continue;
+      }
       try {
         const holding = await withTimeout(
           this.#clock,

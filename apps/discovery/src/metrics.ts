@@ -5,6 +5,8 @@ export interface DiscoveryMetrics {
   readonly members: Gauge<'role'>;
   readonly snapshotsPublished: Counter;
   readonly publishErrors: Counter;
+  readonly foreignWrites: Counter;
+  readonly stepDowns: Counter;
   readonly watchRestarts: Counter<'role' | 'reason'>;
   readonly apiErrors: Counter<'role'>;
   readonly leader: Gauge;
@@ -33,6 +35,16 @@ export function createDiscoveryMetrics(): DiscoveryMetrics {
     publishErrors: new Counter({
       name: 'pdrouter_discovery_publish_errors_total',
       help: 'Failed snapshot publications (retried).',
+      registers,
+    }),
+    foreignWrites: new Counter({
+      name: 'pdrouter_discovery_foreign_writes_total',
+      help: 'Snapshot key revisions written by someone other than this leader (each answered with a new epoch).',
+      registers,
+    }),
+    stepDowns: new Counter({
+      name: 'pdrouter_discovery_step_downs_total',
+      help: 'Times this replica gave up the Lease because it could not publish.',
       registers,
     }),
     watchRestarts: new Counter({

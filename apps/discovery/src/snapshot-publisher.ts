@@ -1,4 +1,4 @@
-import { type Member, parseSnapshot, type Snapshot, snapshotFingerprint } from '@pdrouter/core';
+import { isPlausibleEpoch, type Member, parseSnapshot, type Snapshot, snapshotFingerprint } from '@pdrouter/core';
 
 /** Where snapshots go: the KV key of one pool (implemented over @pdrouter/nats-snapshots in discovery.ts). */
 export interface SnapshotStore {
@@ -28,9 +28,19 @@ export interface SnapshotPublisherOptions {
   readonly now?: () => number;
   readonly onPublished?: (s: Snapshot, fingerprint: string) => void;
   readonly onError?: (err: unknown) => void;
-  /** A snapshot with a newer epoch appeared in the bucket: another leader publishes; this one goes silent. */
-  readonly onSuperseded?: (newerEpoch: number) => void;
+  /** Someone else wrote the key: this leader starts a new epoch over it. */
+  readonly onForeignWrite?: (found: { revision: number; epoch: number | undefined }, newEpoch: number) => void;
+  /**
+   * This leader cannot keep the key current (writes failing for `stepDownAfterMs`, or another writer
+   * keeps changing it): it must give up the Lease rather than hold it while silent.
+   */
+  readonly onCannotWrite?: (reason: string) => void;
+  /** How long publication may fail in a row before onCannotWrite (default: never). */
+  readonly stepDownAfterMs?: number;
 }
+
+/** Foreign writes tolerated per term before the leader steps down: a fight between writers must end. */
+export const MAX_FOREIGN_WRITES_PER_TERM = 3;
 
 export interface PublisherState {
   readonly leader: boolean;
@@ -48,10 +58,10 @@ export interface PublisherState {
  * and the same membership again (next seq, new time) every heartbeat so readers can tell it is fresh.
  * Publications are serialized: seq order on the wire is seq order in the bucket.
  *
- * Writes are compare-and-set on the revision this term last read or wrote. A write that lost the race
- * re-reads the key: a newer epoch there means another replica leads now (this one may not know yet that
- * it lost the Lease), so this term goes silent and the bucket never goes back to an older leader's view;
- * anything else (a hand-made value, an older epoch) is overwritten.
+ * Writes are compare-and-set on the KV revision this term last read or wrote (a revision only the server
+ * assigns, not a field a writer controls). A write that lost the race means a foreign write: the leader
+ * starts a new epoch above it and rewrites. A leader that cannot write (errors for stepDownAfterMs, or
+ * more than MAX_FOREIGN_WRITES_PER_TERM foreign writes) reports it through onCannotWrite, and steps down.
  */
 export class SnapshotPublisher {
   readonly #o: SnapshotPublisherOptions;
@@ -60,7 +70,8 @@ export class SnapshotPublisher {
   #leader = false;
   #epoch: number | undefined;
   #revision = 0;
-  #superseded = false;
+  #foreignWrites = 0;
+  #failingSince: number | undefined;
   #seq = 0;
   #publishedFingerprint: string | undefined;
   #lastPublishAt: number | undefined;
@@ -98,7 +109,8 @@ export class SnapshotPublisher {
     // A new term starts from the bucket again: its epoch must beat whatever was published meanwhile.
     this.#epoch = undefined;
     this.#seq = 0;
-    this.#superseded = false;
+    this.#foreignWrites = 0;
+    this.#failingSince = undefined;
     this.#publishedFingerprint = undefined;
     clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
@@ -130,13 +142,22 @@ export class SnapshotPublisher {
   async #pump(): Promise<void> {
     while (this.#pending && !this.#stopped) {
       this.#pending = false;
-      if (!this.#leader || this.#superseded || this.#members === undefined) return;
+      if (!this.#leader || this.#members === undefined) return;
       const force = this.#forceNext;
       this.#forceNext = false;
       try {
         await this.#publishOnce(force);
+        this.#failingSince = undefined;
       } catch (err) {
         this.#o.onError?.(err);
+        this.#failingSince ??= this.#now();
+        const failingMs = this.#now() - this.#failingSince;
+        const limit = this.#o.stepDownAfterMs;
+        if (limit !== undefined && failingMs >= limit) {
+          this.#o.onCannotWrite?.(
+            `publication failing for ${failingMs} ms (last error: ${err instanceof Error ? err.message : String(err)})`,
+          );
+        }
         if (force) this.#forceNext = true;
         clearTimeout(this.#retry);
         this.#retry = setTimeout(() => this.#request(false), this.#o.retryMs ?? PUBLISH_RETRY_MS);
@@ -153,7 +174,7 @@ export class SnapshotPublisher {
       const current = await this.#o.store.readCurrent();
       if (!this.#leader) return;
       this.#revision = current?.revision ?? 0;
-      this.#epoch = Math.max(this.#now(), (storedEpoch(current?.raw) ?? 0) + 1);
+      this.#epoch = Math.max(this.#now(), (plausibleStoredEpoch(current?.raw, this.#now()) ?? 0) + 1);
       this.#seq = 0;
     }
     const epoch = this.#epoch;
@@ -170,15 +191,24 @@ export class SnapshotPublisher {
     // Leadership may have moved while the put was in flight; the epoch check keeps the counters per term.
     if (this.#epoch !== epoch) return;
     if (result === 'conflict') {
+      // The leader is the only writer: a revision it did not write is a foreign value (an operator, a
+      // bug, a stale replica). Never defer to it: start a new epoch above anything plausible and rewrite,
+      // so proxies that took the foreign value move on at once. A bogus far-future epoch is not followed
+      // (proxies reject it anyway).
       const current = await this.#o.store.readCurrent();
       if (this.#epoch !== epoch) return;
-      const theirs = storedEpoch(current?.raw);
-      if (theirs !== undefined && theirs > epoch) {
-        this.#superseded = true;
-        this.#o.onSuperseded?.(theirs);
+      this.#foreignWrites++;
+      if (this.#foreignWrites > MAX_FOREIGN_WRITES_PER_TERM) {
+        this.#o.onCannotWrite?.(
+          `another writer changed the key ${this.#foreignWrites} times this term (last at revision ${current?.revision ?? 0})`,
+        );
         return;
       }
-      // Not a newer leader: write again over what is there now, whatever the membership.
+      const theirs = plausibleStoredEpoch(current?.raw, this.#now());
+      const next = Math.max(this.#now(), epoch + 1, (theirs ?? 0) + 1);
+      this.#o.onForeignWrite?.({ revision: current?.revision ?? 0, epoch: storedEpoch(current?.raw) }, next);
+      this.#epoch = next;
+      this.#seq = 0;
       this.#revision = current?.revision ?? 0;
       this.#pending = true;
       this.#forceNext = true;
@@ -190,6 +220,12 @@ export class SnapshotPublisher {
     this.#lastPublishAt = this.#now();
     this.#o.onPublished?.(draft, fingerprint);
   }
+}
+
+/** The stored epoch when it is one a leader could have written (not implausibly far ahead). */
+function plausibleStoredEpoch(raw: string | undefined, nowMs: number): number | undefined {
+  const epoch = storedEpoch(raw);
+  return epoch !== undefined && isPlausibleEpoch(epoch, nowMs) ? epoch : undefined;
 }
 
 /** The epoch of a stored value, or undefined when it is missing or not a valid snapshot. */

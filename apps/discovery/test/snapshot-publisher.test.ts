@@ -70,7 +70,7 @@ describe('SnapshotPublisher', () => {
 
   it('starts each term with an epoch above the one in the bucket', async () => {
     const store = new MemoryStore();
-    const future = Date.now() + 10_000_000;
+    const future = Date.now() + 60_000;
     store.value = encodeSnapshot({
       pool: 'default',
       epoch: future,
@@ -122,40 +122,69 @@ describe('SnapshotPublisher', () => {
     expect(store.puts[0]?.members.prefill.map((m) => m.name)).toEqual(['p0', 'p1']);
   });
 
-  it('a newer epoch written by another leader silences this term; a foreign older or broken value is overwritten', async () => {
+  it('a foreign write of any kind is answered with a new epoch above it; a far-future epoch is not followed', async () => {
     const store = new MemoryStore();
-    const superseded: number[] = [];
+    const foreign: Array<{ revision: number; newEpoch: number }> = [];
+    const cannot: string[] = [];
     const p = new SnapshotPublisher({
       pool: 'default',
       store,
-      heartbeatMs: 60,
+      heartbeatMs: 40,
       retryMs: 30,
-      onSuperseded: (e) => superseded.push(e),
+      onForeignWrite: (found, newEpoch) => foreign.push({ revision: found.revision, newEpoch }),
+      onCannotWrite: (reason) => cannot.push(reason),
     });
     publishers.push(p);
     p.setMembers(members(['p0'], ['d0']));
     p.setLeader(true);
     await waitUntil(() => store.puts.length >= 1, { description: 'the first publication' });
     const mine = store.puts[0] as Snapshot;
+    const epochInStore = () => (parseSnapshot(store.value) as { snapshot?: Snapshot }).snapshot?.epoch ?? -1;
 
-    // Someone writes garbage, then an older epoch: the next heartbeat restores this leader's view.
-    store.write('{"broken":');
-    await waitUntil(() => parseSnapshot(store.value).ok, { description: 'the broken value overwritten' });
-    store.write(encodeSnapshot({ ...mine, epoch: mine.epoch - 1, seq: 1000 }));
-    await waitUntil(() => (parseSnapshot(store.value) as { snapshot?: Snapshot }).snapshot?.epoch === mine.epoch, {
-      description: 'the older epoch overwritten',
+    // Same epoch, seq far ahead (would keep proxies on it for many heartbeats): a new epoch replaces it.
+    store.write(encodeSnapshot({ ...mine, seq: mine.seq + 1_000, members: members(['p0'], []) }));
+    await waitUntil(() => foreign.length === 1 && epochInStore() > mine.epoch, { description: 'a new epoch' });
+    const second = epochInStore();
+    // A plausible newer epoch (another writer): the leader goes above it, never silent.
+    store.write(encodeSnapshot({ ...mine, epoch: second + 5_000, seq: 1, members: members(['p9'], ['d9']) }));
+    await waitUntil(() => foreign.length === 2 && epochInStore() > second + 5_000, {
+      description: 'an epoch above the foreign one',
     });
+    const third = epochInStore();
+    // A far-future epoch: overwritten, and not followed (the next epoch stays near the clock).
+    store.write(encodeSnapshot({ ...mine, epoch: Date.now() + 365 * 24 * 3_600_000, seq: 1 }));
+    await waitUntil(() => foreign.length === 3 && epochInStore() > third && epochInStore() < Date.now() + 60_000, {
+      description: 'the far-future value replaced by a plausible epoch',
+    });
+    expect(store.puts.at(-1)?.members.prefill.map((m) => m.name)).toEqual(['p0']);
+    expect(cannot).toEqual([]);
+    // One more foreign write than tolerated in a term: the leader says it cannot write (and steps down).
+    store.write('{"broken":');
+    await waitUntil(() => cannot.length === 1, { description: 'the publisher to give up' });
+    expect(cannot[0]).toMatch(/another writer changed the key 4 times/);
+  });
 
-    // A newer leader's snapshot: this publisher must never overwrite it.
-    const newer = encodeSnapshot({ ...mine, epoch: mine.epoch + 1, seq: 1, members: members(['p9'], ['d9']) });
-    store.write(newer);
-    await waitUntil(() => superseded.length === 1, { description: 'the publisher to notice the newer leader' });
-    const putsAfter = store.puts.length;
-    await new Promise((r) => setTimeout(r, 250));
-    p.setMembers(members(['p0', 'p1'], ['d0']));
-    await new Promise((r) => setTimeout(r, 100));
-    expect(store.value).toBe(newer);
-    expect(store.puts.length).toBe(putsAfter);
-    expect(superseded).toEqual([mine.epoch + 1]);
+  it('publication failing for stepDownAfterMs is reported once the limit passes, and retried meanwhile', async () => {
+    const store = new MemoryStore();
+    store.failing = true;
+    const cannot: string[] = [];
+    let errors = 0;
+    const p = new SnapshotPublisher({
+      pool: 'default',
+      store,
+      heartbeatMs: 60_000,
+      retryMs: 20,
+      stepDownAfterMs: 150,
+      onError: () => errors++,
+      onCannotWrite: (reason) => cannot.push(reason),
+    });
+    publishers.push(p);
+    const startedAt = Date.now();
+    p.setMembers(members(['p0'], ['d0']));
+    p.setLeader(true);
+    await waitUntil(() => cannot.length >= 1, { description: 'the step-down report' });
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(150);
+    expect(errors).toBeGreaterThanOrEqual(2);
+    expect(cannot[0]).toMatch(/publication failing for \d+ ms \(last error: store down\)/);
   });
 });

@@ -169,8 +169,18 @@ export class ProxyMetrics {
   readonly snapshotsApplied = this.counter('pdrouter_snapshots_applied_total', 'Snapshots applied', []);
   readonly snapshotsRejected = this.counter(
     'pdrouter_snapshots_rejected_total',
-    'Snapshots rejected, by reason (invalid, stale, source)',
+    'Snapshots rejected, by reason (invalid, stale, pool, future, source)',
     ['reason'],
+  );
+  readonly natsConnectionEvents = this.counter(
+    'pdrouter_nats_connection_events_total',
+    'NATS connection changes of the snapshot source, by event (disconnect, reconnect)',
+    ['event'],
+  );
+  readonly snapshotWatchRestarts = this.counter(
+    'pdrouter_snapshot_watch_restarts_total',
+    'Snapshot watches re-created, by cause (failed, reconnect, silent: nothing for longer than the heartbeat allows)',
+    ['cause'],
   );
   readonly ringInfo = this.gauge(
     'pdrouter_ring_info',

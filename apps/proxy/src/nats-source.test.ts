@@ -42,7 +42,25 @@ function snapshot(pool: string, seq: number, decode: string[]): Snapshot {
 function recorder() {
   const applied: Snapshot[] = [];
   const rejected: string[] = [];
-  return { applied, rejected, apply: (s: Snapshot) => applied.push(s), reject: (r: string) => rejected.push(r) };
+  const kinds: string[] = [];
+  return {
+    applied,
+    rejected,
+    kinds,
+    apply: (s: Snapshot) => applied.push(s),
+    reject: (r: string, kind = 'source') => {
+      rejected.push(r);
+      kinds.push(kind);
+    },
+  };
+}
+
+/** Deletes every consumer of the bucket's stream, as a lost server-side consumer (or another client) would. */
+async function deleteConsumers(bucketName: string): Promise<number> {
+  const stream = `KV_${bucketName}`;
+  const list = (await writerConn.request(`$JS.API.CONSUMER.NAMES.${stream}`, '{}')).json<{ consumers: string[] }>();
+  for (const name of list.consumers ?? []) await writerConn.request(`$JS.API.CONSUMER.DELETE.${stream}.${name}`);
+  return list.consumers?.length ?? 0;
 }
 
 async function bucket(name: string): Promise<KV> {
@@ -106,6 +124,48 @@ describe('natsSnapshotSource', () => {
     }
   });
 
+  it("rejects, each with its precise reason, a malformed value, another pool's snapshot and a far-future epoch", async () => {
+    const kv = await bucket('src-reasons');
+    await kv.put('pool-r', JSON.stringify(snapshot('pool-r', 1, ['x'])));
+    const r = recorder();
+    const source = natsSnapshotSource({ url: server.url, pool: 'pool-r', bucket: 'src-reasons' });
+    sources.push(source);
+    await source.start(r.apply, r.reject);
+    await waitUntil(() => r.applied.length === 1, { description: 'the current snapshot' });
+    await kv.put('pool-r', '{"pool":');
+    await kv.put('pool-r', JSON.stringify(snapshot('other-pool', 2, ['y'])));
+    await kv.put('pool-r', JSON.stringify({ ...snapshot('pool-r', 3, ['z']), epoch: Date.now() + 86_400_000 }));
+    await kv.put('pool-r', JSON.stringify(snapshot('pool-r', 4, ['x', 'w'])));
+    await waitUntil(() => r.applied.length === 2, {
+      timeoutMs: 3_000,
+      description: `the good update after the bad ones (${r.kinds.join()} ${r.rejected.join(' | ')})`,
+    });
+    expect(r.kinds).toEqual(['invalid', 'pool', 'future']);
+    expect(r.rejected[1]).toMatch(/pool "other-pool"/);
+    expect(r.applied.map((s) => s.seq)).toEqual([1, 4]);
+  });
+
+  it('a watch whose consumer was deleted goes silent: the watchdog re-creates it and updates flow again', async () => {
+    const kv = await bucket('src-silent');
+    await kv.put('pool-s', JSON.stringify(snapshot('pool-s', 1, ['x'])));
+    const r = recorder();
+    const restarts: string[] = [];
+    const source = natsSnapshotSource({
+      url: server.url,
+      pool: 'pool-s',
+      bucket: 'src-silent',
+      silenceRestartMs: 400,
+      onWatchRestart: (cause) => restarts.push(cause),
+    });
+    sources.push(source);
+    await source.start(r.apply, r.reject);
+    await waitUntil(() => r.applied.length === 1, { description: 'the current snapshot' });
+    expect(await deleteConsumers('src-silent')).toBeGreaterThan(0);
+    await waitUntil(() => restarts.includes('silent'), { description: 'the watchdog to re-create the watch' });
+    await kv.put('pool-s', JSON.stringify(snapshot('pool-s', 2, ['x', 'y'])));
+    await waitUntil(() => r.applied.length === 2, { description: 'the update after the re-created watch' });
+    expect(r.applied[1]?.seq).toBe(2);
+  });
   it('keeps the last good snapshot through a NATS restart and resumes with the next update', async () => {
     const kv = await bucket('src-restart');
     await kv.put('pool', JSON.stringify(snapshot('pool', 1, ['a'])));

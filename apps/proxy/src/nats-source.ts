@@ -4,12 +4,13 @@
 // good snapshot stays in use. While NATS is down nothing is applied, so the proxy keeps routing on the
 // last good ring; the watch resumes by itself after reconnecting.
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Backoff, parseSnapshot } from '@pdrouter/core';
+import { Backoff, isPlausibleEpoch, MAX_EPOCH_AHEAD_MS, parseSnapshot } from '@pdrouter/core';
 import {
   connectNats,
   DEFAULT_SNAPSHOT_BUCKET,
   openSnapshotBucket,
   type SnapshotWatch,
+  type WatchRestartCause,
   watchSnapshots,
 } from '@pdrouter/nats-snapshots';
 import type { SnapshotSource } from './snapshot-source.ts';
@@ -22,6 +23,12 @@ export const NATS_CONNECT_RETRY_MAX_MS = 5_000;
 /** Share of each pause drawn at random, so replicas started together do not retry in step. */
 export const NATS_CONNECT_RETRY_JITTER = 0.2;
 
+/**
+ * The discovery leader republishes every --heartbeat-secs (10 s by default): a watch that delivered
+ * nothing for three and a half heartbeats has lost its server-side consumer and is re-created.
+ */
+export const SNAPSHOT_SILENCE_RESTART_MS = 35_000;
+
 export interface NatsSnapshotSourceOptions {
   readonly url: string;
   readonly credsFile?: string;
@@ -30,7 +37,11 @@ export interface NatsSnapshotSourceOptions {
   readonly pool: string;
   readonly bucket?: string;
   /** Called each time the watch had to be re-created (reconnect, failure); for a metric. */
-  readonly onWatchRestart?: () => void;
+  readonly onWatchRestart?: (cause: WatchRestartCause) => void;
+  /** NATS disconnects and reconnects of this source's connection. */
+  readonly onConnectionEvent?: (event: 'disconnect' | 'reconnect', server: string) => void;
+  /** A watch silent for this long is re-created (default SNAPSHOT_SILENCE_RESTART_MS). */
+  readonly silenceRestartMs?: number;
   readonly firstConnectWaitMs?: number;
 }
 
@@ -87,6 +98,12 @@ export function natsSnapshotSource(options: NatsSnapshotSourceOptions): Snapshot
           return;
         }
         nc = conn;
+        void (async () => {
+          for await (const s of conn.status()) {
+            if (s.type === 'disconnect' || s.type === 'reconnect')
+              options.onConnectionEvent?.(s.type, String(s.server));
+          }
+        })().catch(() => {});
         // Bind without creating: the discovery leader owns the bucket; until it exists the watch retries.
         const kv = await openSnapshotBucket(conn, { bucket, create: false });
         watch = await watchSnapshots(
@@ -95,7 +112,19 @@ export function natsSnapshotSource(options: NatsSnapshotSourceOptions): Snapshot
           (raw) => {
             const parsed = parseSnapshot(raw);
             if (!parsed.ok) {
-              reject(`nats key ${options.pool}: ${parsed.error}`);
+              reject(`nats key ${options.pool}: ${parsed.error}`, 'invalid');
+              return;
+            }
+            const s = parsed.snapshot;
+            if (s.pool !== options.pool) {
+              reject(`nats key ${options.pool}: the snapshot is pool ${JSON.stringify(s.pool)}'s`, 'pool');
+              return;
+            }
+            if (!isPlausibleEpoch(s.epoch, Date.now())) {
+              reject(
+                `nats key ${options.pool}: epoch ${s.epoch} is more than ${MAX_EPOCH_AHEAD_MS} ms ahead of this clock`,
+                'future',
+              );
               return;
             }
             lastReason = undefined;
@@ -103,6 +132,7 @@ export function natsSnapshotSource(options: NatsSnapshotSourceOptions): Snapshot
           },
           {
             onError: (err) => report(`nats watch on ${bucket}/${options.pool}: ${err.message}`),
+            silenceRestartMs: options.silenceRestartMs ?? SNAPSHOT_SILENCE_RESTART_MS,
             ...(options.onWatchRestart === undefined ? {} : { onRestart: options.onWatchRestart }),
           },
         );

@@ -53,7 +53,7 @@ export interface ProxyOptions {
   defaultMetrics?: boolean;
 }
 
-async function sourceFor(config: ProxyConfig, logger: Logger): Promise<SnapshotSource> {
+async function sourceFor(config: ProxyConfig, logger: Logger, metrics: ProxyMetrics): Promise<SnapshotSource> {
   const m = config.membership;
   if (m.kind === 'static')
     return staticSnapshotSource({
@@ -72,7 +72,14 @@ async function sourceFor(config: ProxyConfig, logger: Logger): Promise<SnapshotS
     ...(m.tls ? { tls: m.tls } : {}),
     bucket: m.bucket,
     pool: config.pool,
-    onWatchRestart: () => logger.info('snapshot watch restarted', { nats: m.url, pool: config.pool }),
+    onWatchRestart: (cause) => {
+      metrics.snapshotWatchRestarts.labels(cause).inc();
+      logger.info('snapshot watch re-created', { nats: m.url, pool: config.pool, cause });
+    },
+    onConnectionEvent: (event, server) => {
+      metrics.natsConnectionEvents.labels(event).inc();
+      logger.warn(event === 'disconnect' ? 'NATS disconnected' : 'NATS reconnected', { nats: m.url, server });
+    },
   });
 }
 
@@ -101,7 +108,7 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
     },
   });
   const lifecycle = new Lifecycle();
-  const source = options.source ?? (await sourceFor(config, logger));
+  const source = options.source ?? (await sourceFor(config, logger, metrics));
   const admission = new Admission(config.admission, {
     queueDepth: (n) => metrics.admissionQueueDepth.set(n),
     waited: (seconds) => metrics.admissionQueueWait.observe(seconds),
@@ -187,9 +194,13 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
     async start() {
       if (started) return;
       started = true;
-      await source.start(applySnapshot, (reason) => {
-        metrics.snapshotsRejected.labels('source').inc();
-        logger.warn('snapshot source problem', { source: source.description, error: reason });
+      await source.start(applySnapshot, (reason, kind = 'source') => {
+        metrics.snapshotsRejected.labels(kind).inc();
+        logger.warn(kind === 'source' ? 'snapshot source problem' : 'snapshot rejected', {
+          source: source.description,
+          reason: kind,
+          error: reason,
+        });
       });
     },
     async listen() {

@@ -4,6 +4,13 @@ import type { Member, Snapshot } from '@pdrouter/core';
 import { snapshotFromUrls } from '@pdrouter/core';
 import type { PrefillArg } from './config.ts';
 
+/**
+ * Why a source refused a value (the `reason` label of pdrouter_snapshots_rejected_total): `invalid` (not a
+ * well-formed snapshot), `pool` (another pool's snapshot under this pool's key), `future` (an epoch
+ * implausibly far ahead of the clock), `source` (the backend itself failed: unreachable, unreadable).
+ */
+export type SourceRejectKind = 'invalid' | 'pool' | 'future' | 'source';
+
 export interface SnapshotSource {
   /** For logs and /admin/state, e.g. "static flags" or "file /etc/pdrouter/pods.json". */
   readonly description: string;
@@ -13,7 +20,7 @@ export interface SnapshotSource {
    * Resolves once the first attempt was made (a source that cannot reach its backend still resolves,
    * and keeps trying).
    */
-  start(apply: (s: Snapshot) => void, reject: (reason: string) => void): Promise<void>;
+  start(apply: (s: Snapshot) => void, reject: (reason: string, kind?: SourceRejectKind) => void): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -43,6 +43,8 @@ export {
   DEFAULT_POOL,
   encodeSnapshot,
   isNewerSnapshot,
+  isPlausibleEpoch,
+  MAX_EPOCH_AHEAD_MS,
   memberRingKey,
   ROLES,
   ringMembers,

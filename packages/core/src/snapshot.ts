@@ -72,6 +72,17 @@ export function compareSnapshotOrder(a: Pick<Snapshot, 'epoch' | 'seq'>, b: Pick
   return 0;
 }
 
+/**
+ * Epochs are the ms time a leader's term started. One further ahead of the reader's clock than this is
+ * not a leader's (clocks are NTP-synced) but a hand-made or corrupt value: proxies reject it, and a new
+ * leader does not derive its own epoch from it (which would pin the fleet to the bogus value).
+ */
+export const MAX_EPOCH_AHEAD_MS = 10 * 60_000;
+
+export function isPlausibleEpoch(epoch: number, nowMs: number): boolean {
+  return epoch <= nowMs + MAX_EPOCH_AHEAD_MS;
+}
+
 /** True when there is no current snapshot or the candidate comes strictly after it. */
 export function isNewerSnapshot(candidate: Snapshot, current?: Snapshot): boolean {
   return current === undefined || compareSnapshotOrder(candidate, current) > 0;

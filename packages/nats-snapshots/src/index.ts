@@ -25,6 +25,7 @@ export {
   WATCH_RETRY_JITTER,
   WATCH_RETRY_MAX_MS,
   WATCH_RETRY_MIN_MS,
+  type WatchRestartCause,
   type WatchSnapshotsOptions,
   watchSnapshots,
 } from './watch.ts';

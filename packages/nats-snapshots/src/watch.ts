@@ -15,11 +15,18 @@ export interface WatchSnapshotsOptions {
   nc?: NatsConnection;
   /** Called when the watch fails or ends; it is re-created after a backoff. */
   onError?: (err: Error) => void;
-  /** Called each time the watch is re-created (after a failure, an end, or a reconnect). */
-  onRestart?: () => void;
+  /** Called each time the watch is re-created, with why: it failed or ended, NATS reconnected, or it was silent. */
+  onRestart?: (reason: WatchRestartCause) => void;
+  /**
+   * A watch that delivered nothing for this long is presumed dead (its server-side consumer lost) and
+   * re-created from the key's last value. Set it above the publisher's heartbeat. Default: no watchdog.
+   */
+  silenceRestartMs?: number;
   retryMinMs?: number;
   retryMaxMs?: number;
 }
+
+export type WatchRestartCause = 'failed' | 'reconnect' | 'silent';
 
 export interface SnapshotWatch {
   stop(): Promise<void>;
@@ -53,6 +60,22 @@ export async function watchSnapshots(
   let current: QueuedIterator<KvWatchEntry> | undefined;
   let lastRaw: string | undefined;
   let wakeUp: (() => void) | undefined;
+  let cause: WatchRestartCause = 'failed';
+  let lastDeliveryAt = Date.now();
+  const watchdog =
+    options.silenceRestartMs === undefined
+      ? undefined
+      : setInterval(
+          () => {
+            if (current === undefined || Date.now() - lastDeliveryAt < (options.silenceRestartMs as number)) return;
+            cause = 'silent';
+            report(new Error(`watch on ${pool} silent for over ${options.silenceRestartMs} ms; re-creating it`));
+            lastDeliveryAt = Date.now();
+            current.stop();
+          },
+          Math.max(10, Math.floor(options.silenceRestartMs / 4)),
+        );
+  watchdog?.unref();
   let firstAttemptDone: () => void = () => {};
   const firstAttempt = new Promise<void>((resolve) => {
     firstAttemptDone = resolve;
@@ -75,8 +98,10 @@ export async function watchSnapshots(
       return false;
     }
     current = iter;
+    lastDeliveryAt = Date.now();
     firstAttemptDone();
     for await (const entry of iter) {
+      lastDeliveryAt = Date.now();
       if (entry.operation !== 'PUT') continue;
       const raw = entry.string();
       if (raw === lastRaw) continue;
@@ -101,15 +126,17 @@ export async function watchSnapshots(
       try {
         const established = await watchOnce();
         if (established) backoff.reset();
-        if (!stopped) report(new Error(`watch on ${pool} ended`));
+        if (!stopped && cause === 'failed') report(new Error(`watch on ${pool} ended`));
       } catch (err) {
         if (!stopped) report(err);
       }
       current = undefined;
       firstAttemptDone();
       if (stopped) break;
-      await sleep(backoff.next());
-      if (!stopped) options.onRestart?.();
+      // A watch dropped on purpose (reconnect, silence) is re-created at once; a failure backs off.
+      if (cause === 'failed') await sleep(backoff.next());
+      if (!stopped) options.onRestart?.(cause);
+      cause = 'failed';
     }
   };
 
@@ -120,6 +147,7 @@ export async function watchSnapshots(
     for await (const status of statusIterator) {
       if (status.type === 'reconnect') {
         // Drop the (probably dead) consumer; the loop re-creates it from the key's last value.
+        cause = 'reconnect';
         current?.stop();
         wakeUp?.();
       }
@@ -134,6 +162,7 @@ export async function watchSnapshots(
     async stop(): Promise<void> {
       if (stopped) return;
       stopped = true;
+      clearInterval(watchdog);
       statusIterator?.stop?.();
       current?.stop();
       wakeUp?.();

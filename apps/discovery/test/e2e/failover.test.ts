@@ -1,5 +1,7 @@
 // Faults in the control plane: NATS down, the discovery leader killed, the Kubernetes API unreachable.
 // Proxies keep routing on their last good rings throughout and catch up once the fault is gone.
+import { encodeSnapshot, parseSnapshot, type Snapshot } from '@pdrouter/core';
+import { connectNats, openSnapshotBucket } from '@pdrouter/nats-snapshots';
 import { waitUntil } from '@pdrouter/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -37,15 +39,16 @@ function setReady(name: string, ready: boolean): void {
 }
 
 async function leaderReplica(): Promise<DiscoveryReplica> {
-  const states = await Promise.all(cluster.discoveries.map((d) => d.state()));
-  const leader = cluster.discoveries[states.findIndex((s) => s.leader)];
+  // A killed replica does not answer: it is not the leader.
+  const states = await Promise.all(cluster.discoveries.map((d) => d.state().catch(() => undefined)));
+  const leader = cluster.discoveries[states.findIndex((s) => s?.leader === true)];
   if (!leader) throw new Error('no discovery replica leads');
   return leader;
 }
 
-/** One sample from a replica's /metrics (0 when absent); `series` is the name with its labels, if any. */
-async function metricValue(baseUrl: string, series: string): Promise<number> {
-  const text = await (await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+/** One sample from a metrics endpoint (0 when absent); `series` is the name with its labels, if any. */
+async function metricValue(metricsUrl: string, series: string): Promise<number> {
+  const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(5_000) })).text();
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line === undefined ? 0 : Number(line.slice(series.length + 1));
 }
@@ -93,13 +96,13 @@ describe('control-plane faults', () => {
     await cluster.nats.kill();
     await everyProxyServes('nats-down-1');
     const leader = await leaderReplica();
-    const errorsBefore = await metricValue(leader.url, 'pdrouter_discovery_publish_errors_total');
+    const errorsBefore = await metricValue(`${leader.url}/metrics`, 'pdrouter_discovery_publish_errors_total');
     setReady('prefill-0', false);
     // Discovery sees the change and fails to publish it: nothing can reach the proxies.
     await waitUntil(
       async () =>
         !(await leader.state()).members.prefill.includes('prefill-0') &&
-        (await metricValue(leader.url, 'pdrouter_discovery_publish_errors_total')) > errorsBefore,
+        (await metricValue(`${leader.url}/metrics`, 'pdrouter_discovery_publish_errors_total')) > errorsBefore,
       { timeoutMs: 20_000, description: 'the leader to see the change and fail to publish it' },
     );
     // They still route on the rings they had.
@@ -170,7 +173,8 @@ describe('control-plane faults', () => {
     try {
       for (const d of cluster.discoveries) {
         await waitUntil(
-          async () => (await metricValue(d.url, 'pdrouter_discovery_api_errors_total{role="prefill"}')) >= 2,
+          async () =>
+            (await metricValue(`${d.url}/metrics`, 'pdrouter_discovery_api_errors_total{role="prefill"}')) >= 2,
           { timeoutMs: 20_000, description: `${d.identity} to back off from the API twice` },
         );
         expect(d.proc.exited).toBe(false);
@@ -188,5 +192,75 @@ describe('control-plane faults', () => {
     });
     setReady('prefill-2', true);
     await waitForRings(cluster, ringsFor(members.values()), { timeoutMs: 15_000, description: 'prefill-2 back' });
+  }, 90_000);
+
+  it('values put into the bucket by hand cannot pin the fleet: future epoch, same epoch seq+N, another pool, with a leader kill in between', async () => {
+    const nc = await connectNats({ url: cluster.nats.url, name: 'e2e-fencing' });
+    const proxyStates = () => Promise.all(cluster.proxies.map((p) => p.adminState()));
+    const rejected = (reason: string) =>
+      Promise.all(
+        cluster.proxies.map((p) => metricValue(p.metricsUrl, `pdrouter_snapshots_rejected_total{reason="${reason}"}`)),
+      );
+    const current = async (): Promise<Snapshot> => {
+      const parsed = parseSnapshot((await kv.get('default'))?.string());
+      if (!parsed.ok) throw new Error(parsed.error);
+      return parsed.snapshot;
+    };
+    const kv = await openSnapshotBucket(nc, { create: false });
+    try {
+      await waitForRings(cluster, ringsFor(members.values()), { description: 'the rings before tampering' });
+      const good = await current();
+      const shrunk = { ...good.members, decode: good.members.decode.slice(1) };
+
+      // 1. An epoch a day ahead: every proxy refuses it (counted as "future"), rings unchanged.
+      const futureBefore = await rejected('future');
+      await kv.put('default', encodeSnapshot({ ...good, epoch: Date.now() + 86_400_000, seq: 1, members: shrunk }));
+      await waitUntil(async () => (await rejected('future')).every((n, i) => n > (futureBefore[i] ?? 0)), {
+        description: 'every proxy to reject the future epoch',
+      });
+      await waitForRings(cluster, ringsFor(members.values()), { timeoutMs: 2_000, description: 'rings unchanged' });
+
+      // 2. The leader dies; the standby takes over. It must not follow the bogus epoch: its snapshots,
+      // with a change made after the kill, reach every proxy.
+      const leaderIndex = cluster.discoveries.indexOf(await leaderReplica());
+      await cluster.discoveries[leaderIndex]?.proc.stop('SIGKILL', 0);
+      setReady('decode-2', false);
+      await waitForRings(cluster, ringsFor(members.values()), {
+        timeoutMs: 20_000,
+        description: 'the new leader to publish over the future epoch',
+      });
+      const newLeader = await leaderReplica();
+      const afterTakeover = await current();
+      expect(afterTakeover.epoch).toBeLessThan(Date.now() + 60_000);
+
+      // 3. Same epoch, seq far ahead, a member missing: the leader answers the foreign write with a new
+      // epoch at its next heartbeat, so proxies are back on the true membership within about one heartbeat.
+      const foreignBefore = await metricValue(`${newLeader.url}/metrics`, 'pdrouter_discovery_foreign_writes_total');
+      await kv.put('default', encodeSnapshot({ ...afterTakeover, seq: afterTakeover.seq + 1_000, members: shrunk }));
+      await waitUntil(
+        async () =>
+          (await metricValue(`${newLeader.url}/metrics`, 'pdrouter_discovery_foreign_writes_total')) > foreignBefore,
+        { description: 'the leader to notice the foreign write' },
+      );
+      await waitUntil(
+        async () => (await proxyStates()).every((st) => (st.snapshot?.epoch ?? 0) > afterTakeover.epoch),
+        { description: "every proxy on the leader's new epoch" },
+      );
+      await waitForRings(cluster, ringsFor(members.values()), { description: 'the true membership again' });
+      expect((await newLeader.state()).leader).toBe(true);
+
+      // 4. Another pool's snapshot under this pool's key: refused as "pool".
+      const poolBefore = await rejected('pool');
+      await kv.put('default', encodeSnapshot({ ...(await current()), pool: 'another-pool', seq: 5_000_000 }));
+      await waitUntil(async () => (await rejected('pool')).every((n, i) => n > (poolBefore[i] ?? 0)), {
+        description: "every proxy to reject the other pool's snapshot",
+      });
+      await waitForRings(cluster, ringsFor(members.values()), { description: 'rings unchanged by the other pool' });
+      setReady('decode-2', true);
+      await waitForRings(cluster, ringsFor(members.values()), { description: 'decode-2 back' });
+      await cluster.startDiscovery(leaderIndex);
+    } finally {
+      await nc.close();
+    }
   }, 90_000);
 });
