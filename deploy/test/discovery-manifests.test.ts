@@ -23,6 +23,7 @@ interface Rule {
   apiGroups: string[];
   resources: string[];
   verbs: string[];
+  resourceNames?: string[];
 }
 
 describe.each(KUSTOMIZATIONS)('%s: discovery', (name) => {
@@ -46,7 +47,7 @@ describe.each(KUSTOMIZATIONS)('%s: discovery', (name) => {
     expect(parsed.config.selectors.decode).toBeDefined();
   });
 
-  it('may only get/list/watch pods and get/create/update leases, nothing else', async () => {
+  it('may only list/watch pods, get/update its own Lease by name and create a Lease, nothing else', async () => {
     const objects = await rendered(name);
     expect(byKind(objects, 'ClusterRole')).toEqual([]);
     expect(byKind(objects, 'ClusterRoleBinding')).toEqual([]);
@@ -54,19 +55,26 @@ describe.each(KUSTOMIZATIONS)('%s: discovery', (name) => {
     expect(roles.map((r) => r.metadata.name)).toEqual([DISCOVERY]);
     const rules = (roles[0] as unknown as { rules: Rule[] }).rules;
     const grants = rules.flatMap((r) =>
-      r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g || 'core'}/${res}:${v}`))),
+      r.apiGroups.flatMap((g) =>
+        r.resources.flatMap((res) =>
+          r.verbs.map((v) => `${g || 'core'}/${res}${r.resourceNames ? `/${r.resourceNames.join(',')}` : ''}:${v}`),
+        ),
+      ),
     );
+    // The Lease the deployment elects on is the one the Role names.
+    const w = find<Workload>(objects, 'Deployment', DISCOVERY);
+    const args = containerNamed(w, 'discovery').args ?? [];
+    const leaseName = args[args.indexOf('--lease-name') + 1];
+    expect(leaseName).toBe(DISCOVERY);
     expect(grants.sort()).toEqual(
       [
-        'core/pods:get',
         'core/pods:list',
         'core/pods:watch',
         'coordination.k8s.io/leases:create',
-        'coordination.k8s.io/leases:get',
-        'coordination.k8s.io/leases:update',
+        `coordination.k8s.io/leases/${leaseName}:get`,
+        `coordination.k8s.io/leases/${leaseName}:update`,
       ].sort(),
     );
-    for (const r of rules) expect(r).not.toHaveProperty('resourceNames');
   });
 
   it('binds that Role to the ServiceAccount the discovery pods run as', async () => {
