@@ -37,6 +37,11 @@ const SCENARIOS: Record<string, Scenario> = {
     help: 'ring micro-benchmarks: hashing a 4 KiB key, lookups/s, building 1,000 x 160, keys moved when 1 of 8 leaves',
     run: async (ctx) => (await import('./scenarios/ring.ts')).runRingScenario(ctx),
   },
+  soak: {
+    flags: ['duration-secs'],
+    help: 'mixed traffic (streams, completions, client aborts, malformed bodies) with rotating pod faults for --duration-secs (default 120): proxy RSS and open fds sampled',
+    run: async (ctx) => (await import('./scenarios/soak.ts')).runSoakScenario(ctx),
+  },
   'body-budget': {
     flags: ['baseline', 'concurrency', 'rounds'],
     help: '32 concurrent maximum-size bodies (8 MiB prompt, 2 MiB of [{},...]) in P/D mode: event-loop delay p99/max and RSS, side by side with --baseline <git rev> (flags: --concurrency N --rounds N)',
