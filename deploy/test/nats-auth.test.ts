@@ -113,6 +113,18 @@ describe('NATS auth from gen-nats-auth', () => {
     expect((await readSnapshot(reader, 'default'))?.raw).not.toContain('6.6.6.6');
   });
 
+  it("refuses a proxy that deletes a consumer, so it cannot silence another proxy's watch", async () => {
+    const proxy = await connectAs('proxy');
+    // The subject itself is refused, whichever consumer it names (ephemeral names are random).
+    await expect(
+      withDeadline(
+        proxy.request('$JS.API.CONSUMER.DELETE.KV_pdrouter-snapshots.another-proxys-watch'),
+        REFUSAL_DEADLINE_MS,
+        'refused delete',
+      ),
+    ).rejects.toThrow(/permissions violation/i);
+  });
+
   it('refuses a client without credentials', async () => {
     await expect(connectNats({ url: server.url, name: 'anonymous' })).rejects.toThrow(/authorization|auth/i);
   });

@@ -45,7 +45,8 @@ export function readerPermissions(bucket: string): SubjectPermissions {
         `$JS.API.CONSUMER.CREATE.${stream}`,
         `$JS.API.CONSUMER.CREATE.${stream}.>`,
         `$JS.API.CONSUMER.INFO.${stream}.>`,
-        `$JS.API.CONSUMER.DELETE.${stream}.>`,
+        // No CONSUMER.DELETE: a watch's ordered consumer is ephemeral and goes away with its subscription,
+        // so a reader never needs to delete one, and must not be able to delete another reader's.
         `$JS.FC.${stream}.>`,
       ],
     },
