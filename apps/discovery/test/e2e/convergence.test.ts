@@ -331,13 +331,13 @@ describe('distributed mode: two discovery replicas, two proxies', () => {
         description: 'both bad values rejected by every proxy',
       });
       expect(await proxyFingerprints()).toEqual(good);
-      // Requests still flow on the last good rings, and the leader's next heartbeat is accepted again.
+      // Requests still flow on the last good rings. The leader answers the foreign writes with a new
+      // epoch at its next heartbeat, which every proxy accepts.
       for (const p of cluster.proxies) expect((await completion(p.url, 'after-tamper')).status).toBe(200);
-      const seqs = async () =>
-        (await Promise.all(cluster.proxies.map((p) => p.adminState()))).map((s) => s.snapshot?.seq ?? 0);
-      const seqBefore = await seqs();
-      await waitUntil(async () => (await seqs()).every((s, i) => s > (seqBefore[i] ?? 0)), {
-        description: 'the next heartbeat applied',
+      const epochs = async () =>
+        (await Promise.all(cluster.proxies.map((p) => p.adminState()))).map((s) => s.snapshot?.epoch ?? 0);
+      await waitUntil(async () => (await epochs()).every((e) => e > current.snapshot.epoch), {
+        description: "every proxy on the leader's new epoch",
       });
       expect(await proxyFingerprints()).toEqual(good);
     } finally {
