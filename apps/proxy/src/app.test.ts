@@ -274,8 +274,10 @@ describe('no members and draining', () => {
 
   it('applies a newer snapshot and ignores an older one', async () => {
     apply(snapshot(2, ['http://127.0.0.1:9']));
+    await proxy.state.settled();
     expect((await proxy.app.request('/readiness')).status).toBe(200);
     apply(snapshot(1, []));
+    await proxy.state.settled();
     expect(proxy.state.table?.snapshot.seq).toBe(2);
     expect((await proxy.app.request('/readiness')).status).toBe(200);
   });

@@ -19,7 +19,7 @@ import { ProxyMetrics } from './metrics.ts';
 import { ModelsCache } from './models.ts';
 import type * as NatsSourceModule from './nats-source.ts';
 import { PodRegistry } from './pods.ts';
-import { RouterState } from './router-state.ts';
+import { type ApplyResult, RouterState } from './router-state.ts';
 import { type SnapshotSource, staticSnapshotSource } from './snapshot-source.ts';
 import { Upstreams } from './upstream.ts';
 
@@ -145,8 +145,9 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
   });
 
   const applySnapshot = (s: Snapshot) => {
-    const previousFingerprint = state.table?.fingerprint;
-    const r = state.apply(s);
+    void state.apply(s).then(onApplied);
+  };
+  const onApplied = (r: ApplyResult) => {
     if (!r.ok) {
       metrics.snapshotsRejected.labels(r.reason).inc();
       logger.warn('snapshot rejected', { source: source.description, reason: r.reason, error: r.error });
@@ -166,7 +167,7 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
     }
     pods.setMembers([...t.members.prefill, ...t.members.decode, ...t.members.plain]);
     // Heartbeats re-send the same membership with a new seq: worth a debug line, not an info one.
-    const log = t.fingerprint === previousFingerprint ? logger.debug : logger.info;
+    const log = t.fingerprint === r.previous?.fingerprint ? logger.debug : logger.info;
     log('snapshot applied', {
       source: source.description,
       pool: t.snapshot.pool,
@@ -202,6 +203,8 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
           error: reason,
         });
       });
+      // Rings of a big first snapshot are built off the event loop: start() resolves once they are in.
+      await state.settled();
     },
     async listen() {
       const handle = getRequestListener(app.fetch);
@@ -282,6 +285,7 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
       await new Promise((r) => setImmediate(r));
       await source.close();
       pods.close();
+      await state.close();
       const closeServer = (s: Server | undefined) =>
         new Promise<void>((resolve) => {
           if (!s?.listening) return resolve();

@@ -1,5 +1,6 @@
 import { ConsistentHashRing, type Snapshot } from '@pdrouter/core';
 import { describe, expect, it } from 'vitest';
+import { RingBuilder } from './ring-builder.ts';
 import { RouterState } from './router-state.ts';
 
 function snapshot(seq: number, prefill: string[], decode: string[], extra: Partial<Snapshot> = {}): Snapshot {
@@ -19,10 +20,12 @@ function snapshot(seq: number, prefill: string[], decode: string[], extra: Parti
   };
 }
 
-describe('RouterState', () => {
-  it('builds one ring per role from a valid snapshot, keyed like vllm-router (by URL)', () => {
+describe('RouterState', async () => {
+  it('builds one ring per role from a valid snapshot, keyed like vllm-router (by URL)', async () => {
     const state = new RouterState({ vnodes: 160 });
-    const r = state.apply(snapshot(1, ['http://10.0.0.2:8000', 'http://10.0.0.1:8000'], ['http://10.0.1.1:8200']));
+    const r = await state.apply(
+      snapshot(1, ['http://10.0.0.2:8000', 'http://10.0.0.1:8000'], ['http://10.0.1.1:8200']),
+    );
     expect(r.ok).toBe(true);
     const t = state.table;
     expect(t?.members.prefill).toEqual(['http://10.0.0.1:8000', 'http://10.0.0.2:8000']);
@@ -33,47 +36,100 @@ describe('RouterState', () => {
     expect(Object.isFrozen(t)).toBe(true);
   });
 
-  it('rejects invalid snapshots and keeps the last good one', () => {
+  it('rejects invalid snapshots and keeps the last good one', async () => {
     const state = new RouterState({ vnodes: 160 });
-    state.apply(snapshot(1, ['http://10.0.0.1:8000'], ['http://10.0.1.1:8200']));
+    await state.apply(snapshot(1, ['http://10.0.0.1:8000'], ['http://10.0.1.1:8200']));
     const good = state.table;
-    const bad = state.apply({ pool: 'default', epoch: 1, seq: 2 });
+    const bad = await state.apply({ pool: 'default', epoch: 1, seq: 2 });
     expect(bad).toMatchObject({ ok: false, reason: 'invalid' });
-    expect(state.apply('not json')).toMatchObject({ ok: false, reason: 'invalid' });
+    expect(await state.apply('not json')).toMatchObject({ ok: false, reason: 'invalid' });
     expect(state.table).toBe(good);
   });
 
-  it('rejects snapshots that are not newer (epoch, seq)', () => {
+  it('rejects snapshots that are not newer (epoch, seq)', async () => {
     const state = new RouterState({ vnodes: 160 });
-    state.apply(snapshot(5, ['http://10.0.0.1:8000'], ['http://10.0.1.1:8200']));
-    expect(state.apply(snapshot(5, ['http://10.0.0.9:8000'], []))).toMatchObject({ ok: false, reason: 'stale' });
-    expect(state.apply(snapshot(4, ['http://10.0.0.9:8000'], []))).toMatchObject({ ok: false, reason: 'stale' });
-    expect(state.apply(snapshot(1, ['http://10.0.0.9:8000'], [], { epoch: 2 })).ok).toBe(true);
+    await state.apply(snapshot(5, ['http://10.0.0.1:8000'], ['http://10.0.1.1:8200']));
+    expect(await state.apply(snapshot(5, ['http://10.0.0.9:8000'], []))).toMatchObject({ ok: false, reason: 'stale' });
+    expect(await state.apply(snapshot(4, ['http://10.0.0.9:8000'], []))).toMatchObject({ ok: false, reason: 'stale' });
+    expect((await state.apply(snapshot(1, ['http://10.0.0.9:8000'], [], { epoch: 2 }))).ok).toBe(true);
   });
 
-  it('swaps the whole table; a request holding the old one keeps its pods', () => {
+  it('swaps the whole table; a request holding the old one keeps its pods', async () => {
     const state = new RouterState({ vnodes: 160 });
-    state.apply(snapshot(1, ['http://10.0.0.1:8000'], ['http://10.0.1.1:8200']));
+    await state.apply(snapshot(1, ['http://10.0.0.1:8000'], ['http://10.0.1.1:8200']));
     const held = state.table;
-    state.apply(snapshot(2, ['http://10.0.0.7:8000'], ['http://10.0.1.7:8200']));
+    await state.apply(snapshot(2, ['http://10.0.0.7:8000'], ['http://10.0.1.7:8200']));
     expect(held?.members.prefill).toEqual(['http://10.0.0.1:8000']);
     expect(state.table?.members.prefill).toEqual(['http://10.0.0.7:8000']);
   });
 
-  it('reuses a role ring whose members did not change (heartbeats cost no rebuild)', () => {
+  it('reuses a role ring whose members did not change (heartbeats cost no rebuild)', async () => {
     const state = new RouterState({ vnodes: 160 });
-    state.apply(snapshot(1, ['http://10.0.0.1:8000'], ['http://10.0.1.1:8200']));
+    await state.apply(snapshot(1, ['http://10.0.0.1:8000'], ['http://10.0.1.1:8200']));
     const before = state.table;
-    state.apply(snapshot(2, ['http://10.0.0.1:8000'], ['http://10.0.1.1:8200', 'http://10.0.1.2:8200']));
+    await state.apply(snapshot(2, ['http://10.0.0.1:8000'], ['http://10.0.1.1:8200', 'http://10.0.1.2:8200']));
     expect(state.table?.rings.prefill).toBe(before?.rings.prefill);
     expect(state.table?.rings.decode).not.toBe(before?.rings.decode);
   });
 
-  it('leaves not-ready members off the rings', () => {
+  it('leaves not-ready members off the rings', async () => {
     const state = new RouterState({ vnodes: 160 });
     const s = snapshot(1, ['http://10.0.0.1:8000', 'http://10.0.0.2:8000'], ['http://10.0.1.1:8200']);
     (s.members.prefill[1] as { ready: boolean }).ready = false;
-    state.apply(s);
+    await state.apply(s);
     expect(state.table?.members.prefill).toEqual(['http://10.0.0.1:8000']);
+  });
+
+  it('a one-pod change merges into the previous ring: the same points a full build gives', async () => {
+    const state = new RouterState({ vnodes: 16 });
+    const urls = Array.from({ length: 40 }, (_, i) => `http://10.0.2.${i}:8200`);
+    await state.apply(snapshot(1, ['http://10.0.0.1:8000'], urls));
+    const next = [...urls.slice(0, 7), ...urls.slice(8), 'http://10.0.3.1:8200'];
+    const r = await state.apply(snapshot(2, ['http://10.0.0.1:8000'], next));
+    expect(r.ok && r.previous?.snapshot.seq).toBe(1);
+    const ring = state.table?.rings.decode;
+    const full = new ConsistentHashRing(next, { vnodes: 16 });
+    expect(ring?.size).toBe(full.size);
+    for (let i = 0; i < full.size; i++) expect(ring?.point(i)).toEqual(full.point(i));
+    // Unchanged members are the previous snapshot's validated objects, not new copies.
+    expect(state.table?.snapshot.members.prefill[0]).toBe(r.ok ? r.previous?.snapshot.members.prefill[0] : null);
+  });
+
+  it('builds a big first ring in a worker thread, while the event loop keeps running', async () => {
+    const builder = new RingBuilder({ syncMaxPoints: 100 });
+    const state = new RouterState({ vnodes: 160, builder });
+    const urls = Array.from({ length: 200 }, (_, i) => `http://10.0.4.${i}:8200`);
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 1);
+    try {
+      const r = await state.apply(snapshot(1, [], urls));
+      expect(r.ok).toBe(true);
+      const full = new ConsistentHashRing(urls);
+      const ring = state.table?.rings.decode;
+      for (let i = 0; i < full.size; i += 97) expect(ring?.point(i)).toEqual(full.point(i));
+      expect(ring?.owner('some key')).toBe(full.owner('some key'));
+      // Built on the loop, no timer could have fired between apply() and its result.
+      expect(ticks).toBeGreaterThan(0);
+    } finally {
+      clearInterval(ticker);
+      await state.close();
+    }
+  });
+
+  it('applies run in arrival order, each against the table the one before left', async () => {
+    const state = new RouterState({ vnodes: 160, builder: new RingBuilder({ syncMaxPoints: 100 }) });
+    const urls = Array.from({ length: 50 }, (_, i) => `http://10.0.5.${i}:8200`);
+    try {
+      const first = state.apply(snapshot(1, [], urls));
+      const second = state.apply(snapshot(2, [], urls.slice(1)));
+      const stale = state.apply(snapshot(1, [], urls));
+      expect((await first).ok).toBe(true);
+      expect((await second).ok).toBe(true);
+      expect(await stale).toMatchObject({ ok: false, reason: 'stale' });
+      expect(state.table?.snapshot.seq).toBe(2);
+      expect(state.table?.rings.decode.members).toEqual([...urls.slice(1)].sort());
+    } finally {
+      await state.close();
+    }
   });
 });

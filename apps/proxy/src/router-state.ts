@@ -1,8 +1,14 @@
 // The routing table in use: one immutable object (snapshot + a ring per role) behind a single reference,
 // swapped whole when a newer valid snapshot arrives. A request reads the reference once, so it keeps the
 // pods it started with even if the table changes mid-flight.
+//
+// Applying is diff-based: members equal to the previous snapshot's are not validated again, and a ring
+// whose role changed by a few members is the previous ring with those members' points merged in or
+// out. Only a ring built from scratch (the first big snapshot, a mass change) costs a full build, and
+// that runs in a worker thread (ring-builder.ts), so apply() is asynchronous; applies run one at a time
+// in arrival order, each against the table the previous one left.
 import {
-  ConsistentHashRing,
+  type ConsistentHashRing,
   isNewerSnapshot,
   type Member,
   memberRingKey,
@@ -11,6 +17,7 @@ import {
   type Snapshot,
   snapshotFingerprint,
 } from '@pdrouter/core';
+import { RingBuilder } from './ring-builder.ts';
 
 export interface RoutingTable {
   readonly snapshot: Snapshot;
@@ -23,16 +30,22 @@ export interface RoutingTable {
   readonly appliedAtMs: number;
 }
 
-export type ApplyResult = { ok: true; table: RoutingTable } | { ok: false; reason: 'invalid' | 'stale'; error: string };
+export type ApplyResult =
+  | { ok: true; table: RoutingTable; previous: RoutingTable | undefined }
+  | { ok: false; reason: 'invalid' | 'stale'; error: string };
 
 const ROLES: readonly Role[] = ['prefill', 'decode', 'plain'];
 
 export class RouterState {
   private current: RoutingTable | undefined;
   private readonly vnodes: number;
+  private readonly builder: RingBuilder;
+  /** The last apply in the queue: each waits for the one before it. */
+  private tail: Promise<unknown> = Promise.resolve();
 
-  constructor(options: { vnodes: number }) {
+  constructor(options: { vnodes: number; builder?: RingBuilder }) {
     this.vnodes = options.vnodes;
+    this.builder = options.builder ?? new RingBuilder();
   }
 
   get table(): RoutingTable | undefined {
@@ -40,12 +53,30 @@ export class RouterState {
   }
 
   /** Validates (whatever the source), checks order, builds the rings and swaps them in. */
-  apply(candidate: unknown): ApplyResult {
-    const parsed = parseSnapshot(candidate);
+  apply(candidate: unknown): Promise<ApplyResult> {
+    const run = this.tail.then(() => this.applyNow(candidate));
+    // A failed apply must not stop the ones queued after it.
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Resolves once every apply started so far has finished. */
+  async settled(): Promise<void> {
+    await this.tail;
+  }
+
+  /** Stops the ring build worker. */
+  close(): Promise<void> {
+    return this.builder.close();
+  }
+
+  private async applyNow(candidate: unknown): Promise<ApplyResult> {
+    const prev = this.current;
+    const parsed = parseSnapshot(candidate, prev ? { previous: prev.snapshot } : {});
     if (!parsed.ok) return { ok: false, reason: 'invalid', error: parsed.error };
     const snapshot = parsed.snapshot;
-    if (this.current && !isNewerSnapshot(snapshot, this.current.snapshot)) {
-      const cur = this.current.snapshot;
+    if (prev && !isNewerSnapshot(snapshot, prev.snapshot)) {
+      const cur = prev.snapshot;
       return {
         ok: false,
         reason: 'stale',
@@ -53,21 +84,29 @@ export class RouterState {
       };
     }
     const fingerprint = snapshotFingerprint(snapshot);
-    const members = {} as Record<Role, readonly string[]>;
-    const rings = {} as Record<Role, ConsistentHashRing>;
     const byKey = new Map<string, Member>();
+    const keys = {} as Record<Role, string[]>;
     for (const role of ROLES) {
       // The ring is keyed by URL (url@rank for a data-parallel rank), as vllm-router's is, so both
       // routers put a key on the same pod.
-      const ready = snapshot.members[role].filter((m) => m.ready);
-      for (const m of ready) byKey.set(memberRingKey(m), m);
-      const urls = [...new Set(ready.map(memberRingKey))].sort();
-      // Reuse the previous ring when the role's members did not change: same positions, no rebuild cost.
-      const prev = this.current?.rings[role];
-      rings[role] =
-        prev && sameMembers(prev.members, urls) ? prev : new ConsistentHashRing(urls, { vnodes: this.vnodes });
-      members[role] = rings[role].members;
+      const ready: string[] = [];
+      for (const m of snapshot.members[role]) {
+        if (!m.ready) continue;
+        const key = memberRingKey(m);
+        byKey.set(key, m);
+        ready.push(key);
+      }
+      keys[role] = ready;
     }
+    const built = await Promise.all(
+      ROLES.map((role) => this.builder.build(keys[role], this.vnodes, prev?.rings[role])),
+    );
+    const rings = {} as Record<Role, ConsistentHashRing>;
+    const members = {} as Record<Role, readonly string[]>;
+    ROLES.forEach((role, i) => {
+      rings[role] = built[i] as ConsistentHashRing;
+      members[role] = rings[role].members;
+    });
     const table: RoutingTable = Object.freeze({
       snapshot,
       fingerprint,
@@ -77,13 +116,6 @@ export class RouterState {
       appliedAtMs: Date.now(),
     });
     this.current = table;
-    return { ok: true, table };
+    return { ok: true, table, previous: prev };
   }
-}
-
-function sameMembers(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  const sa = [...a].sort();
-  for (let i = 0; i < sa.length; i++) if (sa[i] !== b[i]) return false;
-  return true;
 }

@@ -35,7 +35,9 @@ export {
   PREFILL_KV_TRANSFER_PARAMS,
 } from './pd-protocol.ts';
 export type { RingOptions } from './ring.ts';
-export { ConsistentHashRing, DEFAULT_VNODES, MAX_VNODES, ringFingerprint } from './ring.ts';
+export { ConsistentHashRing, DEFAULT_VNODES, MAX_VNODES, ringFingerprint, sortRingMembers } from './ring.ts';
+export type { RingPoints } from './ring-points.ts';
+export { buildRingPoints } from './ring-points.ts';
 export { conversationText, promptText } from './routing-text.ts';
 export type { Member, Role, Snapshot, SnapshotFromUrlsInput, UrlMemberInput } from './snapshot.ts';
 export {
@@ -51,7 +53,7 @@ export {
   snapshotFingerprint,
   snapshotFromUrls,
 } from './snapshot.ts';
-export type { ParseSnapshotResult } from './snapshot-parse.ts';
+export type { ParseSnapshotOptions, ParseSnapshotResult } from './snapshot-parse.ts';
 export { checkMemberUrl, parseSnapshot } from './snapshot-parse.ts';
 export type { SseEvent } from './sse.ts';
 export { encodeSseEvent, isSseDone, SSE_DONE, SseParser } from './sse.ts';

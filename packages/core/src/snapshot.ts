@@ -42,11 +42,23 @@ function compareByName(a: Member, b: Member): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
-function canonicalMembers(s: Snapshot): Snapshot['members'] {
+/** The role's members sorted by name; the array itself when it already is (as discovery publishes it). */
+function sortedByName(members: readonly Member[]): readonly Member[] {
+  for (let i = 1; i < members.length; i++) {
+    if (compareByName(members[i - 1] as Member, members[i] as Member) > 0) return [...members].sort(compareByName);
+  }
+  return members;
+}
+
+function canonicalMembers(s: Snapshot): {
+  prefill: readonly Member[];
+  decode: readonly Member[];
+  plain: readonly Member[];
+} {
   return {
-    prefill: [...s.members.prefill].sort(compareByName),
-    decode: [...s.members.decode].sort(compareByName),
-    plain: [...s.members.plain].sort(compareByName),
+    prefill: sortedByName(s.members.prefill),
+    decode: sortedByName(s.members.decode),
+    plain: sortedByName(s.members.plain),
   };
 }
 
@@ -62,7 +74,52 @@ const fingerprintEncoder = new TextEncoder();
  * republish keeps it, any change to who is in the pool changes it.
  */
 export function snapshotFingerprint(s: Snapshot): string {
-  return u64ToHex(murmur64a(fingerprintEncoder.encode(canonicalJson(canonicalMembers(s)))));
+  const m = canonicalMembers(s);
+  // canonicalJson(m), assembled from each member's cached text: the roles' keys in sorted order.
+  const text = `{"decode":[${m.decode.map(memberJson).join(',')}],"plain":[${m.plain.map(memberJson).join(',')}],"prefill":[${m.prefill.map(memberJson).join(',')}]}`;
+  return u64ToHex(murmur64a(fingerprintEncoder.encode(text)));
+}
+
+interface CachedMemberJson {
+  name: string;
+  uid: string;
+  url: string;
+  ready: boolean;
+  bootstrapPort: number | undefined;
+  dpRank: number | undefined;
+  json: string;
+}
+
+// Member objects outlive snapshots (parseSnapshot's `previous` reuses them), so a snapshot differing
+// by one pod re-encodes one member. Each entry keeps the fields it encoded and is used only while
+// they still match, so a member changed in place is encoded again.
+const memberJsonCache = new WeakMap<Member, CachedMemberJson>();
+
+/** Keys canonicalJson would encode (a key added in place makes the cached text wrong). */
+function definedKeys(m: Member): number {
+  let n = 0;
+  for (const key in m) if ((m as unknown as Record<string, unknown>)[key] !== undefined) n++;
+  return n;
+}
+
+function memberJson(m: Member): string {
+  const c = memberJsonCache.get(m);
+  if (
+    c !== undefined &&
+    c.name === m.name &&
+    c.uid === m.uid &&
+    c.url === m.url &&
+    c.ready === m.ready &&
+    c.bootstrapPort === m.bootstrapPort &&
+    c.dpRank === m.dpRank &&
+    definedKeys(m) === 4 + (m.bootstrapPort === undefined ? 0 : 1) + (m.dpRank === undefined ? 0 : 1)
+  ) {
+    return c.json;
+  }
+  const json = canonicalJson(m);
+  const { name, uid, url, ready, bootstrapPort, dpRank } = m;
+  memberJsonCache.set(m, { name, uid, url, ready, bootstrapPort, dpRank, json });
+  return json;
 }
 
 /** Order by (epoch, seq). */

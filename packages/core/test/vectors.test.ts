@@ -41,6 +41,15 @@ describe('vllm-router ring vectors', () => {
     }
   });
 
+  test('a ring grown and shrunk a member at a time gives every vector owner', () => {
+    for (const r of vectors.rings) {
+      let ring = new ConsistentHashRing([]);
+      for (let i = 1; i <= r.urls.length; i++) ring = ring.withMembers(r.urls.slice(0, i));
+      ring = ring.withMembers([...r.urls, 'http://10.255.255.254:8000']).withMembers(r.urls);
+      for (const lookup of r.lookups) expect(ring.owner(lookup.key)).toBe(lookup.owner);
+    }
+  });
+
   test('member order does not change any vector owner', () => {
     for (const r of vectors.rings) {
       const ring = new ConsistentHashRing([...r.urls].reverse());

@@ -1,0 +1,117 @@
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import { fbiHash } from './fbi-hash.ts';
+import { ConsistentHashRing } from './ring.ts';
+import { buildRingPoints } from './ring-points.ts';
+
+// withMembers() must give, point for point, the ring a full build of the same members gives: the
+// same positions in the same order with the same owners, ties at shared positions included.
+
+/** Every point as `hi:lo:member`, one a line (a string compares much faster than an array of 50k). */
+function points(ring: ConsistentHashRing): string {
+  const out: string[] = [];
+  for (let i = 0; i < ring.size; i++) {
+    const p = ring.point(i);
+    if (!p) throw new Error(`no point ${i}`);
+    out.push(`${p.hi}:${p.lo}:${p.member}`);
+  }
+  return out.join('\n');
+}
+
+function expectSameRing(actual: ConsistentHashRing, members: readonly string[], vnodes: number): void {
+  const full = new ConsistentHashRing(members, { vnodes });
+  expect(actual.members).toEqual(full.members);
+  expect(actual.size).toBe(full.size);
+  expect(points(actual)).toBe(points(full));
+  expect(actual.fingerprint).toBe(full.fingerprint);
+}
+
+const memberArb = fc.integer({ min: 0, max: 400 }).map((i) => `http://10.1.${i >> 8}.${i & 255}:8000`);
+const setArb = fc.uniqueArray(memberArb, { maxLength: 40 });
+
+describe('ConsistentHashRing.withMembers', () => {
+  test('any sequence of membership changes matches a full build after every step', () => {
+    fc.assert(
+      fc.property(setArb, fc.array(setArb, { minLength: 1, maxLength: 6 }), (start, steps) => {
+        let ring = new ConsistentHashRing(start, { vnodes: 8 });
+        for (const members of steps) {
+          ring = ring.withMembers(members);
+          expectSameRing(ring, members, 8);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  test('one member at a time over a ring whose positions collide keeps the full build order', () => {
+    // 200 members x 160 vnodes share dozens of positions (fbiHash has 2^23 - 1 values).
+    const members = Array.from({ length: 200 }, (_, i) => `http://10.2.${i >> 8}.${i & 255}:8000`);
+    const ring = new ConsistentHashRing(members);
+    const seen = new Set<string>();
+    let shared = 0;
+    for (let i = 0; i < ring.size; i++) {
+      const p = ring.point(i);
+      const id = `${p?.hi}:${p?.lo}`;
+      if (seen.has(id)) shared++;
+      seen.add(id);
+    }
+    expect(shared).toBeGreaterThan(0);
+    // Every member that owns a shared position leaves and rejoins; a newcomer joins between.
+    let changed = ring;
+    let current = [...members];
+    for (const [k, leaver] of [members[0], members[117], members[199]].entries()) {
+      current = current.filter((m) => m !== leaver);
+      changed = changed.withMembers(current);
+      expectSameRing(changed, current, 160);
+      current = [...current, `http://10.3.0.${k}:8000`, leaver as string];
+      changed = changed.withMembers(current);
+      expectSameRing(changed, current, 160);
+    }
+  });
+
+  test('the old ring is untouched and an unchanged membership returns the same ring', () => {
+    const before = new ConsistentHashRing(['http://a:1', 'http://b:1', 'http://c:1'], { vnodes: 16 });
+    const snapshot = points(before);
+    const after = before.withMembers(['http://a:1', 'http://c:1', 'http://d:1']);
+    expect(points(before)).toBe(snapshot);
+    expect(after.members).toEqual(['http://a:1', 'http://c:1', 'http://d:1']);
+    expect(before.withMembers(['http://c:1', 'http://b:1', 'http://a:1'])).toBe(before);
+    expect(after.withMembers([]).size).toBe(0);
+    expect(new ConsistentHashRing([], { vnodes: 4 }).withMembers(['http://z:1']).owner('k')).toBe('http://z:1');
+  });
+
+  test('walks cover every member once after slots were freed and reused', () => {
+    let ring = new ConsistentHashRing(['http://a:1', 'http://b:1', 'http://c:1', 'http://d:1', 'http://e:1'], {
+      vnodes: 16,
+    });
+    ring = ring.withMembers(['http://a:1', 'http://c:1', 'http://d:1', 'http://e:1']);
+    ring = ring.withMembers(['http://a:1', 'http://c:1', 'http://d:1', 'http://e:1', 'http://f:1']);
+    for (const key of ['x', 'y', 'z', 'w']) expect([...ring.walk(key)].sort()).toEqual([...ring.members]);
+  });
+});
+
+describe('buildRingPoints', () => {
+  test('orders points by position, then member rank, as a comparator sort does', () => {
+    const members = Array.from({ length: 200 }, (_, i) => `http://10.4.${i >> 8}.${i & 255}:8000`);
+    const vnodes = 160;
+    const built = buildRingPoints(members, vnodes);
+    const reference = members
+      .flatMap((m, rank) =>
+        Array.from({ length: vnodes }, (_, i) => ({ ...fbiHash(`${m}:${i}`), rank, index: rank * vnodes + i })),
+      )
+      .sort((x, y) => x.hi - y.hi || x.lo - y.lo || x.index - y.index);
+    expect(Array.from(built.hi)).toEqual(reference.map((r) => r.hi));
+    expect(Array.from(built.lo)).toEqual(reference.map((r) => r.lo));
+    expect(Array.from(built.owner)).toEqual(reference.map((r) => r.rank));
+  });
+
+  test('fromPoints refuses arrays that cannot be the build of the members given', () => {
+    const members = ['http://a:1', 'http://b:1'];
+    const built = buildRingPoints(members, 4);
+    expect(ConsistentHashRing.fromPoints(members, 4, built).owner('k')).toBe(
+      new ConsistentHashRing(members, { vnodes: 4 }).owner('k'),
+    );
+    expect(() => ConsistentHashRing.fromPoints(members, 5, built)).toThrow(RangeError);
+    expect(() => ConsistentHashRing.fromPoints(['http://b:1', 'http://a:1'], 4, built)).toThrow(RangeError);
+  });
+});

@@ -1,0 +1,99 @@
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import { canonicalJson } from './canonical-json.ts';
+import { murmur64a } from './murmur64a.ts';
+import { type Member, type Snapshot, snapshotFingerprint } from './snapshot.ts';
+import { parseSnapshot } from './snapshot-parse.ts';
+import { u64ToHex } from './u64.ts';
+
+// parseSnapshot's `previous` and snapshotFingerprint's per-member cache are shortcuts: with them the
+// results must be exactly those of the plain definitions.
+
+const memberArb = fc.record(
+  {
+    name: fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f'),
+    uid: fc.constantFrom('u1', 'u2'),
+    url: fc.constantFrom('http://10.0.0.1:8000', 'http://10.0.0.2:8000', 'http://10.0.0.3:8000', 'http://x/'),
+    ready: fc.boolean(),
+    bootstrapPort: fc.constantFrom(8998, 0),
+    dpRank: fc.constantFrom(0, 1),
+  },
+  { requiredKeys: ['name', 'uid', 'url', 'ready'] },
+);
+const roleArb = fc.uniqueArray(memberArb, { selector: (m) => m.name, maxLength: 5 });
+const snapshotArb = fc.record({
+  pool: fc.constant('default'),
+  epoch: fc.constant(1),
+  seq: fc.nat(),
+  time: fc.constant('2026-01-01T00:00:00.000Z'),
+  members: fc.record({ prefill: roleArb, decode: roleArb, plain: roleArb }),
+});
+
+/** The fingerprint as specified: murmur64a of the canonical JSON of the members sorted by name. */
+function referenceFingerprint(s: Snapshot): string {
+  const byName = (a: Member, b: Member) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  const members = {
+    prefill: [...s.members.prefill].sort(byName),
+    decode: [...s.members.decode].sort(byName),
+    plain: [...s.members.plain].sort(byName),
+  };
+  return u64ToHex(murmur64a(new TextEncoder().encode(canonicalJson(members))));
+}
+
+describe('parseSnapshot with a previous snapshot', () => {
+  test('gives the result (or the error) parsing alone gives', () => {
+    fc.assert(
+      fc.property(snapshotArb, snapshotArb, (first, second) => {
+        const previous = parseSnapshot(first);
+        fc.pre(previous.ok);
+        if (!previous.ok) return;
+        const candidate = JSON.parse(JSON.stringify(second));
+        expect(parseSnapshot(candidate, { previous: previous.snapshot })).toEqual(parseSnapshot(candidate));
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  test('a member equal to a previous one but for an extra key is still refused', () => {
+    const first = parseSnapshot({
+      pool: 'default',
+      epoch: 1,
+      seq: 1,
+      time: '2026-01-01T00:00:00.000Z',
+      members: { prefill: [{ name: 'p', uid: 'u', url: 'http://10.0.0.1:8000', ready: true }], decode: [] },
+    });
+    if (!first.ok) throw new Error(first.error);
+    const extra = { name: 'p', uid: 'u', url: 'http://10.0.0.1:8000', ready: true, weight: 3 };
+    const r = parseSnapshot(
+      { ...first.snapshot, seq: 2, members: { prefill: [extra], decode: [] } },
+      { previous: first.snapshot },
+    );
+    expect(r).toMatchObject({ ok: false });
+    if (!r.ok) expect(r.error).toContain('unknown field "weight"');
+    // Two entries equal to the same previous member are a duplicate, as without a previous snapshot.
+    const twice = { prefill: [first.snapshot.members.prefill[0], first.snapshot.members.prefill[0]], decode: [] };
+    const dup = parseSnapshot({ ...first.snapshot, seq: 3, members: twice }, { previous: first.snapshot });
+    expect(dup).toMatchObject({ ok: false });
+    if (!dup.ok) expect(dup.error).toContain('duplicate member "p"');
+  });
+});
+
+describe('snapshotFingerprint', () => {
+  test('equals the canonical-JSON definition, members in any order, changed in place or not', () => {
+    fc.assert(
+      fc.property(snapshotArb, fc.boolean(), (s, mutate) => {
+        const snapshot = s as Snapshot;
+        expect(snapshotFingerprint(snapshot)).toBe(referenceFingerprint(snapshot));
+        const victim = snapshot.members.decode[0];
+        if (mutate && victim) {
+          // A member edited after its text was cached: the cache must not answer for it.
+          victim.ready = !victim.ready;
+          (victim as unknown as Record<string, unknown>).extra = 1;
+        }
+        snapshot.members.prefill.reverse();
+        expect(snapshotFingerprint(snapshot)).toBe(referenceFingerprint(snapshot));
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
