@@ -47,6 +47,11 @@ const SCENARIOS: Record<string, Scenario> = {
     help: '32 concurrent maximum-size bodies (8 MiB prompt, 2 MiB of [{},...]) in P/D mode: event-loop delay p99/max and RSS, side by side with --baseline <git rev> (flags: --concurrency N --rounds N)',
     run: async (ctx) => (await import('./scenarios/body-budget.ts')).runBodyBudgetScenario(ctx),
   },
+  'ring-updates': {
+    flags: ['pods', 'changes', 'churn-ms'],
+    help: "the proxy's snapshot apply at 10,000 pods: full first apply, one-pod changes, event-loop delay while snapshots churn under load (flags: --pods N --changes N --churn-ms N)",
+    run: async (ctx) => (await import('./scenarios/ring-updates.ts')).runRingUpdatesScenario(ctx),
+  },
   convergence: {
     flags: ['changes', 'debounce-ms', 'dwell-ms', 'load-concurrency'],
     help: 'distributed mode (NATS, API fake, 2 discovery, 2 proxies): pod change -> both proxies on the new ring, p50/p99, under load (flags: --changes N --debounce-ms N --load-concurrency N --dwell-ms N)',
