@@ -34,6 +34,7 @@ export {
   PD_ROUTES,
   PREFILL_KV_TRANSFER_PARAMS,
 } from './pd-protocol.ts';
+export type { LoadView, PodSignals } from './pod-signals.ts';
 export type { RingOptions } from './ring.ts';
 export { ConsistentHashRing, DEFAULT_VNODES, MAX_VNODES, ringFingerprint, sortRingMembers } from './ring.ts';
 export type { RingPoints } from './ring-points.ts';
