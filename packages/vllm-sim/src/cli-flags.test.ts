@@ -42,6 +42,29 @@ describe('CLI flags', () => {
     expect(c.fleet.advertiseHost).toBeUndefined();
   });
 
+  it('takes per-pod speed factors, comma-separated or one per value', () => {
+    const c = parseSimArgs([
+      '--prefill',
+      '2',
+      '--decode',
+      '4',
+      '--pod-speed',
+      'decode-3=0.5,prefill-1=0.8',
+      'decode-0=2',
+    ]);
+    expect(c.fleet.podSpeed).toEqual({ 'decode-3': 0.5, 'prefill-1': 0.8, 'decode-0': 2 });
+    expect(parseSimArgs(['--plain', '1']).fleet.podSpeed).toEqual({});
+    const bad =
+      (...args: string[]) =>
+      () =>
+        parseSimArgs(['--decode', '2', '--pod-speed', ...args]);
+    expect(bad('decode-7=0.5')).toThrow('--pod-speed decode-7: no such pod (this fleet has decode-0, decode-1)');
+    expect(bad('decode-1')).toThrow('--pod-speed expects POD=FACTOR');
+    expect(bad('decode-1=0')).toThrow('the factor must be a number > 0, got "0"');
+    expect(bad('decode-1=fast')).toThrow('the factor must be a number > 0');
+    expect(bad('decode-1=0.5,decode-1=2')).toThrow('--pod-speed decode-1 is given twice');
+  });
+
   it('rejects bad input with precise messages', () => {
     expect(() => parseSimArgs([])).toThrow('no pods');
     expect(() => parseSimArgs(['--plain', '1', '--bogus'])).toThrow('unknown flag --bogus');

@@ -1,6 +1,6 @@
 // The simulator's command line, declared once in SIM_FLAGS: the parser and `--help` are built from it.
 import { type FlagSpec, flagParser, helpText, UsageError } from '@pdrouter/cli';
-import type { SimFleetOptions } from './fleet.ts';
+import { podNames, type SimFleetOptions } from './fleet.ts';
 import {
   DEFAULT_GENERATION,
   DEFAULT_TIMING,
@@ -163,6 +163,12 @@ export const SIM_FLAGS = [
     help: "How long a prefill pod keeps KV blocks for its decode pod (vLLM's abort timeout), ms.",
   },
   {
+    name: 'pod-speed',
+    type: 'list',
+    valueName: 'POD=FACTOR[,...]',
+    help: 'Speed factor of single pods, e.g. decode-3=0.5 (each engine step takes twice as long there); others run at 1.',
+  },
+  {
     name: 'no-think',
     type: 'bool',
     default: T.zeroDelay,
@@ -230,6 +236,26 @@ export const SIM_FLAGS = [
 
 const parser = flagParser(SIM_FLAGS);
 
+/** `--pod-speed decode-3=0.5,prefill-1=0.8` (or one item per value) to a frozen name -> factor map. */
+function parsePodSpeed(items: readonly string[], names: readonly string[]): Readonly<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const item of items.flatMap((i) => i.split(',')).map((i) => i.trim())) {
+    if (item === '') continue;
+    const m = /^([^=\s]+)=(.+)$/.exec(item);
+    if (!m) throw new UsageError(`--pod-speed expects POD=FACTOR (e.g. decode-3=0.5), got ${JSON.stringify(item)}`);
+    const name = m[1] ?? '';
+    const raw = m[2] ?? '';
+    const factor = Number(raw);
+    if (!Number.isFinite(factor) || factor <= 0 || raw.trim() === '')
+      throw new UsageError(`--pod-speed ${name}: the factor must be a number > 0, got ${JSON.stringify(raw)}`);
+    if (!names.includes(name))
+      throw new UsageError(`--pod-speed ${name}: no such pod (this fleet has ${names.join(', ') || 'no pods'})`);
+    if (name in out) throw new UsageError(`--pod-speed ${name} is given twice`);
+    out[name] = factor;
+  }
+  return Object.freeze(out);
+}
+
 /** Parses argv (without node and script); throws UsageError with a precise message on bad input. */
 export function parseSimArgs(argv: readonly string[]): SimCliConfig {
   // `pnpm run sim -- --plain 1` passes the separator on.
@@ -255,6 +281,7 @@ export function parseSimArgs(argv: readonly string[]): SimCliConfig {
     kvTransferBaseMs: v['kv-transfer-base-ms'],
     kvTransferPerTokenMs: v['kv-transfer-per-token-ms'],
     kvTtlMs: v['kv-ttl-ms'],
+    speed: DEFAULT_TIMING.speed,
     zeroDelay: v['no-think'],
   };
   const generation: GenerationOptions = {
@@ -276,6 +303,8 @@ export function parseSimArgs(argv: readonly string[]): SimCliConfig {
     latencySpikeRate: v['latency-spike-rate'],
     latencySpikeMs: v['latency-spike-ms'],
   };
+  const names = [...podNames('prefill', v.prefill), ...podNames('decode', v.decode), ...podNames('plain', v.plain)];
+  const podSpeed = parsePodSpeed(v['pod-speed'], names);
   const advertiseHost = v['advertise-host'];
   return Object.freeze({
     fleet: Object.freeze({
@@ -289,6 +318,7 @@ export function parseSimArgs(argv: readonly string[]): SimCliConfig {
       timing: Object.freeze(timing),
       generation: Object.freeze(generation),
       faults: Object.freeze(faults),
+      podSpeed,
     }),
     controlHost: v['control-host'],
     controlPort: v['control-port'],

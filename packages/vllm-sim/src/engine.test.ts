@@ -74,6 +74,16 @@ describe('Engine timing model (fake clock)', () => {
     }
   });
 
+  it('divides every step by the speed factor: a pod at 0.5 takes twice as long per token, overhead unchanged', () => {
+    const { clock, submit } = setup({ speed: 0.5 });
+    const { emitted } = submit({ tokens: 100, finishAt: 3 });
+    clock.advance(1_000);
+    expect(emitted.map((e) => e.index)).toEqual([0, 1, 2]);
+    const step = T.stepBaseMs + T.stepPerSeqMs;
+    close(emitted[0]?.at as number, T.requestOverheadMs + 2 * (step + T.prefillPerTokenMs * 100));
+    close((emitted[2]?.at as number) - (emitted[1]?.at as number), 2 * step);
+  });
+
   it('reuses cached prefix blocks: the second identical prompt skips their prefill', () => {
     const { clock, engine, submit } = setup();
     const words = Array.from({ length: 100 }, (_, i) => `t${i}`);

@@ -73,7 +73,7 @@ export interface EngineOptions {
 /**
  * One pod's scheduler: continuous batching with a single timer per step. Each step every running,
  * unblocked sequence gets one token (or a chunk of its prefill); the step takes
- * stepBase + stepPerSeq * batch + prefillPerToken * prefillTokens (+ a spike), so the step time, and so
+ * (stepBase + stepPerSeq * batch + prefillPerToken * prefillTokens) / speed (+ a spike), so the step time, and so
  * TPOT, grows with the batch. Beyond maxNumSeqs (or the KV blocks) requests wait in a FIFO queue.
  */
 export class Engine {
@@ -277,7 +277,7 @@ export class Engine {
     const t = this.timing;
     let duration = 0;
     if (!t.zeroDelay) {
-      duration = t.stepBaseMs + t.stepPerSeqMs * batch.length + t.prefillPerTokenMs * prefillTokens;
+      duration = (t.stepBaseMs + t.stepPerSeqMs * batch.length + t.prefillPerTokenMs * prefillTokens) / t.speed;
       const faults = this.options.faults();
       if (faults.latencySpikeRate > 0 && this.options.random() < faults.latencySpikeRate) {
         duration += faults.latencySpikeMs;

@@ -9,6 +9,8 @@ export interface SimFleetOptions extends SimPodSettings {
   /** First port; pods take consecutive ports prefill, then decode, then plain. 0 = random ports. */
   readonly basePort?: number;
   readonly model?: string;
+  /** Speed factor per pod name (timing.speed of that pod), e.g. { 'decode-3': 0.5 }; other pods keep timing.speed. */
+  readonly podSpeed?: Readonly<Record<string, number>>;
 }
 
 export interface SimFleet {
@@ -27,6 +29,11 @@ function count(v: number | undefined, what: string): number {
   return n;
 }
 
+/** The names a fleet gives its pods of one kind: prefill-0, prefill-1, ... */
+export function podNames(prefix: string, n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
+}
+
 /** Starts N simulated pods in this process; rejects (after stopping the started ones) if a port is taken. */
 export async function startSimFleet(options: SimFleetOptions = {}): Promise<SimFleet> {
   const nPrefill = count(options.prefill, 'prefill');
@@ -36,20 +43,23 @@ export async function startSimFleet(options: SimFleetOptions = {}): Promise<SimF
   if (!Number.isInteger(basePort) || basePort < 0 || basePort + nPrefill + nDecode + nPlain > 65536) {
     throw new Error(`basePort ${basePort} does not leave room for ${nPrefill + nDecode + nPlain} pods`);
   }
-  const { prefill: _p, decode: _d, plain: _pl, basePort: _b, model, ...settings } = options;
+  const { prefill: _p, decode: _d, plain: _pl, basePort: _b, model, podSpeed = {}, ...settings } = options;
+  const names = [...podNames('prefill', nPrefill), ...podNames('decode', nDecode), ...podNames('plain', nPlain)];
+  const unknown = Object.keys(podSpeed).filter((name) => !names.includes(name));
+  if (unknown.length > 0) throw new Error(`podSpeed names no pod of this fleet: ${unknown.join(', ')}`);
   const generation = { ...options.generation, ...(model !== undefined ? { model } : {}) };
   const make = (role: 'prefill' | 'decode' | 'both', prefix: string, n: number, offset: number): SimPod[] =>
-    Array.from(
-      { length: n },
-      (_, i) =>
-        new SimPod({
-          ...settings,
-          name: `${prefix}-${i}`,
-          role,
-          port: basePort === 0 ? 0 : basePort + offset + i,
-          generation,
-        }),
-    );
+    podNames(prefix, n).map((name, i) => {
+      const speed = podSpeed[name];
+      return new SimPod({
+        ...settings,
+        name,
+        role,
+        port: basePort === 0 ? 0 : basePort + offset + i,
+        generation,
+        ...(speed !== undefined ? { timing: { ...settings.timing, speed } } : {}),
+      });
+    });
   const prefill = make('prefill', 'prefill', nPrefill, 0);
   const decode = make('decode', 'decode', nDecode, nPrefill);
   const plain = make('both', 'plain', nPlain, nPrefill + nDecode);

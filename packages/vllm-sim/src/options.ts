@@ -27,6 +27,12 @@ export interface TimingOptions {
   kvTransferPerTokenMs: number;
   /** How long a prefill pod keeps finished KV blocks for a decode pod to fetch, in ms. */
   kvTtlMs: number;
+  /**
+   * Speed of the pod's accelerator relative to the model above: each engine step takes its modelled time
+   * divided by this factor (0.5 = a pod twice as slow per step, 2 = twice as fast). Request overhead and
+   * KV transfers are not scaled (they are CPU and network, not the GPU).
+   */
+  speed: number;
   /** Zero-delay mode: every duration above is 0; tokens go out as fast as the sockets take them. */
   zeroDelay: boolean;
 }
@@ -48,8 +54,15 @@ export const DEFAULT_TIMING: Readonly<TimingOptions> = Object.freeze({
   kvTransferBaseMs: 2,
   kvTransferPerTokenMs: 0.005,
   kvTtlMs: 480_000,
+  speed: 1,
   zeroDelay: false,
 });
+
+/** Throws a RangeError unless a pod's speed factor is a finite number > 0. */
+export function assertSpeed(pod: string, speed: number): void {
+  if (!(Number.isFinite(speed) && speed > 0))
+    throw new RangeError(`pod ${pod}: speed must be a finite number > 0, got ${speed}`);
+}
 
 /** Injected failures, switchable at runtime (SimPod.setFaults, the control server) and by flags. */
 export interface Faults {

@@ -9,6 +9,7 @@ import { handleInference } from './inference.ts';
 import { KvStore } from './kv-store.ts';
 import { E2E_BUCKETS_SECONDS, Histogram, ITL_BUCKETS_SECONDS, renderMetrics, TTFT_BUCKETS_SECONDS } from './metrics.ts';
 import {
+  assertSpeed,
   DEFAULT_GENERATION,
   DEFAULT_TIMING,
   type Faults,
@@ -75,6 +76,7 @@ export interface SimPodStats {
   kvFetchesServed: number;
   latencySpikes: number;
   faults: Faults;
+  speed: number;
 }
 
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
@@ -120,6 +122,7 @@ export class SimPod {
     this.seed = options.seed ?? 0;
     this.clock = options.clock ?? realClock;
     this.timing = Object.freeze({ ...DEFAULT_TIMING, ...options.timing });
+    assertSpeed(this.name, this.timing.speed);
     this.generation = Object.freeze({ ...DEFAULT_GENERATION, ...options.generation });
     const initialFaults = validateFaults(options.faults ?? {});
     if (!initialFaults.ok) throw new RangeError(initialFaults.error);
@@ -277,6 +280,7 @@ export class SimPod {
       kvFetchesServed: c.kvFetchesServed,
       latencySpikes: e.latencySpikes,
       faults: { ...this.currentFaults },
+      speed: this.timing.speed,
     };
   }
 

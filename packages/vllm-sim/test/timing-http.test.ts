@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_TIMING, FakeClock } from '../src/index.ts';
-import { getText, metricValue, postJson, promptOf, startPod, stopAll, waitFor } from './helpers.ts';
+import { getText, metricValue, postJson, promptOf, startFleet, startPod, stopAll, waitFor } from './helpers.ts';
 
 afterEach(stopAll);
 
@@ -47,5 +47,50 @@ describe('timing model through HTTP, on a fake clock', () => {
     const step = T.requestOverheadMs + T.stepBaseMs + T.stepPerSeqMs;
     const expected = (2 * step + T.prefillPerTokenMs * (320 + 16)) / 1000;
     expect(metricValue(metrics, 'vllm:time_to_first_token_seconds_sum')).toBeCloseTo(expected, 9);
+  });
+
+  it("exports the scheduler's queue and KV-cache usage as vLLM's gauges, per model_name and engine", async () => {
+    const clock = new FakeClock();
+    const T = DEFAULT_TIMING;
+    const pod = await startPod({ clock, timing: { maxNumSeqs: 1, numGpuBlocks: 100 } });
+    const pending = [0, 1, 2].map((i) =>
+      postJson(`${pod.url}/v1/completions`, { prompt: promptOf(160, `q${i}`), max_tokens: 2, ignore_eos: true }),
+    );
+    await waitFor('three requests to reach the pod', () => pod.stats().waiting === 3);
+    clock.advance(T.requestOverheadMs); // admitted: one runs, two wait (max-num-seqs 1)
+    const gauge = async (name: string) => {
+      const text = (await getText(`${pod.url}/metrics`)).text;
+      return metricValue(text, name, `model_name="${pod.generation.model}",engine="0"`);
+    };
+    expect(await gauge('vllm:num_requests_running')).toBe(1);
+    expect(await gauge('vllm:num_requests_waiting')).toBe(2);
+    // 160 prompt tokens + the first output token = 11 blocks of 16 held by the running sequence, of 100.
+    expect(await gauge('vllm:kv_cache_usage_perc')).toBeCloseTo(0.11, 9);
+    clock.advance(10_000);
+    for (const r of await Promise.all(pending)) expect(r.status).toBe(200);
+    expect(await gauge('vllm:num_requests_running')).toBe(0);
+    expect(await gauge('vllm:num_requests_waiting')).toBe(0);
+    expect(await gauge('vllm:kv_cache_usage_perc')).toBe(0);
+  });
+
+  it('slows only the pods named in podSpeed: decode-1 at 0.5 takes twice the simulated time', async () => {
+    const clock = new FakeClock();
+    const fleet = await startFleet({ decode: 2, clock, podSpeed: { 'decode-1': 0.5 } });
+    expect(fleet.pods.map((p) => p.stats().speed)).toEqual([1, 0.5]);
+    const e2e = async (url: string) => {
+      const pending = postJson(`${url}/v1/completions`, { prompt: promptOf(100), max_tokens: 4, ignore_eos: true });
+      clock.advance(0);
+      await waitFor('the request to reach the scheduler', () => fleet.pods.some((p) => p.stats().waiting === 1));
+      clock.advance(10_000);
+      expect((await pending).status).toBe(200);
+      return metricValue((await getText(`${url}/metrics`)).text, 'vllm:e2e_request_latency_seconds_sum') as number;
+    };
+    const T = DEFAULT_TIMING;
+    const fast = await e2e(fleet.decode[0]?.url as string);
+    const slow = await e2e(fleet.decode[1]?.url as string);
+    expect(slow - T.requestOverheadMs / 1000).toBeCloseTo(2 * (fast - T.requestOverheadMs / 1000), 9);
+    await expect(startFleet({ decode: 1, podSpeed: { 'decode-4': 0.5 } })).rejects.toThrow(
+      'podSpeed names no pod of this fleet: decode-4',
+    );
   });
 });
