@@ -11,7 +11,7 @@ import type { BodyBudget, BodyReservation } from './body-budget.ts';
 import type { BodyParser } from './body-parser.ts';
 import type { ProxyConfig } from './config.ts';
 import type { Answer, Exchange } from './exchange.ts';
-import { type AuthMode, headersRecord, upstreamHeaders } from './headers.ts';
+import { type AuthMode, headersRecord, upstreamAuth, upstreamHeaders } from './headers.ts';
 import { Legs } from './legs.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import type { Logger } from './logger.ts';
@@ -63,12 +63,7 @@ export class Forwarder {
     const c = deps.config;
     this.legs = new Legs(deps);
     this.needsHash = c.mode === 'pd' ? usesHash(c.prefillPolicy) || usesHash(c.decodePolicy) : usesHash(c.plainPolicy);
-    // Without a backend key the client's Authorization is passed on, unless it is one of our ingress keys.
-    this.auth = c.backendApiKey
-      ? { kind: 'key', value: c.backendApiKey }
-      : c.ingressApiKeys.length > 0
-        ? { kind: 'none' }
-        : { kind: 'passthrough' };
+    this.auth = upstreamAuth(c);
   }
 
   /**

@@ -1,6 +1,7 @@
 // Header handling between client and pods. Hop-by-hop headers belong to one connection and are never
 // forwarded: https://datatracker.ietf.org/doc/html/rfc9110#section-7.6.1
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { ProxyConfig } from './config.ts';
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -59,6 +60,27 @@ function connectionTokens(value: string | string[] | undefined): Set<string> | u
 export type AuthMode = { kind: 'key'; value: string } | { kind: 'passthrough' } | { kind: 'none' };
 
 /**
+ * How the router authenticates to the pods, one rule for the generation legs, /v1/models and the health
+ * probes: --api-key when set; otherwise the client's Authorization is passed on, unless the clients
+ * authenticate with our ingress keys (never handed to a pod).
+ */
+export function upstreamAuth(config: Pick<ProxyConfig, 'backendApiKey' | 'ingressApiKeys'>): AuthMode {
+  if (config.backendApiKey) return { kind: 'key', value: config.backendApiKey };
+  return config.ingressApiKeys.length > 0 ? { kind: 'none' } : { kind: 'passthrough' };
+}
+
+/** The Authorization a request to a pod carries under `auth` (undefined: none). */
+export function upstreamAuthorization(
+  auth: AuthMode,
+  clientAuthorization: string | string[] | undefined,
+): string | undefined {
+  if (auth.kind === 'key') return `Bearer ${auth.value}`;
+  if (auth.kind === 'passthrough' && typeof clientAuthorization === 'string' && clientAuthorization !== '')
+    return clientAuthorization;
+  return undefined;
+}
+
+/**
  * The headers sent on both legs: the client's end-to-end headers, the request id, JSON content type and
  * the Authorization the configuration asks for. Built once per request.
  */
@@ -88,11 +110,8 @@ export function upstreamHeaders(
     out['x-forwarded-proto'] = 'http';
     out.forwarded = `for=${clientAddress.includes(':') ? `"[${clientAddress}]"` : clientAddress};proto=http`;
   }
-  if (auth.kind === 'key') out.authorization = `Bearer ${auth.value}`;
-  else if (auth.kind === 'passthrough') {
-    const a = client.authorization;
-    if (typeof a === 'string') out.authorization = a;
-  }
+  const authorization = upstreamAuthorization(auth, client.authorization);
+  if (authorization !== undefined) out.authorization = authorization;
   return out;
 }
 

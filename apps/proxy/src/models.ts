@@ -2,6 +2,7 @@
 // client polling it does not reach a pod every time.
 import { RouterError } from '@pdrouter/core';
 import type { ProxyConfig } from './config.ts';
+import { upstreamAuth, upstreamAuthorization } from './headers.ts';
 import type { Logger } from './logger.ts';
 import type { PodRegistry } from './pods.ts';
 import type { RouterState } from './router-state.ts';
@@ -49,8 +50,8 @@ export class ModelsCache {
     const ordered = [...candidates.filter((u) => !pods.isEjected(u)), ...candidates.filter((u) => pods.isEjected(u))];
     if (ordered.length === 0) throw new RouterError('no_members', 'no pods are available to list models');
     const headers: Record<string, string> = {};
-    if (config.backendApiKey) headers.authorization = `Bearer ${config.backendApiKey}`;
-    else if (authorization && config.ingressApiKeys.length === 0) headers.authorization = authorization;
+    const upstreamAuthz = upstreamAuthorization(upstreamAuth(config), authorization);
+    if (upstreamAuthz !== undefined) headers.authorization = upstreamAuthz;
     let lastError = '';
     for (const url of ordered.slice(0, 3)) {
       try {

@@ -13,6 +13,7 @@ import { applyClientEdge, missingHost } from './client-edge.ts';
 import type { ProxyConfig } from './config.ts';
 import { fileSnapshotSource } from './file-snapshot-source.ts';
 import { Forwarder } from './forwarder.ts';
+import { upstreamAuth, upstreamAuthorization } from './headers.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { type Logger, silentLogger } from './logger.ts';
 import { ProxyMetrics } from './metrics.ts';
@@ -91,6 +92,8 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
     timeouts: config.timeouts,
     ...(config.connectionsPerPod !== undefined ? { connectionsPerPod: config.connectionsPerPod } : {}),
   });
+  // A probe has no client: it carries --api-key or nothing.
+  const probeAuthorization = upstreamAuthorization(upstreamAuth(config), undefined);
   const pods = new PodRegistry({
     config: config.health,
     metrics,
@@ -99,7 +102,7 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
       const res = await upstreams.request(url, {
         method: 'GET',
         path: config.health.probePath,
-        headers: config.backendApiKey ? { authorization: `Bearer ${config.backendApiKey}` } : {},
+        headers: probeAuthorization !== undefined ? { authorization: probeAuthorization } : {},
         signal: AbortSignal.timeout(config.health.probeTimeoutMs),
         headersTimeoutMs: config.health.probeTimeoutMs,
       });
