@@ -56,8 +56,12 @@ describe('drain on real sockets', () => {
     });
     expect(first).toMatch(/^HTTP\/1\.1 200/);
     const idle = await openSocket(url);
-    // Let the server accept the new connection before the drain begins.
-    await new Promise((r) => setTimeout(r, 50));
+    // The server accepts connections in arrival order: once a later one has been answered, `idle` has been
+    // accepted too, so the drain below begins with it open on the server's side.
+    const witness = await openSocket(url);
+    expect(await exchange(witness, 'GET /readiness HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n')).toMatch(
+      /^HTTP\/1\.1 200/,
+    );
 
     const drained = proxy.drain(1000);
     const [a, b] = await Promise.all([

@@ -1,4 +1,5 @@
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeSnapshot, type Snapshot, snapshotFromUrls } from '@pdrouter/core';
@@ -58,14 +59,20 @@ describe('fileSnapshotSource', () => {
     const path = join(dir, 'later.json');
     const applied: Snapshot[] = [];
     const rejected: string[] = [];
-    source = fileSnapshotSource(path, { pollIntervalMs: 50 });
+    let reads = 0;
+    const readText = (p: string) => {
+      reads += 1;
+      return readFile(p, 'utf8');
+    };
+    source = fileSnapshotSource(path, { pollIntervalMs: 50, readText });
     await source.start(
       (s) => applied.push(s),
       (r) => rejected.push(r),
     );
     expect(rejected).toHaveLength(1);
     expect(rejected[0]).toContain('ENOENT');
-    await new Promise((r) => setTimeout(r, 200));
+    // Three more polls find it missing again: still one report.
+    await until('three more polls', () => reads >= 4);
     expect(rejected).toHaveLength(1);
     writeFileSync(path, encodeSnapshot(snap(1, ['http://10.0.1.1:8200'])));
     await until('the new file', () => applied.length === 1);

@@ -12,7 +12,14 @@ export const SNAPSHOT_FILE_POLL_INTERVAL_MS = 2000;
 /** Change events come in bursts (truncate + write); wait this long before reading. */
 export const SNAPSHOT_FILE_DEBOUNCE_MS = 50;
 
-export function fileSnapshotSource(path: string, options: { pollIntervalMs?: number } = {}): SnapshotSource {
+export interface FileSnapshotSourceOptions {
+  pollIntervalMs?: number;
+  /** Reads the file (default fs.readFile as UTF-8); tests count the reads through it. */
+  readText?: (path: string) => Promise<string>;
+}
+
+export function fileSnapshotSource(path: string, options: FileSnapshotSourceOptions = {}): SnapshotSource {
+  const readText = options.readText ?? ((p: string) => readFile(p, 'utf8'));
   let lastText: string | undefined;
   let lastError: string | undefined;
   let watcher: FSWatcher | undefined;
@@ -27,7 +34,7 @@ export function fileSnapshotSource(path: string, options: { pollIntervalMs?: num
         if (closed) return;
         let text: string;
         try {
-          text = await readFile(path, 'utf8');
+          text = await readText(path);
         } catch (err) {
           const reason = `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
           if (reason !== lastError) reject(reason);

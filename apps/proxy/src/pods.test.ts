@@ -1,3 +1,4 @@
+import { waitUntil } from '@pdrouter/testkit';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from './logger.ts';
 import { ProxyMetrics } from './metrics.ts';
@@ -12,14 +13,6 @@ const HEALTH = {
   probeTimeoutMs: 1000,
 };
 const POD = 'http://10.0.0.1:8000';
-
-async function until(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('PodRegistry passive health', () => {
   it('ejects after N consecutive failures, probes with backoff, re-admits on a healthy probe', async () => {
@@ -46,13 +39,13 @@ describe('PodRegistry passive health', () => {
     expect(registry.isEjected(POD)).toBe(true);
     expect(registry.ejectedPods()).toEqual([POD]);
 
-    await until('three probes', () => probes.length >= 3);
+    await waitUntil(() => probes.length >= 3, { intervalMs: 5, description: 'three probes' });
     // Backoff: the gaps grow (20 -> 40 -> 80 ms, timers permitting).
     const gap1 = (probes[1] as number) - (probes[0] as number);
     const gap2 = (probes[2] as number) - (probes[1] as number);
     expect(gap2).toBeGreaterThanOrEqual(gap1 - 5);
     healthy = true;
-    await until('re-admission', () => !registry.isEjected(POD));
+    await waitUntil(() => !registry.isEjected(POD), { intervalMs: 5, description: 're-admission' });
     expect(pod.consecutiveFailures).toBe(0);
     registry.close();
   });

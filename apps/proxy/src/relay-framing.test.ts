@@ -4,6 +4,7 @@
 // with the connection.
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
+import { StopWaiting, waitUntil, withDeadline } from '@pdrouter/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConfig } from './config.ts';
 import { parseFlags } from './flags.ts';
@@ -97,22 +98,25 @@ describe('streamed answer framing', () => {
       let from = 0;
       for (let n = 0; n < 2; n++) {
         socket.write(requestText('HTTP/1.1', port));
-        const deadline = Date.now() + EXCHANGE_TIMEOUT_MS;
-        let answer: { head: string; body: string; end: number } | undefined;
-        while (answer === undefined) {
-          if (Date.now() > deadline) throw new Error(`no complete answer ${n} within ${EXCHANGE_TIMEOUT_MS} ms`);
-          if (socket.destroyed) throw new Error(`connection closed before answer ${n}`);
-          await new Promise((r) => setTimeout(r, 10));
-          const raw = Buffer.concat(received);
-          const headEnd = raw.indexOf('\r\n\r\n', from);
-          if (headEnd < 0) continue;
-          try {
-            answer = { head: raw.subarray(from, headEnd).toString('latin1'), ...dechunk(raw, headEnd + 4) };
-          } catch (err) {
-            // Incomplete so far; malformed framing shows up as the deadline's error with the raw bytes below.
-            if (Date.now() + 20 > deadline) throw new Error(`${(err as Error).message}: ${raw.toString('latin1')}`);
-          }
-        }
+        let framingError = '';
+        const answer = await waitUntil(
+          () => {
+            if (socket.destroyed) throw new StopWaiting(`connection closed before answer ${n}`);
+            const raw = Buffer.concat(received);
+            const headEnd = raw.indexOf('\r\n\r\n', from);
+            if (headEnd < 0) return undefined;
+            try {
+              return { head: raw.subarray(from, headEnd).toString('latin1'), ...dechunk(raw, headEnd + 4) };
+            } catch (err) {
+              // Incomplete so far; malformed framing shows up in the deadline's error with the raw bytes.
+              framingError = `${(err as Error).message}: ${raw.toString('latin1')}`;
+              return undefined;
+            }
+          },
+          { timeoutMs: EXCHANGE_TIMEOUT_MS, intervalMs: 10, description: `complete answer ${n}` },
+        ).catch((err: unknown) => {
+          throw framingError ? new Error(`${(err as Error).message}; last framing error: ${framingError}`) : err;
+        });
         expect(answer.head).toMatch(/^HTTP\/1\.1 200/);
         expect(answer.head.toLowerCase()).toContain('transfer-encoding: chunked');
         expect(answer.body).toBe(STREAM);
@@ -130,12 +134,11 @@ describe('streamed answer framing', () => {
     socket.on('data', (c: Buffer) => received.push(c));
     socket.on('error', () => {});
     socket.write(requestText('HTTP/1.0', port));
-    await Promise.race([
+    await withDeadline(
       new Promise((r) => socket.once('close', r)),
-      new Promise((_, reject) =>
-        setTimeout(() => reject(new Error('HTTP/1.0 connection never closed')), EXCHANGE_TIMEOUT_MS),
-      ),
-    ]).finally(() => socket.destroy());
+      EXCHANGE_TIMEOUT_MS,
+      'the HTTP/1.0 connection to close',
+    ).finally(() => socket.destroy());
     const raw = Buffer.concat(received);
     const headEnd = raw.indexOf('\r\n\r\n');
     const head = raw.subarray(0, headEnd).toString('latin1');
