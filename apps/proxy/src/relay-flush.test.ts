@@ -2,7 +2,7 @@
 // end to end), and a drain started meanwhile lasts until the whole stream reached the client, so close()
 // after it cuts nothing.
 import { connect } from 'node:net';
-import { waitUntil, withDeadline } from '@pdrouter/testkit';
+import { waitUntilSteady, withDeadline } from '@pdrouter/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestProxy, type TestProxy } from '../test/test-proxy.ts';
 import type { ProxyInstance } from './proxy.ts';
@@ -86,21 +86,9 @@ describe('relay and drain with a slow client', () => {
       await proxy.close();
       return drained;
     });
-    // Wait until the pod's writes have stopped (unchanged for 100 ms): with the client not reading, that
-    // happens once the socket buffers are full, or when the whole stream has gone through.
-    let last = -1;
-    let steadySinceMs = 0;
-    await waitUntil(
-      () => {
-        if (podWritten !== last) {
-          last = podWritten;
-          steadySinceMs = Date.now();
-          return false;
-        }
-        return Date.now() - steadySinceMs >= 100;
-      },
-      { intervalMs: 10, description: "the pod's writes to stop" },
-    );
+    // Wait until the pod's writes have stopped: with the client not reading, that happens once the socket
+    // buffers are full (or when the whole stream has gone through).
+    await waitUntilSteady(() => podWritten, { steadyMs: 100, description: "the pod's writes to stop" });
     // Backpressure end to end: with the client not reading, the proxy paused the pod's body, so the pod
     // could only fill the socket buffers on both sides, not hand over the whole 64 MB stream.
     expect(podWritten).toBeLessThan((EVENTS * EVENT.length) / 2);

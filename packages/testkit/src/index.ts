@@ -51,5 +51,6 @@ export {
   sleep,
   WaitTimeoutError,
   waitUntil,
+  waitUntilSteady,
   withDeadline,
 } from './wait.ts';

@@ -63,3 +63,27 @@ export function withDeadline<T>(promise: Promise<T>, timeoutMs: number, descript
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
+
+/**
+ * Polls `read` until its value has stayed the same for `steadyMs` (a stream that stopped, buffers that
+ * filled up), and returns that value; a value that keeps changing fails at the deadline like waitUntil.
+ */
+export async function waitUntilSteady<T>(
+  read: () => T | Promise<T>,
+  options: WaitOptions & { steadyMs: number },
+): Promise<T> {
+  let last: { value: T; sinceMs: number } | undefined;
+  const found = await waitUntil(
+    async () => {
+      const value = await read();
+      const now = Date.now();
+      if (last === undefined || !Object.is(last.value, value)) {
+        last = { value, sinceMs: now };
+        return undefined;
+      }
+      return now - last.sinceMs >= options.steadyMs ? { value } : undefined;
+    },
+    { intervalMs: Math.max(1, Math.min(DEFAULT_WAIT_INTERVAL_MS, options.steadyMs / 5)), ...options },
+  );
+  return found.value;
+}
