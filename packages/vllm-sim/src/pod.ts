@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { type Clock, realClock, type TimerHandle } from './clock.ts';
 import { Engine } from './engine.ts';
 import { SimHttpError } from './errors.ts';
@@ -105,6 +105,8 @@ export class SimPod {
   private currentFaults: Faults;
   private boundPort: number;
   private server: http.Server | undefined;
+  /** The open connections, so stop() can wait for their 'close' handlers (which count cancellations). */
+  private readonly sockets = new Set<Socket>();
   private incarnation = 0;
   private currentEngineId: string;
   private notReadyUntil = 0;
@@ -208,6 +210,10 @@ export class SimPod {
     this.notReadyUntil = this.clock.now() + this.currentFaults.notReadyMs;
     const server = http.createServer((req, res) => this.route(req, res));
     server.keepAliveTimeout = POD_KEEP_ALIVE_TIMEOUT_MS;
+    server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       server.once('error', onError);
@@ -224,7 +230,10 @@ export class SimPod {
     this.scheduleSweep();
   }
 
-  /** Closes the listener and every connection: clients see refused connections. KV and running work are lost. */
+  /**
+   * Closes the listener and every connection: clients see refused connections. KV and running work are lost.
+   * Resolves once every connection has closed, so what their close handlers count is counted by then.
+   */
   async stop(): Promise<void> {
     const server = this.server;
     if (server === undefined) return;
@@ -235,8 +244,9 @@ export class SimPod {
     this.engine.reset();
     this.kvStore.clear();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const socketsClosed = [...this.sockets].map((socket) => new Promise((resolve) => socket.once('close', resolve)));
     server.closeAllConnections();
-    await closed;
+    await Promise.all([closed, ...socketsClosed]);
   }
 
   /** Expired KV entries free their blocks even when no decode pod asks for them. */

@@ -6,7 +6,7 @@ import {
   PREFILL_KV_TRANSFER_PARAMS,
 } from '@pdrouter/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { OUTPUT_VOCABULARY, type SimFleet } from '../src/index.ts';
+import { type Clock, OUTPUT_VOCABULARY, realClock, type SimFleet } from '../src/index.ts';
 import {
   type CompletionJson,
   type ErrorJson,
@@ -178,9 +178,12 @@ describe('P/D failure paths: local prefill fallback, counted', () => {
   });
 
   it('counts params whose blocks passed their TTL as expired', async () => {
-    const fleet = await startFleet({ prefill: 1, decode: 1, timing: { kvTtlMs: 30 } });
+    // Wall time plus a jump made by the test: the TTL passes at once, not after a sleep.
+    let jumpedMs = 0;
+    const clock: Clock = { now: () => realClock.now() + jumpedMs, schedule: (ms, fn) => realClock.schedule(ms, fn) };
+    const fleet = await startFleet({ prefill: 1, decode: 1, timing: { kvTtlMs: 30_000 }, clock });
     const kv = await prefill(fleet, 'too late', 'r-3');
-    await new Promise((r) => setTimeout(r, 120));
+    jumpedMs += 30_001;
     await decode(fleet, 'too late', kv);
     expect(fleet.decode[0]?.stats().fallbackReasons.expired).toBe(1);
     expect(fleet.prefill[0]?.stats().kvEntriesHeld).toBe(0);
