@@ -1,3 +1,4 @@
+export type { KubeConfig } from '@kubernetes/client-node';
 export { type Clock, realClock, realSleep, type SleepFn, type TimerHandle, withTimeout } from './clock.ts';
 export {
   type DiscoveryConfig,
@@ -18,7 +19,7 @@ export {
 } from './discovery.ts';
 export { DISCOVERY_FLAGS } from './flags.ts';
 export { createHttpServer, type HealthSource, listenHttp } from './http-server.ts';
-export { type LeaseClient, leaseClient, loadKubeConfig } from './kube-client.ts';
+export { type LeaseClient, leaseClient, loadDefaultKubeConfig, loadKubeConfig } from './kube-client.ts';
 export {
   LEASE_RENEW_DEADLINE_FRACTION,
   LEASE_RENEW_FRACTION,

@@ -8,6 +8,16 @@ export function loadKubeConfig(kubeconfigFile: string | undefined): KubeConfig {
   return kc;
 }
 
+/**
+ * The configuration a Kubernetes client finds by itself (as kube-rs's Client::try_default, which vllm-router
+ * uses, does): $KUBECONFIG, else ~/.kube/config, else the in-cluster service account.
+ */
+export function loadDefaultKubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  return kc;
+}
+
 /** The Lease operations leader election needs; `undefined` from get() means the Lease does not exist. */
 export interface LeaseClient {
   get(): Promise<V1Lease | undefined>;

@@ -12,7 +12,8 @@ import { type Clock, realClock } from './clock.ts';
 
 export interface PodInformerOptions {
   readonly kubeConfig: KubeConfig;
-  readonly namespace: string;
+  /** undefined: every namespace (a cluster-wide list and watch; RBAC must allow it). */
+  readonly namespace: string | undefined;
   readonly labelSelector: string;
   /** Asks the API server to end each watch after this long; client-node then resumes it. */
   readonly watchTimeoutSecs: number;
@@ -59,8 +60,13 @@ export class PodInformer {
     this.#clock = options.clock ?? realClock;
     this.#backoff = new Backoff(options.backoff);
     const core = options.kubeConfig.makeApiClient(CoreV1Api);
+    const namespace = options.namespace;
+    const labelSelector = options.labelSelector;
     const listFn = async () => {
-      const list = await core.listNamespacedPod({ namespace: options.namespace, labelSelector: options.labelSelector });
+      const list =
+        namespace === undefined
+          ? await core.listPodForAllNamespaces({ labelSelector })
+          : await core.listNamespacedPod({ namespace, labelSelector });
       this.#lists++;
       // The informer fills its cache from this list right after the promise resolves, in the same tick:
       // the next macrotask sees the whole list (also when it is empty, which fires no add event).
@@ -74,9 +80,9 @@ export class PodInformer {
     // The informer's watch takes no options beyond the selector; the watch URL keeps a query already in
     // the path, which is how the server-side timeout and bookmarks (they keep the resourceVersion fresh
     // on a quiet selector, so a resumed watch rarely needs a relist) are asked for.
-    const path =
-      `/api/v1/namespaces/${encodeURIComponent(options.namespace)}/pods` +
-      `?allowWatchBookmarks=true&timeoutSeconds=${options.watchTimeoutSecs}`;
+    const collection =
+      namespace === undefined ? '/api/v1/pods' : `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`;
+    const path = `${collection}?allowWatchBookmarks=true&timeoutSeconds=${options.watchTimeoutSecs}`;
     this.#informer = makeInformer<V1Pod>(options.kubeConfig, path, listFn, options.labelSelector);
     const changed = (): void => {
       if (!this.#stop.signal.aborted) this.#o.onChange();

@@ -1,6 +1,7 @@
 // Where the proxy's members come from, from the flags: static URLs (--prefill/--decode or --worker-urls), a
-// snapshot file, or NATS; exactly one of them.
+// snapshot file, NATS, or the proxy's own Kubernetes watch (--service-discovery); exactly one of them.
 import { UsageError } from '@pdrouter/cli';
+import { type KubernetesMembership, kubernetesMembershipOf } from './config-discovery.ts';
 import type { ProxyFlagValues } from './flags.ts';
 
 /** A prefill pod from the command line: its URL and, when given, its KV-transfer bootstrap port. */
@@ -23,7 +24,8 @@ export type MembershipConfig =
       readonly credsFile?: string;
       readonly bucket: string;
       readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
-    };
+    }
+  | KubernetesMembership;
 
 function validUrl(flag: string, raw: string): string {
   let url: URL;
@@ -82,6 +84,13 @@ export function membershipOf(v: ProxyFlagValues, mode: 'pd' | 'plain'): Membersh
   const noStaticMembers = (flag: string) => {
     if (staticGiven) throw new UsageError(`--${flag} supplies the members: drop --prefill/--decode/--worker-urls`);
   };
+  const kubernetes = kubernetesMembershipOf(v, mode);
+  if (kubernetes !== undefined) {
+    if (snapshotFile !== undefined || natsUrl !== undefined)
+      throw new UsageError('--service-discovery supplies the members: drop --snapshot-file/--nats-url');
+    noStaticMembers('service-discovery');
+    return kubernetes;
+  }
   if (snapshotFile !== undefined && natsUrl !== undefined) {
     throw new UsageError('use either --snapshot-file or --nats-url, not both');
   } else if (natsUrl !== undefined) {

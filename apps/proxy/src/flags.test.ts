@@ -251,11 +251,6 @@ describe('flag statuses', () => {
 
   it('refuses vllm-router flags it does not implement, naming the flag and why', () => {
     const refusals: [string[], RegExp][] = [
-      [
-        ['--service-discovery'],
-        /--service-discovery is not supported: the proxy does not watch Kubernetes.*--nats-url/,
-      ],
-      [['--selector', 'app=x'], /--selector is not supported/],
       [['--dp-aware'], /--dp-aware is not supported: .*--intra-node-data-parallel-size/],
       [['--log-dir', '/tmp'], /--log-dir is not supported: .*stdout/],
       [['--vllm-discovery-address', '0.0.0.0:30001'], /--vllm-discovery-address is not supported/],

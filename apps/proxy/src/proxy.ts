@@ -14,6 +14,7 @@ import type { ProxyConfig } from './config.ts';
 import { fileSnapshotSource } from './file-snapshot-source.ts';
 import { Forwarder } from './forwarder.ts';
 import { upstreamAuth, upstreamAuthorization } from './headers.ts';
+import type * as KubeSourceModule from './kube-source.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { type Logger, silentLogger } from './logger.ts';
 import { ProxyMetrics } from './metrics.ts';
@@ -65,6 +66,18 @@ async function sourceFor(config: ProxyConfig, logger: Logger, metrics: ProxyMetr
       dataParallelSize: config.dataParallelSize,
     });
   if (m.kind === 'file') return fileSnapshotSource(m.path);
+  if (m.kind === 'kubernetes') {
+    // Loaded on demand, like NATS: only --service-discovery needs the Kubernetes client.
+    const { kubernetesSnapshotSource }: typeof KubeSourceModule = await import('./kube-source.ts');
+    return kubernetesSnapshotSource({
+      pool: config.pool,
+      membership: m,
+      dataParallelSize: config.dataParallelSize,
+      onWatchRestart: (role, reason) => {
+        if (reason !== 'closed') logger.info('pod watch restarted', { role, reason });
+      },
+    });
+  }
   // Loaded on demand so standalone mode needs no NATS client at all (the type import is erased).
   const { natsSnapshotSource }: typeof NatsSourceModule = await import('./nats-source.ts');
   return natsSnapshotSource({

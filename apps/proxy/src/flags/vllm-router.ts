@@ -235,57 +235,36 @@ export const VLLM_ROUTER_FLAGS = [
     name: 'service-discovery',
     type: 'bool',
     default: false,
-    status: {
-      refused:
-        'the proxy does not watch Kubernetes itself: run apps/discovery (its --prefill-selector, --decode-selector, --namespace, --target-port) and give the proxy --nats-url',
-    },
-    help: 'The proxy does not watch Kubernetes itself: run apps/discovery (its --prefill-selector, --decode-selector, --namespace, --target-port) and give the proxy --nats-url.',
+    help: "Watch Kubernetes pods and route to the Running, Ready ones matching the selectors (one proxy replica, no NATS; several replicas: run apps/discovery). P/D mode takes --prefill-selector and --decode-selector, plain mode --selector. Credentials: $KUBECONFIG, ~/.kube/config, else the pod's service account (list and watch on pods).",
   },
   {
     name: 'selector',
     type: 'list',
-    status: {
-      refused:
-        'the proxy does not watch Kubernetes itself: run apps/discovery (its --prefill-selector, --decode-selector, --namespace, --target-port) and give the proxy --nats-url',
-    },
-    help: 'The proxy does not watch Kubernetes itself: run apps/discovery (its --prefill-selector, --decode-selector, --namespace, --target-port) and give the proxy --nats-url.',
+    valueName: 'KEY=VALUE...',
+    help: 'Plain mode with --service-discovery: labels a worker pod carries (all of them), e.g. `app=vllm role=worker`.',
   },
   {
     name: 'service-discovery-port',
     type: 'int',
     default: 80,
-    status: {
-      refused:
-        'the proxy does not watch Kubernetes itself: run apps/discovery (its --prefill-selector, --decode-selector, --namespace, --target-port) and give the proxy --nats-url',
-    },
-    help: 'The proxy does not watch Kubernetes itself: run apps/discovery (its --prefill-selector, --decode-selector, --namespace, --target-port) and give the proxy --nats-url.',
+    help: "Port of vLLM's HTTP server in discovered pods; a pod's vllm.ai/port annotation overrides it (pdrouter addition).",
   },
   {
     name: 'service-discovery-namespace',
     type: 'string',
-    status: {
-      refused:
-        'the proxy does not watch Kubernetes itself: run apps/discovery (its --prefill-selector, --decode-selector, --namespace, --target-port) and give the proxy --nats-url',
-    },
-    help: 'The proxy does not watch Kubernetes itself: run apps/discovery (its --prefill-selector, --decode-selector, --namespace, --target-port) and give the proxy --nats-url.',
+    help: 'Namespace watched for pods; unset: every namespace, as vllm-router (needs a ClusterRole).',
   },
   {
     name: 'prefill-selector',
     type: 'list',
-    status: {
-      refused:
-        'the proxy does not watch Kubernetes itself: run apps/discovery (its --prefill-selector, --decode-selector, --namespace, --target-port) and give the proxy --nats-url',
-    },
-    help: 'The proxy does not watch Kubernetes itself: run apps/discovery (its --prefill-selector, --decode-selector, --namespace, --target-port) and give the proxy --nats-url.',
+    valueName: 'KEY=VALUE...',
+    help: 'P/D mode with --service-discovery: labels of prefill pods; their vllm.ai/bootstrap-port annotation is the KV bootstrap port. A pod matching both selectors is a prefill pod, as in vllm-router.',
   },
   {
     name: 'decode-selector',
     type: 'list',
-    status: {
-      refused:
-        'the proxy does not watch Kubernetes itself: run apps/discovery (its --prefill-selector, --decode-selector, --namespace, --target-port) and give the proxy --nats-url',
-    },
-    help: 'The proxy does not watch Kubernetes itself: run apps/discovery (its --prefill-selector, --decode-selector, --namespace, --target-port) and give the proxy --nats-url.',
+    valueName: 'KEY=VALUE...',
+    help: 'P/D mode with --service-discovery: labels of decode pods.',
   },
   {
     name: 'request-id-headers',
