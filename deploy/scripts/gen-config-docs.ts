@@ -7,6 +7,8 @@ import { biomeFormat } from '../src/docs/biome-format.ts';
 import { CONFIG_DOC_PATH, configurationMarkdown, simFlagsMarkdown } from '../src/docs/config-docs.ts';
 import { rewriteReadmeBlock, writeDoc } from '../src/docs/doc-files.ts';
 import {
+  MIGRATING_PATH,
+  migratingRefused,
   PROXY_README_PATH,
   proxyReadmeFlags,
   README_PATH,
@@ -18,7 +20,8 @@ const doc = biomeFormat(configurationMarkdown(PROXY_FLAG_GROUPS, DISCOVERY_FLAGS
 writeDoc(CONFIG_DOC_PATH, doc);
 rewriteReadmeBlock(README_PATH, 'flags', readmeSection(doc));
 rewriteReadmeBlock(PROXY_README_PATH, 'proxy-flags', proxyReadmeFlags(doc));
+rewriteReadmeBlock(MIGRATING_PATH, 'refused', migratingRefused(doc));
 rewriteReadmeBlock(SIM_README_PATH, 'sim-flags', biomeFormat(simFlagsMarkdown(SIM_FLAGS), SIM_README_PATH).trim());
 process.stdout.write(
-  `wrote ${CONFIG_DOC_PATH} and the flags sections of ${README_PATH}, ${PROXY_README_PATH} and ${SIM_README_PATH}\n`,
+  `wrote ${CONFIG_DOC_PATH}, the flags sections of ${README_PATH}, ${PROXY_README_PATH} and ${SIM_README_PATH}, and the refused flags of ${MIGRATING_PATH}\n`,
 );

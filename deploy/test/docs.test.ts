@@ -10,6 +10,8 @@ import { biomeFormat } from '../src/docs/biome-format.ts';
 import { CONFIG_DOC_PATH, configurationMarkdown, simFlagsMarkdown } from '../src/docs/config-docs.ts';
 import { definitionsOf, METRICS_DOC_PATH, metricsMarkdown } from '../src/docs/metrics-docs.ts';
 import {
+  MIGRATING_PATH,
+  migratingRefused,
   PROXY_README_PATH,
   proxyReadmeFlags,
   proxyReadmeMetrics,
@@ -55,6 +57,12 @@ describe('generated docs', () => {
     expect(readmeBlock(readme, 'metrics'), 'node deploy/scripts/gen-metrics-docs.ts').toBe(
       readmeSection(read(METRICS_DOC_PATH)),
     );
+  });
+
+  it('the migration guide lists every refused flag with its reason, as docs/configuration.md does', () => {
+    const block = readmeBlock(read(MIGRATING_PATH), 'refused');
+    expect(block, 'node deploy/scripts/gen-config-docs.ts').toBe(migratingRefused(read(CONFIG_DOC_PATH)));
+    for (const f of PROXY_FLAG_GROUPS.refused) expect(block, f.name).toMatch(new RegExp(`^\\| \`--${f.name}\``, 'm'));
   });
 
   it("the simulator README's flag table matches SIM_FLAGS (node deploy/scripts/gen-config-docs.ts)", () => {

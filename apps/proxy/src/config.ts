@@ -80,6 +80,8 @@ export interface ProxyConfig {
   readonly backendApiKey?: string;
   readonly ingressApiKeys: readonly string[];
   readonly logLevel: LogLevel;
+  /** --log-dir: the log lines also go to a daily file there. */
+  readonly logDir?: string;
   /** Pods tried after the first one, per leg. */
   readonly maxFailovers: number;
   readonly health: HealthConfig;
@@ -272,6 +274,7 @@ export function buildConfig(parsed: ParsedFlags, io: ConfigIo = defaultIo): Prox
     ...(v['api-key'] ? { backendApiKey: v['api-key'] } : {}),
     ingressApiKeys: Object.freeze(ingressApiKeys),
     logLevel: v['log-level'],
+    ...(v['log-dir'] !== undefined ? { logDir: v['log-dir'] } : {}),
     maxFailovers: retries,
     health: Object.freeze({
       enabled: v['disable-circuit-breaker'] !== true,

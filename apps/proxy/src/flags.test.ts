@@ -251,8 +251,7 @@ describe('flag statuses', () => {
 
   it('refuses vllm-router flags it does not implement, naming the flag and why', () => {
     const refusals: [string[], RegExp][] = [
-      [['--dp-aware'], /--dp-aware is not supported: .*--intra-node-data-parallel-size/],
-      [['--log-dir', '/tmp'], /--log-dir is not supported: .*stdout/],
+      [['--dp-aware'], /--dp-aware is not supported: .*\/get_server_info.*--intra-node-data-parallel-size/],
       [['--vllm-discovery-address', '0.0.0.0:30001'], /--vllm-discovery-address is not supported/],
       [['--enable-igw'], /--enable-igw is not supported/],
       [['--model-path', 'm'], /--model-path is not supported/],

@@ -1,7 +1,8 @@
 // The proxy process: flags -> config -> listeners; SIGTERM/SIGINT drain then exit 0.
-import { parseOrExit } from '@pdrouter/cli';
+import { parseOrExit, UsageError } from '@pdrouter/cli';
 import { buildConfig, type ProxyConfig } from './config.ts';
 import { helpText, parseFlags } from './flags.ts';
+import { type LogFile, openLogFile } from './log-file.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createProxy, type ProxyInstance } from './proxy.ts';
 
@@ -79,13 +80,35 @@ export async function runProxy(
   return proxy;
 }
 
+/** The log's sink: stdout, and with --log-dir the day's file too (a directory that cannot be written stops start-up). */
+function logWriter(config: ProxyConfig): (line: string) => void {
+  if (config.logDir === undefined) return (line) => process.stdout.write(line);
+  let file: LogFile;
+  try {
+    file = openLogFile(config.logDir, {
+      onError: (err) =>
+        process.stderr.write(`proxy: --log-dir ${config.logDir}: ${err.message}; logging to stdout only\n`),
+    });
+  } catch (err) {
+    throw new UsageError(`--log-dir ${config.logDir}: ${(err as Error).message}`);
+  }
+  return (line) => {
+    process.stdout.write(line);
+    file.write(line);
+  };
+}
+
 async function main(): Promise<void> {
-  const config = parseOrExit('proxy', () => loadConfig(process.argv.slice(2), process.env));
-  if (config === 'help') {
+  const started = parseOrExit('proxy', () => {
+    const config = loadConfig(process.argv.slice(2), process.env);
+    return config === 'help' ? config : { config, write: logWriter(config) };
+  });
+  if (started === 'help') {
     process.stdout.write(`${helpText()}\n`);
     return;
   }
-  const logger = createLogger(config.logLevel);
+  const { config } = started;
+  const logger = createLogger(config.logLevel, started.write);
   try {
     await runProxy(config, logger);
   } catch (err) {

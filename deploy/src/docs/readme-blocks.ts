@@ -5,6 +5,7 @@
 export const README_PATH = 'README.md';
 export const PROXY_README_PATH = 'apps/proxy/README.md';
 export const SIM_README_PATH = 'packages/vllm-sim/README.md';
+export const MIGRATING_PATH = 'docs/migrating-from-vllm-router.md';
 
 /** A generated document's body for the README: from the first `## ` heading, headings one level deeper. */
 export function readmeSection(doc: string): string {
@@ -27,6 +28,11 @@ export function docPart(doc: string, from: string, until: string): string {
 /** The proxy README's flags block: the proxy's tables of docs/configuration.md, headings as they are. */
 export function proxyReadmeFlags(configDoc: string): string {
   return docPart(configDoc, "### vllm-router's flags", '## Discovery');
+}
+
+/** The migration guide's list of refused flags: the refused table of docs/configuration.md, as it is there. */
+export function migratingRefused(configDoc: string): string {
+  return docPart(configDoc, '### Refused', '## Discovery');
 }
 
 /** The proxy README's metrics block: the proxy's sections of docs/metrics.md, one heading level deeper. */

@@ -180,9 +180,9 @@ export const VLLM_ROUTER_FLAGS = [
     default: false,
     status: {
       refused:
-        'the proxy does not ask workers for their data-parallel size; --intra-node-data-parallel-size N makes each URL N ring members url@0..url@N-1 and sends X-data-parallel-rank',
+        "vllm-router's --dp-aware reads each worker's data-parallel size from GET /get_server_info (dp_size), an SGLang route vLLM does not serve, so it cannot start against vLLM pods (later vllm-router releases dropped the flag); give --intra-node-data-parallel-size N instead: each pod becomes N ring members url@0..url@N-1 and each leg carries X-data-parallel-rank, as vllm-router does",
     },
-    help: 'The proxy does not ask workers for their data-parallel size; --intra-node-data-parallel-size N makes each URL N ring members url@0..url@N-1 and sends X-data-parallel-rank.',
+    help: "vllm-router's --dp-aware reads each worker's data-parallel size from GET /get_server_info (dp_size), an SGLang route vLLM does not serve, so it cannot start against vLLM pods (later vllm-router releases dropped the flag); give --intra-node-data-parallel-size N instead: each pod becomes N ring members url@0..url@N-1 and each leg carries X-data-parallel-rank, as vllm-router does.",
   },
   {
     name: 'api-key-validation-urls',
@@ -202,10 +202,8 @@ export const VLLM_ROUTER_FLAGS = [
   {
     name: 'log-dir',
     type: 'string',
-    status: {
-      refused: 'log files are not written: the proxy logs JSON lines on stdout, collected by the container runtime',
-    },
-    help: 'Log files are not written: the proxy logs JSON lines on stdout, collected by the container runtime.',
+    valueName: 'DIR',
+    help: "Also write the log lines (the same JSON lines as stdout) to DIR/pdrouter.YYYY-MM-DD, a new file each UTC day as vllm-router's daily rotation (its files are vllm-router.YYYY-MM-DD); the directory is created; old files are kept.",
   },
   {
     name: 'enable-trace',
