@@ -51,15 +51,7 @@ export async function runProxy(
   for (const warning of config.warnings) logger.warn(warning);
   const proxy = await createProxy(config, { logger });
   const { url, metricsUrl } = await proxy.listen();
-  logger.info('listening', {
-    url,
-    metricsUrl,
-    mode: config.mode,
-    source: proxy.source.description,
-    prefillPolicy: config.prefillPolicy,
-    decodePolicy: config.decodePolicy,
-    hashKeyMode: config.hashKeyMode,
-  });
+  // Handlers first: whoever waits for the 'listening' line may signal at once.
   if (options.handleSignals !== false) {
     let stopping = false;
     const stop = async (signal: string) => {
@@ -77,6 +69,15 @@ export async function runProxy(
     process.on('SIGTERM', () => void stop('SIGTERM'));
     process.on('SIGINT', () => void stop('SIGINT'));
   }
+  logger.info('listening', {
+    url,
+    metricsUrl,
+    mode: config.mode,
+    source: proxy.source.description,
+    prefillPolicy: config.prefillPolicy,
+    decodePolicy: config.decodePolicy,
+    hashKeyMode: config.hashKeyMode,
+  });
   return proxy;
 }
 
