@@ -33,6 +33,8 @@ export interface WaitForOptions {
 export interface SpawnedProcess {
   readonly proc: ChildProcess;
   readonly name: string;
+  /** The process id (-1 if it never started). */
+  readonly pid: number;
   /** stdout lines so far. */
   readonly lines: readonly string[];
   /** stderr lines so far. */
@@ -43,7 +45,7 @@ export interface SpawnedProcess {
   readonly exitCode: number | null;
   /** Resolves with the first (new) line satisfying `pred`; rejects on timeout or if the process exits first. */
   waitFor(pred: LinePredicate, options?: number | WaitForOptions): Promise<string>;
-  /** Resolves when the process has exited (rejects after `timeoutMs`). */
+  /** Resolves when the process has exited and its output has ended (rejects after `timeoutMs`). */
   waitForExit(timeoutMs?: number): Promise<number | null>;
   /** Sends `signal` (default SIGTERM), SIGKILLs after `timeoutMs` (default SPAWN_STOP_GRACE_MS); idempotent. */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
@@ -79,10 +81,18 @@ export async function spawnProcess(
   collectLines(proc.stdout, lines, combined);
   collectLines(proc.stderr, errLines, combined);
   const exited = () => proc.exitCode !== null || proc.signalCode !== null || spawnError !== undefined;
+  // 'close' comes after 'exit' once stdout and stderr have ended: only then are all output lines in.
+  let closed = false;
+  proc.once('close', () => {
+    closed = true;
+  });
 
   const handle: SpawnedProcess = {
     proc,
     name,
+    get pid() {
+      return proc.pid ?? -1;
+    },
     lines,
     errLines,
     allLines: combined,
@@ -119,7 +129,11 @@ export async function spawnProcess(
       }
     },
     async waitForExit(timeoutMs = SPAWN_STOP_GRACE_MS) {
-      await waitUntil(() => exited(), { timeoutMs, intervalMs: 10, description: `${name} to exit` });
+      await waitUntil(() => closed || spawnError !== undefined, {
+        timeoutMs,
+        intervalMs: 10,
+        description: `${name} to exit`,
+      });
       return proc.exitCode;
     },
     async stop(signal = 'SIGTERM', timeoutMs = SPAWN_STOP_GRACE_MS) {
