@@ -1,0 +1,46 @@
+// The command line of a small program (a dev script, a benchmark helper): its flag table plus --help, parsed
+// once. --help prints the text rendered from the same table and exits 0; a usage error exits 2 (parseOrExit).
+import { helpText } from './help.ts';
+import { type Env, flagParser } from './parse.ts';
+import type { FlagSpec, FlagValues } from './spec.ts';
+import { parseOrExit } from './usage-error.ts';
+
+const HELP = {
+  name: 'help',
+  aliases: ['h'],
+  type: 'bool',
+  help: 'Print this help and exit.',
+} as const satisfies FlagSpec;
+
+export interface ScriptCommandLine {
+  /** The program's name in messages (`node bench/src/ring.ts`, say). */
+  readonly program: string;
+  /** What it does and how it is called: the first lines of --help. */
+  readonly intro: readonly string[];
+}
+
+/** `--help` of a script: the intro, then its flags and --help. */
+export function scriptHelpText(line: ScriptCommandLine, specs: readonly FlagSpec[]): string {
+  return helpText([...line.intro, ''], [{ title: 'Flags:', flags: [...specs, HELP] }]);
+}
+
+/**
+ * Parses `argv` (default: this process's) against `specs`; prints --help and
+ * exits 0 when asked to, prints a usage error and exits 2 on a wrong command line.
+ */
+export function parseScriptFlags<const T extends readonly FlagSpec[]>(
+  line: ScriptCommandLine,
+  specs: T,
+  argv: readonly string[] = process.argv.slice(2),
+  env: Env = {},
+): FlagValues<T> {
+  // Parsed with --help first (a usage error or --help ends here), then with the table alone for its typed values.
+  const given: ReadonlySet<string> = parseOrExit(line.program, () =>
+    flagParser([...specs, HELP]).parse(argv, env),
+  ).given;
+  if (given.has(HELP.name)) {
+    process.stdout.write(scriptHelpText(line, specs));
+    process.exit(0);
+  }
+  return parseOrExit(line.program, () => flagParser(specs).parse(argv, env)).values;
+}
