@@ -6,27 +6,51 @@
 //                                       [--output-len 200] [--pods 8] [--rounds 1]
 //
 // Prints a Markdown table: output tok/s and median TTFT per concurrency, direct vs router, and the ratios.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { PROCESS_START_TIMEOUT_MS, PROXY_MAIN, REPO_ROOT, SIM_MAIN, stopChild, waitForLine } from '../test/helpers.ts';
+import { type FlagSpec, parseOrExit, parseScriptFlags, splitList, UsageError } from '@pdrouter/cli';
+import { matchingSamples, runCommand, spawnProcess, stopAllProcesses } from '@pdrouter/testkit';
+import { PROCESS_START_TIMEOUT_MS, PROXY_MAIN, REPO_ROOT, SIM_MAIN, waitForJsonLine } from '../test/helpers.ts';
 
 const LOADGEN = join(REPO_ROOT, 'bench', 'src', 'loadgen.ts');
 /** One load-generator run may take this long before the script gives up. */
 const RUN_TIMEOUT_MS = 600_000;
 
-const { values } = parseArgs({
-  options: {
-    concurrency: { type: 'string', default: '32,64' },
-    'prompts-per-level': { type: 'string', default: '4' },
-    'input-len': { type: 'string', default: '1000' },
-    'output-len': { type: 'string', default: '200' },
-    pods: { type: 'string', default: '8' },
-    rounds: { type: 'string', default: '1' },
+const PROGRAM = 'node apps/proxy/scripts/overhead.ts';
+const FLAGS = [
+  {
+    name: 'concurrency',
+    type: 'list',
+    default: ['32', '64'],
+    valueName: 'N[,N...]',
+    help: 'Concurrency levels, one run each (comma-separated or several values).',
   },
-});
+  { name: 'prompts-per-level', type: 'int', min: 1, default: 4, help: 'Prompts per level, times the concurrency.' },
+  { name: 'input-len', type: 'int', min: 1, default: 1000, help: 'Input tokens per prompt.' },
+  { name: 'output-len', type: 'int', min: 1, default: 200, help: 'Output tokens per prompt.' },
+  { name: 'pods', type: 'int', min: 1, default: 8, help: 'Prefill pods, and as many decode pods.' },
+  { name: 'rounds', type: 'int', min: 1, default: 1, help: 'Direct/router pairs per level.' },
+] as const satisfies readonly FlagSpec[];
+
+const values = parseScriptFlags(
+  {
+    program: PROGRAM,
+    intro: [
+      'Usage: node apps/proxy/scripts/overhead.ts [flags]',
+      'The same simulated fleet and load, measured directly and through the proxy, alternating; prints a Markdown table.',
+    ],
+  },
+  FLAGS,
+);
+const levels = parseOrExit(PROGRAM, () =>
+  values.concurrency.flatMap(splitList).map((c) => {
+    const n = Number(c);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--concurrency ${c} is not a positive integer`);
+    return n;
+  }),
+);
 
 interface Result {
   output_throughput: number;
@@ -37,11 +61,10 @@ interface Result {
   failed: number;
 }
 
-const children: ChildProcess[] = [];
-const outDir = mkdtempSync(join(tmpdir(), 'pdrouter-overhead-'));
+const outDir = await mkdtemp(join(tmpdir(), 'pdrouter-overhead-'));
 
 async function startSim(pods: number): Promise<{ prefill: string[]; decode: string[] }> {
-  const child = spawn(
+  const sim = await spawnProcess(
     process.execPath,
     [
       SIM_MAIN,
@@ -56,14 +79,11 @@ async function startSim(pods: number): Promise<{ prefill: string[]; decode: stri
       '--control-port',
       '0',
     ],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
+    { name: 'vllm-sim' },
   );
-  children.push(child);
-  const ready = await waitForLine(
-    child,
-    (o) => (o.event === 'ready' ? (o as { pods: { role: string; url: string }[] }) : undefined),
+  const ready = await waitForJsonLine(
+    sim,
+    (o) => (o.event === 'ready' ? (o as unknown as { pods: { role: string; url: string }[] }) : undefined),
     PROCESS_START_TIMEOUT_MS,
   );
   return {
@@ -81,16 +101,16 @@ interface Histogram {
 /** The proxy's own-overhead histogram for /v1/completions, from its /metrics. */
 async function overheadHistogram(metricsUrl: string): Promise<Histogram> {
   const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(5000) })).text();
-  const h: Histogram = { buckets: [], sum: 0, count: 0 };
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('pdrouter_router_overhead_seconds') || !line.includes('route="/v1/completions"')) continue;
-    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
-    const le = /le="([^"]+)"/.exec(line)?.[1];
-    if (le !== undefined) h.buckets.push([le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le), value]);
-    else if (line.startsWith('pdrouter_router_overhead_seconds_sum')) h.sum = value;
-    else if (line.startsWith('pdrouter_router_overhead_seconds_count')) h.count = value;
-  }
-  return h;
+  const route = { route: '/v1/completions' };
+  const one = (name: string) => matchingSamples(text, name, route)[0]?.value ?? 0;
+  return {
+    buckets: matchingSamples(text, 'pdrouter_router_overhead_seconds_bucket', route).map((b) => [
+      Number(b.labels.le),
+      b.value,
+    ]),
+    sum: one('pdrouter_router_overhead_seconds_sum'),
+    count: one('pdrouter_router_overhead_seconds_count'),
+  };
 }
 
 /** Median (interpolated within its bucket) and mean of the observations between two scrapes, in ms. */
@@ -128,42 +148,26 @@ async function startProxy(prefill: string[], decode: string[]): Promise<{ url: s
     '--log-level',
     'info',
   ];
-  const child = spawn(process.execPath, [PROXY_MAIN, ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(child);
-  const listening = await waitForLine(
-    child,
+  const proxy = await spawnProcess(process.execPath, [PROXY_MAIN, ...args], { name: 'pdrouter-proxy' });
+  return waitForJsonLine(
+    proxy,
     (o) => (o.msg === 'listening' ? (o as { url: string; metricsUrl: string }) : undefined),
     PROCESS_START_TIMEOUT_MS,
   );
-  child.stdout?.resume();
-  return listening;
 }
 
-function runLoadgen(name: string, args: string[]): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [LOADGEN, ...args, '--save-result', '--result-dir', outDir, '--result-filename', `${name}.json`, '--quiet'],
-      {
-        stdio: ['ignore', 'ignore', 'inherit'],
-      },
-    );
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${name}: load generator did not finish within ${RUN_TIMEOUT_MS} ms`));
-    }, RUN_TIMEOUT_MS);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`${name}: load generator exited with ${code}`));
-      resolve(JSON.parse(readFileSync(join(outDir, `${name}.json`), 'utf8')) as Result);
-    });
-  });
+async function runLoadgen(name: string, args: string[]): Promise<Result> {
+  const run = await runCommand(
+    process.execPath,
+    [LOADGEN, ...args, '--save-result', '--result-dir', outDir, '--result-filename', `${name}.json`, '--quiet'],
+    { timeoutMs: RUN_TIMEOUT_MS },
+  );
+  if (run.code !== 0) throw new Error(`${name}: load generator exited with ${run.code}: ${run.stderr.slice(-2000)}`);
+  return JSON.parse(readFileSync(join(outDir, `${name}.json`), 'utf8')) as Result;
 }
 
 async function main(): Promise<void> {
-  const pods = Number(values.pods);
+  const pods = values.pods;
   const { prefill, decode } = await startSim(pods);
   const { url: routerUrl, metricsUrl } = await startProxy(prefill, decode);
   const common = [
@@ -183,9 +187,9 @@ async function main(): Promise<void> {
     '| Concurrency | Direct tok/s | Router tok/s | Router / direct | Direct median TTFT (ms) | Router median TTFT (ms) | Difference (ms) | Router own share of TTFT, median / mean (ms) | Failed (direct/router) |',
     '|---|---|---|---|---|---|---|---|---|',
   ];
-  for (const c of String(values.concurrency).split(',').map(Number)) {
-    for (let round = 0; round < Number(values.rounds); round++) {
-      const n = String(c * Number(values['prompts-per-level']));
+  for (const c of levels) {
+    for (let round = 0; round < values.rounds; round++) {
+      const n = String(c * values['prompts-per-level']);
       // Distinct prompt seeds: the same prompts twice would hit the prefill pods' prefix cache the second
       // time. The same request ids: both runs key the ring on x-request-id (vllm-router mode), so every
       // request lands on the same pods in both and the comparison is not skewed by hash lumpiness.
@@ -224,5 +228,5 @@ async function main(): Promise<void> {
 try {
   await main();
 } finally {
-  await Promise.all(children.map((c) => stopChild(c)));
+  await stopAllProcesses();
 }

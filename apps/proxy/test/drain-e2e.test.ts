@@ -1,45 +1,31 @@
 // The proxy as a process (main.ts): start-up line, SIGTERM with a stream in flight (readiness false, new
 // requests 503, the stream finishes, exit 0), a second SIGTERM and the drain timeout (exit 0 at once), and
 // the command line's error path.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type SpawnedProcess, spawnProcess } from '@pdrouter/testkit';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type HeldPod, startHeldPod } from './held-pod.ts';
 import {
+  jsonLines,
   PROCESS_START_TIMEOUT_MS,
   PROXY_MAIN,
   pdArgs,
   type SimProcess,
   startSimProcess,
-  stopChild,
   waitFor,
-  waitForLine,
+  waitForJsonLine,
 } from './helpers.ts';
 
 const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
 
 let sim: SimProcess;
 let held: HeldPod;
-const children: ChildProcess[] = [];
+const children: SpawnedProcess[] = [];
 
-const stdoutOf = new Map<ChildProcess, string[]>();
-
-function spawnProxy(args: string[]): ChildProcess {
-  const child = spawn(process.execPath, [PROXY_MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function spawnProxy(args: string[]): Promise<SpawnedProcess> {
+  const child = await spawnProcess(process.execPath, [PROXY_MAIN, ...args], { name: 'pdrouter-proxy' });
   children.push(child);
-  const chunks: string[] = [];
-  stdoutOf.set(child, chunks);
-  child.stdout?.on('data', (c: Buffer) => chunks.push(c.toString('utf8')));
   return child;
-}
-
-/** The JSON log lines the process wrote. */
-function logLines(child: ChildProcess): Record<string, unknown>[] {
-  return (stdoutOf.get(child) ?? [])
-    .join('')
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 /**
@@ -59,32 +45,21 @@ async function fresh(
   }
 }
 
-function exitOf(child: ChildProcess, timeoutMs: number): Promise<number | null> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`process did not exit within ${timeoutMs} ms`)), timeoutMs);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve(code);
-    });
-  });
-}
-
 beforeAll(async () => {
   sim = await startSimProcess(['--prefill', '1', '--decode', '1']);
   held = await startHeldPod();
 });
 
 afterAll(async () => {
-  await Promise.all(children.map((c) => stopChild(c)));
+  await Promise.all(children.map((c) => c.stop()));
   await sim?.close();
   await held?.close();
 });
 
 describe('proxy process', () => {
   /** A proxy process with the sim's prefill pod and the held decode pod. */
-  async function startHeld(extra: string[] = []): Promise<{ child: ChildProcess; url: string; metricsUrl: string }> {
-    const child = spawnProxy([
+  async function startHeld(extra: string[] = []): Promise<{ child: SpawnedProcess; url: string; metricsUrl: string }> {
+    const child = await spawnProxy([
       '--pd-disaggregation',
       '--prefill',
       sim.urls('prefill')[0] as string,
@@ -98,7 +73,7 @@ describe('proxy process', () => {
       '0',
       ...extra,
     ]);
-    const listening = await waitForLine(
+    const listening = await waitForJsonLine(
       child,
       (o) => (o.msg === 'listening' ? (o as { url: string; metricsUrl: string }) : undefined),
       PROCESS_START_TIMEOUT_MS,
@@ -134,7 +109,7 @@ describe('proxy process', () => {
     // the checks below take, however loaded the machine is.
     const stream = await openStream(url);
     expect(held.received.at(-1)?.body.kv_transfer_params).toMatchObject({ do_remote_prefill: true });
-    child.kill('SIGTERM');
+    child.proc.kill('SIGTERM');
 
     // While draining the listener still answers: not ready (as soon as the signal is handled), and new
     // work is refused.
@@ -148,14 +123,14 @@ describe('proxy process', () => {
     });
     expect(refused.status).toBe(503);
     expect((JSON.parse(refused.body) as { error: { code: string } }).error.code).toBe('draining');
-    expect(child.exitCode).toBe(null);
+    expect(child.exited).toBe(false);
 
     held.release();
     const text = await stream.body;
     expect(text).toContain('" last"');
     expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
-    expect(await exitOf(child, 20_000)).toBe(0);
-    const logs = logLines(child);
+    expect(await child.waitForExit(20_000)).toBe(0);
+    const logs = jsonLines(child);
     expect(logs.find((l) => l.msg === 'draining')).toMatchObject({ signal: 'SIGTERM', inFlight: 1 });
     expect(logs.find((l) => l.msg === 'drained')).toMatchObject({ inFlight: 0 });
     held.hold();
@@ -164,40 +139,37 @@ describe('proxy process', () => {
   it('exits 0 at once on a second SIGTERM, without waiting for the stream', async () => {
     const { child, url } = await startHeld(['--drain-timeout-secs', '60']);
     const stream = await openStream(url);
-    child.kill('SIGTERM');
+    child.proc.kill('SIGTERM');
     await waitFor('readiness to turn false', async () =>
       (await fresh(`${url}/readiness`)).status === 503 ? true : undefined,
     );
-    child.kill('SIGTERM');
-    expect(await exitOf(child, 10_000)).toBe(0);
+    child.proc.kill('SIGTERM');
+    expect(await child.waitForExit(10_000)).toBe(0);
     expect(await stream.body).not.toContain('[DONE]');
-    expect(logLines(child).find((l) => l.msg === 'second signal: exiting now')).toBeDefined();
+    expect(jsonLines(child).find((l) => l.msg === 'second signal: exiting now')).toBeDefined();
   });
 
   it('exits 0 when the drain timeout passes with a stream still in flight', async () => {
     const { child, url } = await startHeld(['--drain-timeout-secs', '1']);
     const stream = await openStream(url);
-    child.kill('SIGTERM');
-    expect(await exitOf(child, 15_000)).toBe(0);
+    child.proc.kill('SIGTERM');
+    expect(await child.waitForExit(15_000)).toBe(0);
     expect(await stream.body).not.toContain('[DONE]');
-    expect(logLines(child).find((l) => l.msg === 'drain timeout: closing with requests in flight')).toMatchObject({
+    expect(jsonLines(child).find((l) => l.msg === 'drain timeout: closing with requests in flight')).toMatchObject({
       inFlight: 1,
     });
   });
 
   it('refuses unknown flags with a pointer to --help and exit code 2', async () => {
-    const child = spawnProxy(['--pd-disaggregation', '--prefil', 'http://127.0.0.1:1']);
-    let stderr = '';
-    child.stderr?.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    expect(await exitOf(child, PROCESS_START_TIMEOUT_MS)).toBe(2);
+    const child = await spawnProxy(['--pd-disaggregation', '--prefil', 'http://127.0.0.1:1']);
+    expect(await child.waitForExit(PROCESS_START_TIMEOUT_MS)).toBe(2);
+    const stderr = child.errLines.join('\n');
     expect(stderr).toContain('unknown flag --prefil');
     expect(stderr).toContain('--help');
   });
 
   it('warns at start-up about flags it accepts but does not act on', async () => {
-    const child = spawnProxy([
+    const child = await spawnProxy([
       ...pdArgs(sim),
       '--host',
       '127.0.0.1',
@@ -208,12 +180,12 @@ describe('proxy process', () => {
       '--cache-threshold',
       '0.5',
     ]);
-    const warning = await waitForLine(
+    const warning = await waitForJsonLine(
       child,
       (o) => (o.level === 'warn' && String(o.msg).includes('--cache-threshold') ? o : undefined),
       PROCESS_START_TIMEOUT_MS,
     );
     expect(warning.msg).toContain('not acted on');
-    await stopChild(child);
+    await child.stop();
   });
 });

@@ -1,9 +1,7 @@
 // Test helpers: real simulated pods in a child process (the sim CLI), a real proxy on port 0, metric
 // scraping. Every wait has a deadline so a regression fails fast instead of hanging.
-import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { metricSum, StopWaiting, spawnProcess, waitUntil } from '@pdrouter/testkit';
+import { metricSum, type SpawnedProcess, StopWaiting, spawnProcess, waitUntil } from '@pdrouter/testkit';
 import { buildConfig } from '../src/config.ts';
 import { parseFlags } from '../src/flags.ts';
 import { createProxy, type ProxyInstance } from '../src/proxy.ts';
@@ -21,7 +19,7 @@ export interface SimPodInfo {
 }
 
 export interface SimProcess {
-  readonly child: ChildProcess;
+  readonly spawned: SpawnedProcess;
   readonly pods: SimPodInfo[];
   readonly control: string;
   urls(role: 'prefill' | 'decode' | 'both'): string[];
@@ -43,59 +41,42 @@ export interface SimStats {
   [key: string]: unknown;
 }
 
-/** Waits for a JSON line on the child's stdout matching `pick`. */
-export function waitForLine<T>(
-  child: ChildProcess,
+/** A log line as JSON, or undefined for a line that is not JSON. */
+function jsonOf(line: string): Record<string, unknown> | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first JSON log line on the process's stdout that `pick` accepts, as `pick` returns it. */
+export async function waitForJsonLine<T>(
+  p: SpawnedProcess,
   pick: (obj: Record<string, unknown>) => T | undefined,
   timeoutMs: number,
 ): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const lines: string[] = [];
-    const rl = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    const timer = setTimeout(() => {
-      rl.close();
-      reject(new Error(`no matching line within ${timeoutMs} ms; got:\n${lines.join('\n')}`));
-    }, timeoutMs);
-    const onExit = (code: number | null) => {
-      clearTimeout(timer);
-      rl.close();
-      reject(new Error(`process exited (${code}) before the expected line; got:\n${lines.join('\n')}`));
-    };
-    child.once('exit', onExit);
-    rl.on('line', (line) => {
-      lines.push(line);
-      let obj: Record<string, unknown>;
-      try {
-        obj = JSON.parse(line);
-      } catch {
-        return;
-      }
-      const v = pick(obj);
-      if (v !== undefined) {
-        clearTimeout(timer);
-        child.off('exit', onExit);
-        rl.close();
-        resolve(v);
-      }
-    });
-  });
+  const picked = (line: string): T | undefined => {
+    const obj = jsonOf(line);
+    return obj === undefined ? undefined : pick(obj);
+  };
+  return picked(await p.waitFor((line) => picked(line) !== undefined, { timeoutMs, stream: 'stdout' })) as T;
+}
+
+/** Every JSON log line the process wrote on stdout so far. */
+export function jsonLines(p: SpawnedProcess): Record<string, unknown>[] {
+  return p.lines.map(jsonOf).filter((o) => o !== undefined);
 }
 
 export async function startSimProcess(args: string[]): Promise<SimProcess> {
-  const isReady = (line: string): boolean => {
-    try {
-      return (JSON.parse(line) as { event?: unknown }).event === 'ready';
-    } catch {
-      return false;
-    }
-  };
+  const isReady = (line: string): boolean => jsonOf(line)?.event === 'ready';
   const spawned = await spawnProcess(
     process.execPath,
     [SIM_MAIN, '--host', '127.0.0.1', '--base-port', '0', '--control-port', '0', ...args],
     { name: 'vllm-sim', readyLine: isReady, timeoutMs: PROCESS_START_TIMEOUT_MS },
   );
-  const ready = JSON.parse(spawned.lines.find(isReady) as string) as { pods: SimPodInfo[]; control: string };
-  const child = spawned.proc;
+  const ready = jsonOf(spawned.lines.find(isReady) as string) as unknown as { pods: SimPodInfo[]; control: string };
   const post = async (path: string, body?: unknown) => {
     const res = await fetch(`${ready.control}${path}`, {
       method: 'POST',
@@ -107,7 +88,7 @@ export async function startSimProcess(args: string[]): Promise<SimProcess> {
     await res.arrayBuffer();
   };
   return {
-    child,
+    spawned,
     pods: ready.pods,
     control: ready.control,
     urls: (role) => ready.pods.filter((p) => p.role === role).map((p) => p.url),
@@ -122,18 +103,6 @@ export async function startSimProcess(args: string[]): Promise<SimProcess> {
       await spawned.stop();
     },
   };
-}
-
-export function stopChild(child: ChildProcess, timeoutMs = 5000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
 }
 
 export interface RunningProxy {
