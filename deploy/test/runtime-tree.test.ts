@@ -1,6 +1,5 @@
 // The image's inputs: scripts/build-runtime.sh (the Dockerfile's build stage) produces a tree from which
 // the apps start with nothing else, the way the final stage runs them: `node apps/proxy/src/main.ts`.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import {
   existsSync,
   lstatSync,
@@ -14,12 +13,10 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { promisify } from 'node:util';
+import { runCommand, type SpawnedProcess, spawnProcess } from '@pdrouter/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rendered, workloads } from './support/k8s.ts';
 
-const run = promisify(execFile);
 const REPO = resolve(import.meta.dirname, '..', '..');
 const DOCKERFILE = join(REPO, 'deploy', 'docker', 'Dockerfile');
 /** Where the distroless base keeps node; the Dockerfile and the manifests' `command:` both use it. */
@@ -32,55 +29,40 @@ const START_TIMEOUT_MS = 15_000;
 const EXIT_TIMEOUT_MS = 10_000;
 
 interface Started {
-  proc: ChildProcess;
+  proc: SpawnedProcess;
   line: Record<string, unknown>;
 }
 
-const children: ChildProcess[] = [];
+const children: SpawnedProcess[] = [];
 
-/** Starts `node <script> ...args` from the tree (cwd = tree) and resolves with the first JSON line matching. */
-function startFromTree(tree: string, script: string, args: string[], ready: (l: Record<string, unknown>) => boolean) {
-  return new Promise<Started>((resolvePromise, reject) => {
-    const proc = spawn(process.execPath, [script, ...args], {
-      cwd: tree,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH ?? '' },
-    });
-    children.push(proc);
-    const output: string[] = [];
-    const timer = setTimeout(
-      () => reject(new Error(`${script} not ready in ${START_TIMEOUT_MS} ms:\n${output.join('\n')}`)),
-      START_TIMEOUT_MS,
-    );
-    proc.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${script} exited with ${code}:\n${output.join('\n')}`));
-    });
-    createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (text) => {
-      output.push(text);
-      try {
-        const line = JSON.parse(text) as Record<string, unknown>;
-        if (ready(line)) {
-          clearTimeout(timer);
-          resolvePromise({ proc, line });
-        }
-      } catch {
-        // not a JSON line: kept in `output` for the failure message
-      }
-    });
-  });
+function jsonOf(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
-function exitOf(proc: ChildProcess): Promise<number | null> {
-  if (proc.exitCode !== null) return Promise.resolve(proc.exitCode);
-  return new Promise((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error('process did not exit after SIGTERM')), EXIT_TIMEOUT_MS);
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      resolvePromise(code);
-    });
+/** Starts `node <script> ...args` from the tree (cwd = tree) and resolves with the first JSON line matching. */
+async function startFromTree(
+  tree: string,
+  script: string,
+  args: string[],
+  ready: (l: Record<string, unknown>) => boolean,
+): Promise<Started> {
+  const isReady = (text: string): boolean => {
+    const line = jsonOf(text);
+    return line !== undefined && ready(line);
+  };
+  const proc = await spawnProcess(process.execPath, [script, ...args], {
+    cwd: tree,
+    env: { PATH: process.env.PATH ?? '' },
+    readyLine: isReady,
+    timeoutMs: START_TIMEOUT_MS,
   });
+  children.push(proc);
+  return { proc, line: jsonOf(proc.lines.find(isReady) as string) as Record<string, unknown> };
 }
 
 function walk(dir: string, visit: (path: string) => void): void {
@@ -102,9 +84,10 @@ describe('runtime tree (scripts/build-runtime.sh)', () => {
       tree = mkdtempSync(join(tmpdir(), 'pdrouter-runtime-'));
       simTree = mkdtempSync(join(tmpdir(), 'pdrouter-sim-runtime-'));
       const build = (out: string, ...entries: string[]) =>
-        run('bash', [join(REPO, 'scripts', 'build-runtime.sh'), out, ...entries], {
-          timeout: BUILD_TIMEOUT_MS,
-          maxBuffer: 16 * 1024 * 1024,
+        runCommand('bash', [join(REPO, 'scripts', 'build-runtime.sh'), out, ...entries], {
+          timeoutMs: BUILD_TIMEOUT_MS,
+        }).then((r) => {
+          if (r.code !== 0) throw new Error(`build-runtime.sh ${out} exited with ${r.code}:\n${r.stderr}`);
         });
       await build(tree);
       await build(simTree, 'packages/vllm-sim');
@@ -113,7 +96,7 @@ describe('runtime tree (scripts/build-runtime.sh)', () => {
   );
 
   afterAll(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await Promise.all(children.map((c) => c.stop('SIGKILL', 0)));
     if (tree) rmSync(tree, { recursive: true, force: true });
     if (simTree) rmSync(simTree, { recursive: true, force: true });
   });
@@ -218,15 +201,17 @@ describe('runtime tree (scripts/build-runtime.sh)', () => {
     expect(body.choices[0]?.text.length).toBeGreaterThan(0);
     const metrics = await (await fetch(String(proxy.line.metricsUrl))).text();
     expect(metrics).toMatch(/^vllm_router_requests_total\{route="\/v1\/completions"\} 1$/m);
-    proxy.proc.kill('SIGTERM');
-    expect(await exitOf(proxy.proc)).toBe(0);
-    sim.proc.kill('SIGTERM');
-    await exitOf(sim.proc);
+    expect(await proxy.proc.stop('SIGTERM', EXIT_TIMEOUT_MS)).toBe(0);
+    await sim.proc.stop('SIGTERM', EXIT_TIMEOUT_MS);
   });
 
   it('loads the whole discovery and pdrouterctl module graphs', async () => {
     for (const app of ['apps/discovery/src/main.ts', 'apps/ctl/src/main.ts']) {
-      const { stdout } = await run(process.execPath, [app, '--help'], { cwd: tree, timeout: START_TIMEOUT_MS });
+      const { code, stdout } = await runCommand(process.execPath, [app, '--help'], {
+        cwd: tree,
+        timeoutMs: START_TIMEOUT_MS,
+      });
+      expect(code, app).toBe(0);
       expect(stdout, app).toMatch(/usage/i);
     }
   });
@@ -289,8 +274,7 @@ describe('runtime tree (scripts/build-runtime.sh)', () => {
       const pods = sim.line.pods as { url: string }[];
       expect(pods).toHaveLength(1);
       expect((await fetch(`${pods[0]?.url}/health`)).status).toBe(200);
-      sim.proc.kill('SIGTERM');
-      await exitOf(sim.proc);
+      await sim.proc.stop('SIGTERM', EXIT_TIMEOUT_MS);
     }
   });
 });
