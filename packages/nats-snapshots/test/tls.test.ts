@@ -1,8 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type NatsServer, requireBinary, startNatsServer } from '@pdrouter/testkit';
+import { type NatsServer, requireBinary, runCommand, startNatsServer } from '@pdrouter/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectNats, openSnapshotBucket, readSnapshot } from '../src/index.ts';
 
@@ -10,10 +9,13 @@ let dir: string;
 let server: NatsServer;
 
 /** A throw-away CA and a server certificate for 127.0.0.1, made with the openssl command. */
-function makeCertificates(into: string): void {
+async function makeCertificates(into: string): Promise<void> {
   const openssl = requireBinary('openssl', 'OPENSSL_BIN');
-  const run = (args: string[]) => execFileSync(openssl, args, { cwd: into, stdio: 'pipe' });
-  run([
+  const run = async (args: string[]) => {
+    const r = await runCommand(openssl, args, { cwd: into });
+    if (r.code !== 0) throw new Error(`openssl ${args.join(' ')} exited with ${r.code}: ${r.stderr}`);
+  };
+  await run([
     'req',
     '-x509',
     '-newkey',
@@ -28,7 +30,7 @@ function makeCertificates(into: string): void {
     '-out',
     'ca.pem',
   ]);
-  run([
+  await run([
     'req',
     '-newkey',
     'rsa:2048',
@@ -41,7 +43,7 @@ function makeCertificates(into: string): void {
     'server.csr',
   ]);
   writeFileSync(join(into, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  run([
+  await run([
     'x509',
     '-req',
     '-in',
@@ -62,7 +64,7 @@ function makeCertificates(into: string): void {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'pdrouter-nats-tls-'));
-  makeCertificates(dir);
+  await makeCertificates(dir);
   server = await startNatsServer({
     extraArgs: ['--tls', '--tlscert', join(dir, 'server.pem'), '--tlskey', join(dir, 'server.key')],
   });
