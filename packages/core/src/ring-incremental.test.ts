@@ -69,6 +69,30 @@ describe('ConsistentHashRing.withMembers', () => {
     }
   });
 
+  test('a ring grown and shrunk a member at a time re-buckets and still matches a full build', () => {
+    // 4 x 64 points fit one bucket; 300 x 64 need 2^8 of them: the changes cross several bucket sizes.
+    const all = Array.from({ length: 300 }, (_, i) => `http://10.5.${i >> 8}.${i & 255}:8000`);
+    let ring = new ConsistentHashRing(all.slice(0, 4), { vnodes: 64 });
+    for (let n = 5; n <= all.length; n++) {
+      ring = ring.withMembers(all.slice(0, n));
+      if (n % 37 === 0 || n === all.length) expectSameRing(ring, all.slice(0, n), 64);
+    }
+    for (let n = all.length - 1; n >= 3; n--) {
+      ring = ring.withMembers(all.slice(all.length - n));
+      if (n % 41 === 0 || n === 3) expectSameRing(ring, all.slice(all.length - n), 64);
+    }
+  });
+
+  test('a ring changed twice from the same ring gives the same result both times', () => {
+    const members = Array.from({ length: 50 }, (_, i) => `http://10.6.0.${i}:8000`);
+    const base = new ConsistentHashRing(members, { vnodes: 32 });
+    const next = [...members.slice(1), 'http://10.6.1.1:8000'];
+    const first = base.withMembers(next);
+    const second = base.withMembers(next);
+    expect(points(second)).toBe(points(first));
+    expectSameRing(first.withMembers(members), members, 32);
+  });
+
   test('the old ring is untouched and an unchanged membership returns the same ring', () => {
     const before = new ConsistentHashRing(['http://a:1', 'http://b:1', 'http://c:1'], { vnodes: 16 });
     const snapshot = points(before);
@@ -87,6 +111,20 @@ describe('ConsistentHashRing.withMembers', () => {
     ring = ring.withMembers(['http://a:1', 'http://c:1', 'http://d:1', 'http://e:1']);
     ring = ring.withMembers(['http://a:1', 'http://c:1', 'http://d:1', 'http://e:1', 'http://f:1']);
     for (const key of ['x', 'y', 'z', 'w']) expect([...ring.walk(key)].sort()).toEqual([...ring.members]);
+  });
+
+  test('a walk with a limit is the start of the whole walk', () => {
+    const ring = new ConsistentHashRing(
+      Array.from({ length: 40 }, (_, i) => `http://10.7.0.${i}:8000`),
+      { vnodes: 160 },
+    );
+    for (const key of ['a', 'b', 'c']) {
+      const whole = ring.walkHash(fbiHash(key));
+      expect(whole).toHaveLength(40);
+      for (const limit of [1, 3, 39, 40, 100])
+        expect(ring.walkHash(fbiHash(key), limit)).toEqual(whole.slice(0, limit));
+    }
+    expect(ring.walkHash(fbiHash('a'), 0)).toEqual([]);
   });
 });
 

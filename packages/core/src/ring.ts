@@ -1,7 +1,16 @@
 // biome-ignore-all lint/style/noNonNullAssertion: indices are in bounds by construction; checks would cost on the hot path
 import { fbiHash } from './fbi-hash.ts';
 import { murmur64a } from './murmur64a.ts';
-import { buildRingPoints, changeRingPoints, lowerBound, type RingPoints } from './ring-points.ts';
+import {
+  type BucketedPoints,
+  bucketBitsFor,
+  bucketize,
+  bucketOf,
+  buildRingPoints,
+  changeRingPoints,
+  lowerBound,
+  type RingPoints,
+} from './ring-points.ts';
 import type { U64 } from './u64.ts';
 import { u64ToHex } from './u64.ts';
 
@@ -25,7 +34,7 @@ const PARTS = Symbol('ring parts');
 interface RingParts {
   members: readonly string[];
   slots: readonly string[];
-  points: RingPoints;
+  points: BucketedPoints;
 }
 
 const FINGERPRINT_ENCODER = new TextEncoder();
@@ -65,11 +74,11 @@ export class ConsistentHashRing {
   readonly vnodes: number;
   /** Member of each owner slot; '' for a slot a departed member left free. */
   readonly #slots: readonly string[];
-  readonly #posHi: Uint32Array;
-  readonly #posLo: Uint32Array;
-  readonly #owner: Uint32Array;
+  readonly #points: BucketedPoints;
+  /** Index of each bucket's first point (for point(); computed on first use). */
+  #bucketStarts: Uint32Array | undefined;
   #fingerprint: string | undefined;
-  #memberSet: Set<string> | undefined;
+  #slotOf: Map<string, number> | undefined;
 
   constructor(members: readonly string[], options: RingOptions & { [PARTS]?: RingParts } = {}) {
     const vnodes = options.vnodes ?? DEFAULT_VNODES;
@@ -78,17 +87,13 @@ export class ConsistentHashRing {
     if (parts) {
       this.members = parts.members;
       this.#slots = parts.slots;
-      this.#posHi = parts.points.hi;
-      this.#posLo = parts.points.lo;
-      this.#owner = parts.points.owner;
+      this.#points = parts.points;
     } else {
       const sorted = Object.freeze(sortRingMembers(members));
       const points = buildRingPoints(sorted, vnodes);
       this.members = sorted;
       this.#slots = sorted;
-      this.#posHi = points.hi;
-      this.#posLo = points.lo;
-      this.#owner = points.owner;
+      this.#points = bucketize(points, bucketBitsFor(points.hi.length));
     }
     this.vnodes = vnodes;
   }
@@ -109,7 +114,8 @@ export class ConsistentHashRing {
       }
     }
     const members = Object.freeze([...sorted]);
-    return new ConsistentHashRing(members, { vnodes, [PARTS]: { members, slots: members, points } });
+    const bucketed = bucketize(points, bucketBitsFor(count));
+    return new ConsistentHashRing(members, { vnodes, [PARTS]: { members, slots: members, points: bucketed } });
   }
 
   /** Hex digest of (vnodes, members): equal rings have equal fingerprints in every process. */
@@ -121,13 +127,38 @@ export class ConsistentHashRing {
 
   /** Number of points on the ring (members x vnodes). */
   get size(): number {
-    return this.#owner.length;
+    return this.#points.size;
   }
 
   /** Point `index` in ring order: its position and member (for tests and tools; lookups never need it). */
   point(index: number): { hi: number; lo: number; member: string } | undefined {
-    if (!Number.isInteger(index) || index < 0 || index >= this.#owner.length) return undefined;
-    return { hi: this.#posHi[index]!, lo: this.#posLo[index]!, member: this.#slots[this.#owner[index]!]! };
+    if (!Number.isInteger(index) || index < 0 || index >= this.#points.size) return undefined;
+    const { buckets } = this.#points;
+    const starts = this.#starts();
+    // The last bucket whose first point is at or before `index` (empty buckets share a start).
+    let low = 0;
+    let high = buckets.length - 1;
+    while (low < high) {
+      const mid = (low + high + 1) >>> 1;
+      if (starts[mid]! <= index) low = mid;
+      else high = mid - 1;
+    }
+    const b = buckets[low]!;
+    const i = index - starts[low]!;
+    return { hi: b.hi[i]!, lo: b.lo[i]!, member: this.#slots[b.owner[i]!]! };
+  }
+
+  #starts(): Uint32Array {
+    if (this.#bucketStarts) return this.#bucketStarts;
+    const { buckets } = this.#points;
+    const starts = new Uint32Array(buckets.length);
+    let at = 0;
+    for (let b = 0; b < buckets.length; b++) {
+      starts[b] = at;
+      at += buckets[b]!.hi.length;
+    }
+    this.#bucketStarts = starts;
+    return starts;
   }
 
   /**
@@ -146,50 +177,70 @@ export class ConsistentHashRing {
    */
   mergeMembers(members: readonly string[]): ConsistentHashRing | undefined {
     const current = this.members;
-    // Set lookups instead of sorting the new list: 10,000 URLs sort in milliseconds, hash in far less.
-    this.#memberSet ??= new Set(current);
-    const known = this.#memberSet;
-    const wanted = new Set(members);
-    const joined: string[] = [];
-    for (const m of wanted) if (!known.has(m)) joined.push(m);
-    const limit = Math.max(1, current.length * INCREMENTAL_MAX_CHANGE_SHARE);
-    if (joined.length > limit) return undefined;
-    const left = wanted.size - joined.length === current.length ? [] : current.filter((m) => !wanted.has(m));
-    if (joined.length === 0 && left.length === 0) return this;
-    if (joined.length + left.length > limit) return undefined;
-    joined.sort(compareStrings);
-    const next = Object.freeze(mergeSorted(current, new Set(left), joined));
-    const slots = [...this.#slots];
-    const slotOf = new Map<string, number>();
-    for (const name of left) {
-      const slot = this.#slotIndex(name);
-      slotOf.set(name, slot);
-      slots[slot] = '';
+    const slotOf = this.#takeSlotMap();
+    // Slots of the members asked for, stamped; a member in no slot joins. No second set of 10,000
+    // strings is built: the slot stamps say who stays, and every other member leaves.
+    const stays = new Uint8Array(this.#slots.length);
+    const joinedSet = new Set<string>();
+    let staying = 0;
+    for (const m of members) {
+      const slot = slotOf.get(m);
+      if (slot === undefined) joinedSet.add(m);
+      else if (stays[slot] === 0) {
+        stays[slot] = 1;
+        staying++;
+      }
     }
+    const limit = Math.max(1, current.length * INCREMENTAL_MAX_CHANGE_SHARE);
+    const leaving = current.length - staying;
+    if (joinedSet.size === 0 && leaving === 0) {
+      this.#slotOf = slotOf;
+      return this;
+    }
+    if (joinedSet.size + leaving > limit) {
+      this.#slotOf = slotOf;
+      return undefined;
+    }
+    const joined = [...joinedSet].sort(compareStrings);
+    const slots = [...this.#slots];
+    const removed = new Map<string, number>();
+    if (leaving > 0) {
+      for (let slot = 0; slot < this.#slots.length; slot++) {
+        const name = this.#slots[slot]!;
+        if (name === '' || stays[slot] === 1) continue;
+        removed.set(name, slot);
+        slots[slot] = '';
+      }
+    }
+    const next = Object.freeze(mergeSorted(current, removed, joined));
     // Joiners take the freed slots first, then new ones at the end.
-    const free = [...slotOf.values()].sort((x, y) => y - x);
+    const free = [...removed.values()].sort((x, y) => y - x);
     const added = joined.map((name) => {
       const slot = free.pop() ?? slots.length;
       slots[slot] = name;
       return { name, slot };
     });
-    const points = changeRingPoints(
-      { hi: this.#posHi, lo: this.#posLo, owner: this.#owner },
-      this.#slots,
-      slotOf,
-      added,
-      this.vnodes,
-    );
-    return new ConsistentHashRing(next, { vnodes: this.vnodes, [PARTS]: { members: next, slots, points } });
+    const points = changeRingPoints(this.#points, this.#slots, removed, added, this.vnodes);
+    const ring = new ConsistentHashRing(next, { vnodes: this.vnodes, [PARTS]: { members: next, slots, points } });
+    // The slot map moves on to the new ring (the one a later change starts from); this ring builds
+    // its own again if it is ever changed a second time.
+    for (const name of removed.keys()) slotOf.delete(name);
+    for (const a of added) slotOf.set(a.name, a.slot);
+    ring.#slotOf = slotOf;
+    return ring;
   }
 
-  /** The slot a member owns points with (found through its first vnode, so no index is kept). */
-  #slotIndex(name: string): number {
-    const h = fbiHash(`${name}:0`);
-    for (let p = lowerBound(this.#posHi, this.#posLo, h.hi, h.lo); p < this.#owner.length; p++) {
-      if (this.#slots[this.#owner[p]!] === name) return this.#owner[p]!;
+  /** Member -> slot, built on first use and handed from ring to ring as members change. */
+  #takeSlotMap(): Map<string, number> {
+    const map = this.#slotOf;
+    this.#slotOf = undefined;
+    if (map) return map;
+    const built = new Map<string, number>();
+    for (let slot = 0; slot < this.#slots.length; slot++) {
+      const name = this.#slots[slot]!;
+      if (name !== '') built.set(name, slot);
     }
-    throw new Error(`ring: no point of member ${name}`);
+    return built;
   }
 
   /** The member owning `key`, or undefined for an empty ring. */
@@ -204,22 +255,43 @@ export class ConsistentHashRing {
 
   /** owner() from a precomputed fbiHash, so one request hashes once for several rings. */
   ownerOfHash(h: U64): string | undefined {
-    if (this.#owner.length === 0) return undefined;
-    return this.#slots[this.#owner[this.#pointIndex(h)]!];
+    if (this.#points.size === 0) return undefined;
+    const { buckets } = this.#points;
+    let b = bucketOf(this.#points.bits, h.hi);
+    let bucket = buckets[b]!;
+    let i = lowerBound(bucket.hi, bucket.lo, h.hi, h.lo);
+    // Past the bucket's last point: the next point is the first of a later bucket, wrapping around.
+    while (i === bucket.hi.length) {
+      b = b + 1 === buckets.length ? 0 : b + 1;
+      bucket = buckets[b]!;
+      i = 0;
+    }
+    return this.#slots[bucket.owner[i]!];
   }
 
-  /** walk() from a precomputed fbiHash. */
-  walkHash(h: U64): readonly string[] {
-    const count = this.#owner.length;
-    if (count === 0) return [];
-    const total = this.members.length;
+  /**
+   * walk() from a precomputed fbiHash: at most `limit` members. A whole walk of a big ring visits
+   * nearly every point (10,000 members x 160), so a caller that tries a few pods asks for a few.
+   */
+  walkHash(h: U64, limit = Number.POSITIVE_INFINITY): readonly string[] {
+    const size = this.#points.size;
+    if (size === 0 || limit < 1) return [];
+    const want = Math.min(this.members.length, limit);
+    const { buckets } = this.#points;
     const seen = new Uint8Array(this.#slots.length);
     const out: string[] = [];
-    const start = this.#pointIndex(h);
-    for (let step = 0; step < count && out.length < total; step++) {
-      let i = start + step;
-      if (i >= count) i -= count;
-      const m = this.#owner[i]!;
+    let b = bucketOf(this.#points.bits, h.hi);
+    let bucket = buckets[b]!;
+    let i = lowerBound(bucket.hi, bucket.lo, h.hi, h.lo);
+    for (let visited = 0; visited < size && out.length < want; ) {
+      if (i === bucket.hi.length) {
+        b = b + 1 === buckets.length ? 0 : b + 1;
+        bucket = buckets[b]!;
+        i = 0;
+        continue;
+      }
+      const m = bucket.owner[i++]!;
+      visited++;
       if (seen[m] === 0) {
         seen[m] = 1;
         out.push(this.#slots[m]!);
@@ -227,16 +299,10 @@ export class ConsistentHashRing {
     }
     return out;
   }
-
-  /** Index of the first point at or after h, wrapping to 0 past the last point. */
-  #pointIndex(h: U64): number {
-    const i = lowerBound(this.#posHi, this.#posLo, h.hi, h.lo);
-    return i === this.#posHi.length ? 0 : i;
-  }
 }
 
 /** `sorted` without `drop`, with `add` (sorted, none of them in `sorted`) merged in. */
-function mergeSorted(sorted: readonly string[], drop: ReadonlySet<string>, add: readonly string[]): string[] {
+function mergeSorted(sorted: readonly string[], drop: ReadonlyMap<string, number>, add: readonly string[]): string[] {
   const out: string[] = [];
   let j = 0;
   for (const m of sorted) {
