@@ -32,3 +32,30 @@ export function fbiHashBytes(bytes: Uint8Array): U64 {
   murmur64aU32Into(furcRange(bytes, 0, bytes.length, FBI_FURC_MODULUS));
   return { hi: lastHi() >>> 0, lo: lastLo() >>> 0 };
 }
+
+/**
+ * fbiHash(`${member}:${i}`) for i in 0..vnodes-1 into hi/lo from index `at`: the ring's virtual node
+ * positions. The member's bytes are encoded once and only the decimal digits of i are rewritten.
+ */
+export function vnodePositionsInto(member: string, vnodes: number, hi: Uint32Array, lo: Uint32Array, at: number): void {
+  const prefix = encodeToScratch(`${member}:`);
+  // Room for the digits of any vnode count (MAX_VNODES has 5).
+  if (scratch.length < prefix + 16) {
+    const grown = new Uint8Array(prefix + 16);
+    grown.set(scratch.subarray(0, prefix));
+    scratch = grown;
+  }
+  for (let i = 0; i < vnodes; i++) {
+    let end = prefix;
+    if (i === 0) scratch[end++] = 48;
+    else {
+      let digits = 0;
+      for (let v = i; v > 0; v = Math.floor(v / 10)) digits++;
+      end += digits;
+      for (let v = i, p = end - 1; v > 0; v = Math.floor(v / 10), p--) scratch[p] = 48 + (v % 10);
+    }
+    murmur64aU32Into(furcRange(scratch, 0, end, FBI_FURC_MODULUS));
+    hi[at + i] = lastHi() >>> 0;
+    lo[at + i] = lastLo() >>> 0;
+  }
+}

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { refFbiHash, refFurc, refHex, refMurmur64a } from '../test/bigint-reference.ts';
-import { fbiHash, fbiHashBytes } from './fbi-hash.ts';
+import { fbiHash, fbiHashBytes, vnodePositionsInto } from './fbi-hash.ts';
 import { furc } from './furc.ts';
 import { murmur64a } from './murmur64a.ts';
 import { compareU64, u64FromHex, u64ToHex } from './u64.ts';
@@ -94,5 +94,22 @@ describe('U64 helpers', () => {
     expect(compareU64({ hi: 1, lo: 0 }, { hi: 0, lo: 0xffffffff })).toBeGreaterThan(0);
     expect(compareU64({ hi: 1, lo: 2 }, { hi: 1, lo: 3 })).toBeLessThan(0);
     expect(compareU64({ hi: 1, lo: 2 }, { hi: 1, lo: 2 })).toBe(0);
+  });
+});
+
+describe('vnodePositionsInto', () => {
+  test('is fbiHash of member:i for every i, across digit counts and non-ASCII members', () => {
+    for (const member of ['http://10.0.0.1:8000', 'http://pöd-ü.example:1', '']) {
+      const vnodes = 1_203;
+      const hi = new Uint32Array(vnodes + 2);
+      const lo = new Uint32Array(vnodes + 2);
+      vnodePositionsInto(member, vnodes, hi, lo, 1);
+      expect(hi[0]).toBe(0);
+      expect(hi[vnodes + 1]).toBe(0);
+      for (let i = 0; i < vnodes; i++) {
+        const h = fbiHash(`${member}:${i}`);
+        expect([hi[i + 1], lo[i + 1]]).toEqual([h.hi, h.lo]);
+      }
+    }
   });
 });

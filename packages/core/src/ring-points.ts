@@ -1,5 +1,5 @@
 // biome-ignore-all lint/style/noNonNullAssertion: indices are in bounds by construction; checks would cost on the hot path
-import { fbiHash } from './fbi-hash.ts';
+import { fbiHash, vnodePositionsInto } from './fbi-hash.ts';
 
 // The points behind ConsistentHashRing: positions as (hi, lo) halves in ascending order, and the owner
 // of each point as a slot index into the ring's slot table. Ties at one position are ordered by member
@@ -58,15 +58,7 @@ export function buildRingPoints(sorted: readonly string[], vnodes: number): Ring
   const count = sorted.length * vnodes;
   const hi = new Uint32Array(count);
   const lo = new Uint32Array(count);
-  let n = 0;
-  for (let m = 0; m < sorted.length; m++) {
-    const prefix = `${sorted[m]}:`;
-    for (let i = 0; i < vnodes; i++, n++) {
-      const h = fbiHash(prefix + i);
-      hi[n] = h.hi;
-      lo[n] = h.lo;
-    }
-  }
+  for (let m = 0; m < sorted.length; m++) vnodePositionsInto(sorted[m]!, vnodes, hi, lo, m * vnodes);
   // Points were generated member by member, so point index / vnodes is the member's rank: ordering
   // by (position, index) breaks ties by member name.
   const order = sortedOrder(hi, lo, count);
@@ -213,11 +205,12 @@ export function changeRingPoints(
       }
     }
   }
+  const hi = new Uint32Array(vnodes);
+  const lo = new Uint32Array(vnodes);
   for (const a of added) {
+    vnodePositionsInto(a.name, vnodes, hi, lo, 0);
     for (let i = 0; i < vnodes; i++) {
-      const h = fbiHash(`${a.name}:${i}`);
-      const b = bucketOf(bits, h.hi);
-      pushTo(fresh, b, { hi: h.hi, lo: h.lo, name: a.name, slot: a.slot });
+      pushTo(fresh, bucketOf(bits, hi[i]!), { hi: hi[i]!, lo: lo[i]!, name: a.name, slot: a.slot });
     }
   }
   let dropped = 0;
