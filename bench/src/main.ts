@@ -1,34 +1,69 @@
 #!/usr/bin/env node
 // `node bench/src/main.ts <scenario> [--quick] [flags]`: runs one benchmark scenario and writes
 // bench/results/<scenario>.json and .md (<scenario>-quick.* for --quick, so a quick run never replaces a full one).
-import { UsageError, usageErrorText } from '@pdrouter/cli';
-import { type ScenarioContext, scenarioContext } from './scenarios/context.ts';
+import { type FlagSpec, UsageError, usageErrorText } from '@pdrouter/cli';
+import { type ScenarioContext, scenarioContext, scenarioHelp } from './scenarios/context.ts';
 
 interface Scenario {
   readonly help: string;
-  /** The flags the scenario reads (each takes a value); any other flag is a usage error. */
-  readonly flags: readonly string[];
+  /** The flags the scenario reads, typed; any other flag (or a value of the wrong type) is a usage error. */
+  readonly flags: readonly FlagSpec[];
   readonly run: (ctx: ScenarioContext) => Promise<void>;
 }
 
+/** A count: a positive integer. */
+const count = (name: string, help: string) => ({ name, type: 'int', min: 1, help }) as const satisfies FlagSpec;
+const CONCURRENCY_LEVELS = {
+  name: 'concurrency',
+  type: 'list',
+  valueName: 'N[,N...]',
+  help: 'Concurrency levels (positive integers), one run each.',
+} as const satisfies FlagSpec;
+const NUM_PROMPTS = count('num-prompts', 'Prompts per run.');
+const OUTPUT_LEN = count('output-len', 'Output tokens per request.');
+const CHANGES = count('changes', 'Pod changes to make.');
+
 const SCENARIOS: Record<string, Scenario> = {
   seed: {
-    flags: ['concurrency', 'input-len', 'num-prompts', 'output-len', 'repeat'],
+    flags: [
+      CONCURRENCY_LEVELS,
+      count('input-len', 'Input tokens per request.'),
+      NUM_PROMPTS,
+      OUTPUT_LEN,
+      count('repeat', 'Runs per level.'),
+    ],
     help: '8P+8D seed-calibrated sims, 200 x 1000/1000, concurrency 32-256: pdrouter vs the oracle (flags: --concurrency 32,64 --num-prompts N --input-len N --output-len N)',
     run: async (ctx) => (await import('./scenarios/seed.ts')).runSeedScenario(ctx),
   },
   overhead: {
-    flags: ['concurrency', 'num-prompts', 'output-len', 'skip', 'timing'],
+    flags: [
+      CONCURRENCY_LEVELS,
+      NUM_PROMPTS,
+      OUTPUT_LEN,
+      {
+        name: 'skip',
+        type: 'list',
+        valueName: 'PATH[,PATH...]',
+        help: 'Paths not to measure (nginx, portkey, node-relay).',
+      },
+      {
+        name: 'timing',
+        type: 'enum',
+        choices: ['zero', 'seed'],
+        default: 'zero',
+        help: 'Pod timing: zero think time, or paced like the seed GPUs (one chunk per step).',
+      },
+    ],
     help: 'plain mode, zero-delay sims, concurrency 1/64/256: direct vs pdrouter vs nginx vs a TypeScript gateway (flags: --concurrency, --output-len, --skip nginx,portkey)',
     run: async (ctx) => (await import('./scenarios/overhead.ts')).runOverheadScenario(ctx),
   },
   affinity: {
-    flags: ['sessions', 'turns'],
+    flags: [count('sessions', 'Multi-turn sessions.'), count('turns', 'Turns per session.')],
     help: 'multi-turn sessions sharing system prompts: prefix-cache hit rate, TTFT and load spread per policy / hash-key mode',
     run: async (ctx) => (await import('./scenarios/affinity.ts')).runAffinityScenario(ctx),
   },
   admission: {
-    flags: ['prompts', 'rate'],
+    flags: [count('prompts', 'Prompts sent.'), count('rate', 'Requests per second (Poisson arrivals).')],
     help: 'overload (Poisson arrivals above capacity) on 2P+2D small-batch sims: goodput (TTFT SLO) with and without --max-concurrent-requests (flags: --prompts N --rate N)',
     run: async (ctx) => (await import('./scenarios/admission.ts')).runAdmissionScenario(ctx),
   },
@@ -38,22 +73,35 @@ const SCENARIOS: Record<string, Scenario> = {
     run: async (ctx) => (await import('./scenarios/ring.ts')).runRingScenario(ctx),
   },
   soak: {
-    flags: ['duration-secs'],
+    flags: [count('duration-secs', 'How long the mixed traffic runs.')],
     help: 'mixed traffic (streams, completions, client aborts, malformed bodies) with rotating pod faults for --duration-secs (default 120): proxy RSS and open fds sampled',
     run: async (ctx) => (await import('./scenarios/soak.ts')).runSoakScenario(ctx),
   },
   'body-budget': {
-    flags: ['baseline', 'concurrency', 'rounds'],
+    flags: [
+      { name: 'baseline', type: 'string', valueName: 'REV', help: 'A git revision of the proxy to run side by side.' },
+      count('concurrency', 'Bodies in flight at once.'),
+      count('rounds', 'Rounds per proxy.'),
+    ],
     help: '32 concurrent maximum-size bodies (8 MiB prompt, 2 MiB of [{},...]) in P/D mode: event-loop delay p99/max and RSS, side by side with --baseline <git rev> (flags: --concurrency N --rounds N)',
     run: async (ctx) => (await import('./scenarios/body-budget.ts')).runBodyBudgetScenario(ctx),
   },
   'ring-updates': {
-    flags: ['pods', 'changes', 'churn-ms'],
+    flags: [
+      count('pods', 'Pods in the snapshot.'),
+      CHANGES,
+      count('churn-ms', 'Milliseconds between snapshot changes under load.'),
+    ],
     help: "the proxy's snapshot apply at 10,000 pods: full first apply, one-pod changes, event-loop delay while snapshots churn under load (flags: --pods N --changes N --churn-ms N)",
     run: async (ctx) => (await import('./scenarios/ring-updates.ts')).runRingUpdatesScenario(ctx),
   },
   convergence: {
-    flags: ['changes', 'debounce-ms', 'dwell-ms', 'load-concurrency'],
+    flags: [
+      CHANGES,
+      count('debounce-ms', "Discovery's debounce window."),
+      count('dwell-ms', 'Serving time after each change converged.'),
+      count('load-concurrency', 'Streamed completions in flight during the changes.'),
+    ],
     help: 'distributed mode (NATS, API fake, 2 discovery, 2 proxies): pod change -> both proxies on the new ring, p50/p99, under load (flags: --changes N --debounce-ms N --load-concurrency N --dwell-ms N)',
     run: async (ctx) => (await import('./scenarios/convergence.ts')).runConvergenceScenario(ctx),
   },
@@ -79,22 +127,26 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const rest = args.slice(1);
   const quick = rest.includes('--quick');
-  let ctx: ScenarioContext;
   try {
-    ctx = scenarioContext(
+    const ctx = scenarioContext(
       quick ? `${name}-quick` : name,
       scenario.flags,
       rest,
       `node bench/src/main.ts ${args.join(' ')}`,
     );
+    if (ctx.help) {
+      process.stdout.write(scenarioHelp(name, scenario.help, scenario.flags));
+      return 0;
+    }
+    await scenario.run(ctx);
   } catch (err) {
+    // A flag's value the scenario checks itself (a list of counts, say) is a usage error too.
     if (err instanceof UsageError) {
       process.stderr.write(usageErrorText(`bench ${name}`, err));
       return err.exitCode;
     }
     throw err;
   }
-  await scenario.run(ctx);
   return 0;
 }
 

@@ -1,59 +1,88 @@
-import { type FlagSpec, flagParser, UsageError } from '@pdrouter/cli';
+import { type FlagSpec, flagParser, helpText, splitList, UsageError } from '@pdrouter/cli';
 
 /** What every scenario gets: --quick, its own flags (parsed once, frozen) and the command line that ran it. */
 export interface ScenarioContext {
   readonly name: string;
   readonly quick: boolean;
+  /** --help was given: print scenarioHelp() instead of running. */
+  readonly help: boolean;
   readonly command: string;
   readonly log: (line: string) => void;
+  /** An `int` flag. */
   int(flag: string): number | undefined;
+  /** A `string` or `enum` flag. */
   str(flag: string): string | undefined;
+  /** A `list` flag of positive integers (`--concurrency 32,64`). */
   ints(flag: string): number[] | undefined;
+  /** A `list` flag (`--skip nginx,portkey`). */
+  list(flag: string): string[] | undefined;
+}
+
+const QUICK = {
+  name: 'quick',
+  type: 'bool',
+  help: 'A shorter run, written to <scenario>-quick.*',
+} as const satisfies FlagSpec;
+const HELP = {
+  name: 'help',
+  aliases: ['h'],
+  type: 'bool',
+  help: 'Print this help and exit.',
+} as const satisfies FlagSpec;
+
+/** `--help` of one scenario, from its table. */
+export function scenarioHelp(name: string, about: string, flags: readonly FlagSpec[]): string {
+  return helpText(
+    [`Usage: node bench/src/main.ts ${name} [--quick] [flags]`, about, ''],
+    [{ title: 'Flags:', flags: [...flags, QUICK, HELP] }],
+  );
 }
 
 /**
- * Parses a scenario's flags (those it declares, each taking a value, and --quick): a flag the scenario does not
- * declare is a usage error, so a misspelt one cannot be silently ignored.
+ * Parses a scenario's flags (its typed table and --quick): a flag the scenario does not declare is a usage error,
+ * so a misspelt one cannot be silently ignored, and a value of the wrong type is one too. A scenario reading a
+ * flag it did not declare, or as another type, is a bug.
  */
 export function scenarioContext(
   name: string,
-  flags: readonly string[],
+  flags: readonly FlagSpec[],
   argv: readonly string[],
   command: string,
 ): ScenarioContext {
-  const specs: FlagSpec[] = [
-    ...flags.map((flag): FlagSpec => ({ name: flag, type: 'string', help: '' })),
-    { name: 'quick', type: 'bool', help: 'A shorter run, written to <scenario>-quick.*' },
-  ];
-  const parsed = flagParser(specs).parse(argv).values;
-  const quick = parsed.quick === true;
-  const str = (flag: string): string | undefined => {
-    if (!flags.includes(flag)) throw new Error(`scenario ${name} reads --${flag} without declaring it`);
-    const v = parsed[flag];
-    return typeof v === 'string' ? v : undefined;
+  const parsed: Readonly<Record<string, unknown>> = flagParser([...flags, QUICK, HELP]).parse(argv).values;
+  const declared = (flag: string, types: readonly FlagSpec['type'][]): unknown => {
+    const spec = flags.find((f) => f.name === flag);
+    if (spec === undefined) throw new Error(`scenario ${name} reads --${flag} without declaring it`);
+    if (!types.includes(spec.type)) throw new Error(`scenario ${name} reads --${flag} (${spec.type}) as ${types[0]}`);
+    return parsed[flag];
   };
-  const int = (flag: string): number | undefined => {
-    const v = str(flag);
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${flag} must be a positive integer, got '${v}'`);
-    return n;
+  const list = (flag: string): string[] | undefined => {
+    const v = declared(flag, ['list']);
+    // `--flag a,b` and `--flag a b` alike (the parser splits only `--flag=a,b`).
+    const items = Array.isArray(v) ? v.flatMap((item) => splitList(String(item))) : [];
+    return items.length === 0 ? undefined : items;
   };
   return Object.freeze({
     name,
-    quick,
+    quick: parsed.quick === true,
+    help: parsed.help === true,
     command,
     log: (line: string) => process.stdout.write(`[${name}] ${line}\n`),
-    int,
-    str,
+    int(flag: string) {
+      const v = declared(flag, ['int']);
+      return typeof v === 'number' ? v : undefined;
+    },
+    str(flag: string) {
+      const v = declared(flag, ['string', 'enum']);
+      return typeof v === 'string' ? v : undefined;
+    },
     ints(flag: string) {
-      const v = str(flag);
-      if (v === undefined) return undefined;
-      return v.split(',').map((part) => {
+      return list(flag)?.map((part) => {
         const n = Number(part);
         if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${flag}: '${part}' is not a positive integer`);
         return n;
       });
     },
+    list,
   });
 }

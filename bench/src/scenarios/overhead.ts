@@ -48,7 +48,7 @@ export async function runOverheadScenario(ctx: ScenarioContext): Promise<void> {
   const machine = machineInfo();
   const concurrencies = ctx.ints('concurrency') ?? CONCURRENCIES;
   const outputLen = ctx.int('output-len') ?? (ctx.quick ? QUICK_OUTPUT_LEN : OUTPUT_LEN);
-  const skip = new Set((ctx.str('skip') ?? '').split(',').filter(Boolean));
+  const skip = new Set(ctx.list('skip') ?? []);
   // --timing seed: the pods pace tokens like the seed's GPUs (one chunk per ~6 ms step) instead of streaming as
   // fast as sockets drain, so every token is its own read and write on each hop (per-chunk cost, not batching).
   const timing = ctx.str('timing') ?? 'zero';
