@@ -2,6 +2,7 @@
 // `node bench/src/main.ts <scenario> [--quick] [flags]`: runs one benchmark scenario and writes
 // bench/results/<scenario>.json and .md (<scenario>-quick.* for --quick, so a quick run never replaces a full one).
 import { type FlagSpec, UsageError, usageErrorText } from '@pdrouter/cli';
+import { stopAllProcesses } from '@pdrouter/testkit';
 import { type ScenarioContext, scenarioContext, scenarioHelp } from './scenarios/context.ts';
 
 interface Scenario {
@@ -148,6 +149,14 @@ async function main(argv: readonly string[]): Promise<number> {
     throw err;
   }
   return 0;
+}
+
+// Interrupted: every process the scenario started is stopped (SIGTERM first, so nginx's master stops its workers
+// and the proxy and the pods close their sockets) before the bench exits.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void stopAllProcesses('SIGTERM').finally(() => process.exit(130));
+  });
 }
 
 main(process.argv.slice(2)).then(

@@ -1,7 +1,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Child, runToEnd, startChild } from './child-process.ts';
+import { runCommand, type SpawnedProcess, spawnProcess } from '@pdrouter/testkit';
 import { REPO_ROOT } from './machine.ts';
 
 /** Start-up deadlines for the processes a scenario launches. */
@@ -15,7 +15,7 @@ export interface SimPodInfo {
 }
 
 export interface SimFleetProcess {
-  readonly child: Child;
+  readonly child: SpawnedProcess;
   readonly pods: readonly SimPodInfo[];
   readonly prefill: readonly string[];
   readonly decode: readonly string[];
@@ -23,20 +23,37 @@ export interface SimFleetProcess {
   readonly control: string;
 }
 
+interface SimReady {
+  readonly pods: SimPodInfo[];
+  readonly control?: string;
+}
+
+/** The simulator's ready line (`{"event":"ready","pods":[...]}`), or undefined for any other line. */
+function readyMessage(line: string): SimReady | undefined {
+  const msg = jsonLine(line) as { event?: string; pods?: SimPodInfo[]; control?: string } | undefined;
+  return msg?.event === 'ready' && Array.isArray(msg.pods) ? { pods: msg.pods, control: msg.control } : undefined;
+}
+
+/** A JSON log line, or undefined for a line that is not one. */
+function jsonLine(line: string): Record<string, unknown> | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The simulator CLI in its own process (its own event loop), ready when it prints its ready line. */
 export async function startSimFleetProcess(args: readonly string[]): Promise<SimFleetProcess> {
-  const { child, ready } = await startChild({
-    name: 'vllm-sim',
-    command: process.execPath,
-    args: [join(REPO_ROOT, 'packages/vllm-sim/src/main.ts'), '--host', '127.0.0.1', ...args],
-    readyTimeoutMs: SIM_READY_TIMEOUT_MS,
-    ready: (line) => {
-      if (!line.startsWith('{')) return undefined;
-      const msg = JSON.parse(line) as { event?: string; pods?: SimPodInfo[]; control?: string };
-      return msg.event === 'ready' && Array.isArray(msg.pods) ? msg : undefined;
-    },
-  });
-  const pods = ready.pods as SimPodInfo[];
+  const isReady = (line: string) => readyMessage(line) !== undefined;
+  const child = await spawnProcess(
+    process.execPath,
+    [join(REPO_ROOT, 'packages/vllm-sim/src/main.ts'), '--host', '127.0.0.1', ...args],
+    { name: 'vllm-sim', readyLine: isReady, timeoutMs: SIM_READY_TIMEOUT_MS },
+  );
+  const ready = readyMessage(child.lines.find(isReady) ?? '') as SimReady;
+  const pods = ready.pods;
   const urls = (role: string): string[] => pods.filter((p) => p.role === role).map((p) => p.url);
   return {
     child,
@@ -49,9 +66,16 @@ export async function startSimFleetProcess(args: readonly string[]): Promise<Sim
 }
 
 export interface ProxyProcess {
-  readonly child: Child;
+  readonly child: SpawnedProcess;
   readonly url: string;
   readonly metricsUrl: string;
+}
+
+/** The proxy's "listening" log line, or undefined for any other line. */
+function listeningMessage(line: string): { url: string; metricsUrl: string } | undefined {
+  const msg = jsonLine(line) as { msg?: string; url?: string; metricsUrl?: string } | undefined;
+  if (msg?.msg !== 'listening' || typeof msg.url !== 'string') return undefined;
+  return { url: msg.url, metricsUrl: msg.metricsUrl ?? '' };
 }
 
 /** pdrouter's proxy in its own process, ready at its "listening" log line. */
@@ -61,19 +85,17 @@ export async function startProxyProcess(
   /** Another proxy entry point (a baseline revision's main.ts). */
   main: string = join(REPO_ROOT, 'apps/proxy/src/main.ts'),
 ): Promise<ProxyProcess> {
-  const { child, ready } = await startChild({
+  const child = await spawnProcess(process.execPath, [...nodeArgs, main, ...args], {
     name: 'pdrouter-proxy',
-    command: process.execPath,
-    args: [...nodeArgs, main, ...args],
-    readyTimeoutMs: PROXY_READY_TIMEOUT_MS,
     // info level: the 'listening' line is an info line (per-request logging stays off at info).
     env: { ...process.env, PDROUTER_LOG_LEVEL: 'info' },
-    ready: (line) => {
-      if (!line.includes('"msg":"listening"')) return undefined;
-      const msg = JSON.parse(line) as { url?: string; metricsUrl?: string };
-      return typeof msg.url === 'string' ? { url: msg.url, metricsUrl: msg.metricsUrl ?? '' } : undefined;
-    },
+    readyLine: (line) => listeningMessage(line) !== undefined,
+    timeoutMs: PROXY_READY_TIMEOUT_MS,
   });
+  const ready = listeningMessage(child.lines.find((line) => listeningMessage(line) !== undefined) ?? '') as {
+    url: string;
+    metricsUrl: string;
+  };
   return { child, url: ready.url.replace(/\/+$/, ''), metricsUrl: ready.metricsUrl };
 }
 
@@ -93,9 +115,9 @@ export async function runLoadgenProcess(
     tmpdir(),
     `pdrouter-loadgen-${process.pid}-${Date.now()}-${Math.random().toString(16).slice(2)}.json`,
   );
-  const { code, stdout, stderr } = await runToEnd({
-    command: process.execPath,
-    args: [
+  const { code, stdout, stderr } = await runCommand(
+    process.execPath,
+    [
       join(REPO_ROOT, 'bench/src/loadgen.ts'),
       '--idle-timeout-sec',
       String(SCENARIO_IDLE_TIMEOUT_S),
@@ -105,8 +127,8 @@ export async function runLoadgenProcess(
       file,
       '--quiet',
     ],
-    timeoutMs: LOADGEN_TIMEOUT_MS,
-  });
+    { timeoutMs: LOADGEN_TIMEOUT_MS },
+  );
   // Exit code 1 with a result file means every request failed: the result (and its errors) is still the answer.
   let text: string;
   try {

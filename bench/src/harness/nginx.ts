@@ -2,8 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { canConnect, waitUntil } from '@pdrouter/testkit';
-import { type Child, runToEnd, startChild } from './child-process.ts';
+import { canConnect, runCommand, type SpawnedProcess, spawnProcess, waitUntil } from '@pdrouter/testkit';
 
 /** apt-get can take minutes on a cold cache. */
 const APT_TIMEOUT_MS = 10 * 60_000;
@@ -29,9 +28,7 @@ export async function ensureNginx(log: (line: string) => void): Promise<string> 
   const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
   const apt = async (args: string[]) => {
     const [cmd, ...rest] = [...sudo, 'apt-get', ...args];
-    return runToEnd({
-      command: cmd as string,
-      args: rest,
+    return runCommand(cmd as string, rest, {
       timeoutMs: APT_TIMEOUT_MS,
       env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
     });
@@ -63,7 +60,7 @@ export async function startNginx(
   binary: string,
   port: number,
   upstreams: readonly string[],
-): Promise<{ child: Child; url: string; dir: string }> {
+): Promise<{ child: SpawnedProcess; url: string; dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'pdrouter-nginx-'));
   const servers = upstreams.map((u) => `    server ${new URL(u).host} max_fails=0;`).join('\n');
   const conf = `daemon off;
@@ -99,14 +96,13 @@ ${servers}
 }
 `;
   await writeFile(join(dir, 'nginx.conf'), conf);
-  const { child } = await startChild({
-    name: 'nginx',
-    command: binary,
-    args: ['-p', dir, '-c', join(dir, 'nginx.conf')],
-    readyTimeoutMs: NGINX_READY_TIMEOUT_MS,
-    ready: () => undefined,
-    startedWhen: () => waitForPort(port, NGINX_READY_TIMEOUT_MS),
-  });
+  const child = await spawnProcess(binary, ['-p', dir, '-c', join(dir, 'nginx.conf')], { name: 'nginx' });
+  try {
+    await waitForPort(port, NGINX_READY_TIMEOUT_MS);
+  } catch (err) {
+    await child.stop();
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n${child.output()}`);
+  }
   return { child, url: `http://127.0.0.1:${port}`, dir };
 }
 

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Child, runToEnd, startChild } from './child-process.ts';
+import { runCommand, type SpawnedProcess, spawnProcess } from '@pdrouter/testkit';
 
 /** The TypeScript AI gateway compared in the overhead scenario, installed from the npm registry by the scenario. */
 export const PORTKEY_PACKAGE = '@portkey-ai/gateway';
@@ -39,13 +39,11 @@ export async function ensurePortkey(log: (line: string) => void): Promise<Portke
     log(`installing ${PORTKEY_PACKAGE}@${PORTKEY_VERSION} from the npm registry into ${dir}`);
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'package.json'), '{ "name": "portkey-bench", "private": true, "type": "module" }\n');
-    const res = await runToEnd({
-      command: 'npm',
-      args: ['install', '--no-audit', '--no-fund', '--loglevel=error', `${PORTKEY_PACKAGE}@${PORTKEY_VERSION}`],
-      cwd: dir,
-      timeoutMs: NPM_INSTALL_TIMEOUT_MS,
-      env: process.env,
-    });
+    const res = await runCommand(
+      'npm',
+      ['install', '--no-audit', '--no-fund', '--loglevel=error', `${PORTKEY_PACKAGE}@${PORTKEY_VERSION}`],
+      { cwd: dir, timeoutMs: NPM_INSTALL_TIMEOUT_MS },
+    );
     if (res.code !== 0 || !existsSync(entry))
       throw new Error(`npm install ${PORTKEY_PACKAGE} failed: ${res.stderr.slice(-1500)}`);
   }
@@ -58,16 +56,18 @@ export async function startPortkey(
   install: PortkeyInstall,
   port: number,
   withPreload: boolean,
-): Promise<{ child: Child; url: string }> {
-  const { child } = await startChild({
-    name: 'portkey-gateway',
-    command: process.execPath,
-    args: [...(withPreload ? ['--import', install.preload] : []), install.entry, `--port=${port}`, '--headless'],
-    cwd: install.dir,
-    env: { ...process.env, NODE_ENV: 'production' },
-    readyTimeoutMs: PORTKEY_READY_TIMEOUT_MS,
-    ready: (line) => (line.includes('Ready for connections') ? true : undefined),
-  });
+): Promise<{ child: SpawnedProcess; url: string }> {
+  const child = await spawnProcess(
+    process.execPath,
+    [...(withPreload ? ['--import', install.preload] : []), install.entry, `--port=${port}`, '--headless'],
+    {
+      name: 'portkey-gateway',
+      cwd: install.dir,
+      env: { ...process.env, NODE_ENV: 'production' },
+      readyLine: (line) => line.includes('Ready for connections'),
+      timeoutMs: PORTKEY_READY_TIMEOUT_MS,
+    },
+  );
   return { child, url: `http://127.0.0.1:${port}` };
 }
 

@@ -1,11 +1,11 @@
 import { join } from 'node:path';
-import type { Child } from '../harness/child-process.ts';
-import { processTreeCpuSeconds, processTreeMemoryMiB, startChild } from '../harness/child-process.ts';
+import { type SpawnedProcess, spawnProcess } from '@pdrouter/testkit';
 import { freePort } from '../harness/free-port.ts';
 import { runLoadgenProcess, startProxyProcess, startSimFleetProcess } from '../harness/launchers.ts';
 import { machineInfo, machineMarkdown, REPO_ROOT } from '../harness/machine.ts';
 import { ensureNginx, nginxVersion, startNginx } from '../harness/nginx.ts';
 import { ensurePortkey, PORTKEY_PACKAGE, PORTKEY_VERSION, portkeyHeaders, startPortkey } from '../harness/portkey.ts';
+import { processTreeCpuSeconds, processTreeMemoryMiB } from '../harness/process-stats.ts';
 import { fmt, markdownTable, writeResults } from '../harness/results.ts';
 import type { ScenarioContext } from './context.ts';
 
@@ -30,7 +30,7 @@ interface PathHandle {
   readonly name: PathName;
   readonly description: string;
   readonly args: string[];
-  readonly child?: Child;
+  readonly child?: SpawnedProcess;
 }
 
 interface Measurement {
@@ -89,18 +89,20 @@ export async function runOverheadScenario(ctx: ScenarioContext): Promise<void> {
     });
     if (!skip.has('node-relay')) {
       const relayPort = await freePort();
-      const { child } = await startChild({
-        name: 'node-relay',
-        command: process.execPath,
-        args: [
+      const child = await spawnProcess(
+        process.execPath,
+        [
           join(REPO_ROOT, 'bench/src/baselines/minimal-relay.ts'),
           '--port',
           String(relayPort),
           ...sim.plain.flatMap((u) => ['--worker-url', u]),
         ],
-        readyTimeoutMs: NODE_RELAY_READY_TIMEOUT_MS,
-        ready: (line) => (line.includes('"msg":"listening"') ? true : undefined),
-      });
+        {
+          name: 'node-relay',
+          readyLine: (line) => line.includes('"msg":"listening"'),
+          timeoutMs: NODE_RELAY_READY_TIMEOUT_MS,
+        },
+      );
       paths.push({
         name: 'node-relay',
         description:

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { runToEnd } from '../harness/child-process.ts';
+import { runCommand } from '@pdrouter/testkit';
 import { REPO_ROOT } from '../harness/machine.ts';
 import type { ScenarioContext } from './context.ts';
 
@@ -12,12 +12,11 @@ const RING_BENCH_TIMEOUT_MS = 10 * 60_000;
  * (ring-quick.* with --quick) with the machine and the commit themselves.
  */
 export async function runRingScenario(ctx: ScenarioContext): Promise<void> {
-  const { code, stdout, stderr } = await runToEnd({
-    command: process.execPath,
-    args: [join(REPO_ROOT, 'bench', 'src', 'ring.ts'), ...(ctx.quick ? ['--quick'] : [])],
-    timeoutMs: RING_BENCH_TIMEOUT_MS,
-    cwd: REPO_ROOT,
-  });
+  const { code, stdout, stderr } = await runCommand(
+    process.execPath,
+    [join(REPO_ROOT, 'bench', 'src', 'ring.ts'), ...(ctx.quick ? ['--quick'] : [])],
+    { timeoutMs: RING_BENCH_TIMEOUT_MS, cwd: REPO_ROOT },
+  );
   process.stdout.write(stdout);
   if (code !== 0) throw new Error(`bench/src/ring.ts exited with ${code}: ${stderr.slice(-2000)}`);
 }

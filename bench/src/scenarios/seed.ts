@@ -1,7 +1,7 @@
-import { processCpuSeconds, processMemoryMiB } from '../harness/child-process.ts';
 import { freePort } from '../harness/free-port.ts';
 import { runLoadgenProcess, startProxyProcess, startSimFleetProcess } from '../harness/launchers.ts';
 import { machineInfo, machineMarkdown } from '../harness/machine.ts';
+import { processCpuSeconds, processMemoryMiB } from '../harness/process-stats.ts';
 import { fetchMetricsText, histogramDelta, histogramQuantile, parseHistogram } from '../harness/prometheus.ts';
 import { fmt, markdownTable, writeResults } from '../harness/results.ts';
 import { lineChartSvg } from '../harness/svg-chart.ts';

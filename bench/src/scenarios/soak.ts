@@ -5,9 +5,9 @@
 // the proxy's RSS and open file descriptors are sampled. `--duration-secs N` (default 120, --quick 30).
 import { readdir } from 'node:fs/promises';
 import { request } from 'undici';
-import { processMemoryMiB } from '../harness/child-process.ts';
 import { startProxyProcess, startSimFleetProcess } from '../harness/launchers.ts';
 import { machineInfo, machineMarkdown } from '../harness/machine.ts';
+import { processMemoryMiB } from '../harness/process-stats.ts';
 import { fmt, markdownTable, writeResults } from '../harness/results.ts';
 import type { ScenarioContext } from './context.ts';
 
