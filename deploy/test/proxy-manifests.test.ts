@@ -103,6 +103,43 @@ describe.each(KUSTOMIZATIONS)('%s: proxy', (name) => {
     for (const s of spread) expect(selects(s.labelSelector?.matchLabels, labels)).toBe(true);
   });
 
+  it('keeps /metrics off every Service: no Service in front of the proxy pods carries the metrics port', async () => {
+    const objects = await rendered(name);
+    const c = containerNamed(find<Workload>(objects, 'Deployment', PROXY), 'proxy');
+    const metricsPort = containerPort(c, 'metrics');
+    expect(metricsPort).toBe(29000);
+    const proxyPods = find<Workload>(objects, 'Deployment', PROXY).spec.template.metadata.labels;
+    const fronting = byKind(objects, 'Service').filter((svc) =>
+      selects((svc.spec as { selector?: Record<string, string> }).selector, proxyPods),
+    );
+    expect(fronting.length).toBeGreaterThan(0);
+    for (const svc of fronting) {
+      const ports = (svc.spec as { ports: { port: number; targetPort?: string | number }[] }).ports;
+      for (const p of ports) {
+        expect(containerPort(c, p.targetPort ?? p.port), `${svc.metadata.name}:${p.port}`).toBe(10001);
+      }
+    }
+  });
+
+  it('admits only Prometheus pods of the monitoring namespace to the metrics port; clients to 10001', async () => {
+    const policy = find(await rendered(name), 'NetworkPolicy', PROXY).spec as {
+      ingress: { from?: Record<string, unknown>[]; ports: { port: number }[] }[];
+    };
+    const rulesFor = (port: number) => policy.ingress.filter((r) => r.ports.some((p) => p.port === port));
+    const metrics = rulesFor(29000);
+    expect(metrics).toHaveLength(1);
+    // Both selectors in one peer: Prometheus pods *in* the monitoring namespace (two peers would admit either).
+    expect(metrics[0]?.from).toEqual([
+      {
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+        podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } },
+      },
+    ]);
+    expect(metrics[0]?.ports.map((p) => p.port)).toEqual([29000]);
+    // The client port stays open to the cluster (no `from`), and shares no rule with the metrics port.
+    expect(rulesFor(10001).map((r) => r.from)).toEqual([undefined]);
+  });
+
   it('lets the proxy reach only vLLM pods, NATS and DNS', async () => {
     const objects = await rendered(name);
     const policy = find(objects, 'NetworkPolicy', PROXY).spec as {
