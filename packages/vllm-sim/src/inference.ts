@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SSE_DONE } from '@pdrouter/core';
+import { answerOffset, promptHashOf } from './answer.ts';
 import type { FinishReason, Sequence, TokenSink } from './engine.ts';
 import { badRequest, SimHttpError } from './errors.ts';
 import { hashString } from './hash.ts';
@@ -57,7 +58,7 @@ function plannedFinish(ctx: PodContext, req: SimRequest, maxTokens: number, prom
         ? { finishAt: Math.max(1, natural), finishReason: 'stop' }
         : { finishAt: maxTokens, finishReason: 'length' };
   }
-  return stoppedBy(req, promptHash % OUTPUT_VOCABULARY.length, planned);
+  return stoppedBy(req, answerOffset(promptHash), planned);
 }
 
 /**
@@ -145,9 +146,7 @@ export async function handleInference(
     if (closed) return;
   }
 
-  const promptText = simReq.promptWords.join(' ');
-  // Fixed seed: every pod (in any process) must agree on the hash of the same prompt.
-  const promptHash = hashString(promptText, 0);
+  const promptHash = promptHashOf(simReq.promptWords);
   const blockHashes = computeBlockHashes(simReq.promptWords, ctx.timing.blockSize);
   const promptTokens = simReq.promptWords.length;
   const kv = simReq.kvTransferParams;
@@ -170,7 +169,7 @@ export async function handleInference(
   const { finishAt, finishReason } = plannedFinish(ctx, simReq, maxTokens, promptHash);
   const id = responseId(route, requestId);
   const created = Math.floor(Date.now() / 1000);
-  const wordOffset = promptHash % OUTPUT_VOCABULARY.length;
+  const wordOffset = answerOffset(promptHash);
   const text = (n: number): string => {
     let s = '';
     for (let i = 0; i < n; i++) s += outputWord(wordOffset, i);
