@@ -4,10 +4,11 @@ import { UsageError, usageErrorText } from '@pdrouter/cli';
 // --backend-mode oracle-pd) doing the two P/D legs itself.
 import { runBenchmark } from './loadgen/benchmark.ts';
 import { type LoadgenConfig, loadgenHelp, parseLoadgenArgs } from './loadgen/config.ts';
-import { directTarget, type Target } from './loadgen/targets.ts';
+import { directTarget, roundRobinTarget, type Target } from './loadgen/targets.ts';
 
 async function makeTarget(config: LoadgenConfig): Promise<Target> {
-  if (config.backendMode === 'direct') return directTarget(config);
+  if (config.backendMode === 'direct')
+    return config.roundRobinUrls.length > 0 ? roundRobinTarget(config) : directTarget(config);
   const { oraclePdTarget, oraclePlainTarget } = await import('./loadgen/oracle-pd.ts');
   return config.backendMode === 'oracle-pd' ? oraclePdTarget(config) : oraclePlainTarget(config);
 }

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBenchmark } from '../src/loadgen/benchmark.ts';
 import { parseLoadgenArgs } from '../src/loadgen/config.ts';
 import { oraclePdTarget, oraclePlainTarget } from '../src/loadgen/oracle-pd.ts';
-import { directTarget, type Target } from '../src/loadgen/targets.ts';
+import { directTarget, roundRobinTarget, type Target } from '../src/loadgen/targets.ts';
 
 // Small runs against real simulated pods over HTTP: the whole client path (undici, SSE, metrics, report).
 const N = 12;
@@ -77,6 +77,15 @@ describe('load generator against simulated pods', () => {
     expect(result.total_output_tokens).toBe(N * OUT);
     // the simulator counts the role as one prompt token per message
     expect(result.total_input_tokens).toBe(N * (IN + 1));
+  });
+
+  it('--round-robin-url sends the requests to the servers in turn', async () => {
+    const [a, b] = [fleet.plain[0], fleet.plain[1]] as [SimPod, SimPod];
+    const before = [a.stats().requests, b.stats().requests];
+    const { result } = await run(['--round-robin-url', a.url, '--round-robin-url', b.url], roundRobinTarget);
+    expect(result.completed).toBe(N);
+    expect(a.stats().requests - (before[0] as number)).toBe(N / 2);
+    expect(b.stats().requests - (before[1] as number)).toBe(N / 2);
   });
 
   it('oracle-pd runs both legs: every decode finds its prefill (remote prefill hits)', async () => {

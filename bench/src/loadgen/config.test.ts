@@ -49,6 +49,13 @@ describe('loadgen flags (vllm bench serve names)', () => {
     expect(c.requestRate).toBe(Number.POSITIVE_INFINITY);
   });
 
+  it('takes --round-robin-url replicas in order, the first one answering /v1/models', () => {
+    const c = parseLoadgenArgs(['--round-robin-url', 'http://r0:8000/', '--round-robin-url', 'http://r1:8000']);
+    expect(c.roundRobinUrls).toEqual(['http://r0:8000', 'http://r1:8000']);
+    expect(c.baseUrl).toBe('http://r0:8000');
+    expect(parseLoadgenArgs([]).roundRobinUrls).toEqual([]);
+  });
+
   it('rejects bad input with a message naming the flag', () => {
     const bad: [string[], RegExp][] = [
       [['--num-prompts', 'x'], /--num-prompts/],
@@ -61,6 +68,8 @@ describe('loadgen flags (vllm bench serve names)', () => {
       [['--request-rate', 'fast'], /--request-rate must be > 0 or inf/],
       [['--extra-body', '[1]'], /--extra-body must be a JSON object/],
       [['--header', 'novalue'], /--header expects KEY=VALUE/],
+      [['--round-robin-url', 'http://a', '--base-url', 'http://b'], /replaces --base-url/],
+      [['--round-robin-url', 'http://a', '--backend-mode', 'oracle-plain', '--worker-url', 'http://w'], /direct/],
     ];
     for (const [argv, message] of bad) expect(() => parseLoadgenArgs(argv)).toThrow(message);
     expect(() => parseLoadgenArgs(['--seed'])).toThrow(UsageError);

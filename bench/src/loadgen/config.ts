@@ -11,6 +11,8 @@ export interface LoadgenConfig {
   readonly backend: Backend;
   readonly backendMode: BackendMode;
   readonly baseUrl: string;
+  /** --round-robin-url: replicas taking requests in turn (empty: every request goes to baseUrl). */
+  readonly roundRobinUrls: readonly string[];
   readonly endpoint: string;
   readonly model: string | undefined;
   readonly servedModelName: string | undefined;
@@ -137,7 +139,14 @@ export function parseLoadgenArgs(argv: readonly string[]): LoadgenConfig {
   const endpoint = v.endpoint ?? (backend === 'openai' ? '/v1/completions' : '/v1/chat/completions');
   const expected = backend === 'openai' ? 'completions' : 'chat/completions';
   if (!endpoint.endsWith(expected)) throw new UsageError(`--endpoint for ${backend} must end with '${expected}'`);
-  const baseUrl = (v['base-url'] ?? `http://${v.host}:${v.port}`).replace(/\/+$/, '');
+  const roundRobinUrls = trimmed(v['round-robin-url']);
+  if (roundRobinUrls.length > 0 && v['base-url'] !== undefined) {
+    throw new UsageError('--round-robin-url replaces --base-url: give one or the other');
+  }
+  if (roundRobinUrls.length > 0 && backendMode !== 'direct') {
+    throw new UsageError('--round-robin-url needs --backend-mode direct (the oracles pick pods themselves)');
+  }
+  const baseUrl = (roundRobinUrls[0] ?? v['base-url'] ?? `http://${v.host}:${v.port}`).replace(/\/+$/, '');
   const maxConcurrency = v['max-concurrency'];
   if (maxConcurrency !== undefined && maxConcurrency <= 0) throw new UsageError('--max-concurrency must be > 0');
   const requestRate = requestRateOf(v['request-rate']);
@@ -170,6 +179,7 @@ export function parseLoadgenArgs(argv: readonly string[]): LoadgenConfig {
     backend,
     backendMode,
     baseUrl,
+    roundRobinUrls: Object.freeze(roundRobinUrls),
     endpoint,
     model: v.model,
     servedModelName: v['served-model-name'],

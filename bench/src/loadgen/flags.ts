@@ -11,6 +11,11 @@ export const LOADGEN_FLAGS = [
     help: 'openai (/v1/completions) or openai-chat (/v1/chat/completions)',
   },
   { name: 'base-url', type: 'string', help: 'server base URL (instead of --host/--port)' },
+  {
+    name: 'round-robin-url',
+    type: 'repeat',
+    help: 'a server base URL (repeat): requests go to these in turn, as a round-robin client in front of router replicas (instead of --base-url)',
+  },
   { name: 'host', type: 'string', default: '127.0.0.1', help: 'server host' },
   { name: 'port', type: 'int', default: 8000, help: 'server port' },
   {

@@ -98,3 +98,22 @@ export function directTarget(config: LoadgenConfig): Target {
     close: () => pool.close(),
   };
 }
+
+/** A round-robin client in front of router replicas: request i goes to replica i mod n (a session's turns alternate). */
+export function roundRobinTarget(config: LoadgenConfig): Target {
+  const targets = config.roundRobinUrls.map((baseUrl) => directTarget({ ...config, baseUrl }));
+  const first = targets[0];
+  if (first === undefined) throw new Error('roundRobinTarget needs at least one --round-robin-url');
+  let next = 0;
+  return {
+    description: `round robin over ${targets.map((t) => t.description).join(', ')}`,
+    firstModel: () => first.firstModel(),
+    send(sample, model, out, startMs) {
+      const target = targets[next++ % targets.length] as Target;
+      return target.send(sample, model, out, startMs);
+    },
+    close: async () => {
+      await Promise.all(targets.map((t) => t.close()));
+    },
+  };
+}
