@@ -42,6 +42,10 @@ export interface LocalClusterOptions {
   heartbeatSecs?: number;
   /** Fixed ports for a demo: sim pods from simBasePort, proxies at proxyBasePort + 2i (metrics +1), discovery at discoveryBasePort + i. */
   ports?: { simBasePort: number; proxyBasePort: number; discoveryBasePort: number; apiPort: number; natsPort: number };
+  /** Extra flags of the vllm-sim process (e.g. timing or per-pod speed for a benchmark). */
+  simArgs?: readonly string[];
+  /** Extra flags of every proxy started at start-up (startProxy can add more per replica). */
+  proxyArgs?: readonly string[];
   /** Extra log lines of every child go here (the demo prints nothing by default). */
   onLine?: (component: string, line: string) => void;
 }
@@ -87,7 +91,8 @@ export interface LocalCluster {
   /** Registers a sim pod as a Running pod (Ready unless ready: false). */
   addPod(pod: SimPod, options?: { ready?: boolean }): void;
   startDiscovery(index: number): Promise<DiscoveryReplica>;
-  startProxy(index: number): Promise<ProxyReplica>;
+  /** Starts proxy replica `index` with the cluster's proxyArgs and then `extraArgs` (a later flag wins). */
+  startProxy(index: number, extraArgs?: readonly string[]): Promise<ProxyReplica>;
   close(): Promise<void>;
 }
 
@@ -140,6 +145,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
         String(ports?.simBasePort ?? 0),
         '--host',
         '127.0.0.1',
+        ...(options.simArgs ?? []),
       ],
       {
         name: 'vllm-sim',
@@ -227,7 +233,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       return replica;
     };
 
-    const startProxy = async (index: number): Promise<ProxyReplica> => {
+    const startProxy = async (index: number, extraArgs: readonly string[] = []): Promise<ProxyReplica> => {
       const name = `proxy-${index}`;
       const port = ports ? ports.proxyBasePort + 2 * index : 0;
       const proc = await spawnProcess(
@@ -247,6 +253,8 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
           '127.0.0.1',
           '--prometheus-port',
           String(ports ? port + 1 : 0),
+          ...(options.proxyArgs ?? []),
+          ...extraArgs,
         ],
         { name, readyLine: (l) => listeningUrls(l) !== undefined, timeoutMs: PROCESS_READY_TIMEOUT_MS, cwd: REPO_ROOT },
       );
