@@ -63,6 +63,15 @@ const SCENARIOS: Record<string, Scenario> = {
     help: 'multi-turn sessions sharing system prompts: prefix-cache hit rate, TTFT and load spread per policy / hash-key mode',
     run: async (ctx) => (await import('./scenarios/affinity.ts')).runAffinityScenario(ctx),
   },
+  fleet: {
+    flags: [
+      { name: 'workloads', type: 'list', valueName: 'NAME[,NAME...]', help: 'Workloads to run (default: all).' },
+      { name: 'variants', type: 'list', valueName: 'ID[,ID...]', help: 'Routing variants to run (default: all).' },
+      count('probes', 'Replayed requests per 2-replica run for the agreement.'),
+    ],
+    help: 'every routing variant x fleet workload (multi-turn, one system prompt, random, heterogeneous, bursty), 1 and 2 proxies in distributed mode: hit rate / ideal, spread, TTFT, TPOT, tok/s, replica agreement (flags: --workloads multi-turn,random --variants hash-vllm,cache-aware --probes N)',
+    run: async (ctx) => (await import('./scenarios/fleet.ts')).runFleetScenario(ctx),
+  },
   admission: {
     flags: [count('prompts', 'Prompts sent.'), count('rate', 'Requests per second (Poisson arrivals).')],
     help: 'overload (Poisson arrivals above capacity) on 2P+2D small-batch sims: goodput (TTFT SLO) with and without --max-concurrent-requests (flags: --prompts N --rate N)',

@@ -1,4 +1,23 @@
 import { metricSum } from '@pdrouter/testkit';
+import { idealPrefixHits, ofIdeal } from '../fleet/ideal.ts';
+import {
+  BOUNDED_LOAD,
+  CACHE_AWARE,
+  CONSISTENT_HASH_AFFINITY,
+  CONSISTENT_HASH_VLLM,
+  LOAD_AWARE,
+  policyImplemented,
+  ROUND_ROBIN,
+  type Variant,
+} from '../fleet/variants.ts';
+import {
+  DECODE_PODS,
+  loadgenArgs,
+  multiTurnChat,
+  PREFILL_PODS,
+  rebuildRequests,
+  type Workload,
+} from '../fleet/workloads.ts';
 import { freePort } from '../harness/free-port.ts';
 import {
   runLoadgenProcess,
@@ -10,44 +29,16 @@ import { machineInfo, machineMarkdown } from '../harness/machine.ts';
 import { fmt, markdownTable, writeResults } from '../harness/results.ts';
 import type { ScenarioContext } from './context.ts';
 
-/** Seed-shaped P/D fleet with seed timing, so prefill cost (and what the prefix cache saves) is realistic. */
-const PREFILL_PODS = 8;
-const DECODE_PODS = 8;
-/** The workload: chat sessions sharing system prompts, each conversation growing turn by turn. */
-const SYSTEM_PROMPTS = 16;
-const SYSTEM_PROMPT_LEN = 800;
-const SESSIONS = 96;
-const QUICK_SESSIONS = 32;
-const TURNS = 4;
-const QUICK_TURNS = 3;
-const USER_LEN = 64;
-const OUTPUT_LEN = 64;
-const CONCURRENT_SESSIONS = 32;
 const METRICS_TIMEOUT_MS = 10_000;
 
-interface Variant {
-  readonly name: string;
-  readonly proxyArgs: readonly string[];
-  readonly note: string;
-}
-
+/** The policies compared here; one this revision does not implement is listed as not run. */
 const VARIANTS: readonly Variant[] = [
-  {
-    name: 'consistent_hash, vllm-router keys',
-    proxyArgs: ['--policy', 'consistent_hash', '--hash-key-mode', 'vllm-router'],
-    note: 'vllm-router key order: the fresh x-request-id of every request is the key, so turns scatter',
-  },
-  {
-    name: 'consistent_hash, affinity keys',
-    proxyArgs: ['--policy', 'consistent_hash', '--hash-key-mode', 'affinity'],
-    note: 'affinity keys: system + first user message, so a conversation stays on its pods',
-  },
-  {
-    name: 'bounded_load, affinity keys',
-    proxyArgs: ['--policy', 'bounded_load', '--hash-key-mode', 'affinity'],
-    note: 'affinity keys, no pod above 1.25 x the mean in-flight (default --bounded-load-factor)',
-  },
-  { name: 'round_robin', proxyArgs: ['--policy', 'round_robin'], note: 'no affinity at all' },
+  CONSISTENT_HASH_VLLM,
+  CONSISTENT_HASH_AFFINITY,
+  BOUNDED_LOAD,
+  CACHE_AWARE,
+  LOAD_AWARE,
+  ROUND_ROBIN,
 ];
 
 interface PodCounters {
@@ -89,12 +80,29 @@ function roleSummary(pods: readonly PodCounters[], role: string) {
   };
 }
 
+/** The multi-turn workload of the fleet benchmark, with --sessions / --turns applied. */
+function affinityWorkload(ctx: ScenarioContext): Workload {
+  const base = multiTurnChat(ctx.quick);
+  if (base.shape.kind !== 'multi-turn') throw new Error('the affinity workload is multi-turn');
+  const shape = {
+    ...base.shape,
+    sessions: ctx.int('sessions') ?? base.shape.sessions,
+    turns: ctx.int('turns') ?? base.shape.turns,
+  };
+  return { ...base, shape };
+}
+
 export async function runAffinityScenario(ctx: ScenarioContext): Promise<void> {
   const machine = machineInfo();
-  const sessions = ctx.int('sessions') ?? (ctx.quick ? QUICK_SESSIONS : SESSIONS);
-  const turns = ctx.int('turns') ?? (ctx.quick ? QUICK_TURNS : TURNS);
+  const workload = affinityWorkload(ctx);
+  const shape = workload.shape as Extract<Workload['shape'], { kind: 'multi-turn' }>;
+  const { sessions, turns } = shape;
+  const ideal = idealPrefixHits(rebuildRequests(workload).map((r) => r.tokens));
+  ctx.log(`ideal prefix-cache hit rate (perfect knowledge, unbounded caches): ${fmt(100 * ideal.rate, 1)}%`);
+  const notImplemented = VARIANTS.filter((v) => !policyImplemented(v.policy));
+  for (const v of notImplemented) ctx.log(`skipping ${v.name}: policy ${v.policy} is not implemented at this revision`);
   const rows = [];
-  for (const variant of VARIANTS) {
+  for (const variant of VARIANTS.filter((v) => policyImplemented(v.policy))) {
     // Fresh pods per variant: empty caches and zeroed counters, so variants do not warm each other.
     const sim = await startSimFleetProcess(['--prefill', String(PREFILL_PODS), '--decode', String(DECODE_PODS)]);
     try {
@@ -111,33 +119,12 @@ export async function runAffinityScenario(ctx: ScenarioContext): Promise<void> {
         ...sim.decode.flatMap((u) => ['--decode', u]),
       ]);
       try {
-        const { result } = await runLoadgenProcess([
-          '--base-url',
-          proxy.url,
-          '--backend',
-          'openai-chat',
-          '--dataset-name',
-          'multi-turn',
-          '--multi-turn-system-prompts',
-          String(SYSTEM_PROMPTS),
-          '--multi-turn-system-prompt-len',
-          String(SYSTEM_PROMPT_LEN),
-          '--multi-turn-sessions',
-          String(sessions),
-          '--multi-turn-turns',
-          String(turns),
-          '--multi-turn-user-len',
-          String(USER_LEN),
-          '--random-output-len',
-          String(OUTPUT_LEN),
-          '--max-concurrency',
-          String(CONCURRENT_SESSIONS),
-          '--seed',
-          '1',
-        ]);
+        const { result } = await runLoadgenProcess(['--base-url', proxy.url, ...loadgenArgs(workload)]);
         const pods = await podCounters(sim);
         const row = {
           variant: variant.name,
+          of_ideal_prefill: ofIdeal(roleSummary(pods, 'prefill').hit_rate, ideal),
+          of_ideal_decode: ofIdeal(roleSummary(pods, 'decode').hit_rate, ideal),
           note: variant.note,
           proxy_args: variant.proxyArgs,
           prefill: roleSummary(pods, 'prefill'),
@@ -146,7 +133,7 @@ export async function runAffinityScenario(ctx: ScenarioContext): Promise<void> {
         };
         rows.push(row);
         ctx.log(
-          `${variant.name}: prefill hit rate ${fmt(100 * row.prefill.hit_rate, 1)}%, median TTFT ${fmt(Number(result.median_ttft_ms))} ms, ` +
+          `${variant.name}: prefill hit rate ${fmt(100 * row.prefill.hit_rate, 1)}% (${fmt(100 * (row.of_ideal_prefill ?? 0), 1)}% of ideal), median TTFT ${fmt(Number(result.median_ttft_ms))} ms, ` +
             `prefill max/mean ${fmt(row.prefill.max_over_mean_requests)}, failed ${result.failed}`,
         );
       } finally {
@@ -169,15 +156,20 @@ export async function runAffinityScenario(ctx: ScenarioContext): Promise<void> {
     setup: {
       prefill_pods: PREFILL_PODS,
       decode_pods: DECODE_PODS,
-      system_prompts: SYSTEM_PROMPTS,
-      system_prompt_len: SYSTEM_PROMPT_LEN,
+      system_prompts: shape.systemPrompts,
+      system_prompt_len: shape.systemPromptLen,
       sessions,
       turns,
-      user_len: USER_LEN,
-      output_len: OUTPUT_LEN,
-      concurrent_sessions: CONCURRENT_SESSIONS,
+      user_len: shape.userLen,
+      output_len: shape.outputLen,
+      concurrent_sessions: shape.concurrentSessions,
       request_ids: 'a fresh x-request-id on every request, as vllm bench serve sends',
     },
+    ideal: {
+      ...ideal,
+      definition: 'perfect knowledge, unbounded caches, computed from the workload (src/fleet/ideal.ts)',
+    },
+    variants_not_implemented: notImplemented.map((v) => v.name),
     variants: rows,
   };
   const md = [
@@ -186,17 +178,22 @@ export async function runAffinityScenario(ctx: ScenarioContext): Promise<void> {
     machineMarkdown(machine, ctx.command),
     '',
     `${PREFILL_PODS} prefill + ${DECODE_PODS} decode simulated pods (seed timing, prefix cache of whole ${16}-token blocks), ` +
-      `${sessions} chat sessions of ${turns} turns, ${SYSTEM_PROMPTS} system prompts of ${SYSTEM_PROMPT_LEN} tokens shared ` +
-      `between sessions, ${USER_LEN}-token user messages, ${OUTPUT_LEN}-token answers carried into the next turn, ` +
-      `${CONCURRENT_SESSIONS} sessions at a time, a fresh x-request-id per request. Fresh pods for every variant. ` +
+      `${sessions} chat sessions of ${turns} turns, ${shape.systemPrompts} system prompts of ${shape.systemPromptLen} tokens shared ` +
+      `between sessions, ${shape.userLen}-token user messages, ${shape.outputLen}-token answers carried into the next turn, ` +
+      `${shape.concurrentSessions} sessions at a time, a fresh x-request-id per request. Fresh pods for every variant. ` +
       'Hit rate = vllm:prefix_cache_hits_total / vllm:prefix_cache_queries_total summed over the pods of a role; ' +
-      "spread = the busiest pod's requests (vllm:request_success_total) over the mean.",
+      "spread = the busiest pod's requests (vllm:request_success_total) over the mean. " +
+      `**Ideal** = ${fmt(100 * ideal.rate, 1)}%: the hit rate of a router with perfect knowledge and unbounded caches, ` +
+      "computed from the workload itself (every conversation rebuilt offline with the simulator's answer rule; hits = " +
+      'the leading whole blocks any earlier request sent, never the last prompt token). "Of ideal" = hit rate / ideal.',
     '',
     markdownTable(
       [
         'Variant',
         'Prefill hit rate',
+        'Prefill of ideal',
         'Decode hit rate',
+        'Decode of ideal',
         'Mean TTFT (ms)',
         'Median TTFT (ms)',
         'P99 TTFT (ms)',
@@ -208,7 +205,9 @@ export async function runAffinityScenario(ctx: ScenarioContext): Promise<void> {
       rows.map((r) => [
         r.variant,
         `${fmt(100 * r.prefill.hit_rate, 1)}%`,
+        r.of_ideal_prefill === undefined ? 'n/a' : `${fmt(100 * r.of_ideal_prefill, 1)}%`,
         `${fmt(100 * r.decode.hit_rate, 1)}%`,
+        r.of_ideal_decode === undefined ? 'n/a' : `${fmt(100 * r.of_ideal_decode, 1)}%`,
         fmt(Number(r.result.mean_ttft_ms)),
         fmt(Number(r.result.median_ttft_ms)),
         fmt(Number(r.result.p99_ttft_ms)),
@@ -222,6 +221,9 @@ export async function runAffinityScenario(ctx: ScenarioContext): Promise<void> {
     ),
     '',
     ...rows.map((r) => `- **${r.variant}**: ${r.note}.`),
+    ...(notImplemented.length > 0
+      ? ['', `Not implemented at this revision (not run): ${notImplemented.map((v) => v.name).join(', ')}.`]
+      : []),
   ].join('\n');
   const files = await writeResults(ctx.name, json, md);
   ctx.log(`wrote ${files.join(', ')}`);
