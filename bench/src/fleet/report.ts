@@ -221,7 +221,7 @@ export function fleetMarkdown(json: FleetJson, quick: boolean): string {
       'generator is a round-robin client (`--round-robin-url` per replica: request i goes to replica i mod 2, so a ' +
       "conversation's turns alternate between replicas). Every variant starts on cold pods (each pod stopped and started: " +
       'empty prefix cache) and fresh proxies; counters are differences over the run. Nothing is pinned with taskset: ' +
-      'the 2 cores are shared with other work, so no process can have a core to itself; the client\'s and the ' +
+      "the 2 cores are shared with other work, so no process can have a core to itself; the client's and the " +
       "proxies' CPU are reported instead.",
     '',
     '- **Ideal**: the hit rate of a router with perfect knowledge and unbounded caches, computed from the workload ' +
