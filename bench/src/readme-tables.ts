@@ -4,6 +4,7 @@
 // `node bench/src/readme-tables.ts`
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type FleetJson, fleetReadmeBlock } from './fleet/report.ts';
 import { REPO_ROOT } from './harness/machine.ts';
 import { fmt, markdownTable } from './harness/results.ts';
 import { DEFAULT_DEBOUNCE_MS } from './scenarios/convergence-plan.ts';
@@ -60,10 +61,12 @@ interface OverheadJson extends Origin {
   targets: { pdrouter_vs_nginx_cpu_ratio: number; pdrouter_vs_gateway_cpu_ratio: number };
 }
 interface AffinityJson extends Origin {
+  ideal?: { rate: number };
   variants: {
     variant: string;
-    prefill: { hit_rate: number; max_over_mean_requests: number };
-    decode: { hit_rate: number; max_over_mean_requests: number };
+    of_ideal_prefill?: number;
+    prefill: { hit_rate: number; busiest_over_mean: number };
+    decode: { hit_rate: number; busiest_over_mean: number };
     result: VllmResult & { multi_turn: { per_turn: { median_ttft_ms: number }[] } };
   }[];
 }
@@ -225,10 +228,12 @@ function overheadTable(o: OverheadJson): string {
 }
 
 function affinityTable(a: AffinityJson): string {
-  return `${origin(a)}:\n\n${markdownTable(
+  const ideal = a.ideal === undefined ? '' : ` (ideal hit rate: ${fmt(100 * a.ideal.rate, 1)}%)`;
+  return `${origin(a)}${ideal}:\n\n${markdownTable(
     [
       'Variant',
       'Prefill hit rate',
+      'Of ideal',
       'Decode hit rate',
       'Median TTFT (ms)',
       'Median TTFT per turn (ms)',
@@ -239,11 +244,12 @@ function affinityTable(a: AffinityJson): string {
     a.variants.map((v) => [
       v.variant,
       `${fmt(100 * v.prefill.hit_rate, 1)}%`,
+      v.of_ideal_prefill === undefined ? 'n/a' : `${fmt(100 * v.of_ideal_prefill, 1)}%`,
       `${fmt(100 * v.decode.hit_rate, 1)}%`,
       fmt(Number(v.result.median_ttft_ms)),
       v.result.multi_turn.per_turn.map((t) => fmt(t.median_ttft_ms, 1)).join(' / '),
-      fmt(v.prefill.max_over_mean_requests),
-      fmt(v.decode.max_over_mean_requests),
+      fmt(v.prefill.busiest_over_mean),
+      fmt(v.decode.busiest_over_mean),
       String(v.result.failed),
     ]),
   )}`;
@@ -302,6 +308,8 @@ const paced = load<OverheadJson>('overhead-seed-timing');
 if (paced) blocks['overhead-seed-timing'] = overheadTable(paced);
 const affinity = load<AffinityJson>('affinity');
 if (affinity) blocks.affinity = affinityTable(affinity);
+const fleet = load<FleetJson>('fleet');
+if (fleet) blocks.fleet = fleetReadmeBlock(fleet);
 blocks.ring = ringTable();
 const convergenceRuns = [
   load<ConvergenceJson>('convergence'),
@@ -333,6 +341,9 @@ const headline = [
       ['One token per chunk at seed pace (`overhead --timing seed`)', blocks['overhead-seed-timing']],
     ] as const
   ).map(([label, b]) => (b === undefined ? undefined : `${label}: ${b.split('\n').at(-1)}`)),
+  fleet === undefined
+    ? undefined
+    : `Fleet-aware routing (\`node bench/src/main.ts fleet\`), against issue 13's targets: ${fleetReadmeBlock(fleet).split('\n\n').slice(0, 2).join('\n\n')}`,
 ].filter((b): b is string => b !== undefined);
 const rootOpen = '<!-- readme:bench:start -->';
 const rootClose = '<!-- readme:bench:end -->';

@@ -273,3 +273,41 @@ export function fleetMarkdown(json: FleetJson, quick: boolean): string {
   );
   return out.join('\n');
 }
+
+/** The targets table alone (for the READMEs). */
+export function targetsTable(json: FleetJson): string {
+  return markdownTable(
+    ['Target', 'Measured', 'Met'],
+    targets(json).map((t) => [t.target, t.measured, t.met === undefined ? 'not measured' : t.met ? 'met' : 'not met']),
+  );
+}
+
+/** README block: where the result comes from, the targets, and the multi-turn table. */
+export function fleetReadmeBlock(json: FleetJson): string {
+  const origin = `\`${json.command}\` at commit \`${json.machine.commit}\`, ${json.machine.date} (${Math.round(json.wall_s / 60)} min)`;
+  const multiTurn = json.workloads.find((w) => w.workload.name === 'multi-turn');
+  const table =
+    multiTurn === undefined || multiTurn.rows.length === 0
+      ? ''
+      : `\n\n${multiTurn.workload.title}, ideal hit rate ${pct(multiTurn.ideal.rate)}:\n\n${markdownTable(
+          [
+            'Variant',
+            'Proxies',
+            'Prefill hits',
+            'Of ideal',
+            'Busiest/mean (P / D)',
+            'TTFT p50 / p99 (ms)',
+            'Agreement',
+          ],
+          multiTurn.rows.map((r) => [
+            r.variant,
+            String(r.replicas),
+            pct(r.prefill.hit_rate),
+            pct(ofIdeal(r.prefill.hit_rate, r.ideal_hit_rate)),
+            `${fmt(r.prefill.busiest_over_mean)} / ${fmt(r.decode.busiest_over_mean)}`,
+            `${fmt(r.result.median_ttft_ms, 1)} / ${fmt(r.result.p99_ttft_ms, 1)}`,
+            r.agreement === undefined ? '—' : pct(r.agreement.rate),
+          ]),
+        )}`;
+  return `${origin}:\n\n${targetsTable(json)}${table}`;
+}

@@ -4,16 +4,10 @@
 // rebuilt conversations are the ones the pods see.
 import { answerText, parseSimRequest } from '@pdrouter/vllm-sim';
 import { type ChatMessage, sampleRandomDataset } from '../loadgen/dataset.ts';
-import { planSessions } from '../loadgen/multi-turn.ts';
+import { type MultiTurnOptions, planSessions } from '../loadgen/multi-turn.ts';
 
-export interface MultiTurnShape {
+export interface MultiTurnShape extends Omit<MultiTurnOptions, 'seed' | 'requestIdPrefix'> {
   readonly kind: 'multi-turn';
-  readonly systemPrompts: number;
-  readonly systemPromptLen: number;
-  readonly sessions: number;
-  readonly turns: number;
-  readonly userLen: number;
-  readonly outputLen: number;
   readonly concurrentSessions: number;
 }
 

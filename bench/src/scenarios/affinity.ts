@@ -1,5 +1,5 @@
-import { metricSum } from '@pdrouter/testkit';
 import { idealPrefixHits, ofIdeal } from '../fleet/ideal.ts';
+import { podCounters, roleSummary } from '../fleet/pods.ts';
 import {
   BOUNDED_LOAD,
   CACHE_AWARE,
@@ -19,17 +19,10 @@ import {
   type Workload,
 } from '../fleet/workloads.ts';
 import { freePort } from '../harness/free-port.ts';
-import {
-  runLoadgenProcess,
-  type SimFleetProcess,
-  startProxyProcess,
-  startSimFleetProcess,
-} from '../harness/launchers.ts';
+import { runLoadgenProcess, startProxyProcess, startSimFleetProcess } from '../harness/launchers.ts';
 import { machineInfo, machineMarkdown } from '../harness/machine.ts';
 import { fmt, markdownTable, writeResults } from '../harness/results.ts';
 import type { ScenarioContext } from './context.ts';
-
-const METRICS_TIMEOUT_MS = 10_000;
 
 /** The policies compared here; one this revision does not implement is listed as not run. */
 const VARIANTS: readonly Variant[] = [
@@ -40,45 +33,6 @@ const VARIANTS: readonly Variant[] = [
   LOAD_AWARE,
   ROUND_ROBIN,
 ];
-
-interface PodCounters {
-  readonly url: string;
-  readonly role: string;
-  readonly hits: number;
-  readonly queries: number;
-  readonly requests: number;
-}
-
-async function podCounters(sim: SimFleetProcess): Promise<PodCounters[]> {
-  return Promise.all(
-    sim.pods.map(async (pod) => {
-      const res = await fetch(`${pod.url}/metrics`, { signal: AbortSignal.timeout(METRICS_TIMEOUT_MS) });
-      const text = await res.text();
-      return {
-        url: pod.url,
-        role: pod.role,
-        hits: metricSum(text, 'vllm:prefix_cache_hits_total'),
-        queries: metricSum(text, 'vllm:prefix_cache_queries_total'),
-        requests: metricSum(text, 'vllm:request_success_total'),
-      };
-    }),
-  );
-}
-
-function roleSummary(pods: readonly PodCounters[], role: string) {
-  const mine = pods.filter((p) => p.role === role);
-  const hits = mine.reduce((a, p) => a + p.hits, 0);
-  const queries = mine.reduce((a, p) => a + p.queries, 0);
-  const requests = mine.map((p) => p.requests);
-  const mean = requests.reduce((a, b) => a + b, 0) / Math.max(1, requests.length);
-  return {
-    prefix_cache_hits: hits,
-    prefix_cache_queries: queries,
-    hit_rate: queries > 0 ? hits / queries : 0,
-    requests_per_pod: requests,
-    max_over_mean_requests: mean > 0 ? Math.max(...requests) / mean : 0,
-  };
-}
 
 /** The multi-turn workload of the fleet benchmark, with --sessions / --turns applied. */
 function affinityWorkload(ctx: ScenarioContext): Workload {
@@ -120,7 +74,8 @@ export async function runAffinityScenario(ctx: ScenarioContext): Promise<void> {
       ]);
       try {
         const { result } = await runLoadgenProcess(['--base-url', proxy.url, ...loadgenArgs(workload)]);
-        const pods = await podCounters(sim);
+        // Fresh pods: their counters are this variant's.
+        const pods = await podCounters(sim.control);
         const row = {
           variant: variant.name,
           of_ideal_prefill: ofIdeal(roleSummary(pods, 'prefill').hit_rate, ideal),
@@ -134,7 +89,7 @@ export async function runAffinityScenario(ctx: ScenarioContext): Promise<void> {
         rows.push(row);
         ctx.log(
           `${variant.name}: prefill hit rate ${fmt(100 * row.prefill.hit_rate, 1)}% (${fmt(100 * (row.of_ideal_prefill ?? 0), 1)}% of ideal), median TTFT ${fmt(Number(result.median_ttft_ms))} ms, ` +
-            `prefill max/mean ${fmt(row.prefill.max_over_mean_requests)}, failed ${result.failed}`,
+            `prefill max/mean ${fmt(row.prefill.busiest_over_mean)}, failed ${result.failed}`,
         );
       } finally {
         await proxy.child.stop();
@@ -214,8 +169,8 @@ export async function runAffinityScenario(ctx: ScenarioContext): Promise<void> {
         perTurn(r.result)
           .map((v) => fmt(v, 1))
           .join(' / '),
-        fmt(r.prefill.max_over_mean_requests),
-        fmt(r.decode.max_over_mean_requests),
+        fmt(r.prefill.busiest_over_mean),
+        fmt(r.decode.busiest_over_mean),
         String(r.result.failed),
       ]),
     ),
