@@ -17,7 +17,7 @@ export const CONSISTENT_HASH_VLLM: Variant = {
   name: 'consistent_hash, vllm-router keys',
   policy: 'consistent_hash',
   proxyArgs: ['--policy', 'consistent_hash', '--hash-key-mode', 'vllm-router'],
-  note: "vllm-router's key for --pd-disaggregation: the prompt text (chat: the conversation start), so one shared system prompt is one hot pod",
+  note: "vllm-router's key for --pd-disaggregation: the prompt text; chat requests without a session id by their conversation start (system + first user message; vllm-router itself puts them all on one pod)",
 };
 
 export const CONSISTENT_HASH_AFFINITY: Variant = {

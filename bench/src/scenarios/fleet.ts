@@ -20,9 +20,9 @@ import {
   totalPromptTokens,
   type Workload,
 } from '../fleet/workloads.ts';
-import { processCpuSeconds } from '../harness/process-stats.ts';
 import { runLoadgenProcess } from '../harness/launchers.ts';
 import { machineInfo } from '../harness/machine.ts';
+import { processCpuSeconds } from '../harness/process-stats.ts';
 import { fmt, writeResults } from '../harness/results.ts';
 import type { ScenarioContext } from './context.ts';
 
