@@ -5,7 +5,9 @@ import { type K8sObject, render } from '../../src/renderer/render.ts';
 
 export const K8S_DIR = join(import.meta.dirname, '..', '..', 'k8s');
 export const KUSTOMIZATIONS = ['base', 'overlays/seed', 'overlays/dev'] as const;
-export type KustomizationName = (typeof KUSTOMIZATIONS)[number];
+/** Examples outside the distributed layout the KUSTOMIZATIONS tests check (tested on their own). */
+export const EXAMPLES = ['overlays/standalone'] as const;
+export type KustomizationName = (typeof KUSTOMIZATIONS)[number] | (typeof EXAMPLES)[number];
 
 const cache = new Map<string, Promise<K8sObject[]>>();
 
