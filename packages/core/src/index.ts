@@ -35,11 +35,53 @@ export {
   PREFILL_KV_TRANSFER_PARAMS,
 } from './pd-protocol.ts';
 export type { LoadView, PodSignals } from './pod-signals.ts';
+export type { PrefixIndexOptions, PrefixKey } from './prefix-index.ts';
+export {
+  PREFIX_BLOCK_CHARS,
+  PREFIX_MAX_BLOCKS,
+  PREFIX_PODS_PER_BLOCK,
+  PrefixIndex,
+  prefixKey,
+} from './prefix-index.ts';
 export type { RingOptions } from './ring.ts';
 export { ConsistentHashRing, DEFAULT_VNODES, MAX_VNODES, ringFingerprint, sortRingMembers } from './ring.ts';
 export type { RingPoints } from './ring-points.ts';
 export { buildRingPoints } from './ring-points.ts';
-export { conversationText, promptText } from './routing-text.ts';
+export type { FilterOptions, FilterReason, FilterResult, PodLoad } from './routing-pipeline.ts';
+export {
+  argmax,
+  argmin,
+  filterCandidates,
+  LOAD_SCALE_FLOOR,
+  loadScores,
+  orderAfterPick,
+  podLoad,
+  prefixScore,
+  ringScore,
+} from './routing-pipeline.ts';
+export type {
+  CacheAwareOptions,
+  DecisionReason,
+  LoadAwareWeights,
+  PodScore,
+  RouteInput,
+  RoutingDecision,
+  ScoringPolicy,
+} from './routing-policies.ts';
+export {
+  cacheAwareDecision,
+  DECISION_REASONS,
+  DEFAULT_LOAD_AWARE_WEIGHTS,
+  isImbalanced,
+  loadAwareDecision,
+} from './routing-policies.ts';
+export {
+  CHARS_PER_TOKEN,
+  conversationText,
+  estimatePromptTokens,
+  prefixRoutingText,
+  promptText,
+} from './routing-text.ts';
 export type { Member, Role, Snapshot, SnapshotFromUrlsInput, UrlMemberInput } from './snapshot.ts';
 export {
   compareSnapshotOrder,

@@ -72,3 +72,47 @@ export function promptText(prompt: unknown): string | undefined {
   if (ids.length > 0 && ids.every((id) => typeof id === 'number')) return ids.join(',');
   return undefined;
 }
+
+/**
+ * The text the prefix index sees (docs/design.md §3.6): for chat, the whole conversation rendered in
+ * order (`role: content` per message, newline separated, /v1/responses `instructions` first), so each
+ * turn's text starts with the previous turn's, as the pod's prompt does; for completions, the prompt
+ * (promptText). Undefined when the body has neither.
+ */
+export function prefixRoutingText(body: Record<string, unknown>): string | undefined {
+  const messages = body.messages ?? body.input;
+  if (typeof messages === 'string') return joinInstructions(body.instructions, `user: ${messages}`);
+  if (Array.isArray(messages)) {
+    const parts: string[] = [];
+    for (const message of messages) {
+      if (typeof message === 'string') parts.push(`user: ${message}`);
+      else if (isObject(message)) {
+        const role = typeof message.role === 'string' ? message.role : 'user';
+        parts.push(`${role}: ${contentText(message.content) ?? ''}`);
+      }
+    }
+    return parts.length > 0 ? joinInstructions(body.instructions, parts.join('\n')) : undefined;
+  }
+  return promptText(body.prompt);
+}
+
+function joinInstructions(instructions: unknown, text: string): string {
+  return typeof instructions === 'string' && instructions.length > 0 ? `system: ${instructions}\n${text}` : text;
+}
+
+/** Characters per token for the estimate: English text under BPE tokenizers (Llama, GPT) runs ~4. */
+export const CHARS_PER_TOKEN = 4;
+
+/**
+ * The prompt's length in tokens without a tokenizer: a completions prompt given as token ids counts its
+ * ids; any other text counts ceil(characters / 4). Good to a factor of ~1.5 for prose, worse for code
+ * and non-Latin scripts (which run more tokens per character, so they are underestimated).
+ */
+export function estimatePromptTokens(body: Record<string, unknown>, text: string | undefined): number {
+  const prompt = body.prompt;
+  if (Array.isArray(prompt) && prompt.length > 0) {
+    const ids = Array.isArray(prompt[0]) ? prompt[0] : prompt;
+    if (ids.every((id: unknown) => typeof id === 'number')) return ids.length;
+  }
+  return text === undefined ? 0 : Math.ceil(text.length / CHARS_PER_TOKEN);
+}

@@ -1,0 +1,122 @@
+import { describe, expect, test } from 'vitest';
+import { PREFIX_MAX_BLOCKS, PREFIX_PODS_PER_BLOCK, PrefixIndex, prefixKey } from './prefix-index.ts';
+
+const B = 8;
+const key = (text: string) => prefixKey(text, B);
+
+describe('prefixKey', () => {
+  test('one hash per block plus a partial tail; each hash covers the whole prefix', () => {
+    const k = key('abcdefghijklmnopqrs'); // 19 chars: blocks 0-7, 8-15, tail 16-18
+    expect(k.hashes).toHaveLength(3);
+    expect(k.chars).toBe(19);
+    // Shared start: same first two hashes; a different first block changes every hash after it.
+    const same = key('abcdefghijklmnopXYZ');
+    expect(same.hashes.slice(0, 2)).toEqual(k.hashes.slice(0, 2));
+    expect(same.hashes[2]).not.toBe(k.hashes[2]);
+    const other = key('Xbcdefghijklmnopqrs');
+    for (let i = 0; i < 3; i++) expect(other.hashes[i]).not.toBe(k.hashes[i]);
+  });
+
+  test('empty text has no blocks; very long text is capped', () => {
+    expect(key('').hashes).toHaveLength(0);
+    const long = prefixKey('x'.repeat(64 * PREFIX_MAX_BLOCKS + 500), 64);
+    expect(long.hashes).toHaveLength(PREFIX_MAX_BLOCKS);
+    expect(long.chars).toBe(64 * PREFIX_MAX_BLOCKS);
+  });
+
+  test('hashes are safe integers (usable as Map keys without boxing surprises)', () => {
+    for (const h of key('the quick brown fox jumps over the lazy dog').hashes)
+      expect(Number.isSafeInteger(h)).toBe(true);
+  });
+});
+
+describe('PrefixIndex', () => {
+  test('the score is the matched prefix length on each pod', () => {
+    const idx = new PrefixIndex({ maxChars: 10_000, blockChars: B });
+    idx.record(key('system prompt A. user: hello there'), 'p1');
+    idx.record(key('system prompt A. user: something else'), 'p2');
+    const m = idx.match(key('system prompt A. user: hello there, again'));
+    // p1 shares "system prompt A. user: hello ther" up to the last full block it served (32 chars).
+    expect(m.get('p1')).toBe(32);
+    // p2's third block (" user: s") differs: it shares the first two ("system prompt A.") = 16 chars.
+    expect(m.get('p2')).toBe(16);
+    expect(idx.match(key('completely different')).size).toBe(0);
+  });
+
+  test('an identical short text matches in full through its tail block', () => {
+    const idx = new PrefixIndex({ maxChars: 10_000, blockChars: B });
+    idx.record(key('hello'), 'p1');
+    expect(idx.match(key('hello')).get('p1')).toBe(5);
+    expect(idx.match(key('hellO')).size).toBe(0);
+  });
+
+  test('a pod must hold the blocks from the start: a gap ends its run', () => {
+    const idx = new PrefixIndex({ maxChars: 10_000, blockChars: B });
+    const text = 'aaaaaaaabbbbbbbbcccccccc';
+    idx.record(key(text), 'p1');
+    idx.record(key('aaaaaaaa'), 'p2');
+    const m = idx.match(key(text));
+    expect(m.get('p1')).toBe(24);
+    expect(m.get('p2')).toBe(8);
+    expect(idx.match(key(text), new Set(['p2']))).toEqual(new Map([['p2', 8]]));
+  });
+
+  test('sweep trims to the budget oldest first, keeping the freshest prefixes', () => {
+    // Budget 32 chars = 4 blocks of 8.
+    const idx = new PrefixIndex({ maxChars: 32, blockChars: B });
+    idx.record(key('0000000011111111'), 'p1'); // 2 blocks
+    idx.record(key('2222222233333333'), 'p1'); // 2 blocks
+    idx.record(key('4444444455555555'), 'p1'); // 2 blocks: 6 total, under the 2x hard ceiling
+    expect(idx.entries).toBe(6);
+    expect(idx.sweep()).toBe(2);
+    expect(idx.chars).toBe(32);
+    expect(idx.match(key('0000000011111111')).size).toBe(0);
+    expect(idx.match(key('4444444455555555')).get('p1')).toBe(16);
+    expect(idx.bytes).toBeGreaterThan(0);
+  });
+
+  test('record enforces twice the budget at once, whatever the sweep interval', () => {
+    const idx = new PrefixIndex({ maxChars: 32, blockChars: B });
+    for (let i = 0; i < 100; i++) idx.record(key(`${String(i).padStart(8, '0')}xxxxxxxx`), 'p1');
+    expect(idx.chars).toBeLessThanOrEqual(64);
+    expect(idx.entries).toBeLessThanOrEqual(8);
+  });
+
+  test('evicting keeps the start of a prefix longest (deeper blocks go first)', () => {
+    const idx = new PrefixIndex({ maxChars: 16, blockChars: B });
+    idx.record(key('aaaaaaaabbbbbbbbcccccccc'), 'p1'); // 3 blocks, budget 2
+    idx.sweep();
+    expect(idx.match(key('aaaaaaaabbbbbbbbcccccccc')).get('p1')).toBe(16);
+  });
+
+  test('a block remembers at most a few pods, the most recent ones', () => {
+    const idx = new PrefixIndex({ maxChars: 100_000, blockChars: B });
+    const k = key('shared prefix');
+    for (let i = 0; i <= PREFIX_PODS_PER_BLOCK; i++) idx.record(k, `p${i}`);
+    const m = idx.match(k);
+    expect(m.size).toBe(PREFIX_PODS_PER_BLOCK);
+    expect(m.has('p0')).toBe(false);
+    expect(m.has(`p${PREFIX_PODS_PER_BLOCK}`)).toBe(true);
+    // Serving again refreshes, never duplicates.
+    idx.record(k, 'p1');
+    expect(idx.match(k).size).toBe(PREFIX_PODS_PER_BLOCK);
+  });
+
+  test('retainPods forgets pods that left', () => {
+    const idx = new PrefixIndex({ maxChars: 100_000, blockChars: B });
+    const k = key('aaaaaaaabbbbbbbb');
+    idx.record(k, 'p1');
+    idx.record(k, 'p2');
+    idx.record(key('cccccccc'), 'p2');
+    expect(idx.retainPods(new Set(['p1']))).toBe(3);
+    expect([...idx.match(k).keys()]).toEqual(['p1']);
+    expect(idx.entries).toBe(2);
+    // A pod that comes back starts cold.
+    idx.record(key('dddddddd'), 'p2');
+    expect(idx.match(k).has('p2')).toBe(false);
+  });
+
+  test('refuses a budget that is not positive', () => {
+    expect(() => new PrefixIndex({ maxChars: 0 })).toThrow(RangeError);
+  });
+});

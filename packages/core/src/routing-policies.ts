@@ -1,0 +1,207 @@
+// biome-ignore-all lint/style/noNonNullAssertion: indices are in bounds by construction; checks would cost on the hot path
+// The scoring policies built on the pipeline (docs/design.md §3.6): cache_aware (vllm-router's rule, with
+// the ring owner for a cold prefix) and load_aware (a weighted sum of the three scorers). Both return the
+// whole decision, scores included, so the proxy counts why a pod won and pdrouterctl explain prints it.
+import type { LoadView } from './pod-signals.ts';
+import {
+  argmax,
+  argmin,
+  type FilterOptions,
+  type FilterReason,
+  filterCandidates,
+  loadScores,
+  orderAfterPick,
+  type PodLoad,
+  podLoad,
+  prefixScore,
+  ringScore,
+} from './routing-pipeline.ts';
+
+export type ScoringPolicy = 'cache_aware' | 'load_aware';
+
+/** vllm-router's cache_aware knobs (its defaults: 0.3, 64, 1.5). */
+export interface CacheAwareOptions {
+  /** A match must cover more than this share of the routing text to win. */
+  readonly cacheThreshold: number;
+  /** Imbalanced needs max - min queue above this ... */
+  readonly balanceAbsThreshold: number;
+  /** ... and max above this times min. */
+  readonly balanceRelThreshold: number;
+}
+
+/** load_aware's weights: score = prefix x share matched - load x load score + ring x (1 for the owner). */
+export interface LoadAwareWeights {
+  readonly prefix: number;
+  readonly load: number;
+  readonly ring: number;
+}
+
+export const DEFAULT_LOAD_AWARE_WEIGHTS: LoadAwareWeights = Object.freeze({ prefix: 1, load: 1, ring: 0.3 });
+
+export interface RouteInput {
+  /** The ring walk for the request's key: owner first, then clockwise (every distinct member once). */
+  readonly walk: readonly string[];
+  readonly load: LoadView;
+  readonly filters?: FilterOptions;
+  /** Matched prefix characters per pod (PrefixIndex.match) and the routing text's length. */
+  readonly prefix?: { readonly matched: ReadonlyMap<string, number>; readonly chars: number };
+}
+
+export type DecisionReason =
+  /** The pod holding the longest prefix won (cache_aware: above --cache-threshold). */
+  | 'prefix_match'
+  /** cache_aware: the fleet was imbalanced, the least loaded pod won. load_aware: load outweighed the rest. */
+  | 'least_loaded'
+  /** The key's ring owner won: no prefix good enough (cache_aware), or the scores favoured it (load_aware). */
+  | 'ring_owner'
+  /** Every pod failed a filter: the walk as it is (ejected last), as consistent_hash would. */
+  | 'all_filtered'
+  | 'no_pods';
+
+export const DECISION_REASONS: readonly DecisionReason[] = [
+  'prefix_match',
+  'least_loaded',
+  'ring_owner',
+  'all_filtered',
+  'no_pods',
+];
+
+export interface PodScore extends PodLoad {
+  readonly url: string;
+  /** Position among the pods that passed the filters, in ring walk order (0: the acting owner). */
+  readonly rank: number;
+  /** The load scorer, 0..1. */
+  readonly load: number;
+  readonly prefixChars: number;
+  /** The prefix scorer, 0..1. */
+  readonly prefix: number;
+  /** The ring scorer, 0 or 1. */
+  readonly ring: number;
+  /** load_aware's weighted sum (cache_aware: undefined). */
+  readonly total: number | undefined;
+}
+
+export interface RoutingDecision {
+  readonly policy: ScoringPolicy;
+  readonly reason: DecisionReason;
+  readonly winner: string | undefined;
+  /** The winner, then the failover order. */
+  readonly order: string[];
+  /** Pods that passed the filters, in walk order. */
+  readonly scores: readonly PodScore[];
+  readonly dropped: readonly { readonly url: string; readonly reason: FilterReason }[];
+  /** One sentence on why the winner won (built on demand: the hot path never formats it). */
+  readonly why: () => string;
+}
+
+function scoreAll(input: RouteInput, kept: readonly string[], weights?: LoadAwareWeights): PodScore[] {
+  const loads = kept.map((url) => podLoad(url, input.load));
+  const ls = loadScores(loads);
+  const chars = input.prefix?.chars ?? 0;
+  return kept.map((url, rank) => {
+    const prefixChars = input.prefix?.matched.get(url) ?? 0;
+    const prefix = prefixScore(prefixChars, chars);
+    const ring = ringScore(rank);
+    const load = ls[rank]!;
+    const total = weights ? weights.prefix * prefix - weights.load * load + weights.ring * ring : undefined;
+    return { url, rank, ...loads[rank]!, load, prefixChars, prefix, ring, total };
+  });
+}
+
+function unfiltered(policy: ScoringPolicy, input: RouteInput, dropped: RoutingDecision['dropped']): RoutingDecision {
+  const winner = input.walk[0];
+  return {
+    policy,
+    reason: winner === undefined ? 'no_pods' : 'all_filtered',
+    winner,
+    order: [...input.walk],
+    scores: [],
+    dropped,
+    why: () => (winner === undefined ? 'no pods' : `every pod failed a filter: ${winner} (ring owner) is tried first`),
+  };
+}
+
+/** True when vllm-router would call the fleet imbalanced: max - min > abs and max > rel x min. */
+export function isImbalanced(queues: readonly number[], options: CacheAwareOptions): boolean {
+  if (queues.length === 0) return false;
+  let min = Number.POSITIVE_INFINITY;
+  let max = 0;
+  for (const q of queues) {
+    if (q < min) min = q;
+    if (q > max) max = q;
+  }
+  return max - min > options.balanceAbsThreshold && max > options.balanceRelThreshold * min;
+}
+
+/**
+ * vllm-router's cache_aware: an imbalanced fleet goes to the least loaded pod; else the pod with the
+ * longest prefix match wins when it covers more than cacheThreshold of the text; else the ring owner
+ * (vllm-router takes the least loaded / smallest tree there, which differs per replica).
+ */
+export function cacheAwareDecision(input: RouteInput, options: CacheAwareOptions): RoutingDecision {
+  const { kept, dropped } = filterCandidates(input.walk, input.load, input.filters ?? {});
+  if (kept.length === 0) return unfiltered('cache_aware', input, dropped);
+  const scores = scoreAll(input, kept);
+  const queues = scores.map((s) => s.queue);
+  let i: number;
+  let reason: DecisionReason;
+  let why: () => string;
+  if (isImbalanced(queues, options)) {
+    i = argmin(queues)!;
+    reason = 'least_loaded';
+    why = () =>
+      `imbalanced (queues ${Math.min(...queues)}..${Math.max(...queues)}: difference > ${options.balanceAbsThreshold} and max > ${options.balanceRelThreshold} x min): least loaded`;
+  } else {
+    const best = argmax(scores.map((s) => s.prefixChars))!;
+    const rate = scores[best]!.prefix;
+    if (rate > options.cacheThreshold) {
+      i = best;
+      reason = 'prefix_match';
+      why = () =>
+        `longest prefix match ${scores[best]!.prefixChars}/${input.prefix?.chars ?? 0} characters (${pct(rate)}) > --cache-threshold ${options.cacheThreshold}`;
+    } else {
+      i = 0;
+      reason = 'ring_owner';
+      why = () => `best prefix match ${pct(rate)} is not above --cache-threshold ${options.cacheThreshold}: ring owner`;
+    }
+  }
+  const winner = kept[i]!;
+  return {
+    policy: 'cache_aware',
+    reason,
+    winner,
+    order: orderAfterPick(winner, kept, input.walk),
+    scores,
+    dropped,
+    why,
+  };
+}
+
+/** load_aware: the highest prefix x share - load x load score + ring x owner wins; ties by ring walk. */
+export function loadAwareDecision(input: RouteInput, weights: LoadAwareWeights): RoutingDecision {
+  const { kept, dropped } = filterCandidates(input.walk, input.load, input.filters ?? {});
+  if (kept.length === 0) return unfiltered('load_aware', input, dropped);
+  const scores = scoreAll(input, kept, weights);
+  const i = argmax(scores.map((s) => s.total!))!;
+  const w = scores[i]!;
+  const bestPrefix = argmax(scores.map((s) => s.prefixChars))!;
+  const reason: DecisionReason =
+    w.prefixChars > 0 && w.prefixChars === scores[bestPrefix]!.prefixChars
+      ? 'prefix_match'
+      : i === 0
+        ? 'ring_owner'
+        : 'least_loaded';
+  const why = () =>
+    `highest score ${w.total!.toFixed(3)} = ${weights.prefix} x prefix ${w.prefix.toFixed(3)} - ${weights.load} x load ${w.load.toFixed(3)} + ${weights.ring} x ring ${w.ring}`;
+  return {
+    policy: 'load_aware',
+    reason,
+    winner: w.url,
+    order: orderAfterPick(w.url, kept, input.walk),
+    scores,
+    dropped,
+    why,
+  };
+}
+
+const pct = (r: number): string => `${(r * 100).toFixed(1)}%`;
