@@ -90,6 +90,8 @@ class BodyWorker {
       hash: a.hash as U64 | undefined,
       hashKey: a.hashKey,
       prefillBody: a.prefillBody ? buf(a.prefillBody) : undefined,
+      ...(a.prefix !== undefined ? { prefix: a.prefix } : {}),
+      ...(a.promptTokens !== undefined ? { promptTokens: a.promptTokens } : {}),
     });
   }
 

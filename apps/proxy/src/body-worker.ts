@@ -1,7 +1,7 @@
 // The worker thread of body-parser.ts: prepareBody() on a body sent by the main thread. The answer's
 // buffers are transferred back (no copy); a RouterError travels as its fields.
 import { parentPort } from 'node:worker_threads';
-import { RouterError } from '@pdrouter/core';
+import { type PrefixKey, RouterError } from '@pdrouter/core';
 import { type PrepareOptions, prepareBody } from './prepare-body.ts';
 
 export interface WorkerTask {
@@ -20,6 +20,8 @@ export type WorkerAnswer =
       readonly hash: { hi: number; lo: number } | undefined;
       readonly hashKey: string | undefined;
       readonly prefillBody: Uint8Array | undefined;
+      readonly prefix?: PrefixKey;
+      readonly promptTokens?: number;
     }
   | {
       readonly id: number;
@@ -46,6 +48,8 @@ parentPort?.on('message', (task: WorkerTask) => {
       hash: p.hash,
       hashKey: p.hashKey,
       prefillBody: p.prefillBody,
+      ...(p.prefix !== undefined ? { prefix: p.prefix } : {}),
+      ...(p.promptTokens !== undefined ? { promptTokens: p.promptTokens } : {}),
     };
   } catch (err) {
     const e =

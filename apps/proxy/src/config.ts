@@ -4,6 +4,7 @@ import { UsageError } from '@pdrouter/cli';
 import type { HashKeyMode, VllmRouterKind } from '@pdrouter/core';
 import type { ClientEdgeConfig } from './client-edge.ts';
 import { type MembershipConfig, membershipOf } from './config-membership.ts';
+import { type RoutingSettings, routingOf } from './config-routing.ts';
 import { type ParsedFlags, POLICIES, type ProxyFlagValues } from './flags.ts';
 import { DEFAULT_REQUEST_ID_HEADERS } from './request-id.ts';
 import { type TracingSettings, tracesUrl } from './tracing-settings.ts';
@@ -12,6 +13,7 @@ export type Policy = (typeof POLICIES)[number];
 export type ProxyMode = 'pd' | 'plain';
 
 export type { MembershipConfig, PrefillArg } from './config-membership.ts';
+export type { RoutingSettings } from './config-routing.ts';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface TimeoutsConfig {
@@ -63,6 +65,8 @@ export interface ProxyConfig {
   readonly hashPrefixBytes?: number;
   readonly virtualNodes: number;
   readonly boundedLoadFactor: number;
+  /** cache_aware / load_aware, the prefix index and selective P/D. */
+  readonly routing: RoutingSettings;
   /** Data-parallel ranks per static URL (vllm-router's --intra-node-data-parallel-size). */
   readonly dataParallelSize: number;
   readonly host: string;
@@ -244,6 +248,7 @@ export function buildConfig(parsed: ParsedFlags, io: ConfigIo = defaultIo): Prox
       if (!(f >= 1)) throw new UsageError(`--bounded-load-factor must be >= 1, got ${f}`);
       return f;
     })(),
+    routing: routingOf(v, mode, { decode: mode === 'pd' ? decodePolicy : policy }),
     host: v.host,
     port,
     prometheusHost: v['prometheus-host'],

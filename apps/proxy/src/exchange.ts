@@ -1,4 +1,5 @@
 // Per-request state shared by the legs and the relay, and the answer a walk ends with.
+import type { PrefixKey } from '@pdrouter/core';
 import type { RouteMetrics } from './metrics.ts';
 import type { PodState } from './pods.ts';
 import type { GenerationRoute } from './request-body.ts';
@@ -28,6 +29,10 @@ export interface Exchange {
   readonly clientRequestId: string;
   /** The string the request was hashed by (rendezvous_hash scores pods with it). */
   readonly hashKey?: string;
+  /** The routing text's block hashes, when a scoring policy or selective P/D needs them. */
+  readonly prefix?: PrefixKey;
+  /** Estimated prompt tokens (selective P/D). */
+  readonly promptTokens?: number;
   /** The request's span (--enable-trace). */
   readonly trace?: RequestTrace;
   /** The client asked for a stream (`stream: true`). */

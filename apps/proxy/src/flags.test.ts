@@ -110,10 +110,43 @@ describe('parseFlags', () => {
   });
 
   it('warns about accepted-but-not-honoured flags and unsupported policies', () => {
-    const c = config(['--worker-urls', 'http://a:1', '--cache-threshold', '0.5', '--policy', 'cache_aware']);
+    const c = config(['--worker-urls', 'http://a:1', '--worker-startup-timeout-secs', '5', '--policy', 'sico_sticky']);
     expect(c.plainPolicy).toBe('consistent_hash');
-    expect(c.warnings).toContain('--cache-threshold is accepted for vllm-router compatibility but not acted on');
-    expect(c.warnings.some((w) => w.includes('cache_aware is not supported'))).toBe(true);
+    expect(c.warnings).toContain(
+      '--worker-startup-timeout-secs is accepted for vllm-router compatibility but not acted on',
+    );
+    expect(c.warnings.some((w) => w.includes('sico_sticky is not supported'))).toBe(true);
+  });
+
+  it('cache_aware is a policy of its own, with vllm-router’s knobs and defaults', () => {
+    const c = config(['--worker-urls', 'http://a:1', '--policy', 'cache_aware']);
+    expect(c.plainPolicy).toBe('cache_aware');
+    expect(c.warnings).toEqual([]);
+    expect(c.routing.cacheAware).toEqual({ cacheThreshold: 0.3, balanceAbsThreshold: 64, balanceRelThreshold: 1.5 });
+    expect(c.routing.evictionIntervalMs).toBe(120_000);
+    expect(c.routing.maxTreeChars).toBe(67108864);
+    const t = config([
+      ...['--worker-urls', 'http://a:1', '--policy', 'load_aware', '--cache-threshold', '0.5'],
+      ...['--balance-abs-threshold', '8', '--balance-rel-threshold', '2', '--eviction-interval', '0'],
+      ...['--max-tree-size', '1000', '--load-aware-load-weight', '2', '--load-aware-ring-weight', '0'],
+    ]);
+    expect(t.routing.cacheAware).toEqual({ cacheThreshold: 0.5, balanceAbsThreshold: 8, balanceRelThreshold: 2 });
+    expect(t.routing.loadAware).toEqual({ prefix: 1, load: 2, ring: 0 });
+    expect(t.routing.evictionIntervalMs).toBe(0);
+    expect(t.routing.maxTreeChars).toBe(1000);
+  });
+
+  it('refuses scoring and selective P/D settings that would do nothing or make no sense', () => {
+    const w = ['--worker-urls', 'http://a:1'];
+    const pd = ['--pd-disaggregation', '--prefill', 'http://p:1', '--decode', 'http://d:1'];
+    expect(() => config([...w, '--cache-threshold', '1.5'])).toThrow(/--cache-threshold must be 0-1/);
+    expect(() => config([...w, '--max-tree-size', '0'])).toThrow(/--max-tree-size must be >= 1/);
+    expect(() => config([...w, '--load-aware-prefix-weight', '-1'])).toThrow(/>= 0/);
+    expect(() => config([...w, '--pd-min-prompt-tokens', '10'])).toThrow(/needs P\/D mode/);
+    expect(() => config([...pd, '--pd-skip-prefill-cached-ratio', '0.8'])).toThrow(/--decode-policy cache_aware/);
+    const ok = config([...pd, '--decode-policy', 'cache_aware', '--pd-skip-prefill-cached-ratio', '0.8']);
+    expect(ok.routing.skipPrefillCachedRatio).toBe(0.8);
+    expect(config([...pd, '--pd-min-prompt-tokens', '64']).routing.pdMinPromptTokens).toBe(64);
   });
 
   it('reads env vars for flags that have one, flags winning', () => {
@@ -241,9 +274,10 @@ describe('helpText', () => {
 
 describe('flag statuses', () => {
   it('an ignored vllm-router flag parses and is named in a warning; the groups cover every flag once', () => {
-    expect(parseFlags(['--worker-urls', 'http://a:1', '--cache-threshold', '0.2']).ignored).toEqual([
-      'cache-threshold',
+    expect(parseFlags(['--worker-urls', 'http://a:1', '--worker-startup-timeout-secs', '2']).ignored).toEqual([
+      'worker-startup-timeout-secs',
     ]);
+    expect(parseFlags(['--worker-urls', 'http://a:1', '--cache-threshold', '0.2']).ignored).toEqual([]);
     const { vllmRouter, pdrouter, ignored, refused } = PROXY_FLAG_GROUPS;
     const grouped = [...vllmRouter, ...pdrouter, ...ignored, ...refused].map((f) => f.name);
     expect(grouped.sort()).toEqual(PROXY_FLAGS.map((f) => f.name).sort());

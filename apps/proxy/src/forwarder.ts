@@ -4,7 +4,7 @@
 import type { ServerResponse } from 'node:http';
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import { extractHashKey, fbiHash, RouterError, type U64 } from '@pdrouter/core';
+import { extractHashKey, fbiHash, RouterError } from '@pdrouter/core';
 import type { Context } from 'hono';
 import type { Admission, Release } from './admission.ts';
 import type { BodyBudget, BodyReservation } from './body-budget.ts';
@@ -19,16 +19,19 @@ import type { ProxyMetrics } from './metrics.ts';
 import { classifyOutcome } from './outcome.ts';
 import type { PodRegistry } from './pods.ts';
 import { usesHash } from './policies.ts';
+import type { PreparedBody } from './prepare-body.ts';
 import { type RelayOutcome, relayToNode, relayToWeb } from './relay.ts';
 import { checkJsonContentType, type GenerationRoute, readNodeBody, readWebBody, streamFlag } from './request-body.ts';
 import { requestIds } from './request-id.ts';
 import type { RouterState, RoutingTable } from './router-state.ts';
+import type { Routing } from './routing.ts';
 import type { RequestTrace, Tracing } from './tracing.ts';
 import type { Upstreams } from './upstream.ts';
 import { RequestAborted } from './upstream-errors.ts';
 
 export interface ForwarderDeps {
   config: ProxyConfig;
+  routing: Routing;
   state: RouterState;
   pods: PodRegistry;
   upstreams: Upstreams;
@@ -153,12 +156,13 @@ export class Forwarder {
     const clientHeaders: Record<string, string | string[] | undefined> = incoming
       ? incoming.headers
       : headersRecord(c.req.raw.headers);
-    const { raw, body, hash, hashKey, prefillBody } =
+    const { raw, body, hash, hashKey, prefillBody, prefix, promptTokens } =
       forwardPath !== undefined
         ? this.forwardedBody(received, clientHeaders)
         : await this.d.bodyParser.prepare(received, {
             route,
             prefill: config.mode === 'pd',
+            prefix: this.d.routing.needsPrefix,
             ...(this.needsHash
               ? {
                   hashKey: {
@@ -185,6 +189,8 @@ export class Forwarder {
       requestId,
       clientRequestId: ids.client,
       ...(hashKey !== undefined ? { hashKey } : {}),
+      ...(prefix !== undefined ? { prefix } : {}),
+      ...(promptTokens !== undefined ? { promptTokens } : {}),
       ...(rt ? { trace: rt } : {}),
       streaming: streamFlag(body),
       headers: upstreamHeaders(
@@ -260,13 +266,7 @@ export class Forwarder {
   private forwardedBody(
     received: Buffer,
     clientHeaders: Readonly<Record<string, string | string[] | undefined>>,
-  ): {
-    raw: Buffer;
-    body: Record<string, unknown>;
-    hash: U64 | undefined;
-    hashKey: string | undefined;
-    prefillBody: undefined;
-  } {
+  ): PreparedBody {
     const { config } = this.d;
     let body: Record<string, unknown> = {};
     const type = String(clientHeaders['content-type'] ?? '');

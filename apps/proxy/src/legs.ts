@@ -3,16 +3,17 @@
 // network fault before the response headers walks on to the next pod (up to --retry-max-retries); a
 // client's fault ends the walk.
 
-import { buildDecodeBody, buildPrefillBody, extractKvTransferParams, RouterError, type U64 } from '@pdrouter/core';
+import { buildPrefillBody, extractKvTransferParams, RouterError, type U64 } from '@pdrouter/core';
 import type { ProxyConfig } from './config.ts';
+import { decodeBodyOf, stopParamOf } from './decode-body.ts';
 import type { Answer, Exchange, LegRole } from './exchange.ts';
 import type { Logger } from './logger.ts';
 import type { ProxyMetrics } from './metrics.ts';
 import { classifyOutcome, prefillWithoutKv } from './outcome.ts';
 import type { PodRegistry, PodState } from './pods.ts';
-import { Picker } from './policies.ts';
 import { bodyJson } from './request-body.ts';
 import type { RoutingTable } from './router-state.ts';
+import type { Routing } from './routing.ts';
 import type { LegTrace } from './tracing.ts';
 import { readBodyText, UpstreamBodyTooLarge, type UpstreamResponse, type Upstreams } from './upstream.ts';
 import { classifyUpstreamError, type LegFailure, RequestAborted } from './upstream-errors.ts';
@@ -23,6 +24,7 @@ export interface LegsDeps {
   upstreams: Upstreams;
   metrics: ProxyMetrics;
   logger: Logger;
+  routing: Routing;
 }
 
 type LegResult = { ok: true; res: UpstreamResponse; trace?: LegTrace } | { ok: false; failure: LegFailure };
@@ -35,52 +37,11 @@ export const MAX_PREFILL_RESPONSE_BYTES = 16 * 1024 * 1024;
 /** How much of a pod's 5xx body is kept for the log. */
 const ERROR_BODY_LOG_BYTES = 300;
 
-const KV_FIELD_PREFIX = Buffer.from(',"kv_transfer_params":');
-const CLOSING_BRACE = 0x7d;
-
-/**
- * The decode leg's body (docs/design.md §2.5): the client's bytes as received with `kv_transfer_params` added
- * before the closing brace. Re-serialising the parsed body would alter what the client sent (integers
- * beyond 2^53 such as seeds, 1e400) and cost a JSON.stringify of the whole prompt per request. A body
- * that already carries kv_transfer_params is rebuilt from the parsed object, where the field is replaced.
- */
-export function decodeBodyOf(
-  route: Exchange['route'],
-  raw: Buffer,
-  body: Record<string, unknown>,
-  kv: Record<string, unknown>,
-): Buffer | string {
-  let end = raw.length - 1;
-  // JSON whitespace after the object: space, tab, LF, CR.
-  while (end >= 0 && (raw[end] === 0x20 || raw[end] === 0x09 || raw[end] === 0x0a || raw[end] === 0x0d)) end--;
-  if (Object.hasOwn(body, 'kv_transfer_params') || raw[end] !== CLOSING_BRACE || Object.keys(body).length === 0) {
-    return bodyJson(buildDecodeBody(route, body, kv));
-  }
-  return Buffer.concat([raw.subarray(0, end), KV_FIELD_PREFIX, Buffer.from(`${JSON.stringify(kv)}}`)]);
-}
-
-/** The request field that most likely ended a prefill early, for the error's `param`. */
-function stopParamOf(body: Record<string, unknown>): string | undefined {
-  for (const field of ['stop_token_ids', 'stop']) {
-    const v = body[field];
-    if (v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0)) return field;
-  }
-  return undefined;
-}
-
 export class Legs {
   private readonly d: LegsDeps;
-  private readonly prefillPicker: Picker;
-  private readonly decodePicker: Picker;
-  private readonly plainPicker: Picker;
 
   constructor(deps: LegsDeps) {
     this.d = deps;
-    const c = deps.config;
-    const opts = { boundedLoadFactor: c.boundedLoadFactor };
-    this.prefillPicker = new Picker(c.prefillPolicy, opts);
-    this.decodePicker = new Picker(c.decodePolicy, opts);
-    this.plainPicker = new Picker(c.plainPolicy, opts);
   }
 
   checkMembers(table: RoutingTable | undefined): void {
@@ -102,10 +63,11 @@ export class Legs {
     /** The prefill leg's body when already serialised (off the event loop, for a large body). */
     prepared?: Buffer,
   ): Promise<Answer> {
-    const { pods, metrics, config, logger } = this.d;
+    const { pods, metrics, config, logger, routing } = this.d;
     // Decode first: with no decode pod able to take the request, a prefill would only pin KV blocks on
     // the prefill pod until they expire.
-    const decodeOrder = this.limit(this.decodePicker.order(table.rings.decode, hash, pods, ex.hashKey));
+    const decodePick = routing.pick('decode', table.rings.decode, hash, ex);
+    const decodeOrder = this.limit(decodePick.order);
     if (decodeOrder.every((key) => pods.isEjected(key))) {
       metrics.pdError('no_decode_available');
       throw new RouterError(
@@ -113,8 +75,14 @@ export class Legs {
         `no decode pod can take the request (${decodeOrder.length} ejected after failures); prefill was not run`,
       );
     }
+    // Selective P/D: decode-only by choice (counted), never the silent fallback below.
+    const skip = routing.skipPrefill(ex, decodePick.decision);
+    if (skip !== undefined) {
+      metrics.prefillSkipped.labels(skip).inc();
+      return this.walk(ex, table, 'decode', decodeOrder, raw);
+    }
     const prefillBody = prepared ?? bodyJson(buildPrefillBody(ex.route, body));
-    const prefillOrder = this.limit(this.prefillPicker.order(table.rings.prefill, hash, pods, ex.hashKey));
+    const prefillOrder = this.limit(routing.pick('prefill', table.rings.prefill, hash, ex).order);
     let kv: Record<string, unknown> | undefined;
     for (let i = 0; i < prefillOrder.length && kv === undefined; i++) {
       const pod = pods.get(prefillOrder[i] as string);
@@ -182,6 +150,7 @@ export class Legs {
           continue;
         }
         pods.record(pod, classifyOutcome({ kind: 'prefill_answer', body: parsed, hasKvParams: true }), 'ok');
+        routing.learn('prefill', ex, pod.url);
         ex.prefillPod = pod.url;
       } finally {
         legTrace?.end({ kvTransferParams: kv !== undefined });
@@ -219,7 +188,7 @@ export class Legs {
       ex,
       table,
       'decode',
-      this.limit(this.decodePicker.order(table.rings.decode, hash, this.d.pods, ex.hashKey)),
+      this.limit(this.d.routing.pick('decode', table.rings.decode, hash, ex).order),
       raw,
     );
   }
@@ -229,7 +198,7 @@ export class Legs {
       ex,
       table,
       'plain',
-      this.limit(this.plainPicker.order(table.rings.plain, hash, this.d.pods, ex.hashKey)),
+      this.limit(this.d.routing.pick('plain', table.rings.plain, hash, ex).order),
       raw,
     );
   }
@@ -275,6 +244,7 @@ export class Legs {
         continue;
       }
       pods.record(pod, classifyOutcome({ kind: 'status', status: r.res.statusCode }), 'ok');
+      if (r.res.statusCode < 400) this.d.routing.learn(role, ex, pod.url);
       r.trace?.end({ kvTransferParams: role === 'decode' && kvTransferParams });
       return { res: r.res, pod, role };
     }

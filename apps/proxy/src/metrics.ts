@@ -138,6 +138,31 @@ export class ProxyMetrics {
     'Requests sent to decode without kv params because no prefill pod answered (--decode-only-fallback)',
     [],
   );
+  readonly prefillSkipped = this.counter(
+    'pdrouter_pd_prefill_skipped_total',
+    'P/D requests sent decode-only by choice, by reason (short_prompt: --pd-min-prompt-tokens; decode_prefix_cached: --pd-skip-prefill-cached-ratio)',
+    ['reason'],
+  );
+  readonly routingDecisions = this.counter(
+    'pdrouter_routing_decisions_total',
+    'Picks of the scoring policies (cache_aware, load_aware), by role, policy and why the pod won (prefix_match, least_loaded, ring_owner, all_filtered)',
+    ['role', 'policy', 'reason'],
+  );
+  readonly prefixIndexEntries = this.gauge(
+    'pdrouter_prefix_index_entries',
+    'Block entries in the prefix index of a role (cache_aware, load_aware; at most --max-tree-size / 64)',
+    ['role'],
+  );
+  readonly prefixIndexBytes = this.gauge(
+    'pdrouter_prefix_index_bytes',
+    'Estimated heap bytes of the prefix index of a role',
+    ['role'],
+  );
+  readonly prefixIndexEvictions = this.counter(
+    'pdrouter_prefix_index_evictions_total',
+    'Prefix index entries evicted by the --eviction-interval sweep, by role',
+    ['role'],
+  );
   readonly midStreamFailures = this.counter(
     'pdrouter_midstream_failures_total',
     'Responses that broke after the first byte (the client got an SSE error event), by role',

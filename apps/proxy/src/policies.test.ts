@@ -1,4 +1,4 @@
-import { ConsistentHashRing, fbiHash } from '@pdrouter/core';
+import { ConsistentHashRing, fbiHash, prefixKey } from '@pdrouter/core';
 import { describe, expect, it } from 'vitest';
 import { Picker, type PodView } from './policies.ts';
 
@@ -6,7 +6,7 @@ const MEMBERS = ['http://10.0.0.1:8000', 'http://10.0.0.2:8000', 'http://10.0.0.
 const ring = new ConsistentHashRing(MEMBERS);
 
 function view(inFlight: Record<string, number> = {}, ejected: string[] = []): PodView {
-  return { inFlight: (u) => inFlight[u] ?? 0, isEjected: (u) => ejected.includes(u) };
+  return { inFlight: (u) => inFlight[u] ?? 0, signals: () => undefined, isEjected: (u) => ejected.includes(u) };
 }
 
 /** A deterministic "random" source cycling through the given values. */
@@ -125,5 +125,45 @@ describe('rendezvous_hash', () => {
     const key = 'request:x';
     const first = picker.order(ring, fbiHash(key), view(), key)[0] as string;
     expect(picker.order(ring, fbiHash(key), view({}, [first]), key).at(-1)).toBe(first);
+  });
+});
+
+describe('cache_aware and load_aware through the Picker', () => {
+  const scoring = {
+    cacheAware: { cacheThreshold: 0.3, balanceAbsThreshold: 64, balanceRelThreshold: 1.5 },
+    loadAware: { prefix: 1, load: 1, ring: 0.3 },
+    maxTreeChars: 1 << 20,
+  };
+  const system = 'You are a support agent for a large retailer. Answer politely. '.repeat(10);
+
+  it('a cold prefix goes to the ring owner; once a pod served it, the index sends it there', () => {
+    const picker = new Picker('cache_aware', { boundedLoadFactor: 1.25, scoring });
+    const key = 'request:a';
+    const owner = ring.walkHash(fbiHash(key))[0] as string;
+    const first = picker.pick(ring, fbiHash(key), view(), key, prefixKey(`${system}user: one`));
+    expect(first.order[0]).toBe(owner);
+    expect(first.decision?.reason).toBe('ring_owner');
+    // The owner failed; the request was served by another pod: that is the pod the index learns.
+    const served = MEMBERS.find((m) => m !== owner) as string;
+    picker.learn(prefixKey(`${system}user: one`), served);
+    const next = picker.pick(ring, fbiHash('request:b'), view(), 'request:b', prefixKey(`${system}user: two`));
+    expect(next.order[0]).toBe(served);
+    expect(next.decision?.reason).toBe('prefix_match');
+    expect(new Set(next.order).size).toBe(MEMBERS.length);
+  });
+
+  it('load_aware moves off a loaded owner; consistent_hash would not', () => {
+    const picker = new Picker('load_aware', { boundedLoadFactor: 1.25, scoring });
+    const key = 'request:c';
+    const walk = ring.walkHash(fbiHash(key));
+    const loaded = view({ [walk[0] as string]: 20 });
+    expect(picker.order(ring, fbiHash(key), loaded, key)[0]).toBe(walk[1]);
+    expect(new Picker('consistent_hash', { boundedLoadFactor: 1.25 }).order(ring, fbiHash(key), loaded, key)[0]).toBe(
+      walk[0],
+    );
+  });
+
+  it('needs scoring settings', () => {
+    expect(() => new Picker('cache_aware', { boundedLoadFactor: 1.25 })).toThrow(/scoring settings/);
   });
 });

@@ -1,38 +1,110 @@
 // Policies turn a ring (and the request's hash) into an ordered list of pods to try: the first is the
 // choice, the rest is the failover order. Ejected pods go to the end (tried only when nothing else is
-// left), so ejection changes the walk and never the ring.
-import { type ConsistentHashRing, compareU64, fbiHash, pickBoundedLoad, type U64 } from '@pdrouter/core';
+// left), so ejection changes the walk and never the ring. cache_aware and load_aware score the pods with
+// core's routing pipeline, from this role's prefix index and the load the LoadView reports.
+import {
+  type CacheAwareOptions,
+  type ConsistentHashRing,
+  cacheAwareDecision,
+  compareU64,
+  fbiHash,
+  type LoadAwareWeights,
+  type LoadView,
+  loadAwareDecision,
+  PrefixIndex,
+  type PrefixKey,
+  pickBoundedLoad,
+  type RoutingDecision,
+  type U64,
+} from '@pdrouter/core';
 import type { Policy } from './config.ts';
 
-export interface PodView {
-  inFlight(url: string): number;
+/** The load a policy reads (fleet-wide or this replica's), and which pods passive health ejected. */
+export interface PodView extends LoadView {
   isEjected(url: string): boolean;
 }
 
 export const usesHash = (p: Policy): boolean =>
-  p === 'consistent_hash' || p === 'bounded_load' || p === 'rendezvous_hash';
+  p === 'consistent_hash' || p === 'bounded_load' || p === 'rendezvous_hash' || usesPrefix(p);
+
+/** Policies that keep a prefix index and need the request's routing text. */
+export const usesPrefix = (p: Policy): boolean => p === 'cache_aware' || p === 'load_aware';
+
+export interface ScoringSettings {
+  readonly cacheAware: CacheAwareOptions;
+  readonly loadAware: LoadAwareWeights;
+  readonly maxTreeChars: number;
+}
+
+export interface PickerOptions {
+  readonly boundedLoadFactor: number;
+  readonly random?: () => number;
+  /** Required by cache_aware and load_aware. */
+  readonly scoring?: ScoringSettings;
+}
+
+/** A pick: the order to try, and for the scoring policies the decision with its scores. */
+export interface Pick {
+  readonly order: string[];
+  readonly decision?: RoutingDecision;
+}
 
 export class Picker {
   private readonly policy: Policy;
   private readonly boundedLoadFactor: number;
   private readonly random: () => number;
+  private readonly scoring: ScoringSettings | undefined;
+  /** The pods that served each prefix, for cache_aware and load_aware. */
+  readonly index: PrefixIndex | undefined;
   private rr = 0;
 
-  constructor(policy: Policy, options: { boundedLoadFactor: number; random?: () => number }) {
+  constructor(policy: Policy, options: PickerOptions) {
     this.policy = policy;
     this.boundedLoadFactor = options.boundedLoadFactor;
     this.random = options.random ?? Math.random;
+    if (usesPrefix(policy)) {
+      if (!options.scoring) throw new Error(`${policy} needs scoring settings`);
+      this.scoring = options.scoring;
+      this.index = new PrefixIndex({ maxChars: options.scoring.maxTreeChars });
+    }
   }
 
   get name(): Policy {
     return this.policy;
   }
 
-  /** Pods in the order to try them. `hash` (and for rendezvous_hash `key`, what was hashed) are required by the hash policies. */
-  order(ring: ConsistentHashRing, hash: U64 | undefined, pods: PodView, key = ''): string[] {
+  /** Teaches the index that `url` served a request with this routing text (after any failover). */
+  learn(prefix: PrefixKey | undefined, url: string): void {
+    if (prefix !== undefined) this.index?.record(prefix, url);
+  }
+
+  /**
+   * The order to try the pods in, with the decision for the scoring policies. `hash` is required by the
+   * hash and scoring policies, `key` (what was hashed) by rendezvous_hash, `prefix` by the scoring ones.
+   */
+  pick(ring: ConsistentHashRing, hash: U64 | undefined, pods: PodView, key = '', prefix?: PrefixKey): Pick {
+    if (this.scoring === undefined || ring.members.length === 0) return { order: this.order(ring, hash, pods, key) };
+    const walk = ring.walkHash(hash as U64);
+    const matched = prefix !== undefined && this.index ? this.index.match(prefix) : undefined;
+    const input = {
+      walk,
+      load: pods,
+      filters: { isEjected: (u: string) => pods.isEjected(u) },
+      ...(matched !== undefined && prefix !== undefined ? { prefix: { matched, chars: prefix.chars } } : {}),
+    };
+    const decision =
+      this.policy === 'cache_aware'
+        ? cacheAwareDecision(input, this.scoring.cacheAware)
+        : loadAwareDecision(input, this.scoring.loadAware);
+    return { order: decision.order, decision };
+  }
+
+  /** Pods in the order to try them (see pick()). */
+  order(ring: ConsistentHashRing, hash: U64 | undefined, pods: PodView, key = '', prefix?: PrefixKey): string[] {
     const members = ring.members;
     const n = members.length;
     if (n === 0) return [];
+    if (this.scoring !== undefined) return this.pick(ring, hash, pods, key, prefix).order;
     let order: string[];
     switch (this.policy) {
       case 'consistent_hash':
@@ -71,6 +143,9 @@ export class Picker {
         order = rotate(members, first);
         break;
       }
+      default:
+        // cache_aware and load_aware were handled by pick().
+        order = [...ring.walkHash(hash as U64)];
     }
     return ejectedLast(order, pods);
   }

@@ -4,9 +4,13 @@
 // of the prompt): body-parser.ts runs it on a worker thread then, so the event loop keeps relaying streams.
 import {
   buildPrefillBody,
+  estimatePromptTokens,
   extractHashKey,
   fbiHash,
   type HashKeyMode,
+  type PrefixKey,
+  prefixKey,
+  prefixRoutingText,
   type U64,
   type VllmRouterKind,
 } from '@pdrouter/core';
@@ -23,6 +27,8 @@ export interface PrepareOptions {
   };
   /** Serialise the prefill leg's body (P/D mode). */
   readonly prefill: boolean;
+  /** Hash the routing text into prefix blocks and estimate its tokens (cache_aware, load_aware, selective P/D). */
+  readonly prefix?: boolean;
 }
 
 export interface PreparedBody {
@@ -33,6 +39,8 @@ export interface PreparedBody {
   /** What was hashed (rendezvous_hash scores the pods with it). */
   readonly hashKey: string | undefined;
   readonly prefillBody: Buffer | undefined;
+  readonly prefix?: PrefixKey;
+  readonly promptTokens?: number;
 }
 
 /** Throws only RouterError (the client's body is at fault). */
@@ -51,5 +59,15 @@ export function prepareBody(received: Buffer, options: PrepareOptions): Prepared
     hashKey = key;
   }
   const prefillBody = options.prefill ? Buffer.from(bodyJson(buildPrefillBody(options.route, body))) : undefined;
-  return { raw, body, hash, hashKey, prefillBody };
+  if (options.prefix !== true) return { raw, body, hash, hashKey, prefillBody };
+  const text = prefixRoutingText(body);
+  return {
+    raw,
+    body,
+    hash,
+    hashKey,
+    prefillBody,
+    prefix: prefixKey(text ?? ''),
+    promptTokens: estimatePromptTokens(body, text),
+  };
 }

@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
-import { RouterError, routerErrorBody, type Snapshot } from '@pdrouter/core';
+import { type LoadView, RouterError, routerErrorBody, type Snapshot } from '@pdrouter/core';
 import type { Hono } from 'hono';
 import { Admission } from './admission.ts';
 import { createApp } from './app.ts';
@@ -22,6 +22,7 @@ import { ModelsCache } from './models.ts';
 import type * as NatsSourceModule from './nats-source.ts';
 import { PodRegistry } from './pods.ts';
 import { type ApplyResult, RouterState } from './router-state.ts';
+import { localLoadView, Routing } from './routing.ts';
 import { type SnapshotSource, staticSnapshotSource } from './snapshot-source.ts';
 import { Upstreams } from './upstream.ts';
 
@@ -36,6 +37,7 @@ export interface ProxyInstance {
   readonly state: RouterState;
   readonly pods: PodRegistry;
   readonly metrics: ProxyMetrics;
+  readonly routing: Routing;
   readonly lifecycle: Lifecycle;
   readonly source: SnapshotSource;
   /** Starts the snapshot source (the first snapshot is applied before this resolves, when there is one). */
@@ -53,6 +55,8 @@ export interface ProxyOptions {
   source?: SnapshotSource;
   /** Process metrics (CPU, memory, event loop) in the registry; default true. */
   defaultMetrics?: boolean;
+  /** The load policies read (fleet-wide counts, pod gauges); default: this replica's in-flight legs. */
+  load?: LoadView;
 }
 
 async function sourceFor(config: ProxyConfig, logger: Logger, metrics: ProxyMetrics): Promise<SnapshotSource> {
@@ -134,7 +138,9 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
   const tracing = config.tracing ? new (await import('./tracing.ts')).Tracing(config.tracing) : undefined;
   const bodyBudget = new BodyBudget(config.maxBufferedBodyBytes, metrics);
   const bodyParser = new BodyParser();
+  const routing = new Routing({ config, metrics, health: pods, load: options.load ?? localLoadView(pods) });
   const forwarder = new Forwarder({
+    routing,
     config,
     state,
     pods,
@@ -182,6 +188,7 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
       metrics.ringInfo.labels(role, ring.fingerprint, String(ring.members.length), String(ring.vnodes)).set(1);
     }
     pods.setMembers([...t.members.prefill, ...t.members.decode, ...t.members.plain]);
+    for (const role of ['prefill', 'decode', 'plain'] as const) routing.setMembers(role, t.members[role]);
     // Heartbeats re-send the same membership with a new seq: worth a debug line, not an info one.
     const log = t.fingerprint === r.previous?.fingerprint ? logger.debug : logger.info;
     log('snapshot applied', {
@@ -206,6 +213,7 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
     state,
     pods,
     metrics,
+    routing,
     lifecycle,
     source,
     async start() {
@@ -301,6 +309,7 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
       await new Promise((r) => setImmediate(r));
       await source.close();
       pods.close();
+      routing.close();
       await state.close();
       const closeServer = (s: Server | undefined) =>
         new Promise<void>((resolve) => {

@@ -177,12 +177,12 @@ describe('proxy process', () => {
       '0',
       '--prometheus-port',
       '0',
-      '--cache-threshold',
-      '0.5',
+      '--worker-startup-timeout-secs',
+      '5',
     ]);
     const warning = await waitForJsonLine(
       child,
-      (o) => (o.level === 'warn' && String(o.msg).includes('--cache-threshold') ? o : undefined),
+      (o) => (o.level === 'warn' && String(o.msg).includes('--worker-startup-timeout-secs') ? o : undefined),
       PROCESS_START_TIMEOUT_MS,
     );
     expect(warning.msg).toContain('not acted on');

@@ -52,6 +52,36 @@ export const PDROUTER_FLAGS = [
     help: "bounded_load policy: no pod takes more than ceil(factor x (total+1) / pods) of the router's in-flight requests.",
   },
   {
+    name: 'load-aware-prefix-weight',
+    type: 'number',
+    default: 1,
+    help: "load_aware: weight of the prefix score (the share of the request's routing text the pod has served, 0-1).",
+  },
+  {
+    name: 'load-aware-load-weight',
+    type: 'number',
+    default: 1,
+    help: "load_aware: weight of the load score subtracted (0-1: the pod's queue over the busiest candidate's, at least 4, or its KV-cache usage when higher).",
+  },
+  {
+    name: 'load-aware-ring-weight',
+    type: 'number',
+    default: 0.3,
+    help: "load_aware: weight of the ring score (1 for the key's ring owner, else 0), so a cold prefix lands where every replica would put it.",
+  },
+  {
+    name: 'pd-min-prompt-tokens',
+    type: 'int',
+    default: 0,
+    help: 'P/D: prompts estimated below this many tokens skip the prefill leg and run decode-only (the decode pod prefills them itself). Tokens: a token-id prompt counts its ids, text counts ceil(characters / 4) of the routing text. 0: every request runs both legs. Counted in pdrouter_pd_prefill_skipped_total{reason="short_prompt"}.',
+  },
+  {
+    name: 'pd-skip-prefill-cached-ratio',
+    type: 'number',
+    default: 0,
+    help: 'P/D with --decode-policy cache_aware or load_aware: a request whose routing text the chosen decode pod has already served for at least this share (0-1] skips the prefill leg (the decode pod recomputes only the rest). 0: off. Counted in pdrouter_pd_prefill_skipped_total{reason="decode_prefix_cached"}.',
+  },
+  {
     name: 'connect-timeout-ms',
     type: 'int',
     default: 3000,

@@ -12,9 +12,12 @@ export const POLICIES = [
   'round_robin',
   'random',
   'power_of_two',
+  'cache_aware',
+  // Ours (vllm-router has no such policy): docs/design.md §3.6.
+  'load_aware',
 ] as const;
 /** vllm-router policies we accept but route with consistent_hash instead (reported at start-up). */
-export const UNSUPPORTED_POLICIES = ['cache_aware', 'cache_aware_no_queue', 'sico_sticky'] as const;
+export const UNSUPPORTED_POLICIES = ['cache_aware_no_queue', 'sico_sticky'] as const;
 const POLICY_CHOICES = [...POLICIES, ...UNSUPPORTED_POLICIES] as const;
 
 export const VLLM_ROUTER_FLAGS = [
@@ -53,7 +56,7 @@ export const VLLM_ROUTER_FLAGS = [
     type: 'enum',
     choices: POLICY_CHOICES,
     default: 'consistent_hash',
-    help: 'Routing policy for both roles: consistent_hash, bounded_load (consistent hash capped at --bounded-load-factor x mean in-flight), rendezvous_hash (highest fbiHash(key:pod) wins, as vllm-router), round_robin, random, power_of_two. cache_aware/cache_aware_no_queue/sico_sticky are accepted and route as consistent_hash.',
+    help: "Routing policy for both roles: consistent_hash, bounded_load (consistent hash capped at --bounded-load-factor x mean in-flight), rendezvous_hash (highest fbiHash(key:pod) wins, as vllm-router), round_robin, random, power_of_two, cache_aware (vllm-router's: the pod holding the longest prefix of the request when it covers more than --cache-threshold, the least loaded pod when the fleet is imbalanced, else the ring owner), load_aware (pdrouter's: the highest weighted sum of prefix match, load and ring ownership, --load-aware-*-weight). cache_aware_no_queue/sico_sticky are accepted and route as consistent_hash.",
   },
   {
     name: 'prefill-policy',
@@ -143,36 +146,31 @@ export const VLLM_ROUTER_FLAGS = [
     name: 'cache-threshold',
     type: 'number',
     default: 0.3,
-    status: 'ignored',
-    help: 'cache_aware only (not supported).',
+    help: "cache_aware: a prefix match wins only when it covers more than this share (0-1) of the request's routing text (vllm-router's rule, match > threshold); otherwise the key's ring owner is taken (vllm-router takes its least loaded pod, which differs per replica).",
   },
   {
     name: 'balance-abs-threshold',
     type: 'int',
     default: 64,
-    status: 'ignored',
-    help: 'cache_aware only (not supported).',
+    help: "cache_aware: the fleet is imbalanced when the busiest minus the idlest pod queue (in-flight legs, or the pod's own running + waiting when higher) exceeds this and --balance-rel-threshold holds too; then the least loaded pod is taken.",
   },
   {
     name: 'balance-rel-threshold',
     type: 'number',
     default: 1.5,
-    status: 'ignored',
-    help: 'cache_aware only (not supported).',
+    help: 'cache_aware: imbalanced also needs the busiest queue above this times the idlest.',
   },
   {
     name: 'eviction-interval',
     type: 'int',
     default: 120,
-    status: 'ignored',
-    help: 'cache_aware only (not supported).',
+    help: 'cache_aware and load_aware: seconds between sweeps that trim the prefix index to --max-tree-size, oldest prefixes first (0: no sweep; the index still never exceeds twice its budget).',
   },
   {
     name: 'max-tree-size',
     type: 'int',
     default: 67108864,
-    status: 'ignored',
-    help: 'cache_aware only (not supported).',
+    help: "cache_aware and load_aware: the prefix index's budget per role, in characters of routing text summed over pods (a prefix two pods served counts twice), counted in 64-character blocks; at most budget/64 entries (~64 bytes each). vllm-router bounds each pod's tree by this instead.",
   },
   {
     name: 'dp-aware',

@@ -1,0 +1,140 @@
+// The proxy's side of routing: a Picker per role over one LoadView, the scoring policies' decisions
+// counted, their prefix indexes taught by the pod that actually served and swept on --eviction-interval,
+// and selective P/D (which requests skip the prefill leg, and why). Scoring itself is core's.
+import type { ConsistentHashRing, LoadView, PrefixKey, RoutingDecision, U64 } from '@pdrouter/core';
+import type { ProxyConfig } from './config.ts';
+import type { Exchange, LegRole } from './exchange.ts';
+import type { ProxyMetrics } from './metrics.ts';
+import { type Pick, Picker, type PodView, usesPrefix } from './policies.ts';
+
+/** What the routing needs to know about the request beyond its hash: its routing text's blocks and size. */
+export interface RoutingRequest {
+  /** The routing text's block hashes (when a scoring policy or selective P/D needs them). */
+  readonly prefix?: PrefixKey;
+  /** Estimated prompt tokens (core estimatePromptTokens). */
+  readonly promptTokens?: number;
+}
+
+export type PrefillSkipReason = 'short_prompt' | 'decode_prefix_cached';
+
+export interface RoutingDeps {
+  readonly config: ProxyConfig;
+  readonly metrics: ProxyMetrics;
+  /** Ejections (passive health). */
+  readonly health: { isEjected(url: string): boolean };
+  /** The load policies read: fleet-wide when replicas share it, else this replica's in-flight legs. */
+  readonly load: LoadView;
+}
+
+/** This replica's own view: its in-flight legs per pod, no pod gauges. */
+export function localLoadView(pods: { inFlight(url: string): number }): LoadView {
+  return { inFlight: (u) => pods.inFlight(u), signals: () => undefined };
+}
+
+export class Routing {
+  readonly view: PodView;
+  private readonly pickers: Record<LegRole, Picker>;
+  private readonly d: RoutingDeps;
+  private readonly timer: NodeJS.Timeout | undefined;
+
+  constructor(deps: RoutingDeps) {
+    this.d = deps;
+    const c = deps.config;
+    const { load, health } = deps;
+    this.view = {
+      inFlight: (u) => load.inFlight(u),
+      signals: (u) => load.signals(u),
+      isEjected: (u) => health.isEjected(u),
+    };
+    const opts = { boundedLoadFactor: c.boundedLoadFactor, scoring: c.routing };
+    this.pickers = {
+      prefill: new Picker(c.prefillPolicy, opts),
+      decode: new Picker(c.decodePolicy, opts),
+      plain: new Picker(c.plainPolicy, opts),
+    };
+    if (this.indexed().length > 0 && c.routing.evictionIntervalMs > 0) {
+      this.timer = setInterval(() => this.sweep(), c.routing.evictionIntervalMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Whether requests need their routing text hashed into blocks (a scoring policy or selective P/D). */
+  get needsPrefix(): boolean {
+    const c = this.d.config;
+    return this.indexed().length > 0 || (c.mode === 'pd' && c.routing.pdMinPromptTokens > 0);
+  }
+
+  /** The pods of `role` in the order to try them; a scoring policy's decision is counted. */
+  pick(role: LegRole, ring: ConsistentHashRing, hash: U64 | undefined, ex: Exchange & RoutingRequest): Pick {
+    const picker = this.pickers[role];
+    const p = picker.pick(ring, hash, this.view, ex.hashKey, ex.prefix);
+    if (p.decision) this.d.metrics.routingDecisions.labels(role, p.decision.policy, p.decision.reason).inc();
+    return p;
+  }
+
+  /** The index of `role` learns that `url` served this request. */
+  learn(role: LegRole, ex: RoutingRequest, url: string): void {
+    const picker = this.pickers[role];
+    const idx = picker.index;
+    if (idx === undefined || ex.prefix === undefined) return;
+    picker.learn(ex.prefix, url);
+    this.d.metrics.prefixIndexEntries.labels(role).set(idx.entries);
+  }
+
+  /**
+   * Selective P/D: whether this request runs decode-only, and why. A short prompt costs the decode pod
+   * little to prefill itself; a decode pod that already served most of the text has that prefix cached.
+   */
+  skipPrefill(ex: RoutingRequest, decode: RoutingDecision | undefined): PrefillSkipReason | undefined {
+    const r = this.d.config.routing;
+    if (r.pdMinPromptTokens > 0 && ex.promptTokens !== undefined && ex.promptTokens < r.pdMinPromptTokens)
+      return 'short_prompt';
+    if (r.skipPrefillCachedRatio > 0 && decode?.winner !== undefined) {
+      const s = decode.scores.find((x) => x.url === decode.winner);
+      if (s !== undefined && s.prefixChars > 0 && s.prefix >= r.skipPrefillCachedRatio) return 'decode_prefix_cached';
+    }
+    return undefined;
+  }
+
+  /** Pods that left the fleet are forgotten by the indexes. */
+  setMembers(role: LegRole, members: readonly string[]): void {
+    this.pickers[role].index?.retainPods(new Set(members));
+    this.updateGauges();
+  }
+
+  /** Trims every index to its budget (the --eviction-interval timer calls it). */
+  sweep(): void {
+    for (const role of this.indexed()) {
+      const removed = this.pickers[role].index?.sweep() ?? 0;
+      if (removed > 0) this.d.metrics.prefixIndexEvictions.labels(role).inc(removed);
+    }
+    this.updateGauges();
+  }
+
+  /** For /admin/state and tests: entries and estimated bytes per indexed role. */
+  indexSizes(): Partial<Record<LegRole, { entries: number; bytes: number; chars: number }>> {
+    const out: Partial<Record<LegRole, { entries: number; bytes: number; chars: number }>> = {};
+    for (const role of this.indexed()) {
+      const idx = this.pickers[role].index;
+      if (idx) out[role] = { entries: idx.entries, bytes: idx.bytes, chars: idx.chars };
+    }
+    return out;
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  private updateGauges(): void {
+    for (const [role, s] of Object.entries(this.indexSizes())) {
+      this.d.metrics.prefixIndexEntries.labels(role).set(s.entries);
+      this.d.metrics.prefixIndexBytes.labels(role).set(s.bytes);
+    }
+  }
+
+  /** Roles whose policy keeps a prefix index (the roles this mode uses). */
+  private indexed(): LegRole[] {
+    const roles: LegRole[] = this.d.config.mode === 'pd' ? ['prefill', 'decode'] : ['plain'];
+    return roles.filter((r) => usesPrefix(this.pickers[r].name));
+  }
+}
