@@ -39,6 +39,11 @@ const DEFAULT_VALUES: Record<string, string[]> = {
   'worker-startup-timeout-secs': ['60'],
   'worker-startup-check-interval': ['1'],
   'disable-circuit-breaker': [],
+  'cache-threshold': ['0.3'],
+  'balance-abs-threshold': ['64'],
+  'balance-rel-threshold': ['1.5'],
+  'eviction-interval': ['120'],
+  'max-tree-size': ['67108864'],
 };
 /** Flags that cannot share a command line with the others: each is on a line of its own below. */
 const ELSEWHERE = new Set([
