@@ -68,19 +68,40 @@ export function encodeSnapshot(s: Snapshot): string {
 }
 
 const fingerprintEncoder = new TextEncoder();
+/** The fingerprint's version tag, hashed in with the sum: a change of definition changes every fingerprint. */
+const FINGERPRINT_TAG = 0x70647232; // "pdr2"
 
 /**
  * A digest of the membership only (roles and members, not pool, epoch, seq or time): a heartbeat
- * republish keeps it, any change to who is in the pool changes it.
+ * republish keeps it, any change to who is in the pool changes it. Defined as murmur64a over
+ * (tag, member count, S) where S is the sum mod 2^64 of murmur64a(`${role}\n${canonical JSON of the member}`)
+ * over every member: independent of member order, and a snapshot that differs by one pod from the
+ * previous one (whose member objects parseSnapshot reuses) hashes one member, not 10,000.
  */
 export function snapshotFingerprint(s: Snapshot): string {
-  const m = canonicalMembers(s);
-  // canonicalJson(m), assembled from each member's cached text: the roles' keys in sorted order.
-  const text = `{"decode":[${m.decode.map(memberJson).join(',')}],"plain":[${m.plain.map(memberJson).join(',')}],"prefill":[${m.prefill.map(memberJson).join(',')}]}`;
-  return u64ToHex(murmur64a(fingerprintEncoder.encode(text)));
+  let hi = 0;
+  let lo = 0;
+  let count = 0;
+  for (const role of ROLES) {
+    for (const m of s.members[role]) {
+      const d = memberDigest(m, role);
+      const low = lo + d.lo;
+      lo = low >>> 0;
+      hi = (hi + d.hi + (low > 0xffffffff ? 1 : 0)) >>> 0;
+      count++;
+    }
+  }
+  // Little-endian 32-bit words, whatever the host.
+  const bytes = new Uint8Array(16);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, FINGERPRINT_TAG, true);
+  view.setUint32(4, count, true);
+  view.setUint32(8, hi, true);
+  view.setUint32(12, lo, true);
+  return u64ToHex(murmur64a(bytes));
 }
 
-interface CachedMemberJson {
+interface CachedMember {
   name: string;
   uid: string;
   url: string;
@@ -88,12 +109,14 @@ interface CachedMemberJson {
   bootstrapPort: number | undefined;
   dpRank: number | undefined;
   json: string;
+  /** murmur64a of `${role}\n${json}` for the role it was last asked for. */
+  digest: { role: Role; hi: number; lo: number } | undefined;
 }
 
 // Member objects outlive snapshots (parseSnapshot's `previous` reuses them), so a snapshot differing
 // by one pod re-encodes one member. Each entry keeps the fields it encoded and is used only while
 // they still match, so a member changed in place is encoded again.
-const memberJsonCache = new WeakMap<Member, CachedMemberJson>();
+const memberCache = new WeakMap<Member, CachedMember>();
 
 /** Keys canonicalJson would encode (a key added in place makes the cached text wrong). */
 function definedKeys(m: Member): number {
@@ -102,8 +125,8 @@ function definedKeys(m: Member): number {
   return n;
 }
 
-function memberJson(m: Member): string {
-  const c = memberJsonCache.get(m);
+function cachedMember(m: Member): CachedMember {
+  const c = memberCache.get(m);
   if (
     c !== undefined &&
     c.name === m.name &&
@@ -114,12 +137,35 @@ function memberJson(m: Member): string {
     c.dpRank === m.dpRank &&
     definedKeys(m) === 4 + (m.bootstrapPort === undefined ? 0 : 1) + (m.dpRank === undefined ? 0 : 1)
   ) {
-    return c.json;
+    return c;
   }
-  const json = canonicalJson(m);
   const { name, uid, url, ready, bootstrapPort, dpRank } = m;
-  memberJsonCache.set(m, { name, uid, url, ready, bootstrapPort, dpRank, json });
-  return json;
+  const fresh: CachedMember = {
+    name,
+    uid,
+    url,
+    ready,
+    bootstrapPort,
+    dpRank,
+    json: canonicalJson(m),
+    digest: undefined,
+  };
+  memberCache.set(m, fresh);
+  return fresh;
+}
+
+/** The member's canonical JSON (cached on the member object while its fields stay the same). */
+export function memberJson(m: Member): string {
+  return cachedMember(m).json;
+}
+
+function memberDigest(m: Member, role: Role): { hi: number; lo: number } {
+  const c = cachedMember(m);
+  if (c.digest?.role !== role) {
+    const h = murmur64a(fingerprintEncoder.encode(`${role}\n${c.json}`));
+    c.digest = { role, hi: h.hi >>> 0, lo: h.lo >>> 0 };
+  }
+  return c.digest;
 }
 
 /** Order by (epoch, seq). */
