@@ -1,6 +1,6 @@
 import { ConsistentHashRing, fbiHash, prefixKey } from '@pdrouter/core';
 import { describe, expect, it } from 'vitest';
-import { Picker, type PodView } from './policies.ts';
+import { FAILOVER_WALK_LIMIT, Picker, type PodView } from './policies.ts';
 
 const MEMBERS = ['http://10.0.0.1:8000', 'http://10.0.0.2:8000', 'http://10.0.0.3:8000', 'http://10.0.0.4:8000'];
 const ring = new ConsistentHashRing(MEMBERS);
@@ -37,6 +37,19 @@ describe('consistent_hash', () => {
 
   it('returns nothing for an empty ring', () => {
     expect(picker.order(new ConsistentHashRing([]), fbiHash('k'), view())).toEqual([]);
+  });
+
+  it('on a big ring: the start of the whole walk, with an ejected pod near the key still last', () => {
+    const big = new ConsistentHashRing(Array.from({ length: 300 }, (_, i) => `http://10.1.${i >> 8}.${i & 255}:8000`));
+    const h = fbiHash('big');
+    const whole = big.walkHash(h);
+    const healthy = picker.order(big, h, view());
+    expect(healthy).toEqual(whole.slice(0, FAILOVER_WALK_LIMIT));
+    const ejected = whole[3] as string;
+    const order = picker.order(big, h, view({}, [ejected]));
+    expect(order).toHaveLength(300);
+    expect(order.at(-1)).toBe(ejected);
+    expect(order.slice(0, 5)).toEqual([...whole.slice(0, 3), ...whole.slice(4, 6)]);
   });
 });
 

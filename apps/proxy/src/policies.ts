@@ -41,6 +41,8 @@ export interface PickerOptions {
   readonly random?: () => number;
   /** Required by cache_aware and load_aware. */
   readonly scoring?: ScoringSettings;
+  /** Pods a request may try (1 + failovers): a consistent_hash walk is never cut shorter. */
+  readonly maxAttempts?: number;
 }
 
 /** A pick: the order to try, and for the scoring policies the decision with its scores. */
@@ -53,6 +55,7 @@ export class Picker {
   private readonly policy: Policy;
   private readonly boundedLoadFactor: number;
   private readonly random: () => number;
+  private readonly walkLimit: number;
   private readonly scoring: ScoringSettings | undefined;
   /** The pods that served each prefix, for cache_aware and load_aware. */
   readonly index: PrefixIndex | undefined;
@@ -62,6 +65,7 @@ export class Picker {
     this.policy = policy;
     this.boundedLoadFactor = options.boundedLoadFactor;
     this.random = options.random ?? Math.random;
+    this.walkLimit = Math.max(FAILOVER_WALK_LIMIT, options.maxAttempts ?? 0);
     if (usesPrefix(policy)) {
       if (!options.scoring) throw new Error(`${policy} needs scoring settings`);
       this.scoring = options.scoring;
@@ -109,11 +113,11 @@ export class Picker {
     switch (this.policy) {
       case 'consistent_hash':
       case 'bounded_load': {
-        const walk = ring.walkHash(hash as U64);
         if (this.policy === 'consistent_hash') {
-          order = [...walk];
+          order = failoverWalk(ring, hash as U64, pods, this.walkLimit);
           break;
         }
+        const walk = ring.walkHash(hash as U64);
         const admitted = walk.filter((m) => !pods.isEjected(m));
         const pick = pickBoundedLoad(admitted, (m) => pods.inFlight(m), this.boundedLoadFactor);
         order = pick === undefined ? [...walk] : [pick, ...walk.filter((m) => m !== pick)];
@@ -160,6 +164,22 @@ export function rendezvousOrder(members: readonly string[], key: string): string
   const scored = members.map((m, i) => ({ m, i, score: fbiHash(`${key}:${m}`) }));
   scored.sort((a, b) => compareU64(b.score, a.score) || b.i - a.i);
   return scored.map((s) => s.m);
+}
+
+/**
+ * A whole ring walk visits nearly every point of a big ring (10,000 pods x 160 vnodes), while a request
+ * tries a few pods: the walk stops after this many distinct pods unless one of them is ejected.
+ */
+export const FAILOVER_WALK_LIMIT = 64;
+
+/**
+ * The ring walk as the failover order needs it: the first `limit` pods when none of them
+ * is ejected (ejectedLast() of the whole walk starts with exactly those), else the whole walk.
+ */
+function failoverWalk(ring: ConsistentHashRing, hash: U64, pods: PodView, limit: number): string[] {
+  const near = ring.walkHash(hash, limit);
+  if (near.length === ring.members.length || !near.some((m) => pods.isEjected(m))) return [...near];
+  return [...ring.walkHash(hash)];
 }
 
 /** Ejected pods compare as heavily loaded so power_of_two avoids them. */

@@ -46,7 +46,7 @@ export class Routing {
       signals: (u) => load.signals(u),
       isEjected: (u) => health.isEjected(u),
     };
-    const opts = { boundedLoadFactor: c.boundedLoadFactor, scoring: c.routing };
+    const opts = { boundedLoadFactor: c.boundedLoadFactor, scoring: c.routing, maxAttempts: 1 + c.maxFailovers };
     this.pickers = {
       prefill: new Picker(c.prefillPolicy, opts),
       decode: new Picker(c.decodePolicy, opts),
