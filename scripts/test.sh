@@ -13,6 +13,6 @@ while read -r dir; do rm -rf "$dir/.test-results"; done <"$planned"
 # One package at a time: the end-to-end suites start real processes and would fight for the two cores.
 turbo run test --concurrency=1 --continue "$@"
 status=$?
-node scripts/test-summary.mjs "$status" "$planned" || status=1
+node scripts/test-summary.ts "$status" "$planned" || status=1
 rm -f "$planned"
 exit $status

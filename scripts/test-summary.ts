@@ -3,7 +3,7 @@
 // package directory a line, from `turbo run test --dry=json`; default every workspace package with a test
 // script) must have a report: a package whose runner crashed (or never started) has none, and counts as one
 // failure, named.
-// Usage: node scripts/test-summary.mjs [RUNNER_STATUS] [PLANNED_FILE]
+// Usage: node scripts/test-summary.ts [RUNNER_STATUS] [PLANNED_FILE]
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
@@ -12,10 +12,21 @@ const runnerStatus = Number(process.argv[2] ?? 0);
 const plannedFile = process.argv[3];
 const REPORT = join('.test-results', 'vitest.json');
 
+/** What this script reads of a vitest JSON report. */
+interface VitestReport {
+  numPassedTests?: number;
+  numFailedTests?: number;
+  numFailedTestSuites?: number;
+  numPendingTests?: number;
+  numTodoTests?: number;
+}
+
 /** The workspace's package directories (pnpm-workspace.yaml's `- dir` and `- dir/*` entries). */
-function workspaceDirs() {
+function workspaceDirs(): string[] {
   const yaml = readFileSync(join(root, 'pnpm-workspace.yaml'), 'utf8');
-  const globs = [...yaml.matchAll(/^\s*-\s*['"]?([^'"\s]+)['"]?\s*$/gm)].map((m) => m[1]);
+  const globs = [...yaml.matchAll(/^\s*-\s*['"]?([^'"\s]+)['"]?\s*$/gm)].flatMap((m) =>
+    m[1] === undefined ? [] : [m[1]],
+  );
   return globs.flatMap((glob) => {
     if (!glob.endsWith('/*')) return [join(root, glob)];
     const parent = join(root, glob.slice(0, -2));
@@ -32,7 +43,10 @@ const plannedDirs = plannedFile
       .map((l) => join(root, l.trim()))
   : workspaceDirs()
       .filter((d) => existsSync(join(d, 'package.json')))
-      .filter((d) => JSON.parse(readFileSync(join(d, 'package.json'), 'utf8')).scripts?.test !== undefined);
+      .filter((d) => {
+        const pkg = JSON.parse(readFileSync(join(d, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
+        return pkg.scripts?.test !== undefined;
+      });
 
 let passed = 0;
 let failed = 0;
@@ -46,7 +60,7 @@ for (const dir of plannedDirs) {
     continue;
   }
   reports += 1;
-  const report = JSON.parse(readFileSync(file, 'utf8'));
+  const report = JSON.parse(readFileSync(file, 'utf8')) as VitestReport;
   passed += report.numPassedTests ?? 0;
   const failedTests = report.numFailedTests ?? 0;
   // A file that fails to load has no failing test of its own: count it once.
