@@ -3,7 +3,6 @@ import { flagParser, helpText, UsageError } from '@pdrouter/cli';
 import { DISCOVERY_FLAGS } from './flags.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
 export interface RoleSelectors {
   readonly prefill?: string;
@@ -58,8 +57,7 @@ export function parseDiscoveryArgs(argv: readonly string[], env: NodeJS.ProcessE
   }
   const natsUrl = v['nats-url'];
   if (natsUrl === undefined) throw new UsageError('--nats-url (or NATS_URL) is required');
-  const logLevel = LOG_LEVELS.find((l) => l === v['log-level']);
-  if (logLevel === undefined) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  const logLevel: LogLevel = v['log-level'];
   const backoffMin = v['watch-backoff-min-ms'];
   const backoffMax = v['watch-backoff-max-ms'];
   if (backoffMax < backoffMin) throw new UsageError('--watch-backoff-max-ms must be >= --watch-backoff-min-ms');

@@ -163,10 +163,11 @@ export const DISCOVERY_FLAGS = [
   { name: 'http-port', type: 'int', default: 9090, min: 0, help: 'Port of that listener; 0 picks a free port.' },
   {
     name: 'log-level',
-    type: 'string',
+    type: 'enum',
+    choices: ['debug', 'info', 'warn', 'error'],
     default: 'info',
     env: 'PDROUTER_LOG_LEVEL',
-    help: 'debug, info, warn or error (JSON lines on stdout).',
+    help: 'Log level (JSON lines on stdout).',
   },
   { name: 'help', type: 'bool', default: false, help: 'Print this help and exit.' },
 ] as const satisfies readonly FlagSpec[];
