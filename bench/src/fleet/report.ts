@@ -5,7 +5,7 @@ import type { Agreement } from './agreement.ts';
 import type { IdealHits } from './ideal.ts';
 import type { RoleSummary } from './pods.ts';
 import { CACHE_AWARE, CONSISTENT_HASH_VLLM, FLEET_VARIANTS, LOAD_AWARE } from './variants.ts';
-import type { Workload } from './workloads.ts';
+import { SLOW_DECODE_PODS, type Workload } from './workloads.ts';
 
 export interface FleetRow {
   readonly workload: string;
@@ -124,7 +124,7 @@ export function targets(json: FleetJson): TargetLine[] {
     const tput = la.result.output_throughput / chH.result.output_throughput - 1;
     lines.push({
       target: 'heterogeneous fleet: load_aware p99 TTFT >= 30% below consistent_hash at equal throughput (1 proxy)',
-      measured: `${fmt(la.result.p99_ttft_ms, 0)} vs ${fmt(chH.result.p99_ttft_ms, 0)} ms (${pct(cut)} lower), output tok/s ${tput >= 0 ? '+' : ''}${pct(tput)}`,
+      measured: `${fmt(la.result.p99_ttft_ms, 0)} vs ${fmt(chH.result.p99_ttft_ms, 0)} ms (${pct(cut)} lower), output tok/s ${tput >= 0 ? '+' : ''}${pct(tput)}; slow pods' share of decode requests ${pct(slowPodsShare(la))} vs ${pct(slowPodsShare(chH))}`,
       met: cut >= 0.3 && Math.abs(tput) <= 0.02,
     });
   }
@@ -173,7 +173,18 @@ function workloadLine(run: WorkloadRun): string {
   return `${shape}${sim}. Ideal prefix-cache hit rate ${pct(run.ideal.rate)} (${run.ideal.hitTokens.toLocaleString('en-US')} of ${run.ideal.queryTokens.toLocaleString('en-US')} prompt tokens).`;
 }
 
+/** The half-speed decode pods' share of the decode requests (an even spread gives them 2 of 8). */
+export function slowPodsShare(r: FleetRow): number {
+  const counts = Object.entries(r.decode.requests_per_pod);
+  const total = counts.reduce((a, [, n]) => a + n, 0);
+  const slow = counts
+    .filter(([name]) => (SLOW_DECODE_PODS as readonly string[]).includes(name))
+    .reduce((a, [, n]) => a + n, 0);
+  return total > 0 ? slow / total : 0;
+}
+
 function workloadTable(run: WorkloadRun): string {
+  const slowColumn = run.workload.simArgs.includes('--pod-speed');
   return markdownTable(
     [
       'Variant',
@@ -189,6 +200,7 @@ function workloadTable(run: WorkloadRun): string {
       'Proxy CPU ms / 1k tok',
       'Failed',
       'Agreement',
+      ...(slowColumn ? ["Slow decode pods' share"] : []),
     ],
     run.rows.map((r) => [
       r.variant,
@@ -204,6 +216,7 @@ function workloadTable(run: WorkloadRun): string {
       fmt(r.proxy_cpu_ms_per_1k_output_tokens, 1),
       String(r.result.failed),
       r.agreement === undefined ? '—' : `${pct(r.agreement.rate)} (${r.agreement.same_both}/${r.agreement.compared})`,
+      ...(slowColumn ? [pct(slowPodsShare(r))] : []),
     ]),
   );
 }

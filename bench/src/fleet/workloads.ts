@@ -45,6 +45,12 @@ export const DECODE_PODS = 8;
 /** The two decode pods the heterogeneous fleet runs at half speed. */
 export const SLOW_DECODE_PODS = ['decode-6', 'decode-7'] as const;
 export const SLOW_POD_SPEED = 0.5;
+/**
+ * Sequences per pod on the heterogeneous fleet: small batches, so a pod's capacity is bounded and a slow pod's
+ * queue grows (at 10 req/s an even share, 1.25 req/s per decode pod, is above what a half-speed pod serves at
+ * 4 x 300 tokens, about 1.1 req/s, and about half of what a full-speed one serves).
+ */
+export const SMALL_BATCH = 4;
 
 /** The multi-turn chat workload of `bench affinity` (the issue's 75.6% / 86% numbers are on it). */
 export function multiTurnChat(quick: boolean): Workload {
@@ -98,13 +104,18 @@ export function fleetWorkloads(quick: boolean): Workload[] {
     },
     {
       name: 'heterogeneous',
-      title: `heterogeneous fleet (${SLOW_DECODE_PODS.join(', ')} at ${SLOW_POD_SPEED}x speed)`,
-      simArgs: ['--pod-speed', SLOW_DECODE_PODS.map((p) => `${p}=${SLOW_POD_SPEED}`).join(',')],
+      title: `heterogeneous fleet (${SLOW_DECODE_PODS.join(', ')} at ${SLOW_POD_SPEED}x speed, ${SMALL_BATCH} sequences per pod)`,
+      simArgs: [
+        '--pod-speed',
+        SLOW_DECODE_PODS.map((p) => `${p}=${SLOW_POD_SPEED}`).join(','),
+        '--max-num-seqs',
+        String(SMALL_BATCH),
+      ],
       shape: {
         kind: 'random',
-        numPrompts: quick ? 80 : 240,
+        numPrompts: quick ? 80 : 200,
         inputLen: 1000,
-        outputLen: 200,
+        outputLen: 300,
         prefixLen: 0,
         maxConcurrency: 128,
         requestRate: 10,
