@@ -105,6 +105,15 @@ const SCENARIOS: Record<string, Scenario> = {
     help: "the proxy's snapshot apply at 10,000 pods: full first apply, one-pod changes, event-loop delay while snapshots churn under load (flags: --pods N --changes N --churn-ms N)",
     run: async (ctx) => (await import('./scenarios/ring-updates.ts')).runRingUpdatesScenario(ctx),
   },
+  'standalone-discovery': {
+    flags: [
+      CHANGES,
+      count('dwell-ms', 'Serving time after each change converged.'),
+      count('load-concurrency', 'Streamed completions in flight during the changes.'),
+    ],
+    help: 'one proxy with --service-discovery (its own pod watch, API fake, no NATS): pod change -> the proxy on the new ring, p50/p99, under load (flags: --changes N --load-concurrency N --dwell-ms N)',
+    run: async (ctx) => (await import('./scenarios/standalone-discovery.ts')).runStandaloneDiscoveryScenario(ctx),
+  },
   convergence: {
     flags: [
       CHANGES,
