@@ -3,6 +3,7 @@ import { isAbsolute, resolve } from 'node:path';
 import {
   ConsistentHashRing,
   DEFAULT_VNODES,
+  estimatePromptTokens,
   extractHashKey,
   fbiHash,
   HASH_KEY_MODES,
@@ -10,6 +11,7 @@ import {
   type HeaderLookup,
   MAX_VNODES,
   memberRingKey,
+  prefixRoutingText,
   ROLES,
   type Role,
   ringMembers,
@@ -18,6 +20,7 @@ import {
   snapshotFromUrls,
   u64ToHex,
 } from '@pdrouter/core';
+import { type ScoringArgs, scorerFor } from './explain-scores.ts';
 import { loadSnapshot } from './snapshot-input.ts';
 import { UsageError } from './usage.ts';
 
@@ -37,6 +40,8 @@ export interface CommandOptions {
   prefixBytes?: string;
   pool?: string;
   natsCreds?: string;
+  /** explain --policy and its inputs. */
+  scoring?: ScoringArgs;
 }
 
 export interface CommandIo {
@@ -206,6 +211,12 @@ export async function explainCommand(args: string[], opts: CommandOptions, io: C
     ...(prefixBytes !== undefined ? { prefixBytes } : {}),
   });
   const hash = fbiHash(key);
+  const members = {
+    prefill: ringMembers(snapshot, 'prefill'),
+    decode: ringMembers(snapshot, 'decode'),
+    plain: ringMembers(snapshot, 'plain'),
+  };
+  const scorer = opts.scoring ? await scorerFor(opts.scoring, members, (source) => readBody(source, io)) : undefined;
   const side = (role: Role) => {
     const ring = new ConsistentHashRing(ringMembers(snapshot, role), { vnodes });
     const walk = ring.walkHash(hash);
@@ -216,12 +227,16 @@ export async function explainCommand(args: string[], opts: CommandOptions, io: C
       failover: walk,
       members: ring.members.length,
       ringFingerprint: ring.fingerprint,
+      ...(scorer ? { scoring: scorer.score(role, walk, body) } : {}),
     };
   };
+  const text =
+    typeof body === 'object' && body !== null ? prefixRoutingText(body as Record<string, unknown>) : undefined;
   const result = {
     hashKeyMode: mode,
     key,
     hash: u64ToHex(hash),
+    promptTokensEstimate: estimatePromptTokens((body ?? {}) as Record<string, unknown>, text),
     vnodes,
     prefill: side('prefill'),
     decode: side('decode'),

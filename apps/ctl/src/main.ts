@@ -38,6 +38,20 @@ export async function run(argv: string[], io: CommandIo): Promise<void> {
     ...(values['prefix-bytes'] !== undefined ? { prefixBytes: values['prefix-bytes'] } : {}),
     ...(values.pool !== undefined ? { pool: values.pool } : {}),
     ...(values['nats-creds'] !== undefined ? { natsCreds: values['nats-creds'] } : {}),
+    scoring: {
+      ...(values.policy !== undefined ? { policy: values.policy } : {}),
+      served: [...values.served],
+      inFlight: [...values['in-flight']],
+      podSignals: [...values['pod-signals']],
+      knobs: {
+        'cache-threshold': values['cache-threshold'],
+        'balance-abs-threshold': values['balance-abs-threshold'],
+        'balance-rel-threshold': values['balance-rel-threshold'],
+        'load-aware-prefix-weight': values['load-aware-prefix-weight'],
+        'load-aware-load-weight': values['load-aware-load-weight'],
+        'load-aware-ring-weight': values['load-aware-ring-weight'],
+      },
+    },
   };
   switch (command) {
     case 'hash':

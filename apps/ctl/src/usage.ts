@@ -20,6 +20,10 @@ Usage:
                       [--hash-key-mode vllm-router|affinity] [--prefix-bytes N] [--vnodes N]
       Print the hash key of a request, and the prefill and decode pods it would get with their
       failover order, computed as the proxy computes them.
+      [--policy cache_aware|load_aware] [--served URL=FILE|JSON ...] [--in-flight URL=N ...]
+      [--pod-signals URL=WAITING,RUNNING[,KV] ...] [--cache-threshold F ...]
+      With --policy: each pod's prefix, load and ring scores, the winner and why. There is no live
+      index or load here: the prefix index holds only the --served bodies, the load only what is given.
 `;
 
 export const USAGE = helpText([COMMANDS], [{ title: 'Options:', flags: CTL_FLAGS }]);

@@ -1,4 +1,5 @@
 import { UsageError } from '@pdrouter/cli';
+import { DEFAULT_CACHE_AWARE_OPTIONS, DEFAULT_LOAD_AWARE_WEIGHTS } from '@pdrouter/core';
 import { describe, expect, it } from 'vitest';
 import { buildConfig } from './config.ts';
 import { helpText, PROXY_FLAG_GROUPS, PROXY_FLAGS, parseFlags } from './flags.ts';
@@ -123,6 +124,9 @@ describe('parseFlags', () => {
     expect(c.plainPolicy).toBe('cache_aware');
     expect(c.warnings).toEqual([]);
     expect(c.routing.cacheAware).toEqual({ cacheThreshold: 0.3, balanceAbsThreshold: 64, balanceRelThreshold: 1.5 });
+    // pdrouterctl explain scores with core's copies of these defaults.
+    expect(c.routing.cacheAware).toEqual(DEFAULT_CACHE_AWARE_OPTIONS);
+    expect(c.routing.loadAware).toEqual(DEFAULT_LOAD_AWARE_WEIGHTS);
     expect(c.routing.evictionIntervalMs).toBe(120_000);
     expect(c.routing.maxTreeChars).toBe(67108864);
     const t = config([

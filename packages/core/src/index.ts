@@ -71,6 +71,7 @@ export type {
 export {
   cacheAwareDecision,
   DECISION_REASONS,
+  DEFAULT_CACHE_AWARE_OPTIONS,
   DEFAULT_LOAD_AWARE_WEIGHTS,
   isImbalanced,
   loadAwareDecision,

@@ -36,6 +36,13 @@ export interface LoadAwareWeights {
   readonly ring: number;
 }
 
+/** vllm-router's defaults for --cache-threshold, --balance-abs-threshold, --balance-rel-threshold. */
+export const DEFAULT_CACHE_AWARE_OPTIONS: CacheAwareOptions = Object.freeze({
+  cacheThreshold: 0.3,
+  balanceAbsThreshold: 64,
+  balanceRelThreshold: 1.5,
+});
+
 export const DEFAULT_LOAD_AWARE_WEIGHTS: LoadAwareWeights = Object.freeze({ prefix: 1, load: 1, ring: 0.3 });
 
 export interface RouteInput {
