@@ -5,6 +5,7 @@ import {
   KubeConfig,
   makeInformer,
   type V1Lease,
+  V1MicroTime,
   type V1Pod,
   Watch,
 } from '@kubernetes/client-node';
@@ -137,7 +138,11 @@ describe('Kubernetes API fake through @kubernetes/client-node', () => {
     stale.metadata = { ...stale.metadata, labels: { changed: 'x' } };
     expect(await apiErrorCode(core.replaceNamespacedPod({ namespace: NS, name: 'decode-1', body: stale }))).toBe(409);
 
-    await core.deleteNamespacedPod({ namespace: NS, name: 'decode-1' });
+    // Graceful: the pod stays, Terminating for its grace period; a DELETE with grace 0 removes it at once.
+    const terminating = await core.deleteNamespacedPod({ namespace: NS, name: 'decode-1' });
+    expect(terminating.metadata?.deletionTimestamp).toBeDefined();
+    expect(fake.getPod('decode-1')?.metadata.deletionGracePeriodSeconds).toBe(30);
+    await core.deleteNamespacedPod({ namespace: NS, name: 'decode-1', gracePeriodSeconds: 0 });
     expect(fake.getPod('decode-1')).toBeUndefined();
     expect(await apiErrorCode(core.deleteNamespacedPod({ namespace: NS, name: 'decode-1' }))).toBe(404);
   });
@@ -246,7 +251,7 @@ describe('Kubernetes API fake through @kubernetes/client-node', () => {
     const { coordination } = clients(fake);
     const body: V1Lease = {
       metadata: { name: 'pdrouter-discovery', namespace: NS },
-      spec: { holderIdentity: 'replica-a', leaseDurationSeconds: 15, renewTime: new Date() },
+      spec: { holderIdentity: 'replica-a', leaseDurationSeconds: 15, renewTime: new V1MicroTime() },
     };
     const created = await coordination.createNamespacedLease({ namespace: NS, body });
     expect(created.spec?.holderIdentity).toBe('replica-a');
@@ -256,7 +261,7 @@ describe('Kubernetes API fake through @kubernetes/client-node', () => {
     const renewed = await coordination.replaceNamespacedLease({
       namespace: NS,
       name: 'pdrouter-discovery',
-      body: { ...read, spec: { ...read.spec, renewTime: new Date(Date.now() + 1000) } },
+      body: { ...read, spec: { ...read.spec, renewTime: new V1MicroTime(Date.now() + 1000) } },
     });
     expect(Number(renewed.metadata?.resourceVersion)).toBeGreaterThan(Number(read.metadata?.resourceVersion));
 

@@ -1,22 +1,34 @@
+import { Agent, fetch, type RequestInit, type Response } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type KubeApiFake, podManifest, startKubeApiFake } from '../src/index.ts';
 import { waitUntil } from '../src/wait.ts';
 
-/** The fake's HTTP surface checked with plain fetch: paths, status codes, headers and bodies. */
+/**
+ * The fake's HTTPS surface checked with plain fetch (trusting the fake's CA, as the admin): paths, status
+ * codes, headers and bodies.
+ */
 
 const NS = 'pd';
 let fake: KubeApiFake;
+let agent: Agent;
 
 beforeEach(async () => {
   fake = await startKubeApiFake({ namespace: NS, watchMaxSeconds: 1, bookmarkIntervalMs: 60_000 });
+  agent = new Agent({ connect: { ca: fake.caCert } });
   fake.createPod(podManifest({ name: 'p0', role: 'prefill', port: 8100 }));
 });
 afterEach(async () => {
+  await agent?.close();
   await fake?.close();
 });
 
-const get = (path: string, init: RequestInit = {}) =>
-  fetch(`${fake.url}${path}`, { ...init, signal: AbortSignal.timeout(10_000) });
+const get = (path: string, init: RequestInit = {}, token: string | undefined = fake.token) =>
+  fetch(`${fake.url}${path}`, {
+    ...init,
+    headers: { ...(init.headers as Record<string, string>), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    dispatcher: agent,
+    signal: AbortSignal.timeout(10_000),
+  });
 
 // biome-ignore lint/suspicious/noExplicitAny: assertions on free-form API JSON
 type Json = any;

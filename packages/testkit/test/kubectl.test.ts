@@ -15,7 +15,7 @@ describe('kubectl against the Kubernetes API fake', () => {
   let fake: KubeApiFake;
   let kubectl: Kubectl;
   beforeAll(async () => {
-    fake = await startKubeApiFake({ namespace: 'pd', podDeletionGraceMs: 300 });
+    fake = await startKubeApiFake({ namespace: 'pd', gracefulDeletion: true });
     kubectl = await kubectlFor(fake.kubeconfigPath);
     for (let i = 0; i < 2; i++) {
       fake.createPod(podManifest({ name: `prefill-${i}`, role: 'prefill', port: 8100 + i }));
@@ -86,8 +86,13 @@ describe('kubectl against the Kubernetes API fake', () => {
     expect(fake.getPod('decode-9')?.metadata.labels).toEqual({ 'llm-d.ai/role': 'decode', canary: 'yes' });
     expect(await kubectl.ok(['get', 'pods', '-l', 'canary', '-o', 'name'])).toBe('pod/decode-9\n');
 
-    expect(await kubectl.ok(['delete', 'pod', 'decode-9'], { timeoutMs: 30_000 })).toContain('pod "decode-9" deleted');
-    expect(fake.getPod('decode-9')).toBeUndefined();
+    // --grace-period reaches the server: Terminating for 1 s (not the pod's default 30 s), then gone.
+    expect(await kubectl.ok(['delete', 'pod', 'decode-9', '--grace-period=1', '--wait=false'])).toContain(
+      'pod "decode-9" deleted',
+    );
+    expect(fake.getPod('decode-9')?.metadata).toMatchObject({ deletionGracePeriodSeconds: 1 });
+    expect(fake.getPod('decode-9')?.metadata.deletionTimestamp).toBeDefined();
+    await waitUntil(() => fake.getPod('decode-9') === undefined, { description: 'decode-9 to go after its grace' });
   });
 
   it('flips readiness through the status subresource', async () => {

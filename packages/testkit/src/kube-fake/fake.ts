@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,21 +11,37 @@ import { sendError } from './http-util.ts';
 import { writeKubeconfigFile } from './kubeconfig.ts';
 import { applyPatch, PATCH_CONTENT_TYPES } from './patch.ts';
 import { startedByKubelet, withReadiness } from './pods.ts';
+import { Authorizer, requestAttributes } from './rbac.ts';
 import { LEASES, PODS } from './resources.ts';
 import { parseRoute } from './routes.ts';
 import { KubeApiError } from './status.ts';
 import { ObjectStore } from './store.ts';
 import { renderTable, renderTableRow } from './table.ts';
+import { selfSignedCert } from './tls-cert.ts';
 import type { KubeObject } from './types.ts';
 import type { ActiveWatch } from './watch.ts';
 
 export interface KubeApiFakeOptions {
   /** Default 0: a random free port on 127.0.0.1. */
   port?: number;
-  /** Bearer token in the kubeconfig; a request carrying another token gets 401 (default: random). */
+  /**
+   * Bearer token of the cluster admin (the kubeconfig at kubeconfigPath; every request allowed). Default:
+   * random. Every request needs a known token (401 otherwise).
+   */
   token?: string;
+  /**
+   * RBAC objects (Role, RoleBinding, ClusterRole, ClusterRoleBinding; other kinds skipped), e.g. those
+   * deploy/ renders; objects without a namespace are in `namespace`. Each subject gets a token of its own
+   * (kubeconfigFor), whose requests pass only what its rules allow (403 otherwise).
+   */
+  rbac?: readonly unknown[];
   /** Namespace of the kubeconfig's context and the default for the helpers (default 'default'). */
   namespace?: string;
+  /**
+   * Changes kept for watches and paginated lists to resume from (the watch cache's window; default
+   * HISTORY_LIMIT_EVENTS); a resourceVersion older than the window gets 410 Expired.
+   */
+  historyLimitEvents?: number;
   /** Longest a watch stays open before the server ends it (default WATCH_MAX_SECONDS). */
   watchMaxSeconds?: number;
   /** Interval of BOOKMARK events on watches that allow them (default BOOKMARK_INTERVAL_MS). */
@@ -35,10 +52,12 @@ export interface KubeApiFakeOptions {
    */
   kubelet?: { podIP?: string; startDelayMs?: number } | false;
   /**
-   * Graceful pod deletion: a DELETE without gracePeriodSeconds=0 first sets deletionTimestamp and
-   * removes the pod this much later (default 0: removed at once).
+   * Graceful pod deletion (default true), as the API server does it: a DELETE of a scheduled, running pod
+   * sets deletionTimestamp and the pod is removed after its grace period, gracePeriodSeconds of the
+   * request (kubectl --grace-period) or else spec.terminationGracePeriodSeconds (default 30); a shorter
+   * grace on a second DELETE shortens it; 0 removes it at once. false: every DELETE removes at once.
    */
-  podDeletionGraceMs?: number;
+  gracefulDeletion?: boolean;
   /** Serve /openapi/v3 (default true). false makes kubectl >= 1.27 behave like older ones (OpenAPI v2 only). */
   openApiV3?: boolean;
 }
@@ -50,19 +69,30 @@ export interface RecordedRequest {
 }
 
 export interface KubeApiFake {
-  /** http://127.0.0.1:PORT */
+  /** https://127.0.0.1:PORT */
   readonly url: string;
   readonly port: number;
+  /** The cluster admin's bearer token (the one in kubeconfigPath). */
   readonly token: string;
+  /** PEM certificate of the server, self-signed: the CA a client trusts (the kubeconfigs carry it). */
+  readonly caCert: string;
   readonly namespace: string;
-  /** A kubeconfig written at start (removed by close()). */
+  /** The cluster admin's kubeconfig, written at start (removed by close()). */
   readonly kubeconfigPath: string;
   /** The cluster-wide resourceVersion (increases on every write). */
   readonly resourceVersion: number;
   /** Watches currently streaming. */
   readonly openWatches: number;
-  /** Writes another kubeconfig for this server (e.g. with another default namespace); returns the path. */
-  writeKubeconfig(path: string, options?: { namespace?: string }): string;
+  /** Writes another kubeconfig for this server (another default namespace, another token); returns the path. */
+  writeKubeconfig(path: string, options?: { namespace?: string; token?: string }): string;
+  /** Loads more RBAC objects (see options.rbac); returns the users their bindings name. */
+  loadRbac(objects: readonly unknown[], namespace?: string): string[];
+  /** The users the loaded RBAC bindings name. */
+  users(): string[];
+  /** The bearer token of a user, e.g. serviceAccountUser('pd', 'pdrouter-discovery'). */
+  tokenFor(user: string): string;
+  /** A kubeconfig (in the fake's directory) authenticating as `user`; default namespace as given or the fake's. */
+  kubeconfigFor(user: string, options?: { namespace?: string }): string;
 
   createPod(pod: KubeObject): KubeObject;
   getPod(name: string, namespace?: string): KubeObject | undefined;
@@ -96,14 +126,19 @@ export interface KubeApiFake {
 
 /** Real servers close watches after 30-60 min; tests want reconnects to happen, so the default is short. */
 export const WATCH_MAX_SECONDS = 60;
-export const BOOKMARK_INTERVAL_MS = 5_000;
+/** The API server's bookmark cadence: about once a minute on a watch that asked for them. */
+export const BOOKMARK_INTERVAL_MS = 60_000;
+/** What the API server uses when neither the DELETE nor the pod gives a grace period. */
+export const DEFAULT_GRACE_SECONDS = 30;
 export const KUBELET_START_DELAY_MS = 20;
 export const REQUEST_LOG_LIMIT = 2_000;
 const HOST = '127.0.0.1';
 
 export async function startKubeApiFake(options: KubeApiFakeOptions = {}): Promise<KubeApiFake> {
-  const store = new ObjectStore();
+  const store = new ObjectStore(options.historyLimitEvents);
   const token = options.token ?? randomBytes(16).toString('hex');
+  const authz = new Authorizer(token);
+  const tls = selfSignedCert();
   const namespace = options.namespace ?? 'default';
   const watches = new Set<ActiveWatch>();
   const timers = new Set<NodeJS.Timeout>();
@@ -112,7 +147,7 @@ export async function startKubeApiFake(options: KubeApiFakeOptions = {}): Promis
     options.kubelet === false
       ? undefined
       : { podIP: '127.0.0.1', startDelayMs: KUBELET_START_DELAY_MS, ...options.kubelet };
-  const graceMs = options.podDeletionGraceMs ?? 0;
+  const graceful = options.gracefulDeletion ?? true;
   const workDir = mkdtempSync(join(tmpdir(), 'pdrouter-kube-'));
   let port = options.port ?? 0;
   let server: Server | undefined;
@@ -145,7 +180,7 @@ export async function startKubeApiFake(options: KubeApiFakeOptions = {}): Promis
 
   const terminate = (ns: string, name: string, graceSeconds: number) =>
     store.systemUpdate(PODS, ns, name, (p) => {
-      p.metadata.deletionTimestamp ??= `${new Date(Date.now() + graceSeconds * 1000).toISOString().slice(0, 19)}Z`;
+      p.metadata.deletionTimestamp = `${new Date(Date.now() + graceSeconds * 1000).toISOString().slice(0, 19)}Z`;
       p.metadata.deletionGracePeriodSeconds = graceSeconds;
     });
 
@@ -155,13 +190,21 @@ export async function startKubeApiFake(options: KubeApiFakeOptions = {}): Promis
     bookmarkIntervalMs: options.bookmarkIntervalMs ?? BOOKMARK_INTERVAL_MS,
     registerWatch: (w) => watches.add(w),
     unregisterWatch: (w) => watches.delete(w),
-    deletePodGracefully(ns, name, grace) {
-      if (graceMs <= 0 || grace === 0) return undefined;
+    deletePodGracefully(ns, name, requested) {
+      if (!graceful) return undefined;
       const current = store.mustGet(PODS, ns, name);
-      if (current.metadata.deletionTimestamp) return current;
+      const phase = current.status?.phase;
+      // Never scheduled or already finished: nothing to stop, so the server deletes at once.
+      if (!current.spec?.nodeName || phase === 'Succeeded' || phase === 'Failed') return undefined;
+      const specGrace = current.spec.terminationGracePeriodSeconds;
+      const grace = Math.max(0, requested ?? (typeof specGrace === 'number' ? specGrace : DEFAULT_GRACE_SECONDS));
+      if (grace === 0) return undefined;
+      const pending = current.metadata.deletionGracePeriodSeconds;
+      // A deletion already under way keeps its deadline unless the new request shortens it.
+      if (current.metadata.deletionTimestamp && pending !== undefined && pending <= grace) return current;
       const uid = current.metadata.uid;
-      const pod = terminate(ns, name, Math.ceil(graceMs / 1000));
-      later(graceMs, () => store.delete(PODS, ns, name, { uid }));
+      const pod = terminate(ns, name, grace);
+      later(grace * 1000, () => store.delete(PODS, ns, name, { uid }));
       return pod;
     },
     renderTable,
@@ -173,12 +216,10 @@ export async function startKubeApiFake(options: KubeApiFakeOptions = {}): Promis
     requestLog.push({ method: req.method ?? 'GET', path: url.pathname, query: url.search });
     if (requestLog.length > REQUEST_LOG_LIMIT) requestLog.shift();
     try {
-      // kubectl does not send bearer tokens over plain http, so only a wrong token is refused.
-      const auth = req.headers.authorization;
-      if (auth !== undefined && auth !== `Bearer ${token}`) {
-        throw new KubeApiError(401, 'Unauthorized', 'Unauthorized');
-      }
+      const user = authz.authenticate(req.headers.authorization);
       const route = parseRoute(url.pathname);
+      const attrs = requestAttributes(req.method ?? 'GET', route, url.searchParams);
+      if (attrs) authz.authorize(user, attrs);
       if (route.kind === 'resource') return await handleResource(ctx, req, res, route, url.searchParams);
       if (req.method !== 'GET') {
         throw new KubeApiError(
@@ -202,7 +243,7 @@ export async function startKubeApiFake(options: KubeApiFakeOptions = {}): Promis
   };
 
   const listen = async () => {
-    const s = createServer((req, res) => void handle(req, res));
+    const s = createServer({ cert: tls.cert, key: tls.key }, (req, res) => void handle(req, res));
     // Watches are long-lived; the server ends them itself (timeoutSeconds / watchMaxSeconds).
     s.requestTimeout = 0;
     s.headersTimeout = 0;
@@ -228,20 +269,25 @@ export async function startKubeApiFake(options: KubeApiFakeOptions = {}): Promis
   };
 
   await listen();
-  const kubeconfigPath = writeKubeconfigFile(join(workDir, 'kubeconfig.yaml'), {
-    server: `http://${HOST}:${port}`,
-    token,
-    namespace,
-  });
+  if (options.rbac) authz.load(options.rbac, namespace);
+  const kubeconfig = (path: string, o: { namespace?: string; token?: string } = {}) =>
+    writeKubeconfigFile(path, {
+      server: `https://${HOST}:${port}`,
+      token: o.token ?? token,
+      namespace: o.namespace ?? namespace,
+      caCert: tls.cert,
+    });
+  const kubeconfigPath = kubeconfig(join(workDir, 'kubeconfig.yaml'));
 
   const fake: KubeApiFake = {
     get url() {
-      return `http://${HOST}:${port}`;
+      return `https://${HOST}:${port}`;
     },
     get port() {
       return port;
     },
     token,
+    caCert: tls.cert,
     namespace,
     kubeconfigPath,
     get resourceVersion() {
@@ -250,8 +296,18 @@ export async function startKubeApiFake(options: KubeApiFakeOptions = {}): Promis
     get openWatches() {
       return watches.size;
     },
-    writeKubeconfig: (path, o = {}) =>
-      writeKubeconfigFile(path, { server: fake.url, token, namespace: o.namespace ?? namespace }),
+    writeKubeconfig: (path, o = {}) => kubeconfig(path, o),
+    loadRbac: (objects, ns = namespace) => authz.load(objects, ns),
+    users: () => authz.users(),
+    tokenFor: (user) => authz.tokenFor(user),
+    kubeconfigFor: (user, o = {}) =>
+      kubeconfig(
+        join(workDir, `kubeconfig-${user.replace(/[^A-Za-z0-9_.-]/g, '_')}-${o.namespace ?? namespace}.yaml`),
+        {
+          namespace: o.namespace,
+          token: authz.tokenFor(user),
+        },
+      ),
 
     createPod: (pod) => store.create(PODS, pod.metadata?.namespace ?? namespace, pod),
     getPod: (name, ns = namespace) => store.get(PODS, ns, name),

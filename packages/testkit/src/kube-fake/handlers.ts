@@ -5,7 +5,7 @@ import { apiVersionOf, PODS, type ResourceType } from './resources.ts';
 import type { Route } from './routes.ts';
 import { type ObjectPredicate, parseFieldSelector, parseLabelSelector } from './selectors.ts';
 import { badRequest, expired, invalid, KubeApiError, successStatus } from './status.ts';
-import type { ObjectStore } from './store.ts';
+import { type ObjectStore, objectKey } from './store.ts';
 import { isJsonObject, type KubeObject } from './types.ts';
 import { ActiveWatch } from './watch.ts';
 
@@ -129,19 +129,86 @@ function list(
 ): void {
   const matches = selectors(resource, query);
   const rvParam = query.get('resourceVersion');
+  const page = parsePaging(query);
   if (rvParam && rvParam !== '0' && query.get('resourceVersionMatch') === 'Exact') {
     const rv = Number(rvParam);
     if (rv < ctx.store.oldestResourceVersion) throw expired(rv, ctx.store.oldestResourceVersion);
   }
-  const items = ctx.store.list(resource, namespace).filter(matches);
-  const metadata = { resourceVersion: String(ctx.store.resourceVersion) };
+  // Later pages come from the snapshot the first page was cut from, as etcd serves them.
+  const rv = page.continueFrom?.rv ?? ctx.store.resourceVersion;
+  const all = page.continueFrom
+    ? snapshotAfter(ctx.store, resource, namespace, page.continueFrom)
+    : ctx.store.list(resource, namespace);
+  const matching = all.filter(matches);
+  const items = page.limit === undefined ? matching : matching.slice(0, page.limit);
+  const metadata: Record<string, unknown> = { resourceVersion: String(rv) };
+  const last = items.at(-1);
+  if (last !== undefined && items.length < matching.length) {
+    metadata.continue = encodeContinue(rv, objectKey(last.metadata.namespace, last.metadata.name));
+    // Counted only without selectors, as the real server does (it cannot know the count otherwise).
+    if (!query.get('labelSelector') && !query.get('fieldSelector'))
+      metadata.remainingItemCount = matching.length - items.length;
+  }
   if (wantsTable && ctx.renderTable) {
-    sendJson(res, 200, ctx.renderTable(resource, items, metadata));
+    sendJson(res, 200, ctx.renderTable(resource, items, metadata as { resourceVersion: string }));
     return;
   }
   // Items of a list carry no kind/apiVersion on a real server; the list says what they are.
   const bare = items.map(({ kind: _k, apiVersion: _a, ...rest }) => rest);
   sendJson(res, 200, { kind: `${resource.kind}List`, apiVersion: apiVersionOf(resource), metadata, items: bare });
+}
+
+function snapshotAfter(
+  store: ObjectStore,
+  resource: ResourceType,
+  namespace: string | undefined,
+  from: { rv: number; start: string },
+): KubeObject[] {
+  if (from.rv < store.oldestResourceVersion) {
+    throw new KubeApiError(
+      410,
+      'Expired',
+      'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.',
+    );
+  }
+  return store
+    .listAt(resource, from.rv, namespace)
+    .filter((o) => objectKey(o.metadata.namespace, o.metadata.name) > from.start);
+}
+
+interface Paging {
+  limit: number | undefined;
+  continueFrom: { rv: number; start: string } | undefined;
+}
+
+/** `limit` and `continue` as the server reads them; the token is the server's shape (base64 JSON). */
+function parsePaging(query: URLSearchParams): Paging {
+  const limitParam = numberParam(query.get('limit'));
+  const limit = limitParam !== undefined && limitParam > 0 ? Math.floor(limitParam) : undefined;
+  const token = query.get('continue');
+  if (!token) return { limit, continueFrom: undefined };
+  const rvParam = query.get('resourceVersion');
+  if (rvParam !== null && rvParam !== '')
+    throw badRequest('specifying resource version is not allowed when using continue');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  if (
+    !isJsonObject(parsed) ||
+    parsed.v !== 'meta.k8s.io/v1' ||
+    typeof parsed.rv !== 'number' ||
+    typeof parsed.start !== 'string'
+  ) {
+    throw badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)');
+  }
+  return { limit, continueFrom: { rv: parsed.rv, start: parsed.start } };
+}
+
+function encodeContinue(rv: number, start: string): string {
+  return Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv, start })).toString('base64');
 }
 
 function startWatch(

@@ -1,6 +1,13 @@
 export type { KubeApiFake, KubeApiFakeOptions, RecordedRequest } from './fake.ts';
-export { BOOKMARK_INTERVAL_MS, KUBELET_START_DELAY_MS, startKubeApiFake, WATCH_MAX_SECONDS } from './fake.ts';
+export {
+  BOOKMARK_INTERVAL_MS,
+  DEFAULT_GRACE_SECONDS,
+  KUBELET_START_DELAY_MS,
+  startKubeApiFake,
+  WATCH_MAX_SECONDS,
+} from './fake.ts';
 export { renderKubeconfig } from './kubeconfig.ts';
+export { readManifests } from './manifests.ts';
 export type { PodManifestOptions } from './pods.ts';
 export {
   APP_LABEL,
@@ -11,6 +18,8 @@ export {
   ROLE_LABEL,
   withReadiness,
 } from './pods.ts';
+export type { PolicyRule } from './rbac.ts';
+export { ADMIN_USER, serviceAccountUser } from './rbac.ts';
 export type { SimPodLike } from './sim-pods.ts';
 export { registerSimPods } from './sim-pods.ts';
 export type { StatusObject } from './status.ts';

@@ -4,13 +4,15 @@ export interface KubeconfigParams {
   server: string;
   token: string;
   namespace: string;
+  /** PEM CA of an https server (certificate-authority-data); without it TLS verification is skipped. */
+  caCert?: string;
   /** Context, cluster and user name. */
   name?: string;
 }
 
 /**
- * A kubeconfig (YAML) for a plain-HTTP server and a bearer-token user, readable by kubectl and
- * client-node. kubectl sends no token over http; client-node does.
+ * A kubeconfig (YAML) for a bearer-token user, readable by kubectl and client-node. The fake serves
+ * https, since kubectl sends no token to a plain-http server.
  */
 export function renderKubeconfig(p: KubeconfigParams): string {
   const name = p.name ?? 'pdrouter-fake';
@@ -22,8 +24,9 @@ export function renderKubeconfig(p: KubeconfigParams): string {
     `- name: ${q(name)}`,
     '  cluster:',
     `    server: ${q(p.server)}`,
-    // @kubernetes/client-node refuses plain http unless TLS verification is explicitly off.
-    '    insecure-skip-tls-verify: true',
+    p.caCert === undefined
+      ? '    insecure-skip-tls-verify: true'
+      : `    certificate-authority-data: ${Buffer.from(p.caCert).toString('base64')}`,
     'users:',
     `- name: ${q(name)}`,
     '  user:',

@@ -117,6 +117,8 @@ function readinessConditions(ready: boolean, now: string, existing: unknown): Js
 /** What a kubelet does to a freshly scheduled pod: Running, Ready, an IP. Used for pods created without status. */
 export function startedByKubelet(pod: KubeObject, podIP: string): KubeObject {
   const next = structuredClone(pod);
+  // The scheduler binds it to a node first (graceful deletion applies to scheduled pods only).
+  next.spec = { ...next.spec, nodeName: next.spec?.nodeName ?? 'fake-node' };
   const base = runningStatus('Running', true, podIP);
   next.status = { ...base, ...next.status, phase: 'Running', podIP, podIPs: [{ ip: podIP }] };
   next.status.conditions = base.conditions;

@@ -13,6 +13,11 @@ export interface ResourceType {
   statusSubresource: boolean;
   /** Fields usable in fieldSelector (metadata.name and metadata.namespace are always supported). */
   fieldSelectors: string[];
+  /**
+   * An update (PUT) without metadata.resourceVersion is accepted (the type's strategy allows unconditional
+   * updates: pods); false: refused with 422, as for leases.
+   */
+  unconditionalUpdate: boolean;
 }
 
 export const PODS: ResourceType = {
@@ -24,6 +29,7 @@ export const PODS: ResourceType = {
   shortNames: ['po'],
   categories: ['all'],
   statusSubresource: true,
+  unconditionalUpdate: true,
   fieldSelectors: [
     'metadata.name',
     'metadata.namespace',
@@ -47,6 +53,7 @@ export const LEASES: ResourceType = {
   shortNames: [],
   categories: [],
   statusSubresource: false,
+  unconditionalUpdate: false,
   fieldSelectors: ['metadata.name', 'metadata.namespace'],
 };
 

@@ -7,6 +7,7 @@
 export type StatusReason =
   | 'BadRequest'
   | 'Unauthorized'
+  | 'Forbidden'
   | 'NotFound'
   | 'AlreadyExists'
   | 'Conflict'
@@ -18,10 +19,17 @@ export type StatusReason =
   | 'UnsupportedMediaType'
   | 'InternalError';
 
+export interface StatusCause {
+  reason: string;
+  message: string;
+  field: string;
+}
+
 export interface StatusDetails {
   name?: string;
   group?: string;
   kind?: string;
+  causes?: StatusCause[];
 }
 
 export interface StatusObject {
@@ -100,6 +108,26 @@ export function badRequest(message: string): KubeApiError {
 
 export function invalid(kind: string, name: string, message: string): KubeApiError {
   return new KubeApiError(422, 'Invalid', `${kind} "${name}" is invalid: ${message}`, { name, kind });
+}
+
+/**
+ * 422 for field errors, as the server words it: `Lease.coordination.k8s.io "x" is invalid: <field>: <message>`
+ * (several errors in brackets, comma-separated), with one cause per field.
+ */
+export function invalidFields(
+  resource: { kind: string; group: string },
+  name: string,
+  errors: readonly { field: string; reason: string; message: string }[],
+): KubeApiError {
+  const qualifiedKind = resource.group ? `${resource.kind}.${resource.group}` : resource.kind;
+  const parts = errors.map((e) => `${e.field}: ${e.message}`);
+  const summary = parts.length === 1 ? parts[0] : `[${parts.join(', ')}]`;
+  return new KubeApiError(422, 'Invalid', `${qualifiedKind} "${name}" is invalid: ${summary}`, {
+    name,
+    group: resource.group || undefined,
+    kind: resource.kind,
+    causes: errors.map((e) => ({ reason: e.reason, message: e.message, field: e.field })),
+  });
 }
 
 /** What the real server says when asked for history it has compacted away. */

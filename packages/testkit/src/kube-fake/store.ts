@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { apiVersionOf, type ResourceType, resourceKey } from './resources.ts';
 import { alreadyExists, conflict, expired, invalid, notFound } from './status.ts';
 import type { KubeObject, WatchEventType } from './types.ts';
+import { resourceVersionRequired, validateObject } from './validation.ts';
 
 /**
  * The fake's etcd: objects of every resource type, one cluster-wide resourceVersion counter that
@@ -39,6 +40,12 @@ export class ObjectStore {
   readonly #objects = new Map<string, Map<string, KubeObject>>();
   #history: StoreEvent[] = [];
   readonly #listeners = new Set<StoreListener>();
+  readonly #historyLimit: number;
+
+  /** `historyLimit`: changes kept for watches to replay (the watch cache's window); older ones are compacted. */
+  constructor(historyLimit: number = HISTORY_LIMIT_EVENTS) {
+    this.#historyLimit = historyLimit;
+  }
 
   get resourceVersion(): number {
     return this.#rv;
@@ -61,13 +68,27 @@ export class ObjectStore {
 
   /** Objects sorted by namespace then name (the real server's order); namespace undefined = all. */
   list(resource: ResourceType, namespace?: string): KubeObject[] {
-    const all = [...this.#bucket(resource).values()].filter(
-      (o) => namespace === undefined || o.metadata.namespace === namespace,
-    );
-    all.sort((a, b) =>
-      objectKey(a.metadata.namespace, a.metadata.name).localeCompare(objectKey(b.metadata.namespace, b.metadata.name)),
-    );
-    return all.map((o) => structuredClone(o));
+    return sortedClones([...this.#bucket(resource).values()], namespace);
+  }
+
+  /**
+   * The objects as they were at resourceVersion `rv` (what etcd serves for a paginated list's later
+   * pages): the current state with the changes after `rv` undone. 410 Expired once they were compacted.
+   */
+  listAt(resource: ResourceType, rv: number, namespace?: string): KubeObject[] {
+    if (rv >= this.#rv) return this.list(resource, namespace);
+    if (rv < this.#oldestRv) throw expired(rv, this.#oldestRv);
+    const state = new Map(this.#bucket(resource));
+    const key = resourceKey(resource);
+    for (let i = this.#history.length - 1; i >= 0; i--) {
+      const e = this.#history[i];
+      if (e === undefined || e.rv <= rv) break;
+      if (resourceKey(e.resource) !== key) continue;
+      const k = objectKey(e.object.metadata.namespace, e.object.metadata.name);
+      if (e.type === 'ADDED' || e.previous === undefined) state.delete(k);
+      else state.set(k, e.previous);
+    }
+    return sortedClones([...state.values()], namespace);
   }
 
   create(resource: ResourceType, namespace: string, input: KubeObject): KubeObject {
@@ -99,6 +120,7 @@ export class ObjectStore {
     // A new pod is Pending until a kubelet reports otherwise (the real server's create strategy).
     if (resource.statusSubresource && typeof obj.status?.phase !== 'string')
       obj.status = { ...obj.status, phase: 'Pending' };
+    validateObject(resource, obj);
     bucket.set(key, obj);
     this.#emit({ rv, type: 'ADDED', resource, previous: undefined, object: obj });
     return structuredClone(obj);
@@ -106,8 +128,9 @@ export class ObjectStore {
 
   /**
    * Replaces an object. A non-empty metadata.resourceVersion in `input` must equal the stored one
-   * (optimistic concurrency, 409 Conflict otherwise); an empty one updates unconditionally, as the
-   * real server allows for pods and leases. Writing identical content is a no-op (no new version).
+   * (optimistic concurrency, 409 Conflict otherwise); an empty one updates unconditionally where the
+   * type allows it (pods) and is 422 where it does not (leases), as on the real server. Writing identical
+   * content is a no-op (no new version).
    */
   update(
     resource: ResourceType,
@@ -124,6 +147,7 @@ export class ObjectStore {
     if (inputMeta.name !== undefined && inputMeta.name !== name) {
       throw invalid(resource.kind, name, `metadata.name: Invalid value: "${inputMeta.name}": field is immutable`);
     }
+    if (!inputMeta.resourceVersion && !resource.unconditionalUpdate) resourceVersionRequired(resource, name);
     if (inputMeta.resourceVersion && inputMeta.resourceVersion !== current.metadata.resourceVersion) {
       throw conflict(resource.plural, resource.group, name);
     }
@@ -151,6 +175,7 @@ export class ObjectStore {
       for (const [k, v] of Object.entries(next.metadata)) if (v === undefined) delete next.metadata[k];
       if (resource.statusSubresource) next.status = structuredClone(current.status);
     }
+    validateObject(resource, next, current);
     return this.#replace(resource, key, current, next);
   }
 
@@ -229,8 +254,8 @@ export class ObjectStore {
 
   #emit(event: StoreEvent): void {
     this.#history.push(event);
-    if (this.#history.length > HISTORY_LIMIT_EVENTS) {
-      const dropped = this.#history.splice(0, this.#history.length - HISTORY_LIMIT_EVENTS);
+    if (this.#history.length > this.#historyLimit) {
+      const dropped = this.#history.splice(0, this.#history.length - this.#historyLimit);
       this.#oldestRv = dropped.at(-1)?.rv ?? this.#oldestRv;
     }
     for (const listener of [...this.#listeners]) listener(event);
@@ -247,7 +272,16 @@ export class ObjectStore {
   }
 }
 
-function objectKey(namespace: string | undefined, name: string | undefined): string {
+function sortedClones(objects: KubeObject[], namespace: string | undefined): KubeObject[] {
+  const all = objects.filter((o) => namespace === undefined || o.metadata.namespace === namespace);
+  all.sort((a, b) =>
+    objectKey(a.metadata.namespace, a.metadata.name).localeCompare(objectKey(b.metadata.namespace, b.metadata.name)),
+  );
+  return all.map((o) => structuredClone(o));
+}
+
+/** The sort and continue key of an object: `namespace/name`. */
+export function objectKey(namespace: string | undefined, name: string | undefined): string {
   return `${namespace ?? ''}/${name ?? ''}`;
 }
 
