@@ -1,8 +1,9 @@
 // The seed overlay's wiring, run for real: the rendered discovery and proxy arguments, the generated NATS
 // credentials, and pods carrying the overlay's vLLM pod labels and annotations (served by simulated
 // engines, registered in the Kubernetes API fake). Only addresses change: 127.0.0.1, random ports, the
-// fake's kubeconfig. Passing means the selectors find the pods, discovery may publish, the proxies may
-// read, and a request goes through.
+// fake's kubeconfig. Passing means the selectors find the pods, discovery's rendered Role lets it do its job
+// (the fake enforces the overlay's Role and RoleBinding for the discovery ServiceAccount's token), discovery
+// may publish, the proxies may read, and a request goes through.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -11,6 +12,7 @@ import {
   type NatsServer,
   podManifest,
   type SpawnedProcess,
+  serviceAccountUser,
   spawnProcess,
   startKubeApiFake,
   startNatsServer,
@@ -52,8 +54,9 @@ describe('overlays/seed end to end (API fake, nats-server, discovery, proxy, sim
       prefill: find<Workload>(objects, 'Deployment', 'vllm-llama31-prefill'),
       decode: find<Workload>(objects, 'Deployment', 'vllm-llama31-decode'),
     };
-    const discoveryArgs =
-      containerNamed(find<Workload>(objects, 'Deployment', 'pdrouter-discovery'), 'discovery').args ?? [];
+    const discoveryDeployment = find<Workload>(objects, 'Deployment', 'pdrouter-discovery');
+    const discoveryArgs = containerNamed(discoveryDeployment, 'discovery').args ?? [];
+    const discoveryAccount = discoveryDeployment.spec.template.spec.serviceAccountName ?? 'default';
     const proxyArgs = containerNamed(find<Workload>(objects, 'Deployment', 'pdrouter-proxy'), 'proxy').args ?? [];
     const portAnnotation = argValue(discoveryArgs, 'port-annotation') ?? 'vllm.ai/port';
 
@@ -65,7 +68,7 @@ describe('overlays/seed end to end (API fake, nats-server, discovery, proxy, sim
     nats = await startNatsServer({ jetstream: false, extraArgs: ['-c', join(dir, 'nats.conf'), '-m', '0'] });
 
     fleet = await startSimFleet({ prefill: vllm.prefill.spec.replicas ?? 0, decode: vllm.decode.spec.replicas ?? 0 });
-    fake = await startKubeApiFake({ namespace: NAMESPACE, kubelet: false });
+    fake = await startKubeApiFake({ namespace: NAMESPACE, kubelet: false, rbac: objects });
     for (const role of ['prefill', 'decode'] as const) {
       const template = vllm[role].spec.template.metadata;
       for (const [i, sim] of fleet[role].entries()) {
@@ -106,7 +109,7 @@ describe('overlays/seed end to end (API fake, nats-server, discovery, proxy, sim
           'nats-creds': join(dir, 'discovery.creds'),
           'http-host': '127.0.0.1',
           'http-port': '0',
-          kubeconfig: fake.kubeconfigPath,
+          kubeconfig: fake.kubeconfigFor(serviceAccountUser(NAMESPACE, discoveryAccount)),
         }),
       ],
       {

@@ -12,6 +12,7 @@ import {
   startKubeApiFake,
   startNatsServer,
 } from '@pdrouter/testkit';
+import { discoveryKubeconfig, discoveryRbac } from './deploy-rbac.ts';
 
 export const REPO_ROOT = join(import.meta.dirname, '../../..');
 const DISCOVERY_MAIN = join(REPO_ROOT, 'apps/discovery/src/main.ts');
@@ -122,7 +123,9 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     const ports = options.ports;
     const nats = await startNatsServer(ports ? { port: ports.natsPort } : {});
     started.push(nats);
-    const api = await startKubeApiFake(ports ? { port: ports.apiPort } : {});
+    // deploy/'s Role is the discovery replicas' whole permission; graceful deletion is on (the fake's default).
+    const api = await startKubeApiFake({ ...(ports ? { port: ports.apiPort } : {}), rbac: discoveryRbac() });
+    const discoveryConfig = discoveryKubeconfig(api);
     started.push(api);
     const spare = options.sparePerRole ?? 0;
     const node = process.execPath;
@@ -187,7 +190,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
         [
           DISCOVERY_MAIN,
           '--kubeconfig',
-          api.kubeconfigPath,
+          discoveryConfig,
           '--namespace',
           namespace,
           '--prefill-selector',

@@ -21,6 +21,7 @@ export interface DiscoveryConfig {
   readonly watchBackoffMinMs: number;
   readonly watchBackoffMaxMs: number;
   readonly watchTimeoutSecs: number;
+  readonly listPageSize: number;
   readonly leaseName: string;
   readonly leaseNamespace: string;
   readonly leaseDurationMs: number;
@@ -90,6 +91,7 @@ export function parseDiscoveryArgs(argv: readonly string[], env: NodeJS.ProcessE
     watchBackoffMinMs: backoffMin,
     watchBackoffMaxMs: backoffMax,
     watchTimeoutSecs: v['watch-timeout-secs'],
+    listPageSize: v['list-page-size'],
     leaseName: v['lease-name'],
     leaseNamespace: v['lease-namespace'] ?? namespace,
     leaseDurationMs: Math.round(v['lease-duration-secs'] * 1000),

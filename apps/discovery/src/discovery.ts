@@ -181,6 +181,7 @@ export function createDiscovery(config: DiscoveryConfig, deps: DiscoveryDeps): D
         namespace: config.namespace,
         labelSelector: selector,
         watchTimeoutSecs: config.watchTimeoutSecs,
+        listPageSize: config.listPageSize,
         onChange: () => debouncer.trigger(),
         backoff: {
           initialMs: config.watchBackoffMinMs,

@@ -77,9 +77,19 @@ export const DISCOVERY_FLAGS = [
   {
     name: 'watch-timeout-secs',
     type: 'int',
-    default: 300,
+    default: 20,
     min: 1,
-    help: 'Server-side duration of one watch request; the watch is then resumed from the last resourceVersion.',
+    max: 25,
+    help:
+      'Server-side duration of one watch request; the API server sends a bookmark just before it ends the watch, and the watch resumes from that resourceVersion. ' +
+      'At most 25: the Kubernetes client aborts a watch that sent nothing for 30 s, and the server bookmarks a quiet watch only about once a minute otherwise, so a longer watch on a quiet selector would be cut without a fresh resourceVersion (and relist after compaction).',
+  },
+  {
+    name: 'list-page-size',
+    type: 'int',
+    default: 500,
+    min: 1,
+    help: 'Pods per page when listing (`limit`/`continue`, as client-go lists); a page token that expired mid-list restarts the list in one request.',
   },
   // --- leader election ---
   {

@@ -19,7 +19,7 @@ export {
 } from './discovery.ts';
 export { DISCOVERY_FLAGS } from './flags.ts';
 export { createHttpServer, type HealthSource, listenHttp } from './http-server.ts';
-export { type LeaseClient, leaseClient, loadDefaultKubeConfig, loadKubeConfig } from './kube-client.ts';
+export { type LeaseClient, leaseClient, loadDefaultKubeConfig, loadKubeConfig, statusCodeOf } from './kube-client.ts';
 export {
   LEASE_RENEW_DEADLINE_FRACTION,
   LEASE_RENEW_FRACTION,
@@ -30,11 +30,11 @@ export {
 export { createLogger, errorMessage, type Logger } from './logger.ts';
 export { exclusionReason, type MembershipOptions, membersOf, parsePort, podToMember } from './membership.ts';
 export { createDiscoveryMetrics, type DiscoveryMetrics } from './metrics.ts';
+export { listPodsPaged } from './paged-list.ts';
 export {
   MIN_HEALTHY_WATCH_MS,
   PodInformer,
   type PodInformerOptions,
-  statusCodeOf,
   type WatchRestartReason,
 } from './pod-informer.ts';
 export {

@@ -40,3 +40,12 @@ export function leaseClient(kc: KubeConfig, namespace: string, name: string): Le
     replace: (lease) => api.replaceNamespacedLease({ name, namespace, body: lease }),
   };
 }
+
+/** The HTTP status of a client-node error (ApiException.code, or statusCode on a watch error). */
+export function statusCodeOf(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { statusCode?: unknown; code?: unknown };
+  if (typeof e.statusCode === 'number') return e.statusCode;
+  if (typeof e.code === 'number') return e.code;
+  return undefined;
+}

@@ -9,14 +9,20 @@ import {
 } from '@kubernetes/client-node';
 import { Backoff, type BackoffOptions } from '@pdrouter/core';
 import { type Clock, realClock } from './clock.ts';
+import { listPodsPaged } from './paged-list.ts';
 
 export interface PodInformerOptions {
   readonly kubeConfig: KubeConfig;
   /** undefined: every namespace (a cluster-wide list and watch; RBAC must allow it). */
   readonly namespace: string | undefined;
   readonly labelSelector: string;
-  /** Asks the API server to end each watch after this long; client-node then resumes it. */
+  /**
+   * Asks the API server to end each watch after this long; client-node then resumes it. Below client-node's
+   * 30 s inactivity abort, so a quiet watch ends on the server's bookmark rather than being cut without one.
+   */
   readonly watchTimeoutSecs: number;
+  /** Pods per page of a list (limit/continue). */
+  readonly listPageSize: number;
   /** Called after every change of the pod set (and after each list); the caller debounces. */
   readonly onChange: () => void;
   /** Restarts after an API error; multiplier and jitter included. */
@@ -63,10 +69,7 @@ export class PodInformer {
     const namespace = options.namespace;
     const labelSelector = options.labelSelector;
     const listFn = async () => {
-      const list =
-        namespace === undefined
-          ? await core.listPodForAllNamespaces({ labelSelector })
-          : await core.listNamespacedPod({ namespace, labelSelector });
+      const list = await listPodsPaged(core, namespace, labelSelector, options.listPageSize);
       this.#lists++;
       // The informer fills its cache from this list right after the promise resolves, in the same tick:
       // the next macrotask sees the whole list (also when it is empty, which fires no add event).
@@ -170,12 +173,4 @@ export class PodInformer {
       this.#failedDuringRestart = undefined;
     }
   }
-}
-
-export function statusCodeOf(err: unknown): number | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const e = err as { statusCode?: unknown; code?: unknown };
-  if (typeof e.statusCode === 'number') return e.statusCode;
-  if (typeof e.code === 'number') return e.code;
-  return undefined;
 }

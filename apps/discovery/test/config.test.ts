@@ -28,6 +28,8 @@ describe('parseDiscoveryArgs', () => {
       httpPort: 9090,
       watchBackoffMinMs: 1000,
       watchBackoffMaxMs: 30_000,
+      watchTimeoutSecs: 20,
+      listPageSize: 500,
       bucket: 'pdrouter-snapshots',
     });
     expect(Object.isFrozen(c)).toBe(true);
@@ -63,6 +65,14 @@ describe('parseDiscoveryArgs', () => {
   ])('rejects %j', (argv, message) => {
     expect(() => parseDiscoveryArgs(argv as string[], {})).toThrow(UsageError);
     expect(() => parseDiscoveryArgs(argv as string[], {})).toThrow(message);
+  });
+
+  it('keeps each watch shorter than client-node’s 30 s inactivity abort', () => {
+    // A longer server-side watch on a quiet selector is cut by the client before the server's bookmark,
+    // so it resumes from a stale resourceVersion (a relist once that was compacted).
+    expect(config([...base, '--watch-timeout-secs', '25']).watchTimeoutSecs).toBe(25);
+    expect(() => config([...base, '--watch-timeout-secs', '300'])).toThrow(UsageError);
+    expect(() => config([...base, '--watch-timeout-secs', '30'])).toThrow(/watch-timeout-secs/);
   });
 
   it('collects the NATS TLS files and requires cert and key together', () => {

@@ -4,17 +4,16 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { FakeClock, type KubeApiFake, StopWaiting, startKubeApiFake, waitUntil } from '@pdrouter/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DISCOVERY_LEASE, discoveryKubeconfig } from '../scripts/deploy-rbac.ts';
 import { LEASE_RENEW_DEADLINE_FRACTION, LeaderElector, leaseClient, loadKubeConfig } from '../src/index.ts';
 
 const LEASE_MS = 15_000;
 let fake: KubeApiFake;
-let kc: KubeConfig;
 let clock: FakeClock;
 const running = new Set<LeaderElector>();
 
 beforeAll(async () => {
   fake = await startKubeApiFake();
-  kc = loadKubeConfig(fake.kubeconfigPath);
 });
 afterEach(async () => {
   for (const e of [...running]) await stop(e, false);
@@ -30,8 +29,16 @@ interface LeaseSpec {
   leaseTransitions?: number;
 }
 
-function leaseSpec(name: string): LeaseSpec {
-  return (fake.getLease(name)?.spec ?? {}) as LeaseSpec;
+/**
+ * Each test elects in a namespace of its own, on the Lease deploy/'s Role names, as discovery's
+ * ServiceAccount with exactly that Role's permissions.
+ */
+function leaseSpec(namespace: string): LeaseSpec {
+  return (fake.getLease(DISCOVERY_LEASE, namespace)?.spec ?? {}) as LeaseSpec;
+}
+
+function kubeConfigIn(namespace: string): KubeConfig {
+  return loadKubeConfig(discoveryKubeconfig(fake, namespace));
 }
 
 interface Candidate {
@@ -42,13 +49,13 @@ interface Candidate {
   leading: () => boolean;
 }
 
-function candidate(leaseName: string, identity: string): Candidate {
+function candidate(namespace: string, identity: string): Candidate {
   const started: number[] = [];
   const stopped: number[] = [];
   let leading = false;
   const elector = new LeaderElector({
-    client: leaseClient(kc, fake.namespace, leaseName),
-    leaseName,
+    client: leaseClient(kubeConfigIn(namespace), namespace, DISCOVERY_LEASE),
+    leaseName: DISCOVERY_LEASE,
     identity,
     leaseDurationMs: LEASE_MS,
     clock,

@@ -1,7 +1,8 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import { type KubeApiFake, podManifest, startKubeApiFake, waitUntil } from '@pdrouter/testkit';
+import { type KubeApiFake, podManifest, serviceAccountUser, startKubeApiFake, waitUntil } from '@pdrouter/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadKubeConfig, membersOf, PodInformer } from '../src/index.ts';
+import { discoveryKubeconfig, discoveryRbac } from '../scripts/deploy-rbac.ts';
+import { loadKubeConfig, membersOf, PodInformer, statusCodeOf } from '../src/index.ts';
 
 const membership = {
   targetPort: 8000,
@@ -14,12 +15,12 @@ const informers: PodInformer[] = [];
 let podCounter = 0;
 
 beforeAll(async () => {
-  fake = await startKubeApiFake({ bookmarkIntervalMs: 200 });
-  kc = loadKubeConfig(fake.kubeconfigPath);
+  fake = await startKubeApiFake({ bookmarkIntervalMs: 200, rbac: discoveryRbac() });
+  kc = loadKubeConfig(discoveryKubeconfig(fake));
 });
 afterEach(async () => {
   for (const i of informers.splice(0)) await i.stop();
-  for (const pod of fake.listPods()) fake.deletePod(pod.metadata.name as string);
+  for (const pod of fake.listPods()) fake.deletePod(pod.metadata.name as string, pod.metadata.namespace);
 });
 afterAll(async () => {
   await fake?.close();
@@ -46,17 +47,25 @@ interface Watched {
 
 function watch(
   group: string,
-  options: { backoffMinMs?: number; backoffMaxMs?: number; random?: () => number } = {},
+  options: {
+    backoffMinMs?: number;
+    backoffMaxMs?: number;
+    random?: () => number;
+    listPageSize?: number;
+    watchTimeoutSecs?: number;
+    api?: { kc: KubeConfig; namespace: string };
+  } = {},
 ): Watched {
   const history: string[][] = [];
   const restarts: string[] = [];
   const delays: number[] = [];
   const names = () => membersOf(informer.pods(), membership).map((m) => m.name);
   const informer: PodInformer = new PodInformer({
-    kubeConfig: kc,
-    namespace: fake.namespace,
+    kubeConfig: options.api?.kc ?? kc,
+    namespace: options.api?.namespace ?? fake.namespace,
     labelSelector: `group=${group}`,
-    watchTimeoutSecs: 60,
+    watchTimeoutSecs: options.watchTimeoutSecs ?? 20,
+    listPageSize: options.listPageSize ?? 500,
     onChange: () => history.push(names()),
     backoff: {
       initialMs: options.backoffMinMs ?? 50,
@@ -143,6 +152,53 @@ describe('PodInformer against the Kubernetes API fake', () => {
     expect(w.informer.lists).toBe(1);
   });
 
+  it('lists in pages (limit/continue) and holds every pod of the pool', async () => {
+    const g = uniqueRole();
+    for (let i = 0; i < 5; i++) addPod(g, `pg-${i}`, 9600 + i);
+    const w = watch(g, { listPageSize: 2 });
+    await waitUntil(() => w.informer.synced && w.names().length === 5, { description: 'all five pods' });
+    const pages = fake
+      .requests()
+      .filter((r) => r.path.endsWith('/pods') && r.query.includes(`group%3D${g}`) && !/watch=true/.test(r.query));
+    expect(pages.map((r) => new URLSearchParams(r.query).get('limit'))).toEqual(['2', '2', '2']);
+    expect(pages.filter((r) => r.query.includes('continue='))).toHaveLength(2);
+  });
+
+  it('a quiet selector in a busy namespace: each watch ends on the server’s bookmark, so compaction forces no relist', async () => {
+    // The API server's own cadence (a bookmark about once a minute, and one as it ends a watch) and a
+    // short watch-cache window (20 changes: other pods' churn pushes any version out within half a
+    // second): a watch resumed from the last event's version would be 410 Gone and relist; one resumed
+    // from the closing bookmark is not.
+    const api = await startKubeApiFake({ rbac: discoveryRbac(), historyLimitEvents: 20 });
+    try {
+      const quiet = { kc: loadKubeConfig(discoveryKubeconfig(api)), namespace: api.namespace };
+      api.createPod(podManifest({ name: 'quiet-0', port: 9700, labels: { group: 'quiet' } }));
+      api.createPod(podManifest({ name: 'quiet-1', port: 9701, labels: { group: 'quiet' } }));
+      const w = watch('quiet', { watchTimeoutSecs: 1, api: quiet });
+      await waitUntil(() => w.names().length === 2, { description: 'the initial list' });
+      const synced = w.history.length;
+      let n = 0;
+      const churn = setInterval(() => {
+        api.createPod(podManifest({ name: `busy-${n}`, labels: { group: 'busy' } }));
+        if (n > 0) api.deletePod(`busy-${n - 1}`);
+        n++;
+      }, 50);
+      try {
+        await waitUntil(() => w.restarts.length >= 3, { timeoutMs: 15_000, description: 'three resumed watches' });
+      } finally {
+        clearInterval(churn);
+      }
+      expect(w.restarts.every((r) => r === 'closed')).toBe(true);
+      expect(w.informer.lists).toBe(1);
+      for (const names of w.history.slice(synced)) expect(names).toEqual(['quiet-0', 'quiet-1']);
+      api.createPod(podManifest({ name: 'quiet-2', port: 9702, labels: { group: 'quiet' } }));
+      await waitUntil(() => w.names().length === 3, { description: 'a pod added after the churn' });
+    } finally {
+      for (const i of informers.splice(0)) await i.stop();
+      await api.close();
+    }
+  });
+
   it('asks the server for bookmarks and its watch timeout, and resumes each watch from the last resourceVersion', async () => {
     const g = uniqueRole();
     addPod(g, 'b-0', 9500);
@@ -156,7 +212,7 @@ describe('PodInformer against the Kubernetes API fake', () => {
     await waitUntil(() => watchQueries().length >= 1, { description: 'the watch request' });
     const first = watchQueries()[0] as URLSearchParams;
     expect(first.get('allowWatchBookmarks')).toBe('true');
-    expect(first.get('timeoutSeconds')).toBe('60');
+    expect(first.get('timeoutSeconds')).toBe('20');
     expect(first.get('resourceVersion')).not.toBe('');
     addPod(g, 'b-1', 9501);
     await waitUntil(() => w.names().includes('b-1'), { description: 'the second pod' });
@@ -192,5 +248,37 @@ describe('PodInformer against the Kubernetes API fake', () => {
       timeoutMs: 15_000,
       description: 'recovery with the new state',
     });
+  });
+
+  it('needs every verb deploy/ grants: without `watch` in the Role it lists once, then reports 403 and retries', async () => {
+    const ns = 'no-watch';
+    const rbac = discoveryRbac().map((o) => {
+      const obj = structuredClone(o) as { kind?: string; rules?: { verbs: string[] }[] };
+      if (obj.kind === 'Role') for (const r of obj.rules ?? []) r.verbs = r.verbs.filter((v) => v !== 'watch');
+      return obj;
+    });
+    fake.loadRbac(rbac, ns);
+    const user = serviceAccountUser(ns, 'pdrouter-discovery');
+    fake.createPod(podManifest({ name: 'nw-0', namespace: ns, port: 9800, labels: { group: 'nw' } }));
+    const errors: unknown[] = [];
+    const informer = new PodInformer({
+      kubeConfig: loadKubeConfig(fake.kubeconfigFor(user, { namespace: ns })),
+      namespace: ns,
+      labelSelector: 'group=nw',
+      watchTimeoutSecs: 20,
+      listPageSize: 500,
+      onChange: () => {},
+      backoff: { initialMs: 20, maxMs: 50, multiplier: 2, jitterFactor: 0 },
+      onError: (err) => errors.push(err),
+    });
+    informers.push(informer);
+    informer.start();
+    await waitUntil(() => errors.length >= 2, { description: 'the forbidden watch to be reported' });
+    expect(informer.lists).toBe(1);
+    expect(errors.map((e) => statusCodeOf(e))).toContain(403);
+    const forbidden = fake
+      .requests()
+      .filter((r) => r.path === `/api/v1/namespaces/${ns}/pods` && /watch=true/.test(r.query));
+    expect(forbidden.length).toBeGreaterThanOrEqual(2);
   });
 });

@@ -261,9 +261,14 @@ describe('distributed mode: two discovery replicas, two proxies', () => {
       expect(listed).toContain('pod/decode-1');
 
       const gone = members.get('decode-1') as SimPod;
-      await kubectl.ok(['delete', 'pod', 'decode-1']);
+      // A graceful delete (the server's default 30 s): the pod leaves the rings as soon as it is Terminating,
+      // long before the object goes.
+      await kubectl.ok(['delete', 'pod', 'decode-1', '--wait=false']);
       members.delete('decode-1');
       await waitForRings(cluster, ringsFor(members.values()), { description: 'kubectl delete to converge' });
+      expect(cluster.api.getPod('decode-1')?.metadata.deletionTimestamp).toBeDefined();
+      await kubectl.ok(['delete', 'pod', 'decode-1', '--grace-period=0', '--force']);
+      expect(cluster.api.getPod('decode-1')).toBeUndefined();
 
       const manifest = join(dir, 'decode-1.yaml');
       writeFileSync(
