@@ -2,6 +2,7 @@
 // from DISCOVERY_FLAGS.
 
 import type { FlagSpec } from '@pdrouter/cli';
+import { DEFAULT_LIST_PAGE_SIZE, DEFAULT_WATCH_TIMEOUT_SECS, MAX_WATCH_TIMEOUT_SECS } from './pod-informer.ts';
 
 export const DISCOVERY_FLAGS = [
   // --- what to watch ---
@@ -77,9 +78,9 @@ export const DISCOVERY_FLAGS = [
   {
     name: 'watch-timeout-secs',
     type: 'int',
-    default: 20,
+    default: DEFAULT_WATCH_TIMEOUT_SECS,
     min: 1,
-    max: 25,
+    max: MAX_WATCH_TIMEOUT_SECS,
     help:
       'Server-side duration of one watch request; the API server sends a bookmark just before it ends the watch, and the watch resumes from that resourceVersion. ' +
       'At most 25: the Kubernetes client aborts a watch that sent nothing for 30 s, and the server bookmarks a quiet watch only about once a minute otherwise, so a longer watch on a quiet selector would be cut without a fresh resourceVersion (and relist after compaction).',
@@ -87,7 +88,7 @@ export const DISCOVERY_FLAGS = [
   {
     name: 'list-page-size',
     type: 'int',
-    default: 500,
+    default: DEFAULT_LIST_PAGE_SIZE,
     min: 1,
     help: 'Pods per page when listing (`limit`/`continue`, as client-go lists); a page token that expired mid-list restarts the list in one request.',
   },

@@ -32,6 +32,9 @@ export { exclusionReason, type MembershipOptions, membersOf, parsePort, podToMem
 export { createDiscoveryMetrics, type DiscoveryMetrics } from './metrics.ts';
 export { listPodsPaged } from './paged-list.ts';
 export {
+  DEFAULT_LIST_PAGE_SIZE,
+  DEFAULT_WATCH_TIMEOUT_SECS,
+  MAX_WATCH_TIMEOUT_SECS,
   MIN_HEALTHY_WATCH_MS,
   PodInformer,
   type PodInformerOptions,

@@ -33,6 +33,16 @@ export interface PodInformerOptions {
   readonly onError?: (err: unknown, nextDelayMs: number) => void;
 }
 
+/**
+ * Server-side watch duration: under client-node's 30 s inactivity abort (its Watch resets a 30 s timer on
+ * every chunk), so a quiet watch ends on the bookmark the API server sends just before the deadline and
+ * resumes from a fresh resourceVersion. The server's periodic bookmarks come only about once a minute.
+ */
+export const DEFAULT_WATCH_TIMEOUT_SECS = 20;
+export const MAX_WATCH_TIMEOUT_SECS = 25;
+/** Pods per list page, as client-go's reflector pages. */
+export const DEFAULT_LIST_PAGE_SIZE = 500;
+
 export type WatchRestartReason = 'closed' | 'expired' | 'error';
 
 /** A watch that failed sooner than this after (re)starting keeps growing the backoff; a longer one resets it. */

@@ -7,6 +7,8 @@
 import type { Member, Role, Snapshot } from '@pdrouter/core';
 import { parseSnapshot, ROLES } from '@pdrouter/core';
 import {
+  DEFAULT_LIST_PAGE_SIZE,
+  DEFAULT_WATCH_TIMEOUT_SECS,
   Debouncer,
   type KubeConfig,
   loadDefaultKubeConfig,
@@ -25,8 +27,11 @@ import { expandDataParallel, type SnapshotSource } from './snapshot-source.ts';
 export const KUBE_FIRST_SYNC_WAIT_MS = 10_000;
 /** Pod events arriving together (a rollout) become one snapshot. */
 export const KUBE_DEBOUNCE_MS = 50;
-/** The API server ends each watch after this long; client-node resumes it from the last resourceVersion. */
-export const KUBE_WATCH_TIMEOUT_SECS = 300;
+/**
+ * The API server ends each watch after this long (with a bookmark); client-node resumes it from there.
+ * Discovery's default: under client-node's 30 s inactivity abort.
+ */
+export const KUBE_WATCH_TIMEOUT_SECS = DEFAULT_WATCH_TIMEOUT_SECS;
 /** Backoff after an API error (doubling with jitter up to the max). vllm-router starts at 1 s, caps at 300 s. */
 export const KUBE_BACKOFF_MIN_MS = 500;
 export const KUBE_BACKOFF_MAX_MS = 30_000;
@@ -106,6 +111,7 @@ export function kubernetesSnapshotSource(options: KubernetesSourceOptions): Snap
             namespace: m.namespace,
             labelSelector,
             watchTimeoutSecs: KUBE_WATCH_TIMEOUT_SECS,
+            listPageSize: DEFAULT_LIST_PAGE_SIZE,
             onChange: () => {
               if ([...informers.values()].every((i) => i.synced)) {
                 // The first complete list is applied at once, so start() hands over a routable ring.
