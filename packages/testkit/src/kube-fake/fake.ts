@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serveDocument } from './documents.ts';
@@ -151,6 +151,7 @@ export async function startKubeApiFake(options: KubeApiFakeOptions = {}): Promis
   const workDir = mkdtempSync(join(tmpdir(), 'pdrouter-kube-'));
   let port = options.port ?? 0;
   let server: Server | undefined;
+  const sockets = new Set<Socket>();
 
   const later = (ms: number, fn: () => void) => {
     const t = setTimeout(() => {
@@ -247,6 +248,12 @@ export async function startKubeApiFake(options: KubeApiFakeOptions = {}): Promis
     // Watches are long-lived; the server ends them itself (timeoutSeconds / watchMaxSeconds).
     s.requestTimeout = 0;
     s.headersTimeout = 0;
+    // Every TCP connection, also those still in the TLS handshake (closeAllConnections only knows
+    // connections that reached HTTP), so going unreachable never waits on a half-open one.
+    s.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
     await new Promise<void>((resolve, reject) => {
       s.once('error', reject);
       s.listen(port, HOST, () => {
@@ -265,6 +272,8 @@ export async function startKubeApiFake(options: KubeApiFakeOptions = {}): Promis
     for (const w of [...watches]) w.destroy();
     const closed = new Promise<void>((resolve) => s.close(() => resolve()));
     s.closeAllConnections();
+    for (const socket of sockets) socket.destroy();
+    sockets.clear();
     await closed;
   };
 
