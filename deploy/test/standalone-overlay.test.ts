@@ -6,6 +6,7 @@ import {
   type KubeApiFake,
   podManifest,
   type SpawnedProcess,
+  serviceAccountUser,
   spawnProcess,
   startKubeApiFake,
   waitUntil,
@@ -103,7 +104,10 @@ describe(`${NAME} run against the Kubernetes API fake`, () => {
   beforeAll(async () => {
     const seed = await rendered('overlays/seed');
     fleet = await startSimFleet({ prefill: 2, decode: 2 });
-    fake = await startKubeApiFake({ namespace: NAMESPACE, kubelet: false });
+    // The overlay's Role and RoleBinding are enforced: the proxy runs as its ServiceAccount.
+    const standalone = await rendered(NAME);
+    const account = find<Workload>(standalone, 'Deployment', PROXY).spec.template.spec.serviceAccountName ?? 'default';
+    fake = await startKubeApiFake({ namespace: NAMESPACE, kubelet: false, rbac: standalone });
     for (const role of ['prefill', 'decode'] as const) {
       const template = find<Workload>(seed, 'Deployment', `vllm-llama31-${role}`).spec.template.metadata;
       for (const [i, sim] of fleet[role].entries()) {
@@ -129,7 +133,7 @@ describe(`${NAME} run against the Kubernetes API fake`, () => {
     proxy = await spawnProcess(process.execPath, ['apps/proxy/src/main.ts', ...args], {
       cwd: `${import.meta.dirname}/../..`,
       name: 'proxy',
-      env: { PATH: process.env.PATH ?? '', KUBECONFIG: fake.kubeconfigPath },
+      env: { PATH: process.env.PATH ?? '', KUBECONFIG: fake.kubeconfigFor(serviceAccountUser(NAMESPACE, account)) },
       readyLine: (l) => l.includes('"msg":"listening"'),
     });
     url = (JSON.parse(proxy.lines.find((l) => l.includes('"msg":"listening"')) as string) as { url: string }).url;
