@@ -72,6 +72,11 @@ const SCENARIOS: Record<string, Scenario> = {
     help: 'every routing variant x fleet workload (multi-turn, one system prompt, random, heterogeneous, bursty), 1 and 2 proxies in distributed mode: hit rate / ideal, spread, TTFT, TPOT, tok/s, replica agreement (flags: --workloads multi-turn,random --variants hash-vllm,cache-aware --probes N)',
     run: async (ctx) => (await import('./scenarios/fleet.ts')).runFleetScenario(ctx),
   },
+  'decision-cost': {
+    flags: [],
+    help: "the routing decision's own cost per request (hash key, prefix blocks, pick, index update) per policy at 16 and 1,000 pods, in-process (also part of fleet)",
+    run: async (ctx) => (await import('./scenarios/decision-cost.ts')).runDecisionCostScenario(ctx),
+  },
   admission: {
     flags: [count('prompts', 'Prompts sent.'), count('rate', 'Requests per second (Poisson arrivals).')],
     help: 'overload (Poisson arrivals above capacity) on 2P+2D small-batch sims: goodput (TTFT SLO) with and without --max-concurrent-requests (flags: --prompts N --rate N)',

@@ -7,6 +7,7 @@ import { type LocalCluster, type ProxyReplica, startLocalCluster } from '@pdrout
 import { waitUntil } from '@pdrouter/testkit';
 import { SIM_FLAGS } from '@pdrouter/vllm-sim';
 import { type Agreement, agreementProbes, measureAgreement } from '../fleet/agreement.ts';
+import { measureDecisionCost } from '../fleet/decision-cost.ts';
 import { type IdealHits, idealPrefixHits } from '../fleet/ideal.ts';
 import { countersSince, podCounters, resetPods, roleSummary } from '../fleet/pods.ts';
 import { type FleetRow, fleetMarkdown, type WorkloadRun } from '../fleet/report.ts';
@@ -31,6 +32,7 @@ const QUICK_PROBES = 16;
 /** Deadline for fresh proxies to route on the whole fleet (snapshot from NATS, rings built). */
 const RINGS_TIMEOUT_MS = 30_000;
 const REPLICA_COUNTS = [1, 2] as const;
+const QUICK_VARIANT_IDS: readonly string[] = ['hash-vllm', 'cache-aware', 'load-aware'];
 
 /** Why a workload cannot run on this revision (undefined: it can). */
 function workloadMissing(w: Workload): string | undefined {
@@ -130,7 +132,10 @@ export async function runFleetScenario(ctx: ScenarioContext): Promise<void> {
   const machine = machineInfo();
   const started = Date.now();
   const workloads = pick(fleetWorkloads(ctx.quick), (w) => w.name, ctx.list('workloads'), 'workloads');
-  const variants = pick(FLEET_VARIANTS, (v) => v.id, ctx.list('variants'), 'variants');
+  // --quick: the baseline and the two scoring policies only, on smaller workloads (about 4 minutes).
+  const defaultVariants = ctx.quick ? FLEET_VARIANTS.filter((v) => QUICK_VARIANT_IDS.includes(v.id)) : FLEET_VARIANTS;
+  const wanted = ctx.list('variants');
+  const variants = wanted === undefined ? defaultVariants : pick(FLEET_VARIANTS, (v) => v.id, wanted, 'variants');
   const probeCount = ctx.int('probes') ?? (ctx.quick ? QUICK_PROBES : PROBES);
   const runs: WorkloadRun[] = [];
   const missingVariants = variants.filter((v) => !policyImplemented(v.policy));
@@ -180,6 +185,9 @@ export async function runFleetScenario(ctx: ScenarioContext): Promise<void> {
     runs.push({ workload: w, ideal, prompt_tokens: totalPromptTokens(requests), rows });
   }
 
+  // In-process and CPU-bound: measured after the fleet has stopped, so it does not compete with the pods.
+  ctx.log('timing the routing decision per policy at 16 and 1,000 pods');
+  const decisionCost = measureDecisionCost(ctx.quick);
   const json = {
     scenario: 'fleet',
     quick: ctx.quick,
@@ -196,6 +204,7 @@ export async function runFleetScenario(ctx: ScenarioContext): Promise<void> {
     },
     variants_not_implemented: missingVariants.map((v) => v.name),
     workloads: runs,
+    decision_cost: decisionCost,
   };
   const files = await writeResults(ctx.name, json, fleetMarkdown(json, ctx.quick));
   ctx.log(`wrote ${files.join(', ')} in ${json.wall_s} s`);
