@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { Kvm } from '@nats-io/kv';
 import { connect, credsAuthenticator } from '@nats-io/transport-node';
-import { type NatsSnapshotLocation, parseNatsSnapshotUrl } from '@pdrouter/nats-snapshots';
+import { inboxPrefixOfCreds, type NatsSnapshotLocation, parseNatsSnapshotUrl } from '@pdrouter/nats-snapshots';
 
 /** Deadline for connecting and reading, end to end. */
 export const NATS_READ_TIMEOUT_MS = 10_000;
@@ -42,6 +42,8 @@ export async function readNatsSnapshot(
       timeout: timeoutMs,
       reconnect: false,
       ...(creds === undefined ? {} : { authenticator: credsAuthenticator(creds) }),
+      // Replies come to the inbox prefix the credential may subscribe to (see gen-nats-auth).
+      ...(creds === undefined ? {} : withInboxPrefix(inboxPrefixOfCreds(creds))),
     });
   } catch (err) {
     throw new Error(`${source}: cannot connect to NATS at ${where.natsUrl}: ${(err as Error).message}`);
@@ -69,4 +71,8 @@ export async function readNatsSnapshot(
     clearTimeout(timer);
     await nc.close().catch(() => {});
   }
+}
+
+function withInboxPrefix(prefix: string | undefined): { inboxPrefix?: string } {
+  return prefix === undefined ? {} : { inboxPrefix: prefix };
 }

@@ -9,10 +9,17 @@ export interface SubjectPermissions {
   readonly sub: { readonly allow: readonly string[] };
 }
 
-const INBOX = '_INBOX.>';
+/**
+ * Each user's reply inboxes (and its ordered consumers' deliver subjects) live below a prefix of its own,
+ * and it may subscribe there only: no user can read another's request replies or consumer deliveries.
+ * The clients take the prefix from their credential (@pdrouter/nats-snapshots inboxPrefixOfCreds).
+ */
+export function inboxPrefixOf(user: string): string {
+  return `_INBOX_${user}`;
+}
 
 /** discovery: creates/updates the bucket and writes the pool's key. */
-export function publisherPermissions(bucket: string): SubjectPermissions {
+export function publisherPermissions(bucket: string, user = 'discovery'): SubjectPermissions {
   const stream = `KV_${bucket}`;
   return {
     pub: {
@@ -27,12 +34,21 @@ export function publisherPermissions(bucket: string): SubjectPermissions {
         `$KV.${bucket}.>`,
       ],
     },
-    sub: { allow: [INBOX] },
+    sub: { allow: [`${inboxPrefixOf(user)}.>`] },
   };
 }
 
-/** proxies and pdrouterctl: read and watch only; no write to $KV.>, no stream management. */
-export function readerPermissions(bucket: string): SubjectPermissions {
+/**
+ * proxies and pdrouterctl: read and watch only; no write to $KV.>, no stream management. A watch is an
+ * ordered consumer that nats.js creates through the named-create API with the watched key as its filter
+ * (`CONSUMER.CREATE.<stream>.<random name>.$KV.<bucket>.<key>`), delivering to the user's own inbox
+ * prefix; that is the only consumer subject allowed. Refused: consumers on any other stream or without a
+ * filter in this bucket, the legacy ephemeral and durable create subjects, consumer info, names and list
+ * (so no reader learns another's consumer or deliver subject), and delete (a reset ordered consumer's
+ * predecessor is left to its inactivity threshold). What subjects cannot tell apart: a durable_name in the
+ * body of a named create; see docs/security.md.
+ */
+export function readerPermissions(bucket: string, user = 'proxy'): SubjectPermissions {
   const stream = `KV_${bucket}`;
   return {
     pub: {
@@ -42,14 +58,11 @@ export function readerPermissions(bucket: string): SubjectPermissions {
         `$JS.API.STREAM.MSG.GET.${stream}`,
         `$JS.API.DIRECT.GET.${stream}`,
         `$JS.API.DIRECT.GET.${stream}.>`,
-        `$JS.API.CONSUMER.CREATE.${stream}`,
-        `$JS.API.CONSUMER.CREATE.${stream}.>`,
-        `$JS.API.CONSUMER.INFO.${stream}.>`,
-        // No CONSUMER.DELETE: a watch's ordered consumer is ephemeral and goes away with its subscription,
-        // so a reader never needs to delete one, and must not be able to delete another reader's.
+        `$JS.API.CONSUMER.CREATE.${stream}.*.$KV.${bucket}.>`,
+        // Flow-control replies of the ordered consumer's push deliveries.
         `$JS.FC.${stream}.>`,
       ],
     },
-    sub: { allow: [INBOX] },
+    sub: { allow: [`${inboxPrefixOf(user)}.>`] },
   };
 }

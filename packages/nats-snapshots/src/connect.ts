@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { inboxPrefixOfCreds } from './inbox-prefix.ts';
 
 /** Pause between reconnect attempts; the client retries forever so a NATS outage never ends the process. */
 export const NATS_RECONNECT_WAIT_MS = 500;
@@ -35,6 +36,7 @@ export async function connectNats(options: ConnectNatsOptions): Promise<NatsConn
     .filter((s) => s !== '');
   if (servers.length === 0) throw new Error('NATS URL is empty');
   let authenticator: ReturnType<typeof credsAuthenticator> | undefined;
+  let inboxPrefix: string | undefined;
   if (options.credsFile !== undefined) {
     let creds: Uint8Array;
     try {
@@ -43,6 +45,8 @@ export async function connectNats(options: ConnectNatsOptions): Promise<NatsConn
       throw new Error(`cannot read NATS credentials file ${options.credsFile}: ${(err as Error).message}`);
     }
     authenticator = credsAuthenticator(creds);
+    // Replies and watch deliveries go where this user may subscribe (its own prefix, not `_INBOX.>`).
+    inboxPrefix = inboxPrefixOfCreds(creds);
   }
   try {
     return await connect({
@@ -56,6 +60,7 @@ export async function connectNats(options: ConnectNatsOptions): Promise<NatsConn
       timeout: NATS_CONNECT_TIMEOUT_MS,
       waitOnFirstConnect: options.waitOnFirstConnect ?? false,
       ...(authenticator === undefined ? {} : { authenticator }),
+      ...(inboxPrefix === undefined ? {} : { inboxPrefix }),
       ...(options.tls === undefined ? {} : { tls: { ...options.tls } }),
     });
   } catch (err) {

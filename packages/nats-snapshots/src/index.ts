@@ -19,6 +19,7 @@ export {
   NATS_RECONNECT_JITTER_MS,
   NATS_RECONNECT_WAIT_MS,
 } from './connect.ts';
+export { DEFAULT_INBOX_PREFIX, inboxPrefixOfCreds } from './inbox-prefix.ts';
 export { type NatsSnapshotLocation, parseNatsSnapshotUrl } from './snapshot-url.ts';
 export {
   type SnapshotWatch,

@@ -1,0 +1,144 @@
+// Least privilege of the proxy's NATS credential against a real nats-server with the generated auth: a
+// proxy subscribes only below its own inbox prefix (so it reads no other user's replies or consumer
+// deliveries), may create only filtered consumers on the snapshot stream through the API nats.js's ordered
+// consumers use, and can neither delete, inspect nor list consumers, nor create them elsewhere. A proxy's
+// watch still works with exactly these permissions (and the seed e2e runs a real proxy with them).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { snapshotFromUrls } from '@pdrouter/core';
+import {
+  connectNats,
+  inboxPrefixOfCreds,
+  openSnapshotBucket,
+  publishSnapshot,
+  readSnapshot,
+  watchSnapshots,
+} from '@pdrouter/nats-snapshots';
+import { type NatsServer, runCommand, startNatsServer, waitUntil, withDeadline } from '@pdrouter/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateNatsAuth, type NatsAuth } from '../src/nats-auth/generate.ts';
+
+const REFUSAL_DEADLINE_MS = 15_000;
+const REPO = join(import.meta.dirname, '..', '..');
+const STREAM = 'KV_pdrouter-snapshots';
+const KEY_SUBJECT = '$KV.pdrouter-snapshots.default';
+
+describe('the proxy credential: its own inbox, its own filtered consumers, nothing else', () => {
+  let dir: string;
+  let auth: NatsAuth;
+  let server: NatsServer;
+  const connections: NatsConnection[] = [];
+
+  const connectAs = async (user: 'discovery' | 'proxy'): Promise<NatsConnection> => {
+    const nc = await connectNats({ url: server.url, credsFile: join(dir, `${user}.creds`), name: `test-${user}` });
+    connections.push(nc);
+    return nc;
+  };
+  const refused = (p: Promise<unknown>, what: string) =>
+    expect(withDeadline(p, REFUSAL_DEADLINE_MS, what)).rejects.toThrow(/permissions violation/i);
+  /** A JetStream API request as a client of our own would send it (the subject is what is refused). */
+  const api = (nc: NatsConnection, subject: string, body: unknown = {}) =>
+    nc.request(subject, JSON.stringify(body), { timeout: REFUSAL_DEADLINE_MS });
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'pdrouter-nats-least-'));
+    auth = await generateNatsAuth({ storeDir: join(dir, 'store') });
+    writeFileSync(join(dir, 'nats.conf'), auth.serverConfig);
+    writeFileSync(join(dir, 'discovery.creds'), auth.discoveryCreds);
+    writeFileSync(join(dir, 'proxy.creds'), auth.proxyCreds);
+    server = await startNatsServer({ jetstream: false, extraArgs: ['-c', join(dir, 'nats.conf'), '-m', '0'] });
+    const kv = await openSnapshotBucket(await connectAs('discovery'));
+    await publishSnapshot(kv, {
+      ...snapshotFromUrls({ prefill: ['http://10.0.0.1:8000'], decode: ['http://10.0.0.2:8200'] }),
+      seq: 1,
+    });
+  });
+
+  afterAll(async () => {
+    for (const nc of connections) await nc.close().catch(() => undefined);
+    await server?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('gives each user an inbox prefix of its own, which the clients read from their credential', () => {
+    expect(inboxPrefixOfCreds(auth.proxyCreds)).toBe('_INBOX_proxy');
+    expect(inboxPrefixOfCreds(auth.discoveryCreds)).toBe('_INBOX_discovery');
+  });
+
+  it("cannot subscribe to another user's inboxes, the default inbox space, advisories or everything", async () => {
+    const proxy = await connectAs('proxy');
+    for (const subject of ['_INBOX.>', '_INBOX_discovery.>', '>', '$JS.EVENT.>', `${KEY_SUBJECT}`]) {
+      const sub = proxy.subscribe(subject);
+      const closed = await withDeadline(sub.closed, REFUSAL_DEADLINE_MS, `refused subscription to ${subject}`);
+      expect(String(closed)).toMatch(/permissions violation/i);
+    }
+    // Discovery's own requests still get their replies on its own prefix.
+    const reader = await openSnapshotBucket(await connectAs('discovery'));
+    expect((await readSnapshot(reader, 'default'))?.raw).toContain('10.0.0.1');
+  });
+
+  it('may not create consumers other than filtered ones on the snapshot stream, nor delete, inspect or list any', async () => {
+    const proxy = await connectAs('proxy');
+    const ephemeral = { stream_name: STREAM, config: { deliver_subject: '_INBOX_proxy.x', ack_policy: 'none' } };
+    await refused(api(proxy, `$JS.API.CONSUMER.CREATE.${STREAM}`, ephemeral), 'legacy ephemeral create');
+    await refused(
+      api(proxy, `$JS.API.CONSUMER.DURABLE.CREATE.${STREAM}.durable`, {
+        stream_name: STREAM,
+        config: { durable_name: 'durable', ack_policy: 'explicit' },
+      }),
+      'durable create',
+    );
+    await refused(api(proxy, `$JS.API.CONSUMER.CREATE.${STREAM}.whole-stream`, ephemeral), 'unfiltered create');
+    await refused(api(proxy, '$JS.API.CONSUMER.CREATE.KV_other.c.$KV.other.>', ephemeral), 'another stream');
+    await refused(api(proxy, `$JS.API.CONSUMER.NAMES.${STREAM}`), 'consumer names');
+    await refused(api(proxy, `$JS.API.CONSUMER.LIST.${STREAM}`), 'consumer list');
+    await refused(api(proxy, `$JS.API.CONSUMER.INFO.${STREAM}.someone-elses`), 'consumer info');
+    await refused(api(proxy, `$JS.API.CONSUMER.DELETE.${STREAM}.someone-elses`), 'consumer delete');
+    await refused(api(proxy, `$JS.API.STREAM.NAMES`), 'stream names');
+  });
+
+  it("watches the pool with exactly these permissions, and another proxy's refused calls do not disturb it", async () => {
+    const kv = await openSnapshotBucket(await connectAs('proxy'), { create: false });
+    const seen: string[] = [];
+    const errors: Error[] = [];
+    const watch = await watchSnapshots(kv, 'default', (raw) => seen.push(raw), { onError: (e) => errors.push(e) });
+    try {
+      await waitUntil(() => seen.length > 0 || undefined, { timeoutMs: 10_000, description: 'the first value' });
+      const other = await connectAs('proxy');
+      await refused(api(other, `$JS.API.CONSUMER.NAMES.${STREAM}`), 'names from another proxy');
+      const writer = await openSnapshotBucket(await connectAs('discovery'));
+      await publishSnapshot(writer, {
+        ...snapshotFromUrls({ prefill: ['http://10.0.0.3:8000'], decode: ['http://10.0.0.2:8200'] }),
+        seq: 2,
+      });
+      await waitUntil(() => seen.some((raw) => raw.includes('10.0.0.3')) || undefined, {
+        timeoutMs: 10_000,
+        description: 'the update through the watch',
+      });
+      expect(errors).toEqual([]);
+    } finally {
+      await watch.stop();
+    }
+  });
+
+  it('lets pdrouterctl read the pool with the proxy credential (its replies come to the proxy prefix)', async () => {
+    const ctl = await runCommand(
+      process.execPath,
+      [
+        'apps/ctl/src/main.ts',
+        'route',
+        '--snapshot',
+        `${server.url}/default`,
+        '--nats-creds',
+        join(dir, 'proxy.creds'),
+        '--key',
+        'k',
+      ],
+      { cwd: REPO },
+    );
+    expect(ctl.code, ctl.stderr).toBe(0);
+    expect(ctl.stdout).toMatch(/10\.0\.0\.[0-9]/);
+  });
+});
