@@ -1,10 +1,6 @@
 // The generated NATS auth against a real nats-server: discovery can create the bucket and publish, a
 // proxy can read and watch but not write, and a client without credentials is refused. The calls are the
 // ones the apps make (@pdrouter/nats-snapshots), so a permission the apps need and lack fails here.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { snapshotFromUrls } from '@pdrouter/core';
 import {
   connectNats,
@@ -13,46 +9,31 @@ import {
   readSnapshot,
   watchSnapshots,
 } from '@pdrouter/nats-snapshots';
-import { type NatsServer, startNatsServer, waitUntil, withDeadline } from '@pdrouter/testkit';
+import { type NatsServer, waitUntil, withDeadline } from '@pdrouter/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateNatsAuth, type NatsAuth } from '../src/nats-auth/generate.ts';
+import type { NatsAuth } from '../src/nats-auth/generate.ts';
 import { NATS_SECRETS, natsSecretsYaml } from '../src/nats-auth/secrets.ts';
 import { parseObjects } from '../src/renderer/render.ts';
+import { type AuthNatsServer, type NatsUser, startAuthNatsServer } from './support/nats-auth-server.ts';
 
 /** A refused write surfaces as a rejected request; a loaded machine may take a while to say so. */
 const REFUSAL_DEADLINE_MS = 15_000;
 const WATCH_DEADLINE_MS = 10_000;
 
 describe('NATS auth from gen-nats-auth', () => {
-  let dir: string;
+  let nats: AuthNatsServer;
   let auth: NatsAuth;
   let server: NatsServer;
-  const connections: NatsConnection[] = [];
-
-  const connectAs = async (user: 'discovery' | 'proxy'): Promise<NatsConnection> => {
-    const nc = await connectNats({ url: server.url, credsFile: join(dir, `${user}.creds`), name: `test-${user}` });
-    connections.push(nc);
-    return nc;
-  };
+  const connectAs = (user: NatsUser) => nats.connectAs(user);
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'pdrouter-nats-auth-'));
-    auth = await generateNatsAuth({ storeDir: join(dir, 'store') });
-    writeFileSync(join(dir, 'nats.conf'), auth.serverConfig);
-    writeFileSync(join(dir, 'discovery.creds'), auth.discoveryCreds);
-    writeFileSync(join(dir, 'proxy.creds'), auth.proxyCreds);
-    // The config as shipped; the launcher's address and random port replace its 4222, `-m 0` turns its
-    // monitor port (8222) off.
-    server = await startNatsServer({
-      jetstream: false,
-      extraArgs: ['-c', join(dir, 'nats.conf'), '-m', '0'],
-    });
+    nats = await startAuthNatsServer();
+    auth = nats.auth;
+    server = nats.server;
   });
 
   afterAll(async () => {
-    for (const nc of connections) await nc.close().catch(() => undefined);
-    await server?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await nats?.close();
   });
 
   it('lets discovery create the bucket, publish and read back', async () => {

@@ -3,22 +3,20 @@
 // deliveries), may create only filtered consumers on the snapshot stream through the API nats.js's ordered
 // consumers use, and can neither delete, inspect nor list consumers, nor create them elsewhere. A proxy's
 // watch still works with exactly these permissions (and the seed e2e runs a real proxy with them).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { snapshotFromUrls } from '@pdrouter/core';
 import {
-  connectNats,
   inboxPrefixOfCreds,
   openSnapshotBucket,
   publishSnapshot,
   readSnapshot,
   watchSnapshots,
 } from '@pdrouter/nats-snapshots';
-import { type NatsServer, runCommand, startNatsServer, waitUntil, withDeadline } from '@pdrouter/testkit';
+import { type NatsServer, runCommand, waitUntil, withDeadline } from '@pdrouter/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateNatsAuth, type NatsAuth } from '../src/nats-auth/generate.ts';
+import type { NatsAuth } from '../src/nats-auth/generate.ts';
+import { type AuthNatsServer, type NatsUser, startAuthNatsServer } from './support/nats-auth-server.ts';
 
 const REFUSAL_DEADLINE_MS = 15_000;
 const REPO = join(import.meta.dirname, '..', '..');
@@ -26,16 +24,10 @@ const STREAM = 'KV_pdrouter-snapshots';
 const KEY_SUBJECT = '$KV.pdrouter-snapshots.default';
 
 describe('the proxy credential: its own inbox, its own filtered consumers, nothing else', () => {
-  let dir: string;
+  let nats: AuthNatsServer;
   let auth: NatsAuth;
   let server: NatsServer;
-  const connections: NatsConnection[] = [];
-
-  const connectAs = async (user: 'discovery' | 'proxy'): Promise<NatsConnection> => {
-    const nc = await connectNats({ url: server.url, credsFile: join(dir, `${user}.creds`), name: `test-${user}` });
-    connections.push(nc);
-    return nc;
-  };
+  const connectAs = (user: NatsUser) => nats.connectAs(user);
   const refused = (p: Promise<unknown>, what: string) =>
     expect(withDeadline(p, REFUSAL_DEADLINE_MS, what)).rejects.toThrow(/permissions violation/i);
   /** A JetStream API request as a client of our own would send it (the subject is what is refused). */
@@ -43,12 +35,9 @@ describe('the proxy credential: its own inbox, its own filtered consumers, nothi
     nc.request(subject, JSON.stringify(body), { timeout: REFUSAL_DEADLINE_MS });
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'pdrouter-nats-least-'));
-    auth = await generateNatsAuth({ storeDir: join(dir, 'store') });
-    writeFileSync(join(dir, 'nats.conf'), auth.serverConfig);
-    writeFileSync(join(dir, 'discovery.creds'), auth.discoveryCreds);
-    writeFileSync(join(dir, 'proxy.creds'), auth.proxyCreds);
-    server = await startNatsServer({ jetstream: false, extraArgs: ['-c', join(dir, 'nats.conf'), '-m', '0'] });
+    nats = await startAuthNatsServer();
+    auth = nats.auth;
+    server = nats.server;
     const kv = await openSnapshotBucket(await connectAs('discovery'));
     await publishSnapshot(kv, {
       ...snapshotFromUrls({ prefill: ['http://10.0.0.1:8000'], decode: ['http://10.0.0.2:8200'] }),
@@ -57,9 +46,7 @@ describe('the proxy credential: its own inbox, its own filtered consumers, nothi
   });
 
   afterAll(async () => {
-    for (const nc of connections) await nc.close().catch(() => undefined);
-    await server?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await nats?.close();
   });
 
   it('gives each user an inbox prefix of its own, which the clients read from their credential', () => {
@@ -132,7 +119,7 @@ describe('the proxy credential: its own inbox, its own filtered consumers, nothi
         '--snapshot',
         `${server.url}/default`,
         '--nats-creds',
-        join(dir, 'proxy.creds'),
+        nats.credsFile('proxy'),
         '--key',
         'k',
       ],
