@@ -2,7 +2,16 @@
 // Kubernetes API fake -> the proxy's `snapshot applied` line, under load. The same change plan as the
 // distributed convergence scenario (convergence-plan.ts), so the two results compare: here there is no
 // discovery debounce window and no NATS hop, only the proxy's watch, its 50 ms coalescing and the apply.
-import { type KubeApiFake, registerSimPods, spawnProcess, startKubeApiFake, waitUntil } from '@pdrouter/testkit';
+import { join } from 'node:path';
+import {
+  type KubeApiFake,
+  readManifests,
+  registerSimPods,
+  serviceAccountUser,
+  spawnProcess,
+  startKubeApiFake,
+  waitUntil,
+} from '@pdrouter/testkit';
 import { type SimFleet, type SimPod, startSimFleet } from '@pdrouter/vllm-sim';
 import { parseSnapshotApplied } from '../harness/json-log.ts';
 import { machineInfo, machineMarkdown, REPO_ROOT } from '../harness/machine.ts';
@@ -74,7 +83,12 @@ export async function runStandaloneDiscoveryScenario(ctx: ScenarioContext): Prom
   const total = MEMBERS_PER_ROLE + SPARES_PER_ROLE;
   ctx.log(`starting the Kubernetes API fake, ${total}P+${total}D sim pods and one --service-discovery proxy`);
   const fleet: SimFleet = await startSimFleet({ prefill: total, decode: total });
-  const api = await startKubeApiFake({ kubelet: false });
+  // The proxy runs with the standalone overlay's Role (list/watch pods), enforced by the API fake.
+  const overlay = join(REPO_ROOT, 'deploy/k8s/overlays/standalone');
+  const api = await startKubeApiFake({
+    kubelet: false,
+    rbac: readManifests(join(overlay, 'role.yaml'), join(overlay, 'role-binding.yaml')),
+  });
   const members: SimPod[] = [];
   const spares: SimPod[] = [];
   for (const role of ['prefill', 'decode'] as const) {
@@ -105,7 +119,7 @@ export async function runStandaloneDiscoveryScenario(ctx: ScenarioContext): Prom
     {
       cwd: REPO_ROOT,
       name: 'proxy',
-      env: { ...process.env, KUBECONFIG: api.kubeconfigPath },
+      env: { ...process.env, KUBECONFIG: api.kubeconfigFor(serviceAccountUser(api.namespace, 'pdrouter-proxy')) },
       readyLine: (l) => l.includes('"msg":"listening"'),
     },
   );
