@@ -83,6 +83,8 @@ export interface ProxyStateView {
 export interface LocalCluster {
   readonly nats: NatsServer;
   readonly api: KubeApiFake;
+  /** The kubeconfig discovery runs with: its ServiceAccount's token, deploy/'s Role enforced. */
+  readonly discoveryKubeconfig: string;
   readonly sim: SpawnedProcess;
   readonly simControl: string;
   readonly simPods: readonly SimPod[];
@@ -283,6 +285,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     return {
       nats,
       api,
+      discoveryKubeconfig: discoveryConfig,
       sim,
       simControl: ready.control,
       simPods,
