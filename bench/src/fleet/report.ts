@@ -249,7 +249,7 @@ export function fleetMarkdown(json: FleetJson, quick: boolean): string {
       '(as the pods count). "Of ideal" = measured prefill hit rate / ideal.',
     "- **Busiest/mean**: the busiest pod's requests over the mean of its role (prefill / decode).",
     '- **Agreement** (2 proxies): after the run, replayed requests spread over the workload (same body, same ' +
-      'x-request-id, one output token) go to replica 0 then replica 1; the share for which both chose the same prefill ' +
+      'x-request-id, one output token, 8 probes in flight at a time) go to replica 0 then replica 1; the share for which both chose the same prefill ' +
       "and the same decode pod, read from each replica's access log.",
     '- **Proxy CPU**: user + system CPU of the proxy processes (both replicas) over the run, per 1,000 output tokens.',
     '',
