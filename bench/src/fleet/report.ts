@@ -273,7 +273,7 @@ export function fleetMarkdown(json: FleetJson, quick: boolean): string {
   out.push(
     '## Routing decision cost',
     '',
-    'In-process (`src/fleet/decision-cost.ts`), on the multi-turn conversations: per request the affinity hash key and ' +
+    'In a fresh process after the runs (`src/fleet/decision-cost.ts`), on the multi-turn conversations: per request the affinity hash key and ' +
       "its fbiHash, for cache_aware / load_aware the routing text's prefix blocks, the proxy's `Picker.pick` over a " +
       'ring of N pods with seeded random in-flight counts and pod gauges, and the index learning the chosen pod; ' +
       'the indexes warm (every conversation routed once before timing). Timed with process.hrtime per request on ' +

@@ -2,15 +2,15 @@
 // round-robin client, all in distributed mode (nats-server, the Kubernetes API fake, discovery, proxies from
 // @pdrouter/discovery/local-cluster). Hit rates are read from the pods and set against the workload's ideal.
 
+import { join } from 'node:path';
 import { UsageError } from '@pdrouter/cli';
 import { type LocalCluster, type ProxyReplica, startLocalCluster } from '@pdrouter/discovery/local-cluster';
-import { waitUntil } from '@pdrouter/testkit';
+import { runCommand, waitUntil } from '@pdrouter/testkit';
 import { SIM_FLAGS } from '@pdrouter/vllm-sim';
 import { type Agreement, agreementProbes, measureAgreement } from '../fleet/agreement.ts';
-import { measureDecisionCost } from '../fleet/decision-cost.ts';
 import { type IdealHits, idealPrefixHits } from '../fleet/ideal.ts';
 import { countersSince, podCounters, resetPods, roleSummary } from '../fleet/pods.ts';
-import { type FleetRow, fleetMarkdown, type WorkloadRun } from '../fleet/report.ts';
+import { type DecisionCost, type FleetRow, fleetMarkdown, type WorkloadRun } from '../fleet/report.ts';
 import { FLEET_VARIANTS, policyImplemented, type Variant } from '../fleet/variants.ts';
 import {
   DECODE_PODS,
@@ -22,7 +22,7 @@ import {
   type Workload,
 } from '../fleet/workloads.ts';
 import { runLoadgenProcess } from '../harness/launchers.ts';
-import { machineInfo } from '../harness/machine.ts';
+import { machineInfo, REPO_ROOT } from '../harness/machine.ts';
 import { processCpuSeconds } from '../harness/process-stats.ts';
 import { fmt, writeResults } from '../harness/results.ts';
 import type { ScenarioContext } from './context.ts';
@@ -128,6 +128,18 @@ async function runVariant(
   }
 }
 
+const DECISION_COST_TIMEOUT_MS = 5 * 60_000;
+
+async function decisionCostInFreshProcess(quick: boolean): Promise<DecisionCost[]> {
+  const cli = join(REPO_ROOT, 'bench/src/fleet/decision-cost-cli.ts');
+  const { code, stdout, stderr } = await runCommand(process.execPath, [cli, ...(quick ? ['--quick'] : [])], {
+    timeoutMs: DECISION_COST_TIMEOUT_MS,
+    cwd: REPO_ROOT,
+  });
+  if (code !== 0) throw new Error(`decision-cost exited with ${code}: ${stderr.slice(-2000)}`);
+  return JSON.parse(stdout) as DecisionCost[];
+}
+
 export async function runFleetScenario(ctx: ScenarioContext): Promise<void> {
   const machine = machineInfo();
   const started = Date.now();
@@ -185,9 +197,9 @@ export async function runFleetScenario(ctx: ScenarioContext): Promise<void> {
     runs.push({ workload: w, ideal, prompt_tokens: totalPromptTokens(requests), rows });
   }
 
-  // In-process and CPU-bound: measured after the fleet has stopped, so it does not compete with the pods.
+  // CPU-bound: measured after the fleet has stopped (nothing competes with it) in a fresh process.
   ctx.log('timing the routing decision per policy at 16 and 1,000 pods');
-  const decisionCost = measureDecisionCost(ctx.quick);
+  const decisionCost = await decisionCostInFreshProcess(ctx.quick);
   const json = {
     scenario: 'fleet',
     quick: ctx.quick,
