@@ -283,21 +283,7 @@ export function fleetMarkdown(json: FleetJson, quick: boolean): string {
   if (json.decision_cost === undefined || json.decision_cost.length === 0) {
     out.push('Not measured at this revision.', '');
   } else {
-    out.push(
-      markdownTable(
-        ['Policy', 'Pods', 'Requests timed', 'Mean (µs)', 'p50 (µs)', 'p99 (µs)', 'Pick only p50 / p99 (µs)'],
-        json.decision_cost.map((c) => [
-          c.policy,
-          String(c.pods),
-          c.requests.toLocaleString('en-US'),
-          fmt(c.mean_us, 2),
-          fmt(c.p50_us, 2),
-          fmt(c.p99_us, 2),
-          `${fmt(c.pick_p50_us, 2)} / ${fmt(c.pick_p99_us, 2)}`,
-        ]),
-      ),
-      '',
-    );
+    out.push(decisionCostTable(json.decision_cost), '');
   }
   if (json.variants_not_implemented.length > 0) {
     out.push(`Not implemented at this revision (not run): ${json.variants_not_implemented.join(', ')}.`, '');
@@ -346,4 +332,20 @@ export function fleetReadmeBlock(json: FleetJson): string {
           ]),
         )}`;
   return `${origin}:\n\n${targetsTable(json)}${table}`;
+}
+
+/** The decision-cost table (also `bench decision-cost`'s). */
+export function decisionCostTable(rows: readonly DecisionCost[]): string {
+  return markdownTable(
+    ['Policy', 'Pods', 'Requests timed', 'Mean (µs)', 'p50 (µs)', 'p99 (µs)', 'Pick only p50 / p99 (µs)'],
+    rows.map((c) => [
+      c.policy,
+      String(c.pods),
+      c.requests.toLocaleString('en-US'),
+      fmt(c.mean_us, 2),
+      fmt(c.p50_us, 2),
+      fmt(c.p99_us, 2),
+      `${fmt(c.pick_p50_us, 2)} / ${fmt(c.pick_p99_us, 2)}`,
+    ]),
+  );
 }

@@ -1,7 +1,8 @@
 // `bench decision-cost`: the routing decision's cost alone (the fleet scenario measures it too, after its runs).
 import { measureDecisionCost } from '../fleet/decision-cost.ts';
+import { decisionCostTable } from '../fleet/report.ts';
 import { machineInfo, machineMarkdown } from '../harness/machine.ts';
-import { fmt, markdownTable, writeResults } from '../harness/results.ts';
+import { writeResults } from '../harness/results.ts';
 import type { ScenarioContext } from './context.ts';
 
 export async function runDecisionCostScenario(ctx: ScenarioContext): Promise<void> {
@@ -14,18 +15,7 @@ export async function runDecisionCostScenario(ctx: ScenarioContext): Promise<voi
     '',
     'What is timed and how: `bench/src/fleet/decision-cost.ts` (its header comment).',
     '',
-    markdownTable(
-      ['Policy', 'Pods', 'Requests timed', 'Mean (µs)', 'p50 (µs)', 'p99 (µs)', 'Pick only p50 / p99 (µs)'],
-      rows.map((c) => [
-        c.policy,
-        String(c.pods),
-        String(c.requests),
-        fmt(c.mean_us),
-        fmt(c.p50_us),
-        fmt(c.p99_us),
-        `${fmt(c.pick_p50_us)} / ${fmt(c.pick_p99_us)}`,
-      ]),
-    ),
+    decisionCostTable(rows),
   ].join('\n');
   const files = await writeResults(
     ctx.name,
