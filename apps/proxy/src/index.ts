@@ -19,7 +19,8 @@ export { helpText, POLICIES, PROXY_FLAG_GROUPS, PROXY_FLAGS, parseFlags, UNSUPPO
 export type { LogFields, Logger } from './logger.ts';
 export { createLogger, silentLogger } from './logger.ts';
 export { ProxyMetrics } from './metrics.ts';
-export { type Pick, Picker, type PickerOptions, type PodView } from './policies.ts';
+export type { Pick, PickerOptions, PodView, ScoringSettings } from './policies.ts';
+export { Picker, SCORING_CANDIDATES } from './policies.ts';
 export type { ProxyInstance, ProxyOptions } from './proxy.ts';
 export { createProxy } from './proxy.ts';
 export type { ApplyResult, RoutingTable } from './router-state.ts';

@@ -150,7 +150,7 @@ export class ProxyMetrics {
   );
   readonly prefixIndexEntries = this.gauge(
     'pdrouter_prefix_index_entries',
-    'Block entries in the prefix index of a role (cache_aware, load_aware; at most --max-tree-size / 64)',
+    'Block entries in the prefix index of a role (cache_aware, load_aware; at most --max-tree-size / 128)',
     ['role'],
   );
   readonly prefixIndexBytes = this.gauge(

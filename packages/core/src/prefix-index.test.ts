@@ -24,9 +24,16 @@ describe('prefixKey', () => {
     expect(long.chars).toBe(64 * PREFIX_MAX_BLOCKS);
   });
 
-  test('hashes are safe integers (usable as Map keys without boxing surprises)', () => {
-    for (const h of key('the quick brown fox jumps over the lazy dog').hashes)
-      expect(Number.isSafeInteger(h)).toBe(true);
+  test('hashes are 30-bit integers (small-integer Map keys) that rarely collide', () => {
+    for (const h of key('the quick brown fox jumps over the lazy dog').hashes) {
+      expect(Number.isInteger(h) && h >= 0 && h < 2 ** 30).toBe(true);
+    }
+    // 50,000 prompts differing in one character: about 1 pair expected to share a 30-bit hash.
+    const seen = new Set<number>();
+    for (let i = 0; i < 50_000; i++) seen.add(prefixKey(`user ${i}: hello`, 64).hashes[0] as number);
+    expect(seen.size).toBeGreaterThan(49_990);
+    // A character's position matters, not only its presence.
+    expect(key('ab').hashes).not.toEqual(key('ba').hashes);
   });
 });
 

@@ -5,9 +5,12 @@
 // hash maps to the pods that served a request with that prefix. It is approximate on purpose: it learns
 // from the requests this router sent, never asks the pods, and forgets in LRU order within a budget.
 
-/** Characters per block: vLLM's 16-token KV block is about 64 characters of English text. */
-export const PREFIX_BLOCK_CHARS = 64;
-/** Blocks hashed per request: the first 262,144 characters (~65k tokens) decide; the rest adds nothing. */
+/**
+ * Characters per block: about two of vLLM's 16-token KV blocks of English text. Finer blocks buy routing
+ * nothing and cost an index lookup each (docs/design.md §3.6, bench/results/decision-cost.md).
+ */
+export const PREFIX_BLOCK_CHARS = 128;
+/** Blocks hashed per request: the first 524,288 characters (~130k tokens) decide; the rest adds nothing. */
 export const PREFIX_MAX_BLOCKS = 4096;
 /** Pods remembered per block: a prefix served by more pods than this keeps the most recent ones. */
 export const PREFIX_PODS_PER_BLOCK = 8;
@@ -23,31 +26,43 @@ export interface PrefixKey {
 const EMPTY_KEY: PrefixKey = Object.freeze({ hashes: Object.freeze([]) as readonly number[], chars: 0 });
 
 /**
- * The block-hash chain of `text`: one pass over the UTF-16 code units with a 53-bit mixing hash
- * (two 32-bit lanes, murmur-style multipliers), finalised at each block boundary and at the end (a
- * trailing partial block, so a prompt shorter than a block still matches itself).
+ * The block-hash chain of `text`: one pass over the UTF-16 code units, two per step (a 32-bit state,
+ * xor, rotate, multiply), finalised at each block boundary and at the end (a trailing partial block, so
+ * a prompt shorter than a block still matches itself). Hashes are 30-bit, so Map keys stay small
+ * integers (no boxed numbers on the hot path). A collision can only credit a pod with one block beyond a
+ * prefix it really holds (or a first block it does not): the chain makes a longer false match need
+ * collisions at consecutive blocks.
  */
 export function prefixKey(text: string, blockChars = PREFIX_BLOCK_CHARS): PrefixKey {
   const chars = Math.min(text.length, blockChars * PREFIX_MAX_BLOCKS);
   if (chars === 0) return EMPTY_KEY;
-  const hashes: number[] = [];
-  let h1 = 0xdeadbeef;
-  let h2 = 0x41c6ce57;
-  for (let i = 0; i < chars; i++) {
-    const c = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 2654435761);
-    h2 = Math.imul(h2 ^ c, 1597334677);
-    if ((i + 1) % blockChars === 0 || i + 1 === chars) hashes.push(finalise(h1, h2));
+  const blocks = Math.ceil(chars / blockChars);
+  const hashes = new Array<number>(blocks);
+  let h = 0x2f1d3c4b;
+  for (let b = 0; b < blocks; b++) {
+    const end = Math.min((b + 1) * blockChars, chars);
+    let i = b * blockChars;
+    for (; i + 1 < end; i += 2) {
+      h ^= text.charCodeAt(i) | (text.charCodeAt(i + 1) << 16);
+      h = Math.imul((h << 13) | (h >>> 19), 0x9e3779b1);
+    }
+    if (i < end) {
+      h ^= text.charCodeAt(i);
+      h = Math.imul((h << 13) | (h >>> 19), 0x9e3779b1);
+    }
+    hashes[b] = finalise(h ^ end);
   }
   return { hashes, chars };
 }
 
-function finalise(a: number, b: number): number {
-  let h1 = Math.imul(a ^ (a >>> 16), 2246822507);
-  h1 ^= Math.imul(b ^ (b >>> 13), 3266489909);
-  let h2 = Math.imul(b ^ (b >>> 16), 2246822507);
-  h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
+/** murmur3's fmix32, cut to 30 bits (V8's small-integer range). */
+function finalise(x: number): number {
+  let h = x ^ (x >>> 16);
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h & 0x3fffffff;
 }
 
 export interface PrefixIndexOptions {
@@ -106,7 +121,7 @@ export class PrefixIndex {
     const n = key.hashes.length;
     if (n === 0 || this.blocks.size === 0) return out;
     // runs: pod id -> blocks matched so far; a pod stays alive while block i holds it.
-    let alive: number[] = [];
+    const alive: number[] = [];
     const first = this.blocks.get(key.hashes[0]!);
     if (first === undefined) return out;
     for (const id of typeof first === 'number' ? [first] : first) {
@@ -116,12 +131,14 @@ export class PrefixIndex {
     for (; i < n && alive.length > 0; i++) {
       const e = this.blocks.get(key.hashes[i]!);
       if (e === undefined) break;
-      const next: number[] = [];
-      for (const id of alive) {
-        if (typeof e === 'number' ? e === id : e.includes(id)) next.push(id);
+      // Compacted in place: no allocation per block.
+      let kept = 0;
+      for (let a = 0; a < alive.length; a++) {
+        const id = alive[a]!;
+        if (typeof e === 'number' ? e === id : e.includes(id)) alive[kept++] = id;
         else out.set(this.podNames[id]!, Math.min(i * this.blockChars, key.chars));
       }
-      alive = next;
+      alive.length = kept;
     }
     for (const id of alive) out.set(this.podNames[id]!, Math.min(i * this.blockChars, key.chars));
     return out;

@@ -170,7 +170,7 @@ export const VLLM_ROUTER_FLAGS = [
     name: 'max-tree-size',
     type: 'int',
     default: 67108864,
-    help: "cache_aware and load_aware: the prefix index's budget per role, in characters of routing text summed over pods (a prefix two pods served counts twice), counted in 64-character blocks; at most budget/64 entries (~64 bytes each). vllm-router bounds each pod's tree by this instead.",
+    help: "cache_aware and load_aware: the prefix index's budget per role, in characters of routing text summed over pods (a prefix two pods served counts twice), counted in 128-character blocks; at most budget/128 entries (~64 bytes each). vllm-router bounds each pod's tree by this instead.",
   },
   {
     name: 'dp-aware',
