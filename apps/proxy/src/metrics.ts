@@ -150,7 +150,7 @@ export class ProxyMetrics {
   );
   readonly prefixIndexEntries = this.gauge(
     'pdrouter_prefix_index_entries',
-    'Block entries in the prefix index of a role (cache_aware, load_aware; at most --max-tree-size / 128)',
+    'Block entries in the prefix index of a role (cache_aware, load_aware; at most twice --max-tree-size / 128)',
     ['role'],
   );
   readonly prefixIndexBytes = this.gauge(
@@ -160,7 +160,7 @@ export class ProxyMetrics {
   );
   readonly prefixIndexEvictions = this.counter(
     'pdrouter_prefix_index_evictions_total',
-    'Prefix index entries evicted by the --eviction-interval sweep, by role',
+    'Prefix index entries dropped by the --eviction-interval sweep (the least recently used generation), by role',
     ['role'],
   );
   readonly midStreamFailures = this.counter(

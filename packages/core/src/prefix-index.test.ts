@@ -68,15 +68,18 @@ describe('PrefixIndex', () => {
     expect(idx.match(key(text), new Set(['p2']))).toEqual(new Map([['p2', 8]]));
   });
 
-  test('sweep trims to the budget oldest first, keeping the freshest prefixes', () => {
+  test('sweep drops the least recently used generation when over budget, keeping the freshest prefixes', () => {
     // Budget 32 chars = 4 blocks of 8.
     const idx = new PrefixIndex({ maxChars: 32, blockChars: B });
     idx.record(key('0000000011111111'), 'p1'); // 2 blocks
-    idx.record(key('2222222233333333'), 'p1'); // 2 blocks
-    idx.record(key('4444444455555555'), 'p1'); // 2 blocks: 6 total, under the 2x hard ceiling
+    idx.record(key('2222222233333333'), 'p1'); // 2 blocks: the young generation is full
+    expect(idx.sweep()).toBe(0); // at budget, not over it
+    idx.record(key('4444444455555555'), 'p1'); // would pass the budget: a new generation starts
     expect(idx.entries).toBe(6);
-    expect(idx.sweep()).toBe(2);
-    expect(idx.chars).toBe(32);
+    expect(idx.chars).toBe(48);
+    expect(idx.match(key('0000000011111111')).get('p1')).toBe(16); // still known until the sweep
+    expect(idx.sweep()).toBe(4);
+    expect(idx.chars).toBe(16);
     expect(idx.match(key('0000000011111111')).size).toBe(0);
     expect(idx.match(key('4444444455555555')).get('p1')).toBe(16);
     expect(idx.bytes).toBeGreaterThan(0);
@@ -89,11 +92,22 @@ describe('PrefixIndex', () => {
     expect(idx.entries).toBeLessThanOrEqual(8);
   });
 
-  test('evicting keeps the start of a prefix longest (deeper blocks go first)', () => {
-    const idx = new PrefixIndex({ maxChars: 16, blockChars: B });
-    idx.record(key('aaaaaaaabbbbbbbbcccccccc'), 'p1'); // 3 blocks, budget 2
+  test('a prefix in use survives: serving it again moves it to the young generation', () => {
+    const idx = new PrefixIndex({ maxChars: 32, blockChars: B });
+    const hot = key('hhhhhhhhiiiiiiii');
+    idx.record(hot, 'p1');
+    idx.record(key('0000000011111111'), 'p1');
+    idx.record(key('2222222233333333'), 'p1'); // rotation: hot and 0/1 are old now
+    idx.record(hot, 'p2'); // promoted, and p2 added
     idx.sweep();
-    expect(idx.match(key('aaaaaaaabbbbbbbbcccccccc')).get('p1')).toBe(16);
+    expect(idx.match(hot)).toEqual(
+      new Map([
+        ['p1', 16],
+        ['p2', 16],
+      ]),
+    );
+    expect(idx.match(key('0000000011111111')).size).toBe(0);
+    expect(idx.chars).toBe(48); // 2 blocks x 2 pods + 2 blocks x 1 pod
   });
 
   test('a block remembers at most a few pods, the most recent ones', () => {

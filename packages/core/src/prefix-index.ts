@@ -71,23 +71,30 @@ export interface PrefixIndexOptions {
   readonly blockChars?: number;
 }
 
-/** Estimated heap bytes per block entry and per pod reference (V8 Map slot, boxed key, small array). */
-const ENTRY_BYTES = 64;
+/** Estimated heap bytes per block entry and per pod reference (V8 Map slot, small-integer key, small array). */
+const ENTRY_BYTES = 48;
 const REF_BYTES = 8;
 
+type Pods = number | number[];
+
 /**
- * Block hash -> pods (interned ids, oldest first), in a Map whose insertion order is the LRU order. The
- * budget is enforced twice: sweep() (on --eviction-interval, as vllm-router's eviction thread) trims to
- * it, and record() trims at twice it, so memory stays bounded however long the interval.
+ * Block hash -> pods (interned ids, most recent last), kept in two generations: an LRU approximation that
+ * never reorders a Map (deleting and re-inserting per block made Map rehashes, and the event loop paused
+ * for them). A request's blocks go to the young generation (a block found in the old one moves up); when
+ * the young generation would pass the budget it becomes the old one and a fresh young one starts, so the
+ * index holds at most twice the budget. sweep() (on --eviction-interval, as vllm-router's eviction thread)
+ * drops the old generation, the least recently used half, whenever the index is over budget.
  */
 export class PrefixIndex {
   readonly blockChars: number;
   readonly maxChars: number;
   readonly maxEntries: number;
-  private readonly blocks = new Map<number, number | number[]>();
+  private young = new Map<number, Pods>();
+  private old = new Map<number, Pods>();
+  private youngRefs = 0;
+  private oldRefs = 0;
   private readonly podIds = new Map<string, number>();
   private readonly podNames: string[] = [];
-  private refs = 0;
 
   constructor(options: PrefixIndexOptions) {
     this.blockChars = options.blockChars ?? PREFIX_BLOCK_CHARS;
@@ -99,17 +106,21 @@ export class PrefixIndex {
 
   /** Block entries held. */
   get entries(): number {
-    return this.blocks.size;
+    return this.young.size + this.old.size;
   }
 
   /** Characters held, counted in whole blocks per pod reference. */
   get chars(): number {
-    return this.refs * this.blockChars;
+    return (this.youngRefs + this.oldRefs) * this.blockChars;
   }
 
   /** Estimated heap bytes. */
   get bytes(): number {
-    return this.blocks.size * ENTRY_BYTES + this.refs * REF_BYTES;
+    return this.entries * ENTRY_BYTES + (this.youngRefs + this.oldRefs) * REF_BYTES;
+  }
+
+  private get(h: number): Pods | undefined {
+    return this.young.get(h) ?? this.old.get(h);
   }
 
   /**
@@ -119,17 +130,16 @@ export class PrefixIndex {
   match(key: PrefixKey, candidates?: ReadonlySet<string>): Map<string, number> {
     const out = new Map<string, number>();
     const n = key.hashes.length;
-    if (n === 0 || this.blocks.size === 0) return out;
-    // runs: pod id -> blocks matched so far; a pod stays alive while block i holds it.
+    if (n === 0 || this.entries === 0) return out;
     const alive: number[] = [];
-    const first = this.blocks.get(key.hashes[0]!);
+    const first = this.get(key.hashes[0]!);
     if (first === undefined) return out;
     for (const id of typeof first === 'number' ? [first] : first) {
       if (candidates === undefined || candidates.has(this.podNames[id]!)) alive.push(id);
     }
     let i = 1;
     for (; i < n && alive.length > 0; i++) {
-      const e = this.blocks.get(key.hashes[i]!);
+      const e = this.get(key.hashes[i]!);
       if (e === undefined) break;
       // Compacted in place: no allocation per block.
       let kept = 0;
@@ -144,7 +154,7 @@ export class PrefixIndex {
     return out;
   }
 
-  /** Learns that `pod` served the request: every block of the key now names it, freshest at the front. */
+  /** Learns that `pod` served the request: every block of the key now names it. */
   record(key: PrefixKey, pod: string): void {
     const n = key.hashes.length;
     if (n === 0) return;
@@ -154,25 +164,36 @@ export class PrefixIndex {
       this.podIds.set(pod, id);
       this.podNames.push(pod);
     }
-    // Deepest block first, so the shared start of a prefix is the most recently used and is evicted last:
-    // evicting block 0 would strand every block after it.
-    for (let i = n - 1; i >= 0; i--) {
+    if ((this.youngRefs + n) * this.blockChars > this.maxChars || this.young.size + n > this.maxEntries) this.rotate();
+    for (let i = 0; i < n; i++) {
       const h = key.hashes[i]!;
-      const e = this.blocks.get(h);
-      if (e === undefined) {
-        this.blocks.set(h, id);
-        this.refs++;
+      const e = this.young.get(h);
+      if (e !== undefined) {
+        const next = this.withPod(e, id);
+        if (next !== e) this.young.set(h, next);
         continue;
       }
-      this.blocks.delete(h);
-      this.blocks.set(h, this.withPod(e, id));
+      const promoted = this.old.get(h);
+      if (promoted !== undefined) {
+        this.old.delete(h);
+        const refs = typeof promoted === 'number' ? 1 : promoted.length;
+        this.oldRefs -= refs;
+        this.youngRefs += refs;
+        this.young.set(h, this.withPod(promoted, id));
+        continue;
+      }
+      this.young.set(h, id);
+      this.youngRefs++;
     }
-    if (this.refs * this.blockChars > 2 * this.maxChars || this.blocks.size > 2 * this.maxEntries) this.trim();
   }
 
-  /** Trims to the budget, oldest blocks first; returns the entries removed. */
+  /** Over budget: drops the least recently used generation. Returns the entries removed. */
   sweep(): number {
-    return this.trim();
+    if (this.chars <= this.maxChars && this.entries <= this.maxEntries) return 0;
+    const removed = this.old.size;
+    this.old = new Map();
+    this.oldRefs = 0;
+    return removed;
   }
 
   /** Drops what the index knows about pods that are no longer members. Returns the references removed. */
@@ -180,53 +201,57 @@ export class PrefixIndex {
     const gone = new Set<number>();
     for (const [name, id] of this.podIds) if (!members.has(name)) gone.add(id);
     if (gone.size === 0) return 0;
+    const young = this.forget(this.young, gone);
+    const old = this.forget(this.old, gone);
+    this.youngRefs -= young;
+    this.oldRefs -= old;
+    // Ids are not reused: a pod that comes back gets a fresh one, so no stale reference can name it.
+    for (const id of gone) this.podIds.delete(this.podNames[id]!);
+    return young + old;
+  }
+
+  private forget(blocks: Map<number, Pods>, gone: ReadonlySet<number>): number {
     let removed = 0;
-    for (const [h, e] of this.blocks) {
+    for (const [h, e] of blocks) {
       if (typeof e === 'number') {
         if (gone.has(e)) {
-          this.blocks.delete(h);
+          blocks.delete(h);
           removed++;
         }
         continue;
       }
       const kept = e.filter((id) => !gone.has(id));
       removed += e.length - kept.length;
-      if (kept.length === 0) this.blocks.delete(h);
-      else if (kept.length < e.length) this.blocks.set(h, kept.length === 1 ? kept[0]! : kept);
+      if (kept.length === 0) blocks.delete(h);
+      else if (kept.length < e.length) blocks.set(h, kept.length === 1 ? kept[0]! : kept);
     }
-    this.refs -= removed;
-    // Ids are not reused: a pod that comes back gets a fresh one, so no stale reference can name it.
-    for (const id of gone) this.podIds.delete(this.podNames[id]!);
     return removed;
   }
 
-  private withPod(e: number | number[], id: number): number | number[] {
+  private rotate(): void {
+    this.old = this.young;
+    this.oldRefs = this.youngRefs;
+    this.young = new Map();
+    this.youngRefs = 0;
+  }
+
+  /** `e` with pod `id` added (most recent last), counting a new reference in the young generation. */
+  private withPod(e: Pods, id: number): Pods {
     if (typeof e === 'number') {
       if (e === id) return e;
-      this.refs++;
+      this.youngRefs++;
       return [e, id];
     }
     const at = e.indexOf(id);
+    if (at === e.length - 1) return e;
     if (at >= 0) {
-      // Most recent last.
       e.splice(at, 1);
       e.push(id);
       return e;
     }
     e.push(id);
     if (e.length > PREFIX_PODS_PER_BLOCK) e.shift();
-    else this.refs++;
+    else this.youngRefs++;
     return e;
-  }
-
-  private trim(): number {
-    let removed = 0;
-    for (const [h, e] of this.blocks) {
-      if (this.refs * this.blockChars <= this.maxChars && this.blocks.size <= this.maxEntries) break;
-      this.blocks.delete(h);
-      this.refs -= typeof e === 'number' ? 1 : e.length;
-      removed++;
-    }
-    return removed;
   }
 }

@@ -164,13 +164,13 @@ export const VLLM_ROUTER_FLAGS = [
     name: 'eviction-interval',
     type: 'int',
     default: 120,
-    help: 'cache_aware and load_aware: seconds between sweeps that trim the prefix index to --max-tree-size, oldest prefixes first (0: no sweep; the index still never exceeds twice its budget).',
+    help: 'cache_aware and load_aware: seconds between sweeps of the prefix index: an index over --max-tree-size drops its least recently used generation (0: no sweep; the index still never exceeds twice its budget).',
   },
   {
     name: 'max-tree-size',
     type: 'int',
     default: 67108864,
-    help: "cache_aware and load_aware: the prefix index's budget per role, in characters of routing text summed over pods (a prefix two pods served counts twice), counted in 128-character blocks; at most budget/128 entries (~64 bytes each). vllm-router bounds each pod's tree by this instead.",
+    help: "cache_aware and load_aware: the prefix index's budget per role, in characters of routing text summed over pods (a prefix two pods served counts twice), counted in 128-character blocks; at most budget/128 entries per generation (~48 bytes each). vllm-router bounds each pod's tree by this instead.",
   },
   {
     name: 'dp-aware',
