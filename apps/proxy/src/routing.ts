@@ -36,6 +36,8 @@ export class Routing {
   private readonly pickers: Record<LegRole, Picker>;
   private readonly d: RoutingDeps;
   private readonly timer: NodeJS.Timeout | undefined;
+  /** Bound once: a label lookup per served request would cost more than the update. */
+  private readonly entriesGauge: Record<LegRole, { set(n: number): void }>;
 
   constructor(deps: RoutingDeps) {
     this.d = deps;
@@ -45,6 +47,12 @@ export class Routing {
       inFlight: (u) => load.inFlight(u),
       signals: (u) => load.signals(u),
       isEjected: (u) => health.isEjected(u),
+    };
+    const entries = deps.metrics.prefixIndexEntries;
+    this.entriesGauge = {
+      prefill: entries.labels('prefill'),
+      decode: entries.labels('decode'),
+      plain: entries.labels('plain'),
     };
     const opts = { boundedLoadFactor: c.boundedLoadFactor, scoring: c.routing, maxAttempts: 1 + c.maxFailovers };
     this.pickers = {
@@ -78,7 +86,7 @@ export class Routing {
     const idx = picker.index;
     if (idx === undefined || ex.prefix === undefined) return;
     picker.learn(ex.prefix, url);
-    this.d.metrics.prefixIndexEntries.labels(role).set(idx.entries);
+    this.entriesGauge[role].set(idx.entries);
   }
 
   /**
