@@ -26,6 +26,8 @@ export interface AppDeps {
   metrics: ProxyMetrics;
   logger: Logger;
   sourceDescription: string;
+  /** The scoring policies' prefix indexes, sized for /admin/state. */
+  routing?: { indexSizes(): Record<string, { entries: number; bytes: number; chars: number }> };
 }
 
 const GENERATION_ROUTES: readonly GenerationRoute[] = ['/v1/completions', '/v1/chat/completions', '/v1/responses'];
@@ -197,6 +199,7 @@ export function createApp(deps: AppDeps): Hono {
         : null,
       ejected: deps.pods.ejectedPods(),
       pods: deps.pods.snapshot(),
+      prefixIndex: deps.routing?.indexSizes() ?? {},
     });
   });
 

@@ -164,6 +164,7 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
     metrics,
     logger,
     sourceDescription: source.description,
+    routing,
   });
 
   const applySnapshot = (s: Snapshot) => {

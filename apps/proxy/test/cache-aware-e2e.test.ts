@@ -28,12 +28,13 @@ afterAll(async () => {
   await sim?.close();
 });
 
-async function proxy(args: string[]): Promise<{ client: OpenAI; metricsUrl: string }> {
+async function proxy(args: string[]): Promise<{ client: OpenAI; metricsUrl: string; url: string }> {
   const p = await startProxy([...pdArgs(sim), ...args]);
   proxies.push(p);
   return {
     client: new OpenAI({ baseURL: `${p.url}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 20_000 }),
     metricsUrl: p.metricsUrl,
+    url: p.url,
   };
 }
 
@@ -51,7 +52,7 @@ const systemPrompt = (topic: string) =>
 
 describe('cache_aware through the proxy', () => {
   it('requests sharing a long prefix stick to one prefill and one decode pod; different prefixes spread', async () => {
-    const { client, metricsUrl } = await proxy(['--policy', 'cache_aware']);
+    const { client, metricsUrl, url } = await proxy(['--policy', 'cache_aware']);
     const prefillPods = new Set<string>();
     for (const topic of ['billing', 'shipping', 'returns', 'warranty', 'payroll', 'travel']) {
       const before = await sim.stats();
@@ -81,6 +82,11 @@ describe('cache_aware through the proxy', () => {
     expect(metricValue(text, 'pdrouter_routing_decisions_total', { role: 'prefill', reason: 'ring_owner' })).toBe(6);
     expect(metricValue(text, 'pdrouter_routing_decisions_total', { role: 'prefill', reason: 'prefix_match' })).toBe(18);
     expect(metricValue(text, 'pdrouter_prefix_index_entries', { role: 'prefill' })).toBeGreaterThan(0);
+    const state = (await (await fetch(`${url}/admin/state`)).json()) as {
+      prefixIndex: Record<string, { entries: number; bytes: number }>;
+    };
+    expect(state.prefixIndex.prefill?.entries).toBeGreaterThan(0);
+    expect(state.prefixIndex.decode?.bytes).toBeGreaterThan(0);
   });
 });
 
