@@ -29,6 +29,26 @@ describe('body preparation off the event loop', () => {
     expect(offLoop.prefillBody?.equals(onLoop.prefillBody as Buffer)).toBe(true);
   });
 
+  it('hashes the routing text into prefix blocks off the loop as on it (scoring policies, selective P/D)', async () => {
+    const received = Buffer.from(
+      JSON.stringify({
+        model: 'm',
+        messages: [
+          { role: 'system', content: 'policy '.repeat(BODY_WORKER_MIN_BYTES / 4) },
+          { role: 'user', content: 'hello' },
+        ],
+      }),
+    );
+    const options = { ...OPTIONS, prefix: true };
+    const onLoop = prepareBody(received, options);
+    const offLoop = await parser.prepare(received, options);
+    expect(onLoop.prefix?.hashes.length).toBeGreaterThan(100);
+    expect(offLoop.prefix).toEqual(onLoop.prefix);
+    expect(offLoop.promptTokens).toBe(onLoop.promptTokens);
+    expect(onLoop.promptTokens).toBe(Math.ceil((onLoop.prefix?.chars ?? 0) / 4));
+    expect(prepareBody(received, OPTIONS).prefix).toBeUndefined();
+  });
+
   it('keeps the received bytes when nothing was removed', async () => {
     const received = Buffer.from(JSON.stringify({ model: 'm', prompt: 'x'.repeat(BODY_WORKER_MIN_BYTES) }));
     const p = await parser.prepare(received, { route: '/v1/completions', prefill: false });
