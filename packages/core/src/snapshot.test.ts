@@ -6,6 +6,8 @@ import {
   compareSnapshotOrder,
   encodeSnapshot,
   isNewerSnapshot,
+  type Member,
+  memberJson,
   memberRingKey,
   ringMembers,
   type Snapshot,
@@ -173,5 +175,31 @@ describe('snapshotFromUrls and ring members', () => {
     expect(ringMembers(s, 'prefill')).toEqual(['http://10.2.1.131:8000']);
     expect(ringMembers(s, 'decode')).toEqual(['http://10.2.1.179:8200@0']);
     expect(memberRingKey({ name: 'n', uid: 'u', url: 'http://h:1', ready: true })).toBe('http://h:1');
+  });
+});
+
+describe('memberJson', () => {
+  test('is canonicalJson of the member, for every shape a member can have', () => {
+    fc.assert(
+      fc.property(
+        fc.record(
+          {
+            name: fc.string(),
+            uid: fc.string(),
+            url: fc.string(),
+            ready: fc.boolean(),
+            bootstrapPort: fc.integer({ min: 1, max: 65535 }),
+            dpRank: fc.nat(),
+          },
+          { requiredKeys: ['name', 'uid', 'url', 'ready'] },
+        ),
+        fc.boolean(),
+        (m, extra) => {
+          const member = extra ? { ...m, extra: [1, 'x'] } : { ...m };
+          expect(memberJson(member as Member)).toBe(canonicalJson(member));
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

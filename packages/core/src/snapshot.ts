@@ -147,11 +147,35 @@ function cachedMember(m: Member): CachedMember {
     ready,
     bootstrapPort,
     dpRank,
-    json: canonicalJson(m),
+    json: encodeMember(m),
     digest: undefined,
   };
   memberCache.set(m, fresh);
   return fresh;
+}
+
+const isJsonNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/**
+ * canonicalJson(m), written field by field for the shape a validated member has (keys in sorted order:
+ * bootstrapPort, dpRank, name, ready, uid, url); anything else goes through canonicalJson itself.
+ */
+function encodeMember(m: Member): string {
+  const optional = (m.bootstrapPort === undefined ? 0 : 1) + (m.dpRank === undefined ? 0 : 1);
+  if (
+    typeof m.name !== 'string' ||
+    typeof m.uid !== 'string' ||
+    typeof m.url !== 'string' ||
+    typeof m.ready !== 'boolean' ||
+    (m.bootstrapPort !== undefined && !isJsonNumber(m.bootstrapPort)) ||
+    (m.dpRank !== undefined && !isJsonNumber(m.dpRank)) ||
+    definedKeys(m) !== 4 + optional
+  ) {
+    return canonicalJson(m);
+  }
+  const port = m.bootstrapPort === undefined ? '' : `"bootstrapPort":${JSON.stringify(m.bootstrapPort)},`;
+  const rank = m.dpRank === undefined ? '' : `"dpRank":${JSON.stringify(m.dpRank)},`;
+  return `{${port}${rank}"name":${JSON.stringify(m.name)},"ready":${m.ready},"uid":${JSON.stringify(m.uid)},"url":${JSON.stringify(m.url)}}`;
 }
 
 /** The member's canonical JSON (cached on the member object while its fields stay the same). */
