@@ -24,6 +24,43 @@ async function post(url: string, body: string, headers: Record<string, string> =
   };
 }
 
+/**
+ * A POST that declares `declared` bytes and sends only the start of them, read on a raw socket: the
+ * answer to a body refused up front, which no fetch client reads while its own upload is unfinished.
+ */
+function declaredPost(
+  url: string,
+  declared: number,
+): Promise<{ status: number; headers: Map<string, string>; json: { error?: { code: string; type: string } } }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(u.port), u.hostname);
+    const timer = setTimeout(() => finish(new Error('no answer within 10 s')), 10_000);
+    let text = '';
+    const finish = (err?: Error) => {
+      clearTimeout(timer);
+      socket.destroy();
+      if (err) return reject(err);
+      const [head = '', body = ''] = text.split('\r\n\r\n');
+      const [statusLine = '', ...lines] = head.split('\r\n');
+      const headers = new Map(
+        lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]),
+      );
+      resolve({ status: Number(statusLine.split(' ')[1]), headers, json: JSON.parse(body) });
+    };
+    socket.on('error', (err) => finish(err));
+    socket.on('data', (chunk) => {
+      text += chunk.toString('latin1');
+      const end = text.indexOf('\r\n\r\n');
+      const length = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end));
+      if (end >= 0 && length && text.length >= end + 4 + Number(length[1])) finish();
+    });
+    socket.write(
+      `POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${declared}\r\n\r\n{"prompt":"`,
+    );
+  });
+}
+
 async function metric(fixture: TestProxy, name: string): Promise<number> {
   const text = await (await fetch(fixture.metricsUrl, { signal: AbortSignal.timeout(5000) })).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
@@ -90,7 +127,7 @@ describe('request body budget', () => {
         timeoutMs: 5000,
         description: 'the slow body counted against the budget',
       });
-      const r = await post(fixture.url, JSON.stringify({ prompt: 'y'.repeat(2_500_000) }));
+      const r = await declaredPost(fixture.url, 2_500_000);
       expect(r.status).toBe(503);
       expect(r.headers.get('retry-after')).toBe('1');
       expect(r.json.error?.code).toBe('overloaded');
