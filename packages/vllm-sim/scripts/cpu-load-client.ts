@@ -1,14 +1,20 @@
 /**
  * Load side of cpu-per-1k.ts, run as its own process so the simulator's CPU figure excludes it:
  * opens `streams` streaming completions per pod url, reads them to the end, prints one JSON summary.
- * Usage: node cpu-load-client.ts '<json array of urls>' <streams per pod> <tokens per stream>
+ * Usage: node cpu-load-client.ts --urls URL... --streams N --tokens N
  */
 import http from 'node:http';
+import { type FlagSpec, parseScriptFlags } from '@pdrouter/cli';
 
-const [urlsJson, streamsArg, tokensArg] = process.argv.slice(2);
-const urls = JSON.parse(urlsJson ?? '[]') as string[];
-const streams = Number(streamsArg);
-const tokens = Number(tokensArg);
+const FLAGS = [
+  { name: 'urls', type: 'list', help: 'Pod base URLs.' },
+  { name: 'streams', type: 'int', min: 1, default: 16, help: 'Streams per pod.' },
+  { name: 'tokens', type: 'int', min: 1, default: 1000, help: 'Tokens per stream.' },
+] as const satisfies readonly FlagSpec[];
+const { urls, streams, tokens } = parseScriptFlags(
+  { program: 'cpu-load-client.ts', intro: ['The load side of cpu-per-1k.ts: streams to every pod, one JSON summary.'] },
+  FLAGS,
+);
 const agent = new http.Agent({ keepAlive: true, maxSockets: streams });
 
 function stream(url: string, index: number): Promise<number> {

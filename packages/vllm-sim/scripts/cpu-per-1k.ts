@@ -7,56 +7,50 @@
  *
  * --streams is per pod; --timed uses the calibrated timing model instead of zero-delay mode.
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { type FlagSpec, parseScriptFlags } from '@pdrouter/cli';
+import { runCommand } from '@pdrouter/testkit';
 import { startSimFleet } from '../src/index.ts';
 
 /** Deadline of one measurement run. */
 const RUN_TIMEOUT_MS = 300_000;
 
-function flag(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i === -1) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} needs a positive integer`);
-  return v;
-}
-
-const pods = flag('pods', 16);
-const streams = flag('streams', 16);
-const tokens = flag('tokens', 1000);
-const timed = process.argv.includes('--timed');
+const FLAGS = [
+  { name: 'pods', type: 'int', min: 1, default: 16, help: 'Plain pods in the fleet.' },
+  { name: 'streams', type: 'int', min: 1, default: 16, help: 'Streams per pod.' },
+  { name: 'tokens', type: 'int', min: 1, default: 1000, help: 'Tokens per stream.' },
+  { name: 'timed', type: 'bool', help: 'The calibrated timing model instead of zero-delay mode.' },
+] as const satisfies readonly FlagSpec[];
+const { pods, streams, tokens, timed } = parseScriptFlags(
+  {
+    program: 'node packages/vllm-sim/scripts/cpu-per-1k.ts',
+    intro: ["The simulator's own CPU per 1,000 streamed tokens (the load client runs in its own process)."],
+  },
+  FLAGS,
+);
 
 const fleet = await startSimFleet({ plain: pods, timing: { zeroDelay: !timed } });
 const urls = fleet.pods.map((p) => p.url);
-const client = spawn(
-  process.execPath,
-  [join(import.meta.dirname, 'cpu-load-client.ts'), JSON.stringify(urls), String(streams), String(tokens)],
-  {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  },
-);
-let out = '';
-client.stdout.on('data', (c: Buffer) => {
-  out += c.toString('utf8');
-});
 const cpuBefore = process.cpuUsage();
 const wallBefore = performance.now();
-const code = await new Promise<number | null>((resolve, reject) => {
-  const timer = setTimeout(() => {
-    client.kill('SIGKILL');
-    reject(new Error(`no result within ${RUN_TIMEOUT_MS} ms`));
-  }, RUN_TIMEOUT_MS);
-  client.on('exit', (c) => {
-    clearTimeout(timer);
-    resolve(c);
-  });
-});
+const client = await runCommand(
+  process.execPath,
+  [
+    join(import.meta.dirname, 'cpu-load-client.ts'),
+    '--urls',
+    ...urls,
+    '--streams',
+    String(streams),
+    '--tokens',
+    String(tokens),
+  ],
+  { timeoutMs: RUN_TIMEOUT_MS },
+);
 const cpu = process.cpuUsage(cpuBefore);
 const wallMs = performance.now() - wallBefore;
 await fleet.close();
-if (code !== 0) throw new Error(`load client exited with ${code}`);
-const result = JSON.parse(out) as { tokens: number; wallMs: number; streams: number };
+if (client.code !== 0) throw new Error(`load client exited with ${client.code}: ${client.stderr}`);
+const result = JSON.parse(client.stdout) as { tokens: number; wallMs: number; streams: number };
 const cpuMs = (cpu.user + cpu.system) / 1000;
 const generated = fleet.pods.reduce((a, p) => a + p.stats().generationTokens, 0);
 process.stdout.write(

@@ -5,16 +5,25 @@
  * Long prompts arriving at different steps add their prefill to the running streams' steps (as in
  * vLLM with chunked prefill), which raises the mean TPOT; short prompts show the decode step alone.
  */
+import { type FlagSpec, parseScriptFlags } from '@pdrouter/cli';
 import { request } from 'undici';
 import { SimPod } from '../src/index.ts';
 
-function flag(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? fallback : Number(process.argv[i + 1]);
-}
-const seqs = flag('seqs', 4);
-const tokens = flag('tokens', 200);
-const promptTokens = flag('prompt-tokens', 8);
+const FLAGS = [
+  { name: 'seqs', type: 'int', min: 1, default: 4, help: 'Concurrent streams on the pod.' },
+  { name: 'tokens', type: 'int', min: 2, default: 200, help: 'Output tokens per stream.' },
+  { name: 'prompt-tokens', type: 'int', min: 2, default: 8, help: 'Prompt length in tokens.' },
+] as const satisfies readonly FlagSpec[];
+const flags = parseScriptFlags(
+  {
+    program: 'node packages/vllm-sim/scripts/tpot-check.ts',
+    intro: ['Mean TTFT and TPOT of N concurrent streams on one pod with the default timing, on the wall clock.'],
+  },
+  FLAGS,
+);
+const seqs = flags.seqs;
+const tokens = flags.tokens;
+const promptTokens = flags['prompt-tokens'];
 const pod = new SimPod({ name: 'decode-0', role: 'both' });
 await pod.start();
 const one = async (i: number) => {
