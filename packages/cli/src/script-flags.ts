@@ -25,7 +25,8 @@ export function scriptHelpText(line: ScriptCommandLine, specs: readonly FlagSpec
 }
 
 /**
- * Parses `argv` (default: this process's) against `specs`; prints --help and
+ * Parses `argv` (default: this process's; a leading `--`, which some package-manager versions pass on, is
+ * dropped) against `specs`; prints --help and
  * exits 0 when asked to, prints a usage error and exits 2 on a wrong command line.
  */
 export function parseScriptFlags<const T extends readonly FlagSpec[]>(
@@ -34,6 +35,7 @@ export function parseScriptFlags<const T extends readonly FlagSpec[]>(
   argv: readonly string[] = process.argv.slice(2),
   env: Env = {},
 ): FlagValues<T> {
+  if (argv[0] === '--') return parseScriptFlags(line, specs, argv.slice(1), env);
   // Parsed with --help first (a usage error or --help ends here), then with the table alone for its typed values.
   const given: ReadonlySet<string> = parseOrExit(line.program, () =>
     flagParser([...specs, HELP]).parse(argv, env),

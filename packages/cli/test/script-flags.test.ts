@@ -27,6 +27,7 @@ describe('parseScriptFlags', () => {
     const values = parseScriptFlags(LINE, FLAGS, ['--rounds', '3', '--timed']);
     expect(values).toEqual({ rounds: 3, timed: true });
     expect(parseScriptFlags(LINE, FLAGS, [])).toEqual({ rounds: 1, timed: false });
+    expect(parseScriptFlags(LINE, FLAGS, ['--', '--rounds', '2'])).toEqual({ rounds: 2, timed: false });
   });
 
   it('prints the help rendered from the table and exits 0', () => {
