@@ -6,50 +6,40 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { type FlagSpec, parseScriptFlags } from '@pdrouter/cli';
 import { type LocalCluster, type ProxyStateView, startLocalCluster } from './local-cluster.ts';
 
 /** How often the demo compares the proxies' snapshots to print changes. */
 const RING_POLL_INTERVAL_MS = 300;
 
-const { values } = parseArgs({
-  args: process.argv.slice(2).filter((a) => a !== '--'),
-  options: {
-    'base-port': { type: 'string', default: '21500' },
-    prefill: { type: 'string', default: '8' },
-    decode: { type: 'string', default: '8' },
-    spare: { type: 'string', default: '2' },
-    'lease-duration-secs': { type: 'string', default: '5' },
-    help: { type: 'boolean', default: false },
+const FLAGS = [
+  { name: 'base-port', type: 'int', min: 1, max: 65_000, default: 21_500, help: 'First of the ports the demo uses.' },
+  { name: 'prefill', type: 'int', min: 0, default: 8, help: 'Simulated prefill pods registered at start.' },
+  { name: 'decode', type: 'int', min: 0, default: 8, help: 'Simulated decode pods registered at start.' },
+  {
+    name: 'spare',
+    type: 'int',
+    min: 0,
+    default: 2,
+    help: 'Spare pods per role, running but not registered (to scale up).',
   },
-});
-if (values.help) {
-  process.stdout.write(
-    [
-      'Usage: pnpm demo:cluster [--base-port 21500] [--prefill 8] [--decode 8] [--spare 2] [--lease-duration-secs 5]',
+  { name: 'lease-duration-secs', type: 'int', min: 1, default: 5, help: "Discovery's leader Lease duration." },
+] as const satisfies readonly FlagSpec[];
+const values = parseScriptFlags(
+  {
+    program: 'pnpm demo:cluster',
+    intro: [
+      'Usage: pnpm demo:cluster [flags]',
       '',
       'Ports from --base-port B: NATS B, Kubernetes API fake B+1, readiness helper B+2, discovery B+10/B+11,',
       'proxies B+20 (metrics B+21) and B+22 (metrics B+23), simulated pods from B+100.',
-      '',
-    ].join('\n'),
-  );
-  process.exit(0);
-}
-
-const base = Number(values['base-port']);
-const int = (name: string, v: string | undefined): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) {
-    process.stderr.write(`error: --${name} must be a non-negative integer, got ${JSON.stringify(v)}\n`);
-    process.exit(2);
-  }
-  return n;
-};
-int('base-port', values['base-port']);
-const prefill = int('prefill', values.prefill);
-const decode = int('decode', values.decode);
-const spare = int('spare', values.spare);
-const leaseSecs = int('lease-duration-secs', values['lease-duration-secs']);
+    ],
+  },
+  FLAGS,
+);
+const base = values['base-port'];
+const { prefill, decode, spare } = values;
+const leaseSecs = values['lease-duration-secs'];
 
 process.stdout.write(
   'starting nats-server, the Kubernetes API fake, the simulated pods, 2 discovery and 2 proxies...\n',
