@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseScriptFlags } from '@pdrouter/cli';
 import { ConsistentHashRing, extractHashKey, fbiHash, type HeaderLookup, murmur64a, type U64 } from '@pdrouter/core';
 
 export interface Distribution {
@@ -312,15 +313,12 @@ export function writeRingResults(r: RingBenchResult, dir: string): { json: strin
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const args = process.argv.slice(2).filter((a) => a !== '--');
-  const unknown = args.filter((a) => a !== '--quick');
-  if (unknown.length > 0) {
-    process.stderr.write(`ring: unknown argument ${unknown[0]} (usage: node bench/src/ring.ts [--quick])\n`);
-    process.exitCode = 2;
-  } else {
-    const result = runRingBench({ quick: args.includes('--quick') });
-    process.stdout.write(ringBenchMarkdown(result));
-    const paths = writeRingResults(result, join(dirname(fileURLToPath(import.meta.url)), '../results'));
-    process.stdout.write(`\nwrote ${paths.json} and ${paths.md}\n`);
-  }
+  const { quick } = parseScriptFlags(
+    { program: 'node bench/src/ring.ts', intro: ['The ring micro-benchmarks; write bench/results/ring.{json,md}.'] },
+    [{ name: 'quick', type: 'bool', help: 'A shorter run, written to ring-quick.*' }],
+  );
+  const result = runRingBench({ quick });
+  process.stdout.write(ringBenchMarkdown(result));
+  const paths = writeRingResults(result, join(dirname(fileURLToPath(import.meta.url)), '../results'));
+  process.stdout.write(`\nwrote ${paths.json} and ${paths.md}\n`);
 }

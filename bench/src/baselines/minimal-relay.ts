@@ -4,20 +4,24 @@
 // Used as a reference path by the overhead scenario, never as a router.
 // `node bench/src/baselines/minimal-relay.ts --port P --worker-url URL [--worker-url URL ...]`
 import { createServer } from 'node:http';
+import { type FlagSpec, parseOrExit, parseScriptFlags, UsageError } from '@pdrouter/cli';
 import { ConsistentHashRing, extractHashKey, fbiHash } from '@pdrouter/core';
 import { Pool } from 'undici';
 
-const args = process.argv.slice(2);
-const workers: string[] = [];
-let port = 0;
-for (let i = 0; i < args.length; i++) {
-  if (args[i] === '--worker-url') workers.push(String(args[++i]));
-  else if (args[i] === '--port') port = Number(args[++i]);
-}
-if (workers.length === 0 || !Number.isInteger(port)) {
-  process.stderr.write('usage: minimal-relay.ts --port P --worker-url URL [--worker-url URL ...]\n');
-  process.exit(2);
-}
+const FLAGS = [
+  { name: 'port', type: 'int', min: 0, max: 65_535, default: 0, help: 'Port to listen on (0: a free one).' },
+  { name: 'worker-url', type: 'repeat', valueName: 'URL', help: 'A pod; repeat for each.' },
+] as const satisfies readonly FlagSpec[];
+const PROGRAM = 'minimal-relay.ts';
+const flags = parseScriptFlags(
+  { program: PROGRAM, intro: ['Usage: node bench/src/baselines/minimal-relay.ts --port P --worker-url URL...'] },
+  FLAGS,
+);
+const port = flags.port;
+const workers = parseOrExit(PROGRAM, () => {
+  if (flags['worker-url'].length === 0) throw new UsageError('give at least one --worker-url');
+  return [...flags['worker-url']];
+});
 const ring = new ConsistentHashRing(workers);
 const pools = new Map(ring.members.map((u) => [u, new Pool(u, { connections: null })] as const));
 
