@@ -3,33 +3,33 @@
 //   node deploy/scripts/gen-nats-auth.ts --out-dir DIR [--store-dir PATH]   -> nats.conf, discovery.creds, proxy.creds
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { type FlagSpec, parseScriptFlags } from '@pdrouter/cli';
 import { DEFAULT_BUCKET, generateNatsAuth } from '../src/nats-auth/generate.ts';
 import { natsSecretsYaml } from '../src/nats-auth/secrets.ts';
 
-let values: { namespace?: string; bucket?: string; 'out-dir'?: string; 'store-dir'?: string; help?: boolean };
-try {
-  values = parseArgs({
-    options: {
-      namespace: { type: 'string' },
-      bucket: { type: 'string', default: DEFAULT_BUCKET },
-      'out-dir': { type: 'string' },
-      'store-dir': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  }).values;
-} catch (err) {
-  process.stderr.write(`${(err as Error).message}\n`);
-  process.exit(2);
-}
-if (values.help) {
-  process.stdout.write(
-    'usage: node deploy/scripts/gen-nats-auth.ts [--namespace NS] [--bucket NAME] [--out-dir DIR [--store-dir PATH]]\n',
-  );
-  process.exit(0);
-}
+const FLAGS = [
+  { name: 'namespace', type: 'string', valueName: 'NS', help: 'Namespace of the three Secrets (YAML on stdout).' },
+  { name: 'bucket', type: 'string', valueName: 'NAME', default: DEFAULT_BUCKET, help: 'The snapshot KV bucket.' },
+  {
+    name: 'out-dir',
+    type: 'string',
+    valueName: 'DIR',
+    help: 'Write nats.conf, discovery.creds and proxy.creds here instead of Secrets on stdout.',
+  },
+  { name: 'store-dir', type: 'string', valueName: 'PATH', help: "JetStream's store directory in nats.conf." },
+] as const satisfies readonly FlagSpec[];
+const values = parseScriptFlags(
+  {
+    program: 'node deploy/scripts/gen-nats-auth.ts',
+    intro: [
+      'Usage: node deploy/scripts/gen-nats-auth.ts [--namespace NS] [--bucket NAME] [--out-dir DIR [--store-dir PATH]]',
+      'The NATS operator, accounts and the two users of the snapshot bus.',
+    ],
+  },
+  FLAGS,
+);
 const auth = await generateNatsAuth({
-  ...(values.bucket === undefined ? {} : { bucket: values.bucket }),
+  bucket: values.bucket,
   ...(values['store-dir'] === undefined ? {} : { storeDir: values['store-dir'] }),
 });
 const outDir = values['out-dir'];
