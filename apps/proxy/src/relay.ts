@@ -157,8 +157,9 @@ export function relayToNode(out: ServerResponse, up: UpstreamResponse, hooks: Re
     };
     const onDrain = () => body.resume();
     const onEnd = () => {
-      out.end();
-      settle({ kind: 'completed' });
+      // Completed once the last byte has left for the client's socket (a slow reader keeps it in our
+      // buffers until then), so a drain waits for it and close() cannot cut it.
+      out.end(() => settle({ kind: 'completed' }));
     };
     const onError = (err: unknown) => {
       const cause = hooks.abortCause();
