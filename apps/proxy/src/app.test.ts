@@ -137,10 +137,12 @@ describe('error rows (in-process)', () => {
     }
   });
 
-  it('/health and /liveness answer 200; /readiness 200 with members', async () => {
+  it('/health and /liveness answer 200; /readiness 503 while no pod answers its health endpoint', async () => {
     expect((await proxy.app.request('/health')).status).toBe(200);
     expect((await proxy.app.request('/liveness')).status).toBe(200);
-    expect((await proxy.app.request('/readiness')).status).toBe(200);
+    const r = await proxy.app.request('/readiness');
+    expect(r.status).toBe(503);
+    expect(await r.json()).toMatchObject({ reason: 'waiting for the pods to answer their health endpoint' });
   });
 
   it('/admin/state shows the snapshot and the rings', async () => {
@@ -233,7 +235,8 @@ describe('ingress API keys', () => {
     const res = await post(proxy, '/v1/completions', '{}', { authorization: 'Bearer secret-1' });
     expect(res.status).toBe(400);
     expect((await proxy.app.request('/health')).status).toBe(200);
-    expect((await proxy.app.request('/readiness')).status).toBe(200);
+    // Answered without a key (503 here: the pod at :9 never answers its health endpoint), not 401.
+    expect((await proxy.app.request('/readiness')).status).toBe(503);
   });
 });
 

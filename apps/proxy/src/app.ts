@@ -102,6 +102,8 @@ const loopbackOnly: MiddlewareHandler = async function loopbackOnlyMiddleware(c,
 
 export function isReady(deps: Pick<AppDeps, 'config' | 'state' | 'lifecycle'>): { ready: boolean; reason?: string } {
   if (deps.lifecycle.draining) return { ready: false, reason: 'draining' };
+  if (deps.lifecycle.waitingForPods)
+    return { ready: false, reason: 'waiting for the pods to answer their health endpoint' };
   const t = deps.state.table;
   if (!t) return { ready: false, reason: 'no snapshot yet' };
   if (deps.config.mode === 'pd') {

@@ -4,6 +4,7 @@ import { UsageError } from '@pdrouter/cli';
 import type { HashKeyMode, VllmRouterKind } from '@pdrouter/core';
 import type { ClientEdgeConfig } from './client-edge.ts';
 import { type MembershipConfig, membershipOf } from './config-membership.ts';
+import { type HealthConfig, type RetrySettings, resilienceOf, type StartupSettings } from './config-resilience.ts';
 import { type RoutingSettings, routingOf } from './config-routing.ts';
 import { type ParsedFlags, POLICIES, type ProxyFlagValues } from './flags.ts';
 import { DEFAULT_REQUEST_ID_HEADERS } from './request-id.ts';
@@ -13,6 +14,7 @@ export type Policy = (typeof POLICIES)[number];
 export type ProxyMode = 'pd' | 'plain';
 
 export type { MembershipConfig, PrefillArg } from './config-membership.ts';
+export type { HealthConfig, RetrySettings, StartupSettings } from './config-resilience.ts';
 export type { RoutingSettings } from './config-routing.ts';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -27,15 +29,6 @@ export interface TimeoutsConfig {
   readonly keepAliveMs: number;
   /** Receiving a client's request body (after its headers). */
   readonly clientBodyMs: number;
-}
-
-export interface HealthConfig {
-  readonly enabled: boolean;
-  readonly ejectAfterFailures: number;
-  readonly probeBaseMs: number;
-  readonly probeMaxMs: number;
-  readonly probePath: string;
-  readonly probeTimeoutMs: number;
 }
 
 export interface AdmissionSettings {
@@ -86,9 +79,12 @@ export interface ProxyConfig {
   readonly logLevel: LogLevel;
   /** --log-dir: the log lines also go to a daily file there. */
   readonly logDir?: string;
-  /** Pods tried after the first one, per leg. */
-  readonly maxFailovers: number;
+  /** Circuit breaker and health probes (config-resilience.ts). */
   readonly health: HealthConfig;
+  /** Attempts per leg along the ring walk and the delays between them. */
+  readonly retry: RetrySettings;
+  /** --worker-startup-*: waiting for static pods to answer their health endpoint. */
+  readonly startup: StartupSettings;
   readonly decodeOnlyFallback: boolean;
   readonly admission: AdmissionSettings;
   /** --cors-allowed-origins; empty: no CORS headers. */
@@ -229,7 +225,6 @@ export function buildConfig(parsed: ParsedFlags, io: ConfigIo = defaultIo): Prox
   }
   const connections = positive('connections-per-pod', v['connections-per-pod'], true);
   const hashPrefixBytes = v['hash-prefix-bytes'];
-  const retries = v['disable-retries'] === true ? 0 : positive('retry-max-retries', v['retry-max-retries'], true);
 
   const config: ProxyConfig = {
     mode,
@@ -280,15 +275,7 @@ export function buildConfig(parsed: ParsedFlags, io: ConfigIo = defaultIo): Prox
     ingressApiKeys: Object.freeze(ingressApiKeys),
     logLevel: v['log-level'],
     ...(v['log-dir'] !== undefined ? { logDir: v['log-dir'] } : {}),
-    maxFailovers: retries,
-    health: Object.freeze({
-      enabled: v['disable-circuit-breaker'] !== true,
-      ejectAfterFailures: positive('eject-after-failures', v['eject-after-failures']),
-      probeBaseMs: positive('eject-probe-base-ms', v['eject-probe-base-ms']),
-      probeMaxMs: positive('eject-probe-max-ms', v['eject-probe-max-ms']),
-      probePath: v['health-check-endpoint'],
-      probeTimeoutMs: Math.round(positive('health-check-timeout-secs', v['health-check-timeout-secs']) * 1000),
-    }),
+    ...resilienceOf(v),
     decodeOnlyFallback: v['decode-only-fallback'] === true,
     admission: admissionOf(v),
     corsAllowedOrigins: Object.freeze([...(v['cors-allowed-origins'] ?? [])]),

@@ -110,12 +110,11 @@ describe('parseFlags', () => {
     expect(() => config(['--bounded-load-factor', '0.5', '--worker-urls', 'http://a:1'])).toThrow(/>= 1/);
   });
 
-  it('warns about accepted-but-not-honoured flags and unsupported policies', () => {
+  it('warns about unsupported policies; the start-up flags are acted on, not warned about', () => {
     const c = config(['--worker-urls', 'http://a:1', '--worker-startup-timeout-secs', '5', '--policy', 'sico_sticky']);
     expect(c.plainPolicy).toBe('consistent_hash');
-    expect(c.warnings).toContain(
-      '--worker-startup-timeout-secs is accepted for vllm-router compatibility but not acted on',
-    );
+    expect(c.startup.timeoutMs).toBe(5000);
+    expect(c.warnings).toHaveLength(1);
     expect(c.warnings.some((w) => w.includes('sico_sticky is not supported'))).toBe(true);
   });
 
@@ -227,7 +226,7 @@ describe('parseFlags', () => {
     expect(c.timeouts.totalMs).toBe(2500);
     expect(c.timeouts.clientBodyMs).toBe(700);
     expect(c.timeouts.connectMs).toBe(100);
-    expect(c.maxFailovers).toBe(0);
+    expect(c.retry.maxAttempts).toBe(1);
   });
 
   it('maps admission control flags: vllm-router defaults, a rate only when given', () => {
@@ -268,19 +267,15 @@ describe('helpText', () => {
     expect(help).toContain('  --prefill URL [BOOTSTRAP_PORT|none]\n');
     expect(help).toContain('  --backend, --runtime vllm|trtllm|openai|anthropic\n');
     expect(help).toContain('[default info; env PDROUTER_LOG_LEVEL]');
-    const ignoredAt = lines.indexOf('Accepted for vllm-router compatibility, not acted on (reported at start-up):');
-    expect(ignoredAt).toBeGreaterThan(0);
-    for (const spec of PROXY_FLAG_GROUPS.ignored) {
-      expect(lines.findIndex(flagLine(spec.name)), spec.name).toBeGreaterThan(ignoredAt);
-    }
+    // No flag is accepted and ignored any more: that heading is gone.
+    expect(PROXY_FLAG_GROUPS.ignored).toEqual([]);
+    expect(lines).not.toContain('Accepted for vllm-router compatibility, not acted on (reported at start-up):');
   });
 });
 
 describe('flag statuses', () => {
-  it('an ignored vllm-router flag parses and is named in a warning; the groups cover every flag once', () => {
-    expect(parseFlags(['--worker-urls', 'http://a:1', '--worker-startup-timeout-secs', '2']).ignored).toEqual([
-      'worker-startup-timeout-secs',
-    ]);
+  it('no vllm-router flag is accepted and ignored; the groups cover every flag once', () => {
+    expect(parseFlags(['--worker-urls', 'http://a:1', '--worker-startup-timeout-secs', '2']).ignored).toEqual([]);
     expect(parseFlags(['--worker-urls', 'http://a:1', '--cache-threshold', '0.2']).ignored).toEqual([]);
     const { vllmRouter, pdrouter, ignored, refused } = PROXY_FLAG_GROUPS;
     const grouped = [...vllmRouter, ...pdrouter, ...ignored, ...refused].map((f) => f.name);

@@ -17,6 +17,7 @@ import type { Lifecycle } from './lifecycle.ts';
 import type { Logger } from './logger.ts';
 import type { ProxyMetrics } from './metrics.ts';
 import { classifyOutcome } from './outcome.ts';
+import { runPd } from './pd-flow.ts';
 import type { PodRegistry } from './pods.ts';
 import { usesHash } from './policies.ts';
 import type { PreparedBody } from './prepare-body.ts';
@@ -235,7 +236,7 @@ export class Forwarder {
         forwardPath !== undefined
           ? await this.legs.one(ex, table as RoutingTable, raw, hash)
           : config.mode === 'pd'
-            ? await this.legs.pd(ex, table as RoutingTable, raw, body, hash, prefillBody)
+            ? await runPd(this.legs, ex, table as RoutingTable, raw, body, hash, prefillBody)
             : await this.legs.plain(ex, table as RoutingTable, raw, hash);
       ex.trace?.status(answer.res.statusCode);
       return await this.relay(ex, answer, outgoing, finish);

@@ -1,21 +1,21 @@
-// The legs of a request: the P/D flow (prefill walk, then decode walk with the prefill's kv params) and
-// the plain walk. What an outcome means (whose fault, retry or not) is outcome.ts's verdict: a pod or
-// network fault before the response headers walks on to the next pod (up to --retry-max-retries); a
-// client's fault ends the walk.
+// The legs of a request: the walks along a ring (decode, plain) and one leg to one pod; the P/D flow
+// that strings a prefill and a decode leg together is pd-flow.ts. What an outcome means (whose fault,
+// retry or not) is outcome.ts's verdict: a pod or network fault before the response headers walks on to
+// the next pod (up to --retry-max-retries attempts, with retry-policy.ts's delays); a client's fault ends
+// the walk.
 
-import { buildPrefillBody, extractKvTransferParams, RouterError, type U64 } from '@pdrouter/core';
+import { RouterError, type U64 } from '@pdrouter/core';
 import type { ProxyConfig } from './config.ts';
-import { decodeBodyOf, stopParamOf } from './decode-body.ts';
 import type { Answer, Exchange, LegRole } from './exchange.ts';
 import type { Logger } from './logger.ts';
 import type { ProxyMetrics } from './metrics.ts';
-import { classifyOutcome, prefillWithoutKv } from './outcome.ts';
+import { classifyOutcome } from './outcome.ts';
 import type { PodRegistry, PodState } from './pods.ts';
-import { bodyJson } from './request-body.ts';
+import { RetryPolicy } from './retry-policy.ts';
 import type { RoutingTable } from './router-state.ts';
 import type { Routing } from './routing.ts';
 import type { LegTrace } from './tracing.ts';
-import { readBodyText, UpstreamBodyTooLarge, type UpstreamResponse, type Upstreams } from './upstream.ts';
+import { readBodyText, type UpstreamResponse, type Upstreams } from './upstream.ts';
 import { classifyUpstreamError, type LegFailure, RequestAborted } from './upstream-errors.ts';
 
 export interface LegsDeps {
@@ -27,21 +27,27 @@ export interface LegsDeps {
   routing: Routing;
 }
 
-type LegResult = { ok: true; res: UpstreamResponse; trace?: LegTrace } | { ok: false; failure: LegFailure };
+export type LegResult = { ok: true; res: UpstreamResponse; trace?: LegTrace } | { ok: false; failure: LegFailure };
 
-/**
- * Largest prefill answer read (one token plus kv_transfer_params: kilobytes, more with prompt_logprobs);
- * a pod answering more is faulty and is not buffered whole.
- */
-export const MAX_PREFILL_RESPONSE_BYTES = 16 * 1024 * 1024;
 /** How much of a pod's 5xx body is kept for the log. */
 const ERROR_BODY_LOG_BYTES = 300;
 
+/** A walk's body: fixed, or rebuilt per attempt (a decode retry after a fresh prefill carries new kv params). */
+export type WalkBody = string | Buffer | (() => string | Buffer);
+
+/**
+ * Runs between a failed attempt and the next one of a walk (after the retry delay): may change what the
+ * next attempt sends, or throw to end the walk.
+ */
+export type BeforeRetry = (failure: LegFailure) => Promise<void>;
+
 export class Legs {
-  private readonly d: LegsDeps;
+  readonly d: LegsDeps;
+  readonly retry: RetryPolicy;
 
   constructor(deps: LegsDeps) {
     this.d = deps;
+    this.retry = new RetryPolicy(deps.config.retry, deps.metrics);
   }
 
   checkMembers(table: RoutingTable | undefined): void {
@@ -50,134 +56,6 @@ export class Legs {
       if (!table || table.members[role].length === 0) {
         throw new RouterError('no_members', `no ${role === 'plain' ? 'worker' : role} pods are available`);
       }
-    }
-  }
-
-  /** The P/D flow: prefill walk, then decode walk. `raw` is the client's body as received (`body` parsed). */
-  async pd(
-    ex: Exchange,
-    table: RoutingTable,
-    raw: Buffer,
-    body: Record<string, unknown>,
-    hash: U64 | undefined,
-    /** The prefill leg's body when already serialised (off the event loop, for a large body). */
-    prepared?: Buffer,
-  ): Promise<Answer> {
-    const { pods, metrics, config, logger, routing } = this.d;
-    // Decode first: with no decode pod able to take the request, a prefill would only pin KV blocks on
-    // the prefill pod until they expire.
-    const decodePick = routing.pick('decode', table.rings.decode, hash, ex);
-    const decodeOrder = this.limit(decodePick.order);
-    if (decodeOrder.every((key) => pods.isEjected(key))) {
-      metrics.pdError('no_decode_available');
-      throw new RouterError(
-        'no_members',
-        `no decode pod can take the request (${decodeOrder.length} ejected after failures); prefill was not run`,
-      );
-    }
-    // Selective P/D: decode-only by choice (counted), never the silent fallback below.
-    const skip = routing.skipPrefill(ex, decodePick.decision);
-    if (skip !== undefined) {
-      metrics.prefillSkipped.labels(skip).inc();
-      return this.walk(ex, table, 'decode', decodeOrder, raw);
-    }
-    const prefillBody = prepared ?? bodyJson(buildPrefillBody(ex.route, body));
-    const prefillOrder = this.limit(routing.pick('prefill', table.rings.prefill, hash, ex).order);
-    let kv: Record<string, unknown> | undefined;
-    for (let i = 0; i < prefillOrder.length && kv === undefined; i++) {
-      const pod = pods.get(prefillOrder[i] as string);
-      if (i > 0) this.countFailover(ex, 'prefill');
-      pod.metrics.prefillRequests.inc();
-      pods.acquire(pod);
-      let released = false;
-      let legTrace: LegTrace | undefined;
-      const release = () => {
-        if (!released) {
-          released = true;
-          pods.release(pod);
-        }
-      };
-      try {
-        const r = await this.send(ex, table, pod.url, prefillBody, 'prefill', i, { 'accept-encoding': 'identity' });
-        if (!r.ok) {
-          this.legFailed(ex, pod, 'prefill', r.failure);
-          continue;
-        }
-        legTrace = r.trace;
-        const res = r.res;
-        if (res.statusCode >= 400) {
-          // The client's error (bad parameters, context too long...): theirs to see, as the pod wrote it.
-          metrics.pdError('prefill_client_error');
-          pods.record(pod, classifyOutcome({ kind: 'status', status: res.statusCode }), 'client_error');
-          released = true;
-          return { res, pod, role: 'prefill' };
-        }
-        let parsed: unknown;
-        try {
-          const bodyStartMs = performance.now();
-          const text = await readBodyText(res.body, MAX_PREFILL_RESPONSE_BYTES);
-          ex.upstreamWaitMs += performance.now() - bodyStartMs;
-          parsed = JSON.parse(text);
-        } catch (err) {
-          if (ex.abortCause) throw new RequestAborted(ex.abortCause);
-          const failure: LegFailure =
-            err instanceof SyntaxError || err instanceof UpstreamBodyTooLarge
-              ? {
-                  kind: 'bad_prefill_response',
-                  timeout: false,
-                  message:
-                    err instanceof SyntaxError
-                      ? `prefill response is not JSON: ${err.message}`
-                      : `prefill ${err.message}`,
-                }
-              : classifyUpstreamError(err);
-          this.legFailed(ex, pod, 'prefill', failure);
-          continue;
-        }
-        kv = extractKvTransferParams(parsed);
-        if (kv === undefined) {
-          // Never run decode without kv params because prefill answered something else: that would
-          // silently prefill twice.
-          const failure = prefillWithoutKv(parsed);
-          const v = classifyOutcome({ kind: 'prefill_answer', body: parsed, hasKvParams: false });
-          if (!v.retry) {
-            // The client's own stop conditions ended it: every prefill pod would answer the same.
-            pods.record(pod, v, failure.kind);
-            metrics.pdError(`prefill_${failure.kind}`);
-            throw new RouterError('invalid_request', failure.message, { param: stopParamOf(body) });
-          }
-          this.legFailed(ex, pod, 'prefill', failure);
-          continue;
-        }
-        pods.record(pod, classifyOutcome({ kind: 'prefill_answer', body: parsed, hasKvParams: true }), 'ok');
-        routing.learn('prefill', ex, pod.url);
-        ex.prefillPod = pod.url;
-      } finally {
-        legTrace?.end({ kvTransferParams: kv !== undefined });
-        release();
-      }
-    }
-
-    let decodeBody: string | Buffer;
-    if (kv === undefined) {
-      if (!config.decodeOnlyFallback || ex.abortCause) throw this.exhausted(ex, 'prefill');
-      metrics.decodeOnlyFallbacks.inc();
-      metrics.pdError('decode_only_fallback');
-      logger.warn('no prefill pod answered: decode-only fallback', {
-        requestId: ex.requestId,
-        failures: ex.failures.map((f) => f.kind),
-      });
-      decodeBody = raw;
-    } else {
-      decodeBody = decodeBodyOf(ex.route, raw, body, kv);
-    }
-    try {
-      return await this.walk(ex, table, 'decode', decodeOrder, decodeBody, kv !== undefined);
-    } catch (err) {
-      // The prefill pod holds this request's KV blocks until a decode pod pulls them or they expire.
-      if (kv !== undefined)
-        metrics.kvLeftHeld.labels(err instanceof RequestAborted ? err.abortCause : 'no_decode').inc();
-      throw err;
     }
   }
 
@@ -204,18 +82,23 @@ export class Legs {
   }
 
   /** Sends `body` to the pods in order until one answers below 500. */
-  private async walk(
+  async walk(
     ex: Exchange,
     table: RoutingTable,
     role: 'decode' | 'plain',
     order: string[],
-    body: string | Buffer,
-    kvTransferParams = false,
+    body: WalkBody,
+    kvTransferParams: () => boolean = () => false,
+    beforeRetry?: BeforeRetry,
   ): Promise<Answer> {
     const { pods } = this.d;
+    let last: LegFailure | undefined;
     for (let i = 0; i < order.length; i++) {
       const pod = pods.get(order[i] as string);
-      if (i > 0) this.countFailover(ex, role);
+      if (i > 0) {
+        await this.retry.beforeRetry(ex, role, i);
+        if (beforeRetry && last) await beforeRetry(last);
+      }
       if (role === 'decode') pod.metrics.decodeRequests.inc();
       else pod.metrics.processed.inc();
       pods.acquire(pod);
@@ -227,7 +110,7 @@ export class Legs {
           ex,
           table,
           pod.url,
-          body,
+          typeof body === 'function' ? body() : body,
           role,
           i,
           undefined,
@@ -241,11 +124,12 @@ export class Legs {
       if (!r.ok) {
         pods.release(pod);
         this.legFailed(ex, pod, role, r.failure);
+        last = r.failure;
         continue;
       }
       pods.record(pod, classifyOutcome({ kind: 'status', status: r.res.statusCode }), 'ok');
       if (r.res.statusCode < 400) this.d.routing.learn(role, ex, pod.url);
-      r.trace?.end({ kvTransferParams: role === 'decode' && kvTransferParams });
+      r.trace?.end({ kvTransferParams: role === 'decode' && kvTransferParams() });
       return { res: r.res, pod, role };
     }
     throw this.exhausted(ex, role);
@@ -256,7 +140,7 @@ export class Legs {
    * goes to the URL with vLLM's X-data-parallel-rank header). Pod faults come back as failures; the
    * request's own abort is thrown.
    */
-  private async send(
+  async send(
     ex: Exchange,
     table: RoutingTable,
     key: string,
@@ -331,7 +215,7 @@ export class Legs {
     return { ok: true, res };
   }
 
-  private legFailed(ex: Exchange, pod: PodState, role: LegRole, failure: LegFailure): void {
+  legFailed(ex: Exchange, pod: PodState, role: LegRole, failure: LegFailure): void {
     const { pods, metrics, logger } = this.d;
     ex.failures.push(failure);
     pods.record(pod, classifyOutcome({ kind: 'transport', failure }), failure.kind);
@@ -347,17 +231,12 @@ export class Legs {
     });
   }
 
-  private countFailover(ex: Exchange, role: LegRole): void {
-    this.d.metrics.failovers.labels(role).inc();
-    ex.rm.retries.inc();
+  limit(order: string[]): string[] {
+    return this.retry.limit(order);
   }
 
-  private limit(order: string[]): string[] {
-    const max = 1 + this.d.config.maxFailovers;
-    return order.length > max ? order.slice(0, max) : order;
-  }
-
-  private exhausted(ex: Exchange, role: LegRole): RouterError {
+  exhausted(ex: Exchange, role: LegRole): RouterError {
+    if (ex.failures.length > 0) this.retry.exhausted(ex);
     const kinds = ex.failures.map((f) => f.kind);
     const allTimeouts = ex.failures.length > 0 && ex.failures.every((f) => f.timeout);
     const what = role === 'plain' ? 'worker' : role;

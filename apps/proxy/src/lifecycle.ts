@@ -2,6 +2,8 @@
 // so shutdown can wait for them (up to --drain-timeout-secs).
 
 export class Lifecycle {
+  /** Static pods not yet answering their health endpoint at start (--worker-startup-timeout-secs): not ready. */
+  waitingForPods = false;
   private inFlightCount = 0;
   private drainingSince: number | undefined;
   private idleWaiters: (() => void)[] = [];

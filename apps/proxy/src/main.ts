@@ -78,6 +78,16 @@ export async function runProxy(
     decodePolicy: config.decodePolicy,
     hashKeyMode: config.hashKeyMode,
   });
+  void proxy.startup.then((r) => {
+    if (r.ready || proxy.lifecycle.draining) return;
+    // vllm-router gives up the same way: no pod answered within --worker-startup-timeout-secs.
+    logger.error('pods did not answer their health endpoint in time: exiting', {
+      waiting: r.waiting,
+      timeoutSecs: config.startup.timeoutMs / 1000,
+      endpoint: config.health.probePath,
+    });
+    void proxy.close().finally(() => process.exit(1));
+  });
   return proxy;
 }
 

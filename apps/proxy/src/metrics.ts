@@ -41,7 +41,14 @@ export interface PodMetrics {
   health: Gauge.Internal<'worker'>;
   ejections: Counter.Internal;
   readmissions: Counter.Internal;
+  cbState: Gauge.Internal<'worker'>;
+  cbSuccesses: Counter.Internal;
+  cbFailures: Counter.Internal;
 }
+
+const CIRCUIT_STATES = ['closed', 'open', 'half_open'] as const;
+/** Retry delays: vllm-router's defaults start at 50 ms and cap at 30 s. */
+const BACKOFF_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export class ProxyMetrics {
   readonly registry = new Registry();
@@ -175,13 +182,49 @@ export class ProxyMetrics {
   );
   readonly ejections = this.counter(
     'pdrouter_ejections_total',
-    'Pods taken out of the failover walk after consecutive failures',
+    'Pods taken out of the failover walk (circuit opened after failures, a failed trial or failing health probes)',
     ['worker'],
   );
   readonly readmissions = this.counter(
     'pdrouter_readmissions_total',
-    'Ejected pods re-admitted after a successful health probe',
+    'Pods back in the walk: circuit closed after --cb-success-threshold successful trial requests',
     ['worker'],
+  );
+  readonly cbState = this.gauge(
+    'vllm_router_cb_state',
+    "Each pod's circuit breaker state (0 closed, 1 open, 2 half_open)",
+    ['worker'],
+  );
+  readonly cbTransitions = this.counter(
+    'vllm_router_cb_state_transitions_total',
+    'Circuit breaker state changes, by pod and from/to state',
+    ['worker', 'from', 'to'],
+  );
+  readonly cbOutcomes = this.counter(
+    'vllm_router_cb_outcomes_total',
+    "Outcomes fed to a pod's circuit breaker (success, failure; client errors count as success, our own deadlines not at all)",
+    ['worker', 'outcome'],
+  );
+  readonly retriesExhausted = this.counter(
+    'vllm_router_retries_exhausted_total',
+    'Legs that failed on every attempt --retry-max-retries allowed, by route',
+    ['route'],
+  );
+  readonly retryBackoff = this.histogram(
+    'vllm_router_retry_backoff_duration_seconds',
+    'Delay waited before a retry, by attempt number (1 is the first retry)',
+    ['attempt'],
+    BACKOFF_BUCKETS,
+  );
+  readonly healthProbes = this.counter(
+    'pdrouter_health_probes_total',
+    'Active health probes (--health-check-interval-secs) and start-up checks, by result (ok, failed)',
+    ['result'],
+  );
+  readonly decodeRetries = this.counter(
+    'pdrouter_decode_retries_total',
+    'Decode legs retried on another pod, by what the retry carried: kv="same" (nothing reached the failed pod, the same kv_transfer_params) or kv="fresh_prefill" (the failed pod may have pulled or freed the blocks, so a new prefill ran first)',
+    ['kv'],
   );
   readonly members = this.gauge('pdrouter_members', 'Members in the current snapshot, by role', ['role']);
   readonly snapshotSeq = this.gauge('pdrouter_snapshot_seq', 'Sequence number of the snapshot in use', []);
@@ -237,7 +280,7 @@ export class ProxyMetrics {
   );
   readonly kvLeftHeld = this.counter(
     'pdrouter_kv_left_held_total',
-    'P/D requests that ended after their prefill and before a decode pod answered, leaving KV blocks held on the prefill pod until they expire, by why (client_closed, request_timeout, draining, no_decode)',
+    'P/D requests that ended after their prefill and before a decode pod answered, leaving KV blocks held on the prefill pod until they expire, by why (client_closed, request_timeout, draining, no_decode; decode_retry: a decode pod that got the request failed before answering and the retry ran a fresh prefill, so the blocks of the first prefill may still be held)',
     ['reason'],
   );
   readonly bufferedBodyBytes = this.gauge(
@@ -286,6 +329,9 @@ export class ProxyMetrics {
       health: this.workerHealth.labels(worker),
       ejections: this.ejections.labels(worker),
       readmissions: this.readmissions.labels(worker),
+      cbState: this.cbState.labels(worker),
+      cbSuccesses: this.cbOutcomes.labels(worker, 'success'),
+      cbFailures: this.cbOutcomes.labels(worker, 'failure'),
     };
   }
 
@@ -305,9 +351,12 @@ export class ProxyMetrics {
       this.workerHealth,
       this.ejections,
       this.readmissions,
+      this.cbState,
     ]) {
       m.remove(worker);
     }
+    for (const outcome of ['success', 'failure']) this.cbOutcomes.remove(worker, outcome);
+    for (const from of CIRCUIT_STATES) for (const to of CIRCUIT_STATES) this.cbTransitions.remove(worker, from, to);
   }
 
   requestError(route: string, errorType: string): void {

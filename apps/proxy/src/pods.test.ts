@@ -1,92 +1,180 @@
-import { waitUntil } from '@pdrouter/testkit';
+import { FakeClock } from '@pdrouter/testkit';
 import { describe, expect, it } from 'vitest';
+import type { HealthConfig } from './config.ts';
 import { silentLogger } from './logger.ts';
 import { ProxyMetrics } from './metrics.ts';
+import { classifyOutcome } from './outcome.ts';
 import { PodRegistry } from './pods.ts';
 
-const HEALTH = {
-  enabled: true,
-  ejectAfterFailures: 3,
-  probeBaseMs: 20,
-  probeMaxMs: 80,
+const HEALTH: HealthConfig = {
+  breaker: {
+    enabled: true,
+    failureThreshold: 3,
+    successThreshold: 2,
+    openMs: 1000,
+    maxOpenMs: 16_000,
+    windowMs: 60_000,
+  },
   probePath: '/health',
   probeTimeoutMs: 1000,
+  probeIntervalMs: 500,
+  probeFailureThreshold: 2,
+  probeSuccessThreshold: 2,
 };
 const POD = 'http://10.0.0.1:8000';
+const FAIL = classifyOutcome({ kind: 'status', status: 500 });
+const OK = classifyOutcome({ kind: 'status', status: 200 });
+const CLIENT_ERROR = classifyOutcome({ kind: 'status', status: 400 });
 
-describe('PodRegistry passive health', () => {
-  it('ejects after N consecutive failures, probes with backoff, re-admits on a healthy probe', async () => {
-    const probes: number[] = [];
-    let healthy = false;
-    const registry = new PodRegistry({
-      config: HEALTH,
-      metrics: new ProxyMetrics({ defaultMetrics: false }),
-      logger: silentLogger,
-      probe: async () => {
-        probes.push(Date.now());
-        return healthy;
-      },
-    });
-    registry.setMembers([POD]);
-    const pod = registry.get(POD);
-    registry.recordFailure(pod, 'connect_refused');
-    registry.recordFailure(pod, 'connect_refused');
-    registry.recordSuccess(pod);
-    registry.recordFailure(pod, 'connect_refused');
-    registry.recordFailure(pod, 'connect_refused');
-    expect(registry.isEjected(POD)).toBe(false);
-    registry.recordFailure(pod, 'status_5xx');
-    expect(registry.isEjected(POD)).toBe(true);
-    expect(registry.ejectedPods()).toEqual([POD]);
+function registry(config: Partial<HealthConfig> = {}) {
+  const clock = new FakeClock();
+  const metrics = new ProxyMetrics({ defaultMetrics: false });
+  const pods = new PodRegistry({
+    config: { ...HEALTH, ...config },
+    metrics,
+    logger: silentLogger,
+    clock,
+    random: () => 0.5,
+  });
+  pods.setMembers([POD]);
+  return { clock, metrics, pods, pod: pods.get(POD) };
+}
 
-    await waitUntil(() => probes.length >= 3, { intervalMs: 5, description: 'three probes' });
-    // Backoff: the gaps grow (20 -> 40 -> 80 ms, timers permitting).
-    const gap1 = (probes[1] as number) - (probes[0] as number);
-    const gap2 = (probes[2] as number) - (probes[1] as number);
-    expect(gap2).toBeGreaterThanOrEqual(gap1 - 5);
-    healthy = true;
-    await waitUntil(() => !registry.isEjected(POD), { intervalMs: 5, description: 're-admission' });
-    expect(pod.consecutiveFailures).toBe(0);
-    registry.close();
+async function metric(metrics: ProxyMetrics, name: string, labels: Record<string, string>): Promise<number> {
+  const m = (await metrics.registry.getMetricsAsJSON()).find((x) => x.name === name);
+  const v = m?.values.find((s) => Object.entries(labels).every(([k, val]) => s.labels[k] === val));
+  return Number(v?.value ?? 0);
+}
+
+describe('PodRegistry: circuit breaker fed by traffic', () => {
+  it('takes a pod out after --cb-failure-threshold pod faults; client errors never count', () => {
+    const { pods, pod } = registry();
+    for (let i = 0; i < 10; i++) pods.record(pod, CLIENT_ERROR, 'client_error');
+    pods.record(pod, FAIL, 'status_5xx');
+    pods.record(pod, FAIL, 'status_5xx');
+    expect(pods.isEjected(POD)).toBe(false);
+    pods.record(pod, FAIL, 'status_5xx');
+    expect(pods.isEjected(POD)).toBe(true);
+    expect(pods.ejectedPods()).toEqual([POD]);
+    expect(pods.snapshot()[0]).toMatchObject({ circuit: 'open', ejected: true, probeHealthy: true });
   });
 
-  it('does not eject when passive health is off, and tracks in-flight legs', () => {
-    const registry = new PodRegistry({
-      config: { ...HEALTH, enabled: false },
-      metrics: new ProxyMetrics({ defaultMetrics: false }),
-      logger: silentLogger,
-      probe: async () => true,
-    });
-    registry.setMembers([POD]);
-    const pod = registry.get(POD);
-    for (let i = 0; i < 10; i++) registry.recordFailure(pod, 'x');
-    expect(registry.isEjected(POD)).toBe(false);
-    registry.acquire(pod);
-    registry.acquire(pod);
-    registry.release(pod);
-    expect(registry.inFlight(POD)).toBe(1);
-    registry.close();
+  it('a pod whose probes pass but whose inference fails is never re-admitted on probes; its open period grows', async () => {
+    const { pods, pod, clock, metrics } = registry();
+    for (let i = 0; i < 3; i++) pods.record(pod, FAIL, 'status_5xx');
+    const periods: number[] = [];
+    for (let round = 0; round < 4; round++) {
+      periods.push(pod.breaker.openedForMs);
+      // Probes keep passing all along: they do not end the open period early.
+      for (let i = 0; i < 4; i++) pods.probed(POD, true);
+      clock.advance(pod.breaker.openedForMs - 1);
+      expect(pods.isEjected(POD)).toBe(true);
+      clock.advance(1);
+      // Half-open: one trial of real traffic, which fails again.
+      expect(pod.breaker.state).toBe('half_open');
+      expect(pods.isEjected(POD)).toBe(false);
+      pods.acquire(pod);
+      expect(pods.isEjected(POD)).toBe(true);
+      pods.release(pod);
+      pods.record(pod, FAIL, 'status_5xx');
+      expect(pod.breaker.state).toBe('open');
+    }
+    expect(periods).toEqual([1000, 2000, 4000, 8000]);
+    expect(await metric(metrics, 'pdrouter_readmissions_total', { worker: POD })).toBe(0);
+    expect(await metric(metrics, 'vllm_router_cb_state_transitions_total', { from: 'half_open', to: 'open' })).toBe(4);
+    expect(await metric(metrics, 'vllm_router_cb_state', { worker: POD })).toBe(1);
   });
 
+  it('closes after --cb-success-threshold successful trials, and the open period starts over', async () => {
+    const { pods, pod, clock, metrics } = registry();
+    pods.record(
+      pod,
+      classifyOutcome({ kind: 'transport', failure: { kind: 'first_byte_timeout', timeout: true, message: 'x' } }),
+      'first_byte_timeout',
+    );
+    expect(pod.breaker.state).toBe('open');
+    clock.advance(1000);
+    expect(await metric(metrics, 'vllm_router_cb_state', { worker: POD })).toBe(2);
+    pods.record(pod, OK, 'ok');
+    expect(pod.breaker.state).toBe('half_open');
+    pods.record(pod, OK, 'ok');
+    expect(pod.breaker.state).toBe('closed');
+    expect(pods.isEjected(POD)).toBe(false);
+    expect(await metric(metrics, 'pdrouter_readmissions_total', { worker: POD })).toBe(1);
+    expect(await metric(metrics, 'vllm_router_cb_outcomes_total', { worker: POD, outcome: 'success' })).toBe(2);
+    expect(await metric(metrics, 'vllm_router_cb_outcomes_total', { worker: POD, outcome: 'failure' })).toBe(1);
+  });
+
+  it('never takes a pod out on traffic with --disable-circuit-breaker, and tracks in-flight legs', () => {
+    const { pods, pod } = registry({ breaker: { ...HEALTH.breaker, enabled: false } });
+    for (let i = 0; i < 10; i++) pods.record(pod, FAIL, 'x');
+    expect(pods.isEjected(POD)).toBe(false);
+    pods.acquire(pod);
+    pods.acquire(pod);
+    pods.release(pod);
+    expect(pods.inFlight(POD)).toBe(1);
+  });
+});
+
+describe('PodRegistry: active health probes', () => {
+  it('takes a pod out after --health-failure-threshold failed probes in a row', () => {
+    const { pods } = registry();
+    pods.probed(POD, false);
+    pods.probed(POD, true);
+    pods.probed(POD, false);
+    expect(pods.isEjected(POD)).toBe(false);
+    pods.probed(POD, false);
+    expect(pods.isEjected(POD)).toBe(true);
+    expect(pods.snapshot()[0]).toMatchObject({ probeHealthy: false, circuit: 'open' });
+  });
+
+  it('after --health-success-threshold passing probes the pod is only half-open: real traffic closes it', () => {
+    const { pods, pod, clock } = registry();
+    pods.probed(POD, false);
+    pods.probed(POD, false);
+    clock.advance(5000);
+    // Open period over, but the probes still fail: stays out.
+    expect(pods.isEjected(POD)).toBe(true);
+    pods.probed(POD, true);
+    expect(pods.isEjected(POD)).toBe(true);
+    pods.probed(POD, true);
+    expect(pod.breaker.state).toBe('half_open');
+    expect(pods.isEjected(POD)).toBe(false);
+    pods.record(pod, OK, 'ok');
+    pods.record(pod, OK, 'ok');
+    expect(pod.breaker.state).toBe('closed');
+  });
+
+  it('with --disable-circuit-breaker the probes alone take a pod out and bring it back', () => {
+    const { pods } = registry({ breaker: { ...HEALTH.breaker, enabled: false } });
+    pods.probed(POD, false);
+    pods.probed(POD, false);
+    expect(pods.isEjected(POD)).toBe(true);
+    pods.probed(POD, true);
+    pods.probed(POD, true);
+    expect(pods.isEjected(POD)).toBe(false);
+  });
+});
+
+describe('PodRegistry membership', () => {
   it("drops a departed pod's state and every metric series of it once it is idle", async () => {
-    const metrics = new ProxyMetrics({ defaultMetrics: false });
-    const registry = new PodRegistry({ config: HEALTH, metrics, logger: silentLogger, probe: async () => true });
+    const { pods, pod, metrics } = registry();
     const other = 'http://10.0.0.2:8000';
-    registry.setMembers([POD, other]);
-    const pod = registry.get(POD);
+    pods.setMembers([POD, other]);
     pod.metrics.prefillRequests.inc();
-    pod.metrics.decodeRequests.inc();
-    pod.metrics.streamErrors.inc();
-    registry.acquire(pod);
+    pods.record(pod, FAIL, 'x');
+    pods.record(pod, FAIL, 'x');
+    pods.record(pod, FAIL, 'x');
+    pods.acquire(pod);
     // Still busy when it leaves: kept until its leg ends and the next membership comes.
-    registry.setMembers([other]);
+    pods.setMembers([other]);
     expect((await metrics.registry.metrics()).includes(`worker="${POD}"`)).toBe(true);
-    registry.release(pod);
-    registry.setMembers([other]);
+    pods.release(pod);
+    pods.setMembers([other]);
     const text = await metrics.registry.metrics();
     expect(text.includes(`worker="${POD}"`)).toBe(false);
     expect(text.includes(`worker="${other}"`)).toBe(true);
-    expect(registry.snapshot().map((p) => p.url)).toEqual([other]);
-    registry.close();
+    expect(pods.snapshot().map((p) => p.url)).toEqual([other]);
+    pods.close();
   });
 });

@@ -1,57 +1,103 @@
-// Per-pod state the router keeps on its own: in-flight legs (for power_of_two and bounded load) and
-// passive health. A pod is ejected after N consecutive failures (connection refused/reset, timeout, 5xx)
-// and probed on its health endpoint with exponential backoff until it answers; ejection only reorders
-// the failover walk, the ring itself never changes.
+// Per-pod state the router keeps on its own: in-flight legs (for power_of_two and bounded load), the
+// pod's circuit breaker (circuit-breaker.ts) fed with the verdicts of real traffic, and what its health
+// probes say (health-checker.ts). A pod takes traffic when its probes pass and its circuit is closed, or
+// half-open with no trial in flight. Taking a pod out only reorders the failover walk (it goes last);
+// the ring itself never changes, so every replica keeps the same owners.
+import { CIRCUIT_STATE_CODE, CircuitBreaker, type CircuitState, type Transition } from './circuit-breaker.ts';
 import type { HealthConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { PodMetrics, ProxyMetrics } from './metrics.ts';
 import type { Verdict } from './outcome.ts';
 
+/** The clock the registry reads and sets its timers on (testkit's FakeClock has this shape). */
+export interface RegistryClock {
+  now(): number;
+  setTimer(ms: number, fn: () => void): { cancel(): void };
+}
+
+export const systemClock: RegistryClock = {
+  now: () => Date.now(),
+  setTimer(ms, fn) {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return { cancel: () => clearTimeout(t) };
+  },
+};
+
 export interface PodState {
   readonly url: string;
   inFlight: number;
-  consecutiveFailures: number;
-  ejected: boolean;
+  readonly breaker: CircuitBreaker;
+  /** What the active health probes say (vllm-router's thresholds); true until they say otherwise. */
+  probeHealthy: boolean;
+  probeFailures: number;
+  probeSuccesses: number;
   readonly metrics: PodMetrics;
+  halfOpenTimer?: { cancel(): void };
 }
 
-/** Probes the pod; resolves true when it answered healthy. */
-export type HealthProbe = (url: string) => Promise<boolean>;
+export interface PodSnapshot {
+  url: string;
+  inFlight: number;
+  consecutiveFailures: number;
+  ejected: boolean;
+  circuit: CircuitState;
+  /** ISO time the open period ends, while open. */
+  openUntil?: string;
+  openPeriodMs: number;
+  probeHealthy: boolean;
+}
 
 export class PodRegistry {
   private readonly pods = new Map<string, PodState>();
-  private readonly probes = new Map<string, { timer: NodeJS.Timeout; delayMs: number }>();
   private readonly config: HealthConfig;
   private readonly metrics: ProxyMetrics;
   private readonly logger: Logger;
-  private readonly probe: HealthProbe;
+  private readonly clock: RegistryClock;
+  private readonly random: (() => number) | undefined;
   private members = new Set<string>();
   private closed = false;
 
-  constructor(options: { config: HealthConfig; metrics: ProxyMetrics; logger: Logger; probe: HealthProbe }) {
+  constructor(options: {
+    config: HealthConfig;
+    metrics: ProxyMetrics;
+    logger: Logger;
+    clock?: RegistryClock;
+    random?: () => number;
+  }) {
     this.config = options.config;
     this.metrics = options.metrics;
     this.logger = options.logger;
-    this.probe = options.probe;
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random;
   }
 
   get(url: string): PodState {
     let pod = this.pods.get(url);
     if (!pod) {
-      pod = { url, inFlight: 0, consecutiveFailures: 0, ejected: false, metrics: this.metrics.pod(url) };
+      pod = {
+        url,
+        inFlight: 0,
+        breaker: new CircuitBreaker(this.config.breaker, this.clock.now, this.random),
+        probeHealthy: true,
+        probeFailures: 0,
+        probeSuccesses: 0,
+        metrics: this.metrics.pod(url),
+      };
       pod.metrics.health.set(1);
+      pod.metrics.cbState.set(CIRCUIT_STATE_CODE.closed);
       this.pods.set(url, pod);
     }
     return pod;
   }
 
-  /** The pods of the current snapshot. Pods that left stop being probed; their state goes once idle. */
+  /** The pods of the current snapshot. State of pods that left goes once they are idle. */
   setMembers(urls: Iterable<string>): void {
     this.members = new Set(urls);
     for (const url of this.members) this.get(url);
     for (const [url, pod] of this.pods) {
       if (this.members.has(url)) continue;
-      this.stopProbe(url);
+      pod.halfOpenTimer?.cancel();
       if (pod.inFlight === 0) {
         this.pods.delete(url);
         this.metrics.removePod(url);
@@ -60,8 +106,21 @@ export class PodRegistry {
     this.updateActive();
   }
 
+  /** The current members (what the health checker probes). */
+  memberUrls(): string[] {
+    return [...this.members];
+  }
+
+  /** Out of the walk's first choices: probes failing, circuit open, or half-open with its trial in flight. */
   isEjected(url: string): boolean {
-    return this.pods.get(url)?.ejected ?? false;
+    const pod = this.pods.get(url);
+    return pod !== undefined && !this.admits(pod);
+  }
+
+  /** Out altogether (probes failing or circuit open), as opposed to a half-open pod busy with its trial. */
+  isOut(url: string): boolean {
+    const pod = this.pods.get(url);
+    return pod !== undefined && this.out(pod);
   }
 
   inFlight(url: string): number {
@@ -78,85 +137,143 @@ export class PodRegistry {
     pod.metrics.running.dec();
   }
 
-  /** Feeds passive health with an outcome's verdict: only pod and network faults count against it. */
+  /** Feeds the pod's circuit with an outcome's verdict: only pod and network faults count against it. */
   record(pod: PodState, v: Verdict, reason: string): void {
-    if (v.health === 'success') this.recordSuccess(pod);
-    else if (v.health === 'failure') this.recordFailure(pod, reason);
+    if (v.health === 'neutral') return;
+    const success = v.health === 'success';
+    (success ? pod.metrics.cbSuccesses : pod.metrics.cbFailures).inc();
+    const t = success ? pod.breaker.success() : pod.breaker.failure(v.trip);
+    if (t) this.applyTransition(pod, t, reason);
   }
 
-  recordSuccess(pod: PodState): void {
-    pod.consecutiveFailures = 0;
-  }
-
-  recordFailure(pod: PodState, reason: string): void {
-    pod.consecutiveFailures++;
-    if (!this.config.enabled || pod.ejected || pod.consecutiveFailures < this.config.ejectAfterFailures) return;
-    if (!this.members.has(pod.url)) return;
-    pod.ejected = true;
-    pod.metrics.health.set(0);
-    pod.metrics.ejections.inc();
-    this.updateActive();
-    this.logger.warn('pod ejected', { pod: pod.url, consecutiveFailures: pod.consecutiveFailures, reason });
-    this.scheduleProbe(pod, this.config.probeBaseMs);
+  /** One active health probe's result (health-checker.ts), with vllm-router's consecutive thresholds. */
+  probed(url: string, healthy: boolean): void {
+    const pod = this.pods.get(url);
+    if (!pod || this.closed || !this.members.has(url)) return;
+    const h = this.config;
+    if (healthy) {
+      pod.probeFailures = 0;
+      pod.probeSuccesses++;
+      if (!pod.probeHealthy && pod.probeSuccesses >= h.probeSuccessThreshold) {
+        pod.probeHealthy = true;
+        pod.probeSuccesses = 0;
+        this.logger.info('pod passes its health probes again', { pod: url });
+        if (!h.breaker.enabled) {
+          pod.metrics.readmissions.inc();
+          this.updateHealth(pod);
+          return;
+        }
+        // Probes alone never put a pod back: at most a trial of real traffic.
+        const t = pod.breaker.state === 'closed' ? pod.breaker.halfOpen('probes_recovered') : undefined;
+        if (t) this.applyTransition(pod, t, 'probes_recovered');
+        else this.tryHalfOpen(pod);
+        this.updateHealth(pod);
+      } else if (pod.probeHealthy) this.tryHalfOpen(pod);
+      return;
+    }
+    pod.probeSuccesses = 0;
+    pod.probeFailures++;
+    if (pod.probeHealthy && pod.probeFailures >= h.probeFailureThreshold) {
+      pod.probeHealthy = false;
+      pod.probeFailures = 0;
+      this.logger.warn('pod fails its health probes', { pod: url, failures: h.probeFailureThreshold });
+      const t = h.breaker.enabled ? pod.breaker.forceOpen('health_probes') : undefined;
+      if (t) this.applyTransition(pod, t, 'health_probes');
+      else {
+        pod.metrics.ejections.inc();
+        this.updateHealth(pod);
+      }
+    }
   }
 
   /** For /admin/state. */
   ejectedPods(): string[] {
-    return [...this.pods.values()].filter((p) => p.ejected).map((p) => p.url);
+    return [...this.pods.values()].filter((p) => this.out(p)).map((p) => p.url);
   }
 
-  snapshot(): { url: string; inFlight: number; consecutiveFailures: number; ejected: boolean }[] {
-    return [...this.pods.values()].map((p) => ({
-      url: p.url,
-      inFlight: p.inFlight,
-      consecutiveFailures: p.consecutiveFailures,
-      ejected: p.ejected,
-    }));
+  snapshot(): PodSnapshot[] {
+    return [...this.pods.values()].map((p) => {
+      const openUntil = p.breaker.openUntil;
+      return {
+        url: p.url,
+        inFlight: p.inFlight,
+        consecutiveFailures: p.breaker.failures,
+        ejected: this.out(p),
+        circuit: p.breaker.state,
+        ...(openUntil > 0 ? { openUntil: new Date(openUntil).toISOString() } : {}),
+        openPeriodMs: p.breaker.openedForMs,
+        probeHealthy: p.probeHealthy,
+      };
+    });
   }
 
   close(): void {
     this.closed = true;
-    for (const url of [...this.probes.keys()]) this.stopProbe(url);
+    for (const pod of this.pods.values()) pod.halfOpenTimer?.cancel();
+  }
+
+  private out(pod: PodState): boolean {
+    if (pod.breaker.state === 'open') this.tryHalfOpen(pod);
+    return !pod.probeHealthy || pod.breaker.state === 'open';
+  }
+
+  private admits(pod: PodState): boolean {
+    if (!pod.probeHealthy) return false;
+    if (pod.breaker.state === 'open') this.tryHalfOpen(pod);
+    const state = pod.breaker.state;
+    if (state === 'closed') return true;
+    // One trial at a time: a pod that may still be broken costs at most one request per open period.
+    return state === 'half_open' && pod.inFlight === 0;
+  }
+
+  /** An open circuit whose period has passed goes half-open, if the pod passes its probes. */
+  private tryHalfOpen(pod: PodState): void {
+    if (!pod.probeHealthy || !pod.breaker.openElapsed()) return;
+    const t = pod.breaker.halfOpen('open_elapsed');
+    if (t) this.applyTransition(pod, t, 'open_elapsed');
+  }
+
+  private applyTransition(pod: PodState, t: Transition, reason: string): void {
+    pod.metrics.cbState.set(CIRCUIT_STATE_CODE[t.to]);
+    this.metrics.cbTransitions.labels(pod.url, t.from, t.to).inc();
+    pod.halfOpenTimer?.cancel();
+    pod.halfOpenTimer = undefined;
+    if (t.to === 'open') {
+      pod.metrics.ejections.inc();
+      this.logger.warn('circuit open: pod out of the walk', {
+        pod: pod.url,
+        from: t.from,
+        reason,
+        openForMs: pod.breaker.openedForMs,
+        opens: pod.breaker.opens,
+      });
+      if (!this.closed) {
+        // So the state (and its gauge) moves on without traffic; admits() also checks on the way.
+        pod.halfOpenTimer = this.clock.setTimer(pod.breaker.openedForMs, () => {
+          pod.halfOpenTimer = undefined;
+          if (!this.closed && this.pods.get(pod.url) === pod) this.tryHalfOpen(pod);
+        });
+      }
+    } else if (t.to === 'half_open') {
+      this.logger.info('circuit half-open: the next request is a trial', { pod: pod.url, reason: t.reason });
+    } else {
+      pod.metrics.readmissions.inc();
+      this.logger.info('circuit closed: pod re-admitted after successful trials', { pod: pod.url });
+    }
+    this.updateHealth(pod);
+  }
+
+  private updateHealth(pod: PodState): void {
+    pod.metrics.health.set(pod.probeHealthy && pod.breaker.state !== 'open' ? 1 : 0);
+    this.updateActive();
   }
 
   private updateActive(): void {
     let active = 0;
-    for (const url of this.members) if (!this.isEjected(url)) active++;
+    for (const url of this.members) {
+      const pod = this.pods.get(url);
+      if (pod?.probeHealthy && pod.breaker.state !== 'open') active++;
+    }
     this.metrics.activeWorkers.set(active);
-  }
-
-  private scheduleProbe(pod: PodState, delayMs: number): void {
-    this.stopProbe(pod.url);
-    if (this.closed) return;
-    const timer = setTimeout(() => void this.runProbe(pod, delayMs), delayMs);
-    timer.unref();
-    this.probes.set(pod.url, { timer, delayMs });
-  }
-
-  private stopProbe(url: string): void {
-    const p = this.probes.get(url);
-    if (p) clearTimeout(p.timer);
-    this.probes.delete(url);
-  }
-
-  private async runProbe(pod: PodState, delayMs: number): Promise<void> {
-    let healthy = false;
-    try {
-      healthy = await this.probe(pod.url);
-    } catch {
-      healthy = false;
-    }
-    if (this.closed || !this.members.has(pod.url) || this.pods.get(pod.url) !== pod) return;
-    if (healthy) {
-      this.probes.delete(pod.url);
-      pod.ejected = false;
-      pod.consecutiveFailures = 0;
-      pod.metrics.health.set(1);
-      pod.metrics.readmissions.inc();
-      this.updateActive();
-      this.logger.info('pod re-admitted', { pod: pod.url });
-      return;
-    }
-    this.scheduleProbe(pod, Math.min(delayMs * 2, this.config.probeMaxMs));
   }
 }

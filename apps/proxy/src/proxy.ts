@@ -14,13 +14,14 @@ import type { ProxyConfig } from './config.ts';
 import { fileSnapshotSource } from './file-snapshot-source.ts';
 import { Forwarder } from './forwarder.ts';
 import { upstreamAuth, upstreamAuthorization } from './headers.ts';
+import { HealthChecker, type HealthProbe, type StartupResult, waitForPods } from './health-checker.ts';
 import type * as KubeSourceModule from './kube-source.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { type Logger, silentLogger } from './logger.ts';
 import { ProxyMetrics } from './metrics.ts';
 import { ModelsCache } from './models.ts';
 import type * as NatsSourceModule from './nats-source.ts';
-import { PodRegistry } from './pods.ts';
+import { PodRegistry, systemClock } from './pods.ts';
 import { type ApplyResult, RouterState } from './router-state.ts';
 import { localLoadView, Routing } from './routing.ts';
 import { type SnapshotSource, staticSnapshotSource } from './snapshot-source.ts';
@@ -42,6 +43,11 @@ export interface ProxyInstance {
   readonly source: SnapshotSource;
   /** Starts the snapshot source (the first snapshot is applied before this resolves, when there is one). */
   start(): Promise<void>;
+  /**
+   * Static pods answering their health endpoint after start() (--worker-startup-timeout-secs); resolves
+   * ready at once for discovered members. Not ready: the process exits (main.ts), as vllm-router does.
+   */
+  readonly startup: Promise<StartupResult>;
   /** Both listeners, then start(); resolves with their URLs. */
   listen(): Promise<{ url: string; metricsUrl: string }>;
   /** Readiness false, new requests 503; resolves true when in-flight requests finished within the timeout. */
@@ -111,11 +117,11 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
   });
   // A probe has no client: it carries --api-key or nothing.
   const probeAuthorization = upstreamAuthorization(upstreamAuth(config), undefined);
-  const pods = new PodRegistry({
-    config: config.health,
-    metrics,
-    logger,
-    probe: async (url) => {
+  const pods = new PodRegistry({ config: config.health, metrics, logger });
+  // A data-parallel rank (url@rank) is probed at its URL, as vllm-router does.
+  const probe: HealthProbe = async (key) => {
+    const url = state.table?.byKey.get(key)?.url ?? key;
+    try {
       const res = await upstreams.request(url, {
         method: 'GET',
         path: config.health.probePath,
@@ -125,7 +131,16 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
       });
       await res.body.dump();
       return res.statusCode >= 200 && res.statusCode < 300;
-    },
+    } catch {
+      return false;
+    }
+  };
+  const healthChecker = new HealthChecker({
+    registry: pods,
+    probe,
+    intervalMs: config.health.probeIntervalMs,
+    clock: systemClock,
+    metrics,
   });
   const lifecycle = new Lifecycle();
   const source = options.source ?? (await sourceFor(config, logger, metrics));
@@ -207,6 +222,43 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
   let server: Server | undefined;
   let metricsServer: Server | undefined;
   let started = false;
+  const stopping = new AbortController();
+  let startupDone: (r: StartupResult) => void = () => {};
+  const startup = new Promise<StartupResult>((resolve) => {
+    startupDone = resolve;
+  });
+  /** Resolves after the first check of the static pods; the wait goes on in the background. */
+  const waitForStaticPods = (): Promise<void> => {
+    const t = state.table;
+    if (config.membership.kind !== 'static' || !t) {
+      startupDone({ ready: true });
+      return Promise.resolve();
+    }
+    lifecycle.waitingForPods = true;
+    const roles = config.mode === 'pd' ? [t.members.prefill, t.members.decode] : [t.members.plain];
+    let firstRound: () => void = () => {};
+    const checked = new Promise<void>((resolve) => {
+      firstRound = resolve;
+    });
+    void waitForPods({
+      roles,
+      probe,
+      settings: config.startup,
+      clock: systemClock,
+      metrics,
+      logger,
+      signal: stopping.signal,
+      onFirstRound: (ready) => {
+        if (ready) lifecycle.waitingForPods = false;
+        firstRound();
+      },
+    }).then((r) => {
+      if (r.ready) lifecycle.waitingForPods = false;
+      firstRound();
+      startupDone(r);
+    });
+    return checked;
+  };
 
   const proxy: ProxyInstance = {
     app,
@@ -217,6 +269,7 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
     routing,
     lifecycle,
     source,
+    startup,
     async start() {
       if (started) return;
       started = true;
@@ -230,6 +283,9 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
       });
       // Rings of a big first snapshot are built off the event loop: start() resolves once they are in.
       await state.settled();
+      // The first check of static pods is part of starting: readiness is right from the first answer.
+      await waitForStaticPods();
+      healthChecker.start();
     },
     async listen() {
       const handle = getRequestListener(app.fetch);
@@ -308,6 +364,8 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
       lifecycle.cutAll();
       // One turn of the loop so the final events leave before the connections are closed.
       await new Promise((r) => setImmediate(r));
+      stopping.abort();
+      healthChecker.close();
       await source.close();
       pods.close();
       routing.close();

@@ -54,7 +54,7 @@ export class Routing {
       decode: entries.labels('decode'),
       plain: entries.labels('plain'),
     };
-    const opts = { boundedLoadFactor: c.boundedLoadFactor, scoring: c.routing, maxAttempts: 1 + c.maxFailovers };
+    const opts = { boundedLoadFactor: c.boundedLoadFactor, scoring: c.routing, maxAttempts: c.retry.maxAttempts };
     this.pickers = {
       prefill: new Picker(c.prefillPolicy, opts),
       decode: new Picker(c.decodePolicy, opts),

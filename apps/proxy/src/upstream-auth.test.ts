@@ -50,22 +50,10 @@ beforeEach(() => {
   seen.length = 0;
 });
 
-/** What each kind of request carried, after one generation (which ejects the pod), a probe and /v1/models. */
+/** What each kind of request carried: one generation, the health probe (at start) and /v1/models. */
 async function authorizationsSeen(flags: string[], clientAuthorization: string) {
   const proxy = await createProxy(
-    buildConfig(
-      parseFlags([
-        '--worker-urls',
-        podUrl,
-        '--eject-after-failures',
-        '1',
-        '--eject-probe-base-ms',
-        '10',
-        '--retry-max-retries',
-        '0',
-        ...flags,
-      ]),
-    ),
+    buildConfig(parseFlags(['--worker-urls', podUrl, '--retry-max-retries', '0', ...flags])),
     { defaultMetrics: false },
   );
   await proxy.start();
@@ -75,7 +63,7 @@ async function authorizationsSeen(flags: string[], clientAuthorization: string) 
       await proxy.app.request('/v1/completions', { method: 'POST', headers, body: JSON.stringify({ prompt: 'x' }) })
     ).text();
     await waitUntil(() => seen.some((s) => s.path === '/health'), {
-      description: 'the health probe of the ejected pod',
+      description: 'the start-up health probe',
     });
     await (await proxy.app.request('/v1/models', { headers })).text();
     const of = (path: string) => seen.filter((s) => s.path === path).map((s) => s.authorization);

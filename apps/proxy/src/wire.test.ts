@@ -32,6 +32,8 @@ const seen: Seen[] = [];
 
 function recordingPod(role: 'prefill' | 'decode' | 'prefill-without-kv'): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
+    // The router's health probes (start-up wait, active checks), answered as vLLM does.
+    if (req.method === 'GET' && req.url === '/health') return void res.end();
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {

@@ -26,7 +26,7 @@ let client: OpenAI;
 beforeAll(async () => {
   sim = await startSimProcess(['--prefill', '4', '--decode', '2']);
   // One failure would eject a pod: any outcome wrongly held against a pod shows at once.
-  router = await startProxy([...pdArgs(sim), '--eject-after-failures', '1']);
+  router = await startProxy([...pdArgs(sim), '--cb-failure-threshold', '1']);
   client = new OpenAI({ baseURL: `${router.url}/v1`, apiKey: 'unused', maxRetries: 0 });
 });
 

@@ -54,12 +54,15 @@ beforeAll(async () => {
   sim = await startSimProcess(['--prefill', '3', '--decode', '3']);
   router = await startProxy([
     ...pdArgs(sim),
-    '--eject-after-failures',
+    // One failure opens a circuit; a trial after 1 s (at most 2 s), one success closes it.
+    '--cb-failure-threshold',
     '1',
-    '--eject-probe-base-ms',
-    '100',
-    '--eject-probe-max-ms',
-    '400',
+    '--cb-timeout-duration-secs',
+    '1',
+    '--cb-max-timeout-duration-secs',
+    '2',
+    '--cb-success-threshold',
+    '1',
     '--idle-timeout-ms',
     String(IDLE_TIMEOUT_MS),
   ]);
@@ -101,13 +104,24 @@ describe('prefill failures', () => {
     const ownerUrl = sim.pods.find((p) => p.name === owner)?.url as string;
     expect(metricValue(text, 'pdrouter_ejections_total', { worker: ownerUrl })).toBe(1);
     expect(await ejected()).toEqual([ownerUrl]);
-    // While ejected the owner is skipped without a connection attempt.
+    // While out (or on a failed trial) the request is still served by the next pod.
     const again = await complete(session, {});
     expect(again.statusCode).toBe(200);
     await again.body.text();
     await sim.post(`/pods/${owner}/start`);
-    await waitFor('owner re-admitted', async () => ((await ejected()).length === 0 ? true : undefined), 10_000);
-    expect(metricValue(await scrape(router.metricsUrl), 'pdrouter_readmissions_total', { worker: ownerUrl })).toBe(1);
+    // Back only through a successful trial of real traffic (half-open, then closed).
+    await waitFor(
+      'owner re-admitted after a trial',
+      async () => {
+        const res = await complete(session, {});
+        await res.body.text();
+        const m = await scrape(router.metricsUrl);
+        return metricValue(m, 'pdrouter_readmissions_total', { worker: ownerUrl }) === 1 ? true : undefined;
+      },
+      10_000,
+      100,
+    );
+    expect(await ejected()).toEqual([]);
   });
 
   it("returns a prefill pod's 4xx to the client as is, without failover or ejection", async () => {
@@ -134,7 +148,7 @@ describe('prefill failures', () => {
     await res.body.text();
     const after = await sim.stats();
     expect((after[next as string]?.prefillRequests ?? 0) - (before[next as string]?.prefillRequests ?? 0)).toBe(1);
-    // One failure ejects here (--eject-after-failures 1): a busy pod is not a broken one.
+    // One failure opens a circuit here (--cb-failure-threshold 1): a busy pod is not a broken one.
     expect(await ejected()).toEqual([]);
   });
 });

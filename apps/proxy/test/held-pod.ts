@@ -21,6 +21,8 @@ export async function startHeldPod(): Promise<HeldPod> {
   const waiting: (() => void)[] = [];
   let released = false;
   const server: Server = createServer((req, res) => {
+    // The router's health probes, answered as vLLM does.
+    if (req.method === 'GET' && req.url === '/health') return void res.end();
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {

@@ -98,6 +98,8 @@ const SHAPES: Record<string, Shape> = {
 };
 
 function podHandler(req: IncomingMessage, res: ServerResponse): void {
+  // The router's health probes, answered as vLLM does.
+  if (req.method === 'GET' && req.url === '/health') return void res.end();
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {

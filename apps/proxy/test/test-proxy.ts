@@ -24,7 +24,12 @@ export interface TestProxy {
 
 /** Starts a pod answering with `handler` and a listening proxy in front of it. */
 export async function startTestProxy(handler: RequestListener, options: TestProxyOptions = {}): Promise<TestProxy> {
-  const pod = createServer(handler);
+  // The router's health probes (start-up wait, active checks) are answered as a vLLM pod does; the
+  // handler sees the inference requests only.
+  const pod = createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/health') return void res.end();
+    return handler(req, res);
+  });
   await new Promise<void>((r) => pod.listen(0, '127.0.0.1', r));
   const podUrl = `http://127.0.0.1:${(pod.address() as AddressInfo).port}`;
   const config = buildConfig(

@@ -23,6 +23,8 @@ const listen = async (s: Server) => {
 
 beforeAll(async () => {
   prefill = createServer((req, res) => {
+    // The router's health probes, answered as vLLM does (not counted as prefills).
+    if (req.method === 'GET' && req.url === '/health') return void res.end();
     req.resume();
     req.on('end', () => {
       prefills++;
@@ -32,7 +34,10 @@ beforeAll(async () => {
   });
   prefillUrl = await listen(prefill);
   // Takes the decode leg and never answers.
-  stalledDecode = createServer((req) => req.resume());
+  stalledDecode = createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/health') return void res.end();
+    req.resume();
+  });
   stalledUrl = await listen(stalledDecode);
   const dead = createServer();
   deadUrl = await listen(dead);
@@ -63,7 +68,7 @@ describe('waste between the legs', () => {
       prefillUrl,
       '--decode',
       deadUrl,
-      '--eject-after-failures',
+      '--cb-failure-threshold',
       '1',
     ]);
     proxies.push(router);

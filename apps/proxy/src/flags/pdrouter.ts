@@ -137,22 +137,10 @@ export const PDROUTER_FLAGS = [
     help: 'Most connections to one pod (0 = unlimited).',
   },
   {
-    name: 'eject-after-failures',
-    type: 'int',
-    default: 3,
-    help: 'Consecutive connection failures / 5xx / timeouts after which a pod leaves the failover walk until a health probe succeeds.',
-  },
-  {
-    name: 'eject-probe-base-ms',
-    type: 'int',
-    default: 1000,
-    help: 'First health probe delay after an ejection; doubles per failed probe.',
-  },
-  {
-    name: 'eject-probe-max-ms',
-    type: 'int',
-    default: 30000,
-    help: 'Largest delay between health probes of an ejected pod.',
+    name: 'cb-max-timeout-duration-secs',
+    type: 'number',
+    default: 600,
+    help: 'Longest open period of a circuit that keeps failing its trials (--cb-timeout-duration-secs doubles per failed trial up to this).',
   },
   {
     name: 'decode-only-fallback',
