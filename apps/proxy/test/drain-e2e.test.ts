@@ -168,7 +168,7 @@ describe('proxy process', () => {
     expect(stderr).toContain('--help');
   });
 
-  it('warns at start-up about flags it accepts but does not act on', async () => {
+  it('warns at start-up about a vllm-router policy it routes with another one', async () => {
     const child = await spawnProxy([
       ...pdArgs(sim),
       '--host',
@@ -177,15 +177,15 @@ describe('proxy process', () => {
       '0',
       '--prometheus-port',
       '0',
-      '--worker-startup-timeout-secs',
-      '5',
+      '--policy',
+      'sico_sticky',
     ]);
     const warning = await waitForJsonLine(
       child,
-      (o) => (o.level === 'warn' && String(o.msg).includes('--worker-startup-timeout-secs') ? o : undefined),
+      (o) => (o.level === 'warn' && String(o.msg).includes('sico_sticky') ? o : undefined),
       PROCESS_START_TIMEOUT_MS,
     );
-    expect(warning.msg).toContain('not acted on');
+    expect(warning.msg).toContain('routing with consistent_hash');
     await child.stop();
   });
 });
