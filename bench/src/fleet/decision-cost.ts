@@ -70,7 +70,7 @@ function timePolicy(
   const picker = new Picker(policy, {
     boundedLoadFactor: config.boundedLoadFactor,
     scoring: config.routing,
-    maxAttempts: 1 + config.maxFailovers,
+    maxAttempts: config.retry.maxAttempts,
   });
   const view = seededLoad(members, pods);
   const scoring = policy === 'cache_aware' || policy === 'load_aware';
