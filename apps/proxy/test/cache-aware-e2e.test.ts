@@ -1,36 +1,19 @@
 // cache_aware and selective P/D end to end: a real sim process (4 prefill + 4 decode pods), proxies on real
 // ports, the openai SDK as the client. Which pod served is read from the pods' own counters.
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  metricValue,
-  pdArgs,
-  type RunningProxy,
-  type SimProcess,
-  type SimStats,
-  scrape,
-  startProxy,
-  startSimProcess,
-  sumStat,
-} from './helpers.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { e2eFixture } from './fixture.ts';
+import { adminState, MODEL, metricValue, type SimProcess, type SimStats, scrape, sumStat } from './helpers.ts';
 
-const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
-
+const e2e = e2eFixture();
 let sim: SimProcess;
-const proxies: RunningProxy[] = [];
 
 beforeAll(async () => {
-  sim = await startSimProcess(['--prefill', '4', '--decode', '4']);
-});
-
-afterAll(async () => {
-  for (const p of proxies) await p.close();
-  await sim?.close();
+  sim = await e2e.sim({ prefill: 4, decode: 4 });
 });
 
 async function proxy(args: string[]): Promise<{ client: OpenAI; metricsUrl: string; url: string }> {
-  const p = await startProxy([...pdArgs(sim), ...args]);
-  proxies.push(p);
+  const p = await e2e.pdProxy(sim, args);
   return {
     client: new OpenAI({ baseURL: `${p.url}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 20_000 }),
     metricsUrl: p.metricsUrl,
@@ -82,9 +65,7 @@ describe('cache_aware through the proxy', () => {
     expect(metricValue(text, 'pdrouter_routing_decisions_total', { role: 'prefill', reason: 'ring_owner' })).toBe(6);
     expect(metricValue(text, 'pdrouter_routing_decisions_total', { role: 'prefill', reason: 'prefix_match' })).toBe(18);
     expect(metricValue(text, 'pdrouter_prefix_index_entries', { role: 'prefill' })).toBeGreaterThan(0);
-    const state = (await (await fetch(`${url}/admin/state`)).json()) as {
-      prefixIndex: Record<string, { entries: number; bytes: number }>;
-    };
+    const state = await adminState<{ prefixIndex: Record<string, { entries: number; bytes: number }> }>(url);
     expect(state.prefixIndex.prefill?.entries).toBeGreaterThan(0);
     expect(state.prefixIndex.decode?.bytes).toBeGreaterThan(0);
   });

@@ -3,42 +3,26 @@
 // once, without walking the prefill ring or ejecting anyone. Real sim process, openai SDK client.
 import { OUTPUT_VOCABULARY } from '@pdrouter/vllm-sim';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  metricValue,
-  pdArgs,
-  type RunningProxy,
-  type SimProcess,
-  scrape,
-  startProxy,
-  startSimProcess,
-  sumStat,
-} from './helpers.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { e2eFixture } from './fixture.ts';
+import { adminState, MODEL, metricValue, type RunningProxy, type SimProcess, scrape, sumStat } from './helpers.ts';
 
-const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
 /** Every token id of the simulator's vocabulary: the first output token is always a stop token. */
 const EVERY_TOKEN = OUTPUT_VOCABULARY.map((_, i) => i);
 
+const e2e = e2eFixture();
 let sim: SimProcess;
 let router: RunningProxy;
 let client: OpenAI;
 
 beforeAll(async () => {
-  sim = await startSimProcess(['--prefill', '4', '--decode', '2']);
+  sim = await e2e.sim({ prefill: 4, decode: 2 });
   // One failure would eject a pod: any outcome wrongly held against a pod shows at once.
-  router = await startProxy([...pdArgs(sim), '--cb-failure-threshold', '1']);
+  router = await e2e.pdProxy(sim, ['--cb-failure-threshold', '1']);
   client = new OpenAI({ baseURL: `${router.url}/v1`, apiKey: 'unused', maxRetries: 0 });
 });
 
-afterAll(async () => {
-  await router?.close();
-  await sim?.close();
-});
-
-async function ejected(): Promise<string[]> {
-  const res = await fetch(`${router.url}/admin/state`, { signal: AbortSignal.timeout(5000) });
-  return ((await res.json()) as { ejected: string[] }).ejected;
-}
+const ejected = async () => (await adminState<{ ejected: string[] }>(router.url)).ejected;
 
 describe('a prefill ended early by the client', () => {
   it('is answered 400 once per request: one prefill leg, no failover, no ejection, no decode leg', async () => {

@@ -2,19 +2,16 @@
 // pod, in plain mode, in P/D and on the decode-only fallback. The simulated decode pod pulls KV from the
 // host its kv_transfer_params name (as vLLM's NIXL handshake does), so a listener named by the client sees
 // a connection if the params get through; the control case sends the same body straight to a pod.
-import { createServer as createHttpServer } from 'node:http';
 import { type AddressInfo, createServer, type Server } from 'node:net';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pdArgs, type RunningProxy, type SimProcess, startProxy, startSimProcess, sumStat } from './helpers.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { e2eFixture } from './fixture.ts';
+import { deadUrl, MODEL, type SimProcess, sumStat } from './helpers.ts';
 
-const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
-
+const e2e = e2eFixture();
 let sim: SimProcess;
-let bait: Server;
 let baitPort: number;
 let baitConnections = 0;
-const proxies: RunningProxy[] = [];
 
 function hostileBody(): string {
   return JSON.stringify({
@@ -44,19 +41,14 @@ async function post(url: string, body: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  bait = createServer((socket) => {
+  const bait = createServer((socket) => {
     baitConnections++;
     socket.destroy();
   });
   await new Promise<void>((r) => bait.listen(0, '127.0.0.1', r));
+  e2e.adopt('the bait listener', bait, (b: Server) => new Promise<void>((r) => b.close(() => r())));
   baitPort = (bait.address() as AddressInfo).port;
-  sim = await startSimProcess(['--prefill', '1', '--decode', '1', '--plain', '1']);
-});
-
-afterAll(async () => {
-  for (const p of proxies) await p.close();
-  await sim?.close();
-  await new Promise<void>((r) => bait?.close(() => r()));
+  sim = await e2e.sim({ prefill: 1, decode: 1, plain: 1 });
 });
 
 describe('client-supplied kv_transfer_params', () => {
@@ -67,8 +59,7 @@ describe('client-supplied kv_transfer_params', () => {
   });
 
   it('never reach a pod in plain mode', async () => {
-    const router = await startProxy(['--worker-urls', ...sim.urls('both')]);
-    proxies.push(router);
+    const router = await e2e.proxy(['--worker-urls', ...sim.urls('both')]);
     const before = baitConnections;
     const stats = await sim.stats();
     for (let i = 0; i < 5; i++) expect(await post(router.url, hostileBody())).toBe(200);
@@ -78,8 +69,7 @@ describe('client-supplied kv_transfer_params', () => {
   });
 
   it('never reach a pod in P/D mode (decode gets the prefill pod params only)', async () => {
-    const router = await startProxy(pdArgs(sim));
-    proxies.push(router);
+    const router = await e2e.pdProxy(sim);
     const before = baitConnections;
     const stats = await sim.stats();
     for (let i = 0; i < 5; i++) expect(await post(router.url, hostileBody())).toBe(200);
@@ -89,18 +79,13 @@ describe('client-supplied kv_transfer_params', () => {
   });
 
   it('never reach a pod on the decode-only fallback path', async () => {
-    const dead = createHttpServer();
-    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
-    const deadUrl = `http://127.0.0.1:${(dead.address() as AddressInfo).port}`;
-    await new Promise<void>((r) => dead.close(() => r()));
-    const router = await startProxy([
+    const router = await e2e.proxy([
       '--pd-disaggregation',
       '--prefill',
-      deadUrl,
+      await deadUrl(),
       ...sim.urls('decode').flatMap((u) => ['--decode', u]),
       '--decode-only-fallback',
     ]);
-    proxies.push(router);
     const before = baitConnections;
     const stats = await sim.stats();
     for (let i = 0; i < 5; i++) expect(await post(router.url, hostileBody())).toBe(200);

@@ -1,32 +1,24 @@
 // The proxy as a process (main.ts): start-up line, SIGTERM with a stream in flight (readiness false, new
 // requests 503, the stream finishes, exit 0), a second SIGTERM and the drain timeout (exit 0 at once), and
 // the command line's error path.
-import { type SpawnedProcess, spawnProcess } from '@pdrouter/testkit';
 import { Agent, request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { e2eFixture, type ProxyProcess } from './fixture.ts';
 import { type HeldPod, startHeldPod } from './held-pod.ts';
 import {
   jsonLines,
+  LOCAL_LISTEN_FLAGS,
+  MODEL,
   PROCESS_START_TIMEOUT_MS,
-  PROXY_MAIN,
   pdArgs,
   type SimProcess,
-  startSimProcess,
   waitFor,
   waitForJsonLine,
 } from './helpers.ts';
 
-const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
-
+const e2e = e2eFixture();
 let sim: SimProcess;
 let held: HeldPod;
-const children: SpawnedProcess[] = [];
-
-async function spawnProxy(args: string[]): Promise<SpawnedProcess> {
-  const child = await spawnProcess(process.execPath, [PROXY_MAIN, ...args], { name: 'pdrouter-proxy' });
-  children.push(child);
-  return child;
-}
 
 /**
  * One request on its own connection: a pooled keep-alive connection could be one the draining server
@@ -46,39 +38,22 @@ async function fresh(
 }
 
 beforeAll(async () => {
-  sim = await startSimProcess(['--prefill', '1', '--decode', '1']);
-  held = await startHeldPod();
-});
-
-afterAll(async () => {
-  await Promise.all(children.map((c) => c.stop()));
-  await sim?.close();
-  await held?.close();
+  held = e2e.adopt('the held decode pod', await startHeldPod(), (h) => h.close());
+  sim = await e2e.sim({ prefill: 1, decode: 1 });
 });
 
 describe('proxy process', () => {
   /** A proxy process with the sim's prefill pod and the held decode pod. */
-  async function startHeld(extra: string[] = []): Promise<{ child: SpawnedProcess; url: string; metricsUrl: string }> {
-    const child = await spawnProxy([
+  async function startHeld(extra: string[] = []): Promise<ProxyProcess> {
+    return e2e.proxyProcess([
       '--pd-disaggregation',
       '--prefill',
       sim.urls('prefill')[0] as string,
       '--decode',
       held.url,
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--prometheus-port',
-      '0',
+      ...LOCAL_LISTEN_FLAGS,
       ...extra,
     ]);
-    const listening = await waitForJsonLine(
-      child,
-      (o) => (o.msg === 'listening' ? (o as { url: string; metricsUrl: string }) : undefined),
-      PROCESS_START_TIMEOUT_MS,
-    );
-    return { child, ...listening };
   }
 
   /** Starts a stream through the proxy and resolves once its first event arrived. */
@@ -161,7 +136,7 @@ describe('proxy process', () => {
   });
 
   it('refuses unknown flags with a pointer to --help and exit code 2', async () => {
-    const child = await spawnProxy(['--pd-disaggregation', '--prefil', 'http://127.0.0.1:1']);
+    const child = await e2e.spawnProxy(['--pd-disaggregation', '--prefil', 'http://127.0.0.1:1']);
     expect(await child.waitForExit(PROCESS_START_TIMEOUT_MS)).toBe(2);
     const stderr = child.errLines.join('\n');
     expect(stderr).toContain('unknown flag --prefil');
@@ -169,17 +144,7 @@ describe('proxy process', () => {
   });
 
   it('warns at start-up about a vllm-router policy it routes with another one', async () => {
-    const child = await spawnProxy([
-      ...pdArgs(sim),
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--prometheus-port',
-      '0',
-      '--policy',
-      'sico_sticky',
-    ]);
+    const child = await e2e.spawnProxy([...pdArgs(sim), ...LOCAL_LISTEN_FLAGS, '--policy', 'sico_sticky']);
     const warning = await waitForJsonLine(
       child,
       (o) => (o.level === 'warn' && String(o.msg).includes('sico_sticky') ? o : undefined),

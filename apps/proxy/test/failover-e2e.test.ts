@@ -2,39 +2,32 @@
 // dying or stalling mid-stream, clients leaving. Each test keys its requests on its own session (named
 // in the prompt, which vllm-router's P/D key scans for `user:`) and finds the session's owner pods from
 // the same ring the proxy builds.
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { ConsistentHashRing, fbiHash } from '@pdrouter/core';
 import OpenAI from 'openai';
 import { request } from 'undici';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { e2eFixture } from './fixture.ts';
 import {
+  adminState,
+  deadUrl,
+  MODEL,
   metricValue,
-  pdArgs,
   type RunningProxy,
   type SimProcess,
   scrape,
-  startProxy,
-  startSimProcess,
+  sessionPrompt,
+  sessionWalk,
   sumStat,
   waitFor,
 } from './helpers.ts';
 
-const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
 const IDLE_TIMEOUT_MS = 1500;
 
+const e2e = e2eFixture();
 let sim: SimProcess;
 let router: RunningProxy;
 
 /** The pods a session's requests go to, in failover order, as sim pod names. */
-function walkOf(role: 'prefill' | 'decode', session: string): string[] {
-  const ring = new ConsistentHashRing(sim.urls(role));
-  const byUrl = new Map(sim.pods.map((p) => [p.url, p.name]));
-  return ring.walkHash(fbiHash(`user:${session}`)).map((u) => byUrl.get(u) as string);
-}
-
-/** A prompt vllm-router's key scan reads as `user:{session}`. */
-const sessionPrompt = (session: string) => `user: ${session}, tell me a story`;
+const walkOf = (role: 'prefill' | 'decode', session: string) => sessionWalk(sim, role, session);
 
 function complete(session: string, body: Record<string, unknown>, signal?: AbortSignal) {
   return request(`${router.url}/v1/completions`, {
@@ -45,15 +38,11 @@ function complete(session: string, body: Record<string, unknown>, signal?: Abort
   });
 }
 
-async function ejected(): Promise<string[]> {
-  const res = await fetch(`${router.url}/admin/state`, { signal: AbortSignal.timeout(5000) });
-  return ((await res.json()) as { ejected: string[] }).ejected;
-}
+const ejected = async () => (await adminState<{ ejected: string[] }>(router.url)).ejected;
 
 beforeAll(async () => {
-  sim = await startSimProcess(['--prefill', '3', '--decode', '3']);
-  router = await startProxy([
-    ...pdArgs(sim),
+  sim = await e2e.sim({ prefill: 3, decode: 3 });
+  router = await e2e.pdProxy(sim, [
     // One failure opens a circuit; a trial after 1 s (at most 2 s), one success closes it.
     '--cb-failure-threshold',
     '1',
@@ -68,23 +57,9 @@ beforeAll(async () => {
   ]);
 });
 
-afterAll(async () => {
-  await router?.close();
-  await sim?.close();
-});
-
 afterEach(async () => {
   // Every pod healthy again and re-admitted before the next test.
-  for (const p of sim.pods)
-    await sim.post(`/pods/${p.name}/faults`, {
-      errorRate429: 0,
-      errorRate500: 0,
-      stallBeforeHeadersMs: 0,
-      stallAfterTokens: -1,
-      stallMs: 0,
-      dropAfterTokens: -1,
-    });
-  for (const p of sim.pods) await sim.post(`/pods/${p.name}/start`);
+  await sim.heal();
   await waitFor('every pod re-admitted', async () => ((await ejected()).length === 0 ? true : undefined), 10_000);
 });
 
@@ -223,7 +198,7 @@ describe('decode failures', () => {
 
 describe('total request timeout', () => {
   it('ends a stream at --request-timeout-secs with a timeout event, without blaming the pod', async () => {
-    const short = await startProxy([...pdArgs(sim), '--request-timeout-secs', '1']);
+    const short = await e2e.pdProxy(sim, ['--request-timeout-secs', '1']);
     try {
       const session = 'total-timeout';
       const [owner] = walkOf('decode', session);
@@ -236,9 +211,7 @@ describe('total request timeout', () => {
       const text = await res.body.text();
       const last = text.split('\n\n').filter(Boolean).at(-1) as string;
       expect(JSON.parse(last.slice(6)).error).toMatchObject({ type: 'timeout_error', code: 'upstream_timeout' });
-      const state = (await (await fetch(`${short.url}/admin/state`)).json()) as {
-        pods: { consecutiveFailures: number }[];
-      };
+      const state = await adminState<{ pods: { consecutiveFailures: number }[] }>(short.url);
       expect(state.pods.every((p) => p.consecutiveFailures === 0)).toBe(true);
     } finally {
       await short.close();
@@ -315,21 +288,14 @@ describe('many clients leaving at random moments', () => {
 });
 
 describe('no prefill pod left', () => {
-  let deadUrl: string;
+  const local = e2eFixture();
   let fallback: RunningProxy;
   let strict: RunningProxy;
   beforeAll(async () => {
-    const s = createServer();
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-    deadUrl = `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
-    await new Promise<void>((r) => s.close(() => r()));
+    const dead = await deadUrl();
     const decode = sim.urls('decode').flatMap((u) => ['--decode', u]);
-    strict = await startProxy(['--pd-disaggregation', '--prefill', deadUrl, ...decode]);
-    fallback = await startProxy(['--pd-disaggregation', '--prefill', deadUrl, ...decode, '--decode-only-fallback']);
-  });
-  afterAll(async () => {
-    await strict?.close();
-    await fallback?.close();
+    strict = await local.proxy(['--pd-disaggregation', '--prefill', dead, ...decode]);
+    fallback = await local.proxy(['--pd-disaggregation', '--prefill', dead, ...decode, '--decode-only-fallback']);
   });
 
   it('answers 502 and never runs decode without kv params by default', async () => {

@@ -3,7 +3,7 @@
 // when the test calls release(). Tests of the drain use it so "a stream is in flight" is a fact, not a
 // matter of timing on a loaded machine.
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeServer, listenLocal } from './helpers.ts';
 
 export interface HeldPod {
   readonly url: string;
@@ -38,9 +38,9 @@ export async function startHeldPod(): Promise<HeldPod> {
       else waiting.push(finish);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = await listenLocal(server);
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url,
     received,
     release() {
       released = true;
@@ -49,10 +49,6 @@ export async function startHeldPod(): Promise<HeldPod> {
     hold() {
       released = false;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => closeServer(server),
   };
 }

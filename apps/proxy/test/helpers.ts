@@ -1,7 +1,11 @@
 // Test helpers: real simulated pods in a child process (the sim CLI), a real proxy on port 0, metric
 // scraping. Every wait has a deadline so a regression fails fast instead of hanging.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { ConsistentHashRing, fbiHash } from '@pdrouter/core';
 import { metricSum, type SpawnedProcess, StopWaiting, spawnProcess, waitUntil } from '@pdrouter/testkit';
+import { NO_FAULTS } from '@pdrouter/vllm-sim';
 import { buildConfig } from '../src/config.ts';
 import { parseFlags } from '../src/flags.ts';
 import { createProxy, type ProxyInstance } from '../src/proxy.ts';
@@ -11,6 +15,8 @@ export const SIM_MAIN = join(REPO_ROOT, 'packages', 'vllm-sim', 'src', 'main.ts'
 export const PROXY_MAIN = join(REPO_ROOT, 'apps', 'proxy', 'src', 'main.ts');
 /** Generous: two cores shared with other suites. */
 export const PROCESS_START_TIMEOUT_MS = 20_000;
+/** The model name the tests' requests carry (the sim serves any). */
+export const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
 
 export interface SimPodInfo {
   name: string;
@@ -25,6 +31,8 @@ export interface SimProcess {
   urls(role: 'prefill' | 'decode' | 'both'): string[];
   stats(): Promise<Record<string, SimStats>>;
   post(path: string, body?: unknown): Promise<void>;
+  /** Every pod's faults cleared (NO_FAULTS) and every stopped pod started again, for an afterEach. */
+  heal(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -99,6 +107,10 @@ export async function startSimProcess(args: string[]): Promise<SimProcess> {
       return Object.fromEntries(list.map((s) => [s.name, s]));
     },
     post,
+    async heal() {
+      for (const p of ready.pods) await post(`/pods/${p.name}/faults`, NO_FAULTS);
+      for (const p of ready.pods) await post(`/pods/${p.name}/start`);
+    },
     close: async () => {
       await spawned.stop();
     },
@@ -112,8 +124,11 @@ export interface RunningProxy {
   close(): Promise<void>;
 }
 
+/** A proxy's listening flags in tests: 127.0.0.1, both ports chosen by the system. */
+export const LOCAL_LISTEN_FLAGS: readonly string[] = ['--host', '127.0.0.1', '--port', '0', '--prometheus-port', '0'];
+
 export async function startProxy(argv: string[]): Promise<RunningProxy> {
-  const config = buildConfig(parseFlags(['--host', '127.0.0.1', '--port', '0', '--prometheus-port', '0', ...argv]));
+  const config = buildConfig(parseFlags([...LOCAL_LISTEN_FLAGS, ...argv]));
   const proxy = await createProxy(config, { defaultMetrics: false });
   const { url, metricsUrl } = await proxy.listen();
   return { proxy, url, metricsUrl, close: () => proxy.close() };
@@ -126,6 +141,44 @@ export function pdArgs(sim: SimProcess): string[] {
     ...sim.urls('prefill').flatMap((u) => ['--prefill', u]),
     ...sim.urls('decode').flatMap((u) => ['--decode', u]),
   ];
+}
+
+/** The sim pod names a session's requests go to, in failover order: vllm-router's P/D key is `user:{session}`. */
+export function sessionWalk(sim: SimProcess, role: 'prefill' | 'decode', session: string): string[] {
+  const byUrl = new Map(sim.pods.map((p) => [p.url, p.name]));
+  return new ConsistentHashRing(sim.urls(role)).walkHash(fbiHash(`user:${session}`)).map((u) => byUrl.get(u) as string);
+}
+
+/** A prompt vllm-router's P/D key scan reads as `user:{session}`. */
+export const sessionPrompt = (session: string) => `user: ${session}, tell me a story`;
+
+/** A proxy's /admin/state. */
+export async function adminState<T>(proxyUrl: string): Promise<T> {
+  const res = await fetch(`${proxyUrl}/admin/state`, { signal: AbortSignal.timeout(5000) });
+  if (!res.ok) throw new Error(`/admin/state: HTTP ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+/** Listens on 127.0.0.1, a port the system chooses; resolves with the server's http:// URL. */
+export async function listenLocal(server: Server): Promise<string> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** Closes a server, cutting its open connections (a pod that may still be writing a long answer). */
+export function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+/** A local URL nothing listens on (a port the system handed out, then closed). */
+export async function deadUrl(): Promise<string> {
+  const server = createServer();
+  const url = await listenLocal(server);
+  await new Promise<void>((r) => server.close(() => r()));
+  return url;
 }
 
 export async function scrape(metricsUrl: string): Promise<string> {

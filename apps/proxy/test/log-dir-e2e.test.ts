@@ -3,31 +3,37 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCommand, spawnProcess } from '@pdrouter/testkit';
+import { runCommand } from '@pdrouter/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROCESS_START_TIMEOUT_MS, PROXY_MAIN, type SimProcess, startSimProcess } from './helpers.ts';
+import { e2eFixture } from './fixture.ts';
+import { PROXY_MAIN, type SimProcess } from './helpers.ts';
 
+const e2e = e2eFixture();
 let sim: SimProcess;
 let dir: string;
 
 beforeAll(async () => {
-  sim = await startSimProcess(['--plain', '1']);
+  sim = await e2e.sim({ plain: 1 });
   dir = mkdtempSync(join(tmpdir(), 'pdrouter-log-dir-'));
 });
 
-afterAll(async () => {
-  await sim?.close();
+afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
 describe('--log-dir', () => {
   it('writes the log lines stdout gets to the day’s file in the directory, creating it', async () => {
     const logs = join(dir, 'logs');
-    const proxy = await spawnProcess(
-      process.execPath,
-      [PROXY_MAIN, '--worker-urls', ...sim.urls('both'), '--port', '0', '--prometheus-port', '0', '--log-dir', logs],
-      { name: 'proxy', readyLine: (l) => l.includes('"listening"'), timeoutMs: PROCESS_START_TIMEOUT_MS },
-    );
+    const { child: proxy } = await e2e.proxyProcess([
+      '--worker-urls',
+      ...sim.urls('both'),
+      '--port',
+      '0',
+      '--prometheus-port',
+      '0',
+      '--log-dir',
+      logs,
+    ]);
     expect(await proxy.stop('SIGTERM')).toBe(0);
     const files = readdirSync(logs);
     expect(files).toHaveLength(1);

@@ -3,24 +3,24 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type Snapshot, snapshotFromUrls } from '@pdrouter/core';
 import { connectNats, openSnapshotBucket, publishSnapshot } from '@pdrouter/nats-snapshots';
-import { type NatsServer, startNatsServer } from '@pdrouter/testkit';
+import { startNatsServer } from '@pdrouter/testkit';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { e2eFixture } from './fixture.ts';
 import {
+  adminState,
+  MODEL,
   metricValue,
   type RunningProxy,
   type SimProcess,
   scrape,
-  startProxy,
-  startSimProcess,
   sumStat,
   waitFor,
 } from './helpers.ts';
 
-const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
 const POOL = 'e2e';
 
-let nats: NatsServer;
+const e2e = e2eFixture();
 let writer: NatsConnection;
 let sim: SimProcess;
 let router: RunningProxy;
@@ -40,17 +40,10 @@ async function complete(): Promise<number> {
 }
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  writer = await connectNats({ url: nats.url, name: 'test-publisher' });
-  sim = await startSimProcess(['--prefill', '1', '--decode', '2']);
-  router = await startProxy(['--pd-disaggregation', '--nats-url', nats.url, '--pool', POOL]);
-});
-
-afterAll(async () => {
-  await router?.close();
-  await writer?.close();
-  await nats?.close();
-  await sim?.close();
+  const nats = e2e.adopt('nats-server', await startNatsServer(), (n) => n.close());
+  writer = e2e.adopt('the publisher', await connectNats({ url: nats.url, name: 'test-publisher' }), (c) => c.close());
+  sim = await e2e.sim({ prefill: 1, decode: 2 });
+  router = await e2e.proxy(['--pd-disaggregation', '--nats-url', nats.url, '--pool', POOL]);
 });
 
 describe('--nats-url', () => {
@@ -88,10 +81,7 @@ describe('--nats-url', () => {
         ? true
         : undefined,
     );
-    const state = (await (await fetch(`${router.url}/admin/state`)).json()) as {
-      snapshot: { seq: number };
-      rings: { decode: { members: string[] } };
-    };
+    const state = await adminState<{ snapshot: { seq: number }; rings: { decode: { members: string[] } } }>(router.url);
     expect(state.snapshot.seq).toBe(2);
     expect(state.rings.decode.members).toEqual([d1]);
   });

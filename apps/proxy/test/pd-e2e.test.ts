@@ -4,34 +4,21 @@
 import { ConsistentHashRing, fbiHash } from '@pdrouter/core';
 import OpenAI from 'openai';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  metricValue,
-  pdArgs,
-  type RunningProxy,
-  type SimProcess,
-  scrape,
-  startProxy,
-  startSimProcess,
-  sumStat,
-} from './helpers.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { e2eFixture } from './fixture.ts';
+import { adminState, MODEL, metricValue, type RunningProxy, type SimProcess, scrape, sumStat } from './helpers.ts';
 
-const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
 const SEED_PROMPT = 'Explain what machine learning is in simple terms.';
 
+const e2e = e2eFixture();
 let sim: SimProcess;
 let router: RunningProxy;
 let client: OpenAI;
 
 beforeAll(async () => {
-  sim = await startSimProcess(['--prefill', '4', '--decode', '4', '--plain', '2']);
-  router = await startProxy([...pdArgs(sim), '--policy', 'consistent_hash']);
+  sim = await e2e.sim({ prefill: 4, decode: 4, plain: 2 });
+  router = await e2e.pdProxy(sim, ['--policy', 'consistent_hash']);
   client = new OpenAI({ baseURL: `${router.url}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 20_000 });
-});
-
-afterAll(async () => {
-  await router?.close();
-  await sim?.close();
 });
 
 describe('P/D through the proxy', () => {
@@ -171,7 +158,7 @@ describe('other routes and modes', () => {
   });
 
   it('plain mode (--worker-urls) sends the request unchanged to one worker, with failover', async () => {
-    const plain = await startProxy(['--worker-urls', ...sim.urls('both'), '--policy', 'round_robin']);
+    const plain = await e2e.proxy(['--worker-urls', ...sim.urls('both'), '--policy', 'round_robin']);
     try {
       const c = new OpenAI({ baseURL: `${plain.url}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 20_000 });
       const before = await sim.stats();
@@ -196,11 +183,9 @@ describe('other routes and modes', () => {
   });
 
   it('puts each data-parallel rank on the ring as url@rank (--intra-node-data-parallel-size)', async () => {
-    const dp = await startProxy([...pdArgs(sim), '--intra-node-data-parallel-size', '2']);
+    const dp = await e2e.pdProxy(sim, ['--intra-node-data-parallel-size', '2']);
     try {
-      const state = (await (await fetch(`${dp.url}/admin/state`)).json()) as {
-        rings: { decode: { members: string[] } };
-      };
+      const state = await adminState<{ rings: { decode: { members: string[] } } }>(dp.url);
       expect(state.rings.decode.members).toHaveLength(8);
       expect(state.rings.decode.members).toContain(`${sim.urls('decode')[0]}@1`);
       const r = await request(`${dp.url}/v1/completions`, {

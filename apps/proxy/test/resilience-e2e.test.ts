@@ -2,40 +2,36 @@
 // a pod whose /health is fine while its inference fails is not re-admitted on /health alone, a pod that
 // stalls before its headers stops costing requests the first-byte timeout, and a decode retry re-sends
 // the prefill's kv params only when nothing reached the failed pod.
-import { ConsistentHashRing, fbiHash } from '@pdrouter/core';
 import { runCommand } from '@pdrouter/testkit';
 import { request } from 'undici';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { e2eFixture } from './fixture.ts';
 import {
+  adminState,
+  MODEL,
   metricValue,
   PROXY_MAIN,
-  pdArgs,
   type RunningProxy,
   type SimProcess,
   scrape,
-  startProxy,
-  startSimProcess,
+  sessionPrompt,
+  sessionWalk,
   sumStat,
   waitFor,
 } from './helpers.ts';
 
-const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
-
+const e2e = e2eFixture();
 let sim: SimProcess;
-const proxies: RunningProxy[] = [];
 
-/** The sim pod names a session's requests go to, in walk order (vllm-router's P/D key is `user:{session}`). */
-function walkOf(role: 'prefill' | 'decode', session: string): string[] {
-  const byUrl = new Map(sim.pods.map((p) => [p.url, p.name]));
-  return new ConsistentHashRing(sim.urls(role)).walkHash(fbiHash(`user:${session}`)).map((u) => byUrl.get(u) as string);
-}
+/** The sim pod names a session's requests go to, in walk order. */
+const walkOf = (role: 'prefill' | 'decode', session: string) => sessionWalk(sim, role, session);
 const urlOf = (name: string) => sim.pods.find((p) => p.name === name)?.url as string;
 
 async function complete(router: RunningProxy, session: string, body: Record<string, unknown> = {}) {
   const res = await request(`${router.url}/v1/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model: MODEL, prompt: `user: ${session}, tell me a story`, max_tokens: 8, ...body }),
+    body: JSON.stringify({ model: MODEL, prompt: sessionPrompt(session), max_tokens: 8, ...body }),
   });
   const text = await res.body.text();
   return { status: res.statusCode, text };
@@ -48,36 +44,20 @@ interface PodView {
   probeHealthy: boolean;
 }
 async function podState(router: RunningProxy, url: string): Promise<PodView> {
-  const res = await fetch(`${router.url}/admin/state`, { signal: AbortSignal.timeout(5000) });
-  const state = (await res.json()) as { pods: PodView[] };
+  const state = await adminState<{ pods: PodView[] }>(router.url);
   return state.pods.find((p) => p.url === url) as PodView;
 }
 
-async function start(flags: string[]): Promise<RunningProxy> {
-  const router = await startProxy([...pdArgs(sim), ...flags]);
-  proxies.push(router);
-  return router;
-}
+/** A P/D proxy over the sim's pods with these flags; stopped after the test. */
+const start = (flags: string[]) => e2e.pdProxy(sim, flags);
 
 beforeAll(async () => {
-  sim = await startSimProcess(['--prefill', '2', '--decode', '3']);
-});
-
-afterAll(async () => {
-  await sim?.close();
+  sim = await e2e.sim({ prefill: 2, decode: 3 });
 });
 
 afterEach(async () => {
-  for (const p of proxies.splice(0)) await p.close();
-  for (const p of sim.pods) {
-    await sim.post(`/pods/${p.name}/faults`, {
-      errorRate500: 0,
-      stallBeforeHeadersMs: 0,
-      dropAfterTokens: -1,
-      notReadyMs: 0,
-    });
-    await sim.post(`/pods/${p.name}/start`);
-  }
+  await e2e.stopProxies();
+  await sim.heal();
 });
 
 describe('circuit breaker (issue 11 item 5)', () => {
@@ -214,8 +194,7 @@ describe('start-up wait (--worker-startup-timeout-secs, --worker-startup-check-i
     const [pod] = sim.urls('decode');
     const name = sim.pods.find((p) => p.url === pod)?.name as string;
     await sim.post(`/pods/${name}/faults`, { notReadyMs: 1500 });
-    const router = await startProxy(['--worker-urls', pod as string, '--worker-startup-check-interval', '0.1']);
-    proxies.push(router);
+    const router = await e2e.proxy(['--worker-urls', pod as string, '--worker-startup-check-interval', '0.1']);
     const readiness = async () =>
       (await fetch(`${router.url}/readiness`, { signal: AbortSignal.timeout(5000) })).status;
     expect(await readiness()).toBe(503);

@@ -2,30 +2,15 @@
 // the real client-node (a kubeconfig with a bearer token), routing to a real sim process's pods. Pods
 // joining, turning unready, terminating and being deleted change the rings; a pod that terminates under
 // load costs no request.
-import {
-  type KubeApiFake,
-  registerSimPods,
-  type SpawnedProcess,
-  spawnProcess,
-  startKubeApiFake,
-} from '@pdrouter/testkit';
+import { type KubeApiFake, registerSimPods, startKubeApiFake } from '@pdrouter/testkit';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  metricValue,
-  PROCESS_START_TIMEOUT_MS,
-  PROXY_MAIN,
-  type SimProcess,
-  scrape,
-  startSimProcess,
-  waitFor,
-} from './helpers.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { e2eFixture } from './fixture.ts';
+import { MODEL, metricValue, type SimProcess, scrape, waitFor } from './helpers.ts';
 
-const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
-
+const e2e = e2eFixture();
 let fake: KubeApiFake;
 let sim: SimProcess;
-let proxy: SpawnedProcess;
 let url: string;
 let metricsUrl: string;
 
@@ -57,15 +42,13 @@ async function requestsOf(name: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  fake = await startKubeApiFake();
-  sim = await startSimProcess(['--prefill', '1', '--decode', '3']);
+  fake = e2e.adopt('the Kubernetes API fake', await startKubeApiFake(), (f) => f.close());
+  sim = await e2e.sim({ prefill: 1, decode: 3 });
   registerSimPods(fake, [simPod('prefill-0'), simPod('decode-0'), simPod('decode-1')]);
   // Another namespace's pods match the selectors too: the namespace flag must keep them out.
   registerSimPods(fake, [simPod('decode-2')], { namespace: 'elsewhere' });
-  proxy = await spawnProcess(
-    process.execPath,
+  const proxy = await e2e.proxyProcess(
     [
-      PROXY_MAIN,
       '--pd-disaggregation',
       '--service-discovery',
       '--prefill-selector',
@@ -80,25 +63,10 @@ beforeAll(async () => {
       '--prometheus-port',
       '0',
     ],
-    {
-      name: 'proxy',
-      env: { ...process.env, KUBECONFIG: fake.kubeconfigPath },
-      readyLine: (line) => line.includes('"listening"'),
-      timeoutMs: PROCESS_START_TIMEOUT_MS,
-    },
+    { env: { ...process.env, KUBECONFIG: fake.kubeconfigPath } },
   );
-  const listening = JSON.parse(proxy.lines.find((l) => l.includes('"listening"')) as string) as {
-    url: string;
-    metricsUrl: string;
-  };
-  url = listening.url;
-  metricsUrl = listening.metricsUrl;
-});
-
-afterAll(async () => {
-  await proxy?.stop();
-  await sim?.close();
-  await fake?.close();
+  url = proxy.url;
+  metricsUrl = proxy.metricsUrl;
 });
 
 describe('--service-discovery', () => {

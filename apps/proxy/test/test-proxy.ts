@@ -1,10 +1,8 @@
 // The in-process test fixture: a local pod on a real socket and a proxy created in this process with the
 // pod as both prefill and decode, both listening on 127.0.0.1 port 0.
 import { createServer, type RequestListener, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { buildConfig } from '../src/config.ts';
-import { parseFlags } from '../src/flags.ts';
-import { createProxy, type ProxyInstance } from '../src/proxy.ts';
+import type { ProxyInstance } from '../src/proxy.ts';
+import { listenLocal, startProxy } from './helpers.ts';
 
 export interface TestProxyOptions {
   /** Flags after the common ones (P/D with the pod as prefill and decode, ports 0 on 127.0.0.1). */
@@ -30,26 +28,15 @@ export async function startTestProxy(handler: RequestListener, options: TestProx
     if (req.method === 'GET' && req.url === '/health') return void res.end();
     return handler(req, res);
   });
-  await new Promise<void>((r) => pod.listen(0, '127.0.0.1', r));
-  const podUrl = `http://127.0.0.1:${(pod.address() as AddressInfo).port}`;
-  const config = buildConfig(
-    parseFlags([
-      '--pd-disaggregation',
-      '--prefill',
-      podUrl,
-      '--decode',
-      podUrl,
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--prometheus-port',
-      '0',
-      ...(options.flags ?? []),
-    ]),
-  );
-  const proxy = await createProxy(config, { defaultMetrics: false });
-  const { url, metricsUrl } = await proxy.listen();
+  const podUrl = await listenLocal(pod);
+  const { proxy, url, metricsUrl } = await startProxy([
+    '--pd-disaggregation',
+    '--prefill',
+    podUrl,
+    '--decode',
+    podUrl,
+    ...(options.flags ?? []),
+  ]);
   return {
     pod,
     proxy,

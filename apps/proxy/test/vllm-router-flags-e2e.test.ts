@@ -5,19 +5,18 @@
 
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FlagSpec } from '@pdrouter/cli';
 import { ConsistentHashRing, extractHashKey, fbiHash, headerLookupFrom } from '@pdrouter/core';
-import { type KubeApiFake, registerSimPods, spawnProcess, startKubeApiFake } from '@pdrouter/testkit';
+import { type KubeApiFake, registerSimPods, startKubeApiFake } from '@pdrouter/testkit';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VLLM_ROUTER_FLAGS } from '../src/flags/vllm-router.ts';
 import { VLLM_ROUTER_RESILIENCE_FLAGS } from '../src/flags/vllm-router-resilience.ts';
-import { PROCESS_START_TIMEOUT_MS, PROXY_MAIN, type SimProcess, startSimProcess, waitFor } from './helpers.ts';
+import { e2eFixture, type ProxyProcess } from './fixture.ts';
+import { listenLocal as listen, MODEL, type SimProcess, waitFor } from './helpers.ts';
 
-const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
 const GOOD_KEY = 'sk-client-good';
 
 /** vllm-router's defaults for flags other parts of pdrouter implement: used once their table says so. */
@@ -61,30 +60,12 @@ const implemented = [...VLLM_ROUTER_FLAGS, ...VLLM_ROUTER_RESILIENCE_FLAGS].filt
   (f: FlagSpec) => f.status === undefined,
 );
 
+const e2e = e2eFixture();
 let sim: SimProcess;
 let validator: Server;
 let collector: Server;
 const traces: string[] = [];
 let dir: string;
-
-const listen = async (server: Server): Promise<string> => {
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-};
-
-async function startProxyProcess(args: string[], env: NodeJS.ProcessEnv = process.env) {
-  const proc = await spawnProcess(process.execPath, [PROXY_MAIN, ...args], {
-    name: 'proxy',
-    env,
-    readyLine: (l) => l.includes('"listening"'),
-    timeoutMs: PROCESS_START_TIMEOUT_MS,
-  });
-  const line = JSON.parse(proc.lines.find((l) => l.includes('"listening"')) as string) as {
-    url: string;
-    metricsUrl: string;
-  };
-  return { proc, url: line.url, metricsUrl: line.metricsUrl };
-}
 
 function decodeOwner(headers: Record<string, string>, body: unknown, kind: 'pd' | 'vllm-pd'): string {
   const key = extractHashKey(headerLookupFrom(headers), body, { mode: 'vllm-router', router: kind });
@@ -93,7 +74,7 @@ function decodeOwner(headers: Record<string, string>, body: unknown, kind: 'pd' 
 }
 
 beforeAll(async () => {
-  sim = await startSimProcess(['--prefill', '2', '--decode', '3', '--plain', '2']);
+  sim = await e2e.sim({ prefill: 2, decode: 3, plain: 2 });
   validator = createServer((req: IncomingMessage, res) => {
     res.writeHead(req.headers.authorization === `Bearer ${GOOD_KEY}` ? 200 : 401).end();
   });
@@ -106,15 +87,15 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await sim?.close();
   await new Promise<void>((r) => (validator?.listening ? validator.close(() => r()) : r()));
   await new Promise<void>((r) => (collector?.listening ? collector.close(() => r()) : r()));
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('a vllm-router command line with every implemented flag', () => {
+  const local = e2eFixture();
   let main: string[];
-  let proxy: Awaited<ReturnType<typeof startProxyProcess>>;
+  let proxy: ProxyProcess;
 
   beforeAll(async () => {
     const [p0, p1] = sim.urls('prefill');
@@ -178,17 +159,13 @@ describe('a vllm-router command line with every implemented flag', () => {
       const values = DEFAULT_VALUES[f.name];
       if (values !== undefined && !main.includes(`--${f.name}`)) main.push(`--${f.name}`, ...values);
     }
-    proxy = await startProxyProcess(main);
-  });
-
-  afterAll(async () => {
-    await proxy?.proc.stop();
+    proxy = await local.proxyProcess(main);
   });
 
   it('covers every implemented vllm-router flag (this line or the discovery lines below)', () => {
     const missing = implemented.map((f) => f.name).filter((n) => !main.includes(`--${n}`) && !ELSEWHERE.has(n));
     expect(missing).toEqual([]);
-    expect(proxy.proc.lines.some((l) => l.includes('"level":"warn"') && l.includes('not acted on'))).toBe(false);
+    expect(proxy.child.lines.some((l) => l.includes('"level":"warn"') && l.includes('not acted on'))).toBe(false);
   });
 
   const complete = async (body: Record<string, unknown>, headers: Record<string, string> = {}) => {
@@ -249,7 +226,7 @@ describe('a vllm-router command line with every implemented flag', () => {
     expect(await metrics.body.text()).toContain('vllm_router_requests_total');
     await waitFor('spans exported', () => (traces.some((p) => p.startsWith('/v1/traces')) ? true : undefined), 15_000);
     await waitFor('a debug request line', () =>
-      proxy.proc.lines.some((l) => l.includes('"level":"debug"') && l.includes('"msg":"request"')) ? true : undefined,
+      proxy.child.lines.some((l) => l.includes('"level":"debug"') && l.includes('"msg":"request"')) ? true : undefined,
     );
     const files = readdirSync(join(dir, 'logs'));
     expect(readFileSync(join(dir, 'logs', files[0] as string), 'utf8')).toContain('"msg":"listening"');
@@ -272,26 +249,23 @@ describe('a vllm-router command line with every implemented flag', () => {
     } finally {
       await sim.post(`/pods/${first}/start`);
     }
-    expect(await proxy.proc.stop('SIGTERM')).toBe(0);
+    expect(await proxy.child.stop('SIGTERM')).toBe(0);
   });
 });
 
 describe('vllm-router command lines with the discovery flags', () => {
+  const local = e2eFixture();
   let fake: KubeApiFake;
 
   beforeAll(async () => {
-    fake = await startKubeApiFake();
+    fake = local.adopt('the Kubernetes API fake', await startKubeApiFake(), (f) => f.close());
     for (const p of sim.pods) {
       registerSimPods(fake, [{ name: p.name, role: p.role, port: Number(new URL(p.url).port) }]);
     }
   });
 
-  afterAll(async () => {
-    await fake?.close();
-  });
-
   it('plain mode: --service-discovery --selector --service-discovery-port --service-discovery-namespace', async () => {
-    const proxy = await startProxyProcess(
+    const proxy = await local.proxyProcess(
       [
         '--service-discovery',
         '--selector',
@@ -309,7 +283,7 @@ describe('vllm-router command lines with the discovery flags', () => {
         '--prometheus-port',
         '0',
       ],
-      { ...process.env, KUBECONFIG: fake.kubeconfigPath },
+      { env: { ...process.env, KUBECONFIG: fake.kubeconfigPath } },
     );
     try {
       const plain = sim.urls('both');
@@ -326,7 +300,7 @@ describe('vllm-router command lines with the discovery flags', () => {
       });
       expect(res.statusCode, await res.body.text()).toBe(200);
     } finally {
-      await proxy.proc.stop();
+      await proxy.child.stop();
     }
   });
 });

@@ -1,10 +1,10 @@
 // No prefill for a request no decode pod can take, and KV left held on a prefill pod counted: real pods
 // on real sockets, a real proxy.
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { waitUntil } from '@pdrouter/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { metricValue, type RunningProxy, scrape, startProxy } from './helpers.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { e2eFixture } from './fixture.ts';
+import { closeServer, deadUrl as freeUrl, listenLocal, metricValue, scrape } from './helpers.ts';
 
 const KV = { remote_engine_id: 'e', remote_block_ids: [1], remote_host: '127.0.0.1', remote_port: 1 };
 
@@ -14,12 +14,7 @@ let prefills = 0;
 let stalledDecode: Server;
 let stalledUrl: string;
 let deadUrl: string;
-const proxies: RunningProxy[] = [];
-
-const listen = async (s: Server) => {
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
-};
+const e2e = e2eFixture();
 
 beforeAll(async () => {
   prefill = createServer((req, res) => {
@@ -32,24 +27,16 @@ beforeAll(async () => {
       res.end(JSON.stringify({ choices: [{ text: '' }], kv_transfer_params: KV }));
     });
   });
-  prefillUrl = await listen(prefill);
+  e2e.adopt('the prefill pod', prefill, closeServer);
+  prefillUrl = await listenLocal(prefill);
   // Takes the decode leg and never answers.
   stalledDecode = createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/health') return void res.end();
     req.resume();
   });
-  stalledUrl = await listen(stalledDecode);
-  const dead = createServer();
-  deadUrl = await listen(dead);
-  await new Promise<void>((r) => dead.close(() => r()));
-});
-
-afterAll(async () => {
-  for (const p of proxies) await p.close();
-  for (const s of [prefill, stalledDecode]) {
-    s.closeAllConnections();
-    await new Promise<void>((r) => s.close(() => r()));
-  }
+  e2e.adopt('the stalled decode pod', stalledDecode, closeServer);
+  stalledUrl = await listenLocal(stalledDecode);
+  deadUrl = await freeUrl();
 });
 
 const post = (url: string, signal?: AbortSignal) =>
@@ -62,7 +49,7 @@ const post = (url: string, signal?: AbortSignal) =>
 
 describe('waste between the legs', () => {
   it('runs no prefill once every decode pod is ejected, and counts the KV the first one left held', async () => {
-    const router = await startProxy([
+    const router = await e2e.proxy([
       '--pd-disaggregation',
       '--prefill',
       prefillUrl,
@@ -71,7 +58,6 @@ describe('waste between the legs', () => {
       '--cb-failure-threshold',
       '1',
     ]);
-    proxies.push(router);
     const before = prefills;
     const first = await post(router.url);
     expect(first.status).toBe(502);
@@ -91,8 +77,7 @@ describe('waste between the legs', () => {
   });
 
   it('counts a client leaving between the legs as KV left held', async () => {
-    const router = await startProxy(['--pd-disaggregation', '--prefill', prefillUrl, '--decode', stalledUrl]);
-    proxies.push(router);
+    const router = await e2e.proxy(['--pd-disaggregation', '--prefill', prefillUrl, '--decode', stalledUrl]);
     const before = prefills;
     const controller = new AbortController();
     const pending = post(router.url, controller.signal).catch((err: unknown) => err);
