@@ -7,29 +7,29 @@ import {
 import { sleep, waitUntil } from '@pdrouter/testkit';
 import { parseMembershipChanged, parseSnapshotApplied, type SnapshotApplied } from '../harness/json-log.ts';
 import { machineInfo, machineMarkdown } from '../harness/machine.ts';
-import { fmt, markdownTable, writeResults } from '../harness/results.ts';
+import { markdownTable, writeResults } from '../harness/results.ts';
 import { SteadyLoad, type SteadyLoadResult } from '../harness/steady-load.ts';
-import { mean, percentile } from '../loadgen/stats.ts';
 import type { ScenarioContext } from './context.ts';
-import { type ChangeKind, DEFAULT_DEBOUNCE_MS, type PlannedChange, planChanges } from './convergence-plan.ts';
+import { type ChangeKind, DEFAULT_DEBOUNCE_MS, planChanges } from './convergence-plan.ts';
+import {
+  CONVERGENCE_TIMEOUT_MS,
+  changeRunSettings,
+  convergenceByKind,
+  convergenceTable,
+  distribution,
+  distributionRow,
+  LOAD_MAX_TOKENS,
+  MEMBERS_PER_ROLE,
+  MODEL,
+  runChangePlan,
+  SPARES_PER_ROLE,
+  splitMembers,
+  TERMINATE_GRACE_MS,
+} from './pod-changes.ts';
 
 /** Discovery's production defaults (apps/discovery/src/flags.ts); the debounce one is in convergence-plan.ts. */
 const DEFAULT_HEARTBEAT_SECS = 10;
 const DEFAULT_LEASE_DURATION_SECS = 15;
-const MEMBERS_PER_ROLE = 8;
-const SPARES_PER_ROLE = 2;
-const DEFAULT_CHANGES = 100;
-const QUICK_CHANGES = 24;
-/** Streams in flight through the two proxies during the changes (moderate: the 16 pods are far from busy). */
-const DEFAULT_LOAD_CONCURRENCY = 8;
-const LOAD_MAX_TOKENS = 16;
-const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
-/** After a change has converged, the new rings serve the load for this long before the next change. */
-const DEFAULT_DWELL_MS = 300;
-/** A terminating pod keeps serving this long after it left the rings, then its server stops (its grace period). */
-const TERMINATE_GRACE_MS = 1_500;
-/** Deadline for one change to reach both proxies (a miss fails the run: something is broken, not slow). */
-const CONVERGENCE_TIMEOUT_MS = 20_000;
 /** Deadline for the proxies to reach the initial rings after start. */
 const INITIAL_RINGS_TIMEOUT_MS = 30_000;
 const POLL_INTERVAL_MS = 20;
@@ -47,29 +47,6 @@ interface Sample {
   leader_recompute_ms: number | null;
   seq: number;
   fingerprint: string;
-}
-
-interface Distribution {
-  n: number;
-  min: number;
-  mean: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-}
-
-function distribution(values: readonly number[]): Distribution {
-  const round = (v: number) => Math.round(v * 10) / 10;
-  return {
-    n: values.length,
-    min: round(Math.min(...values)),
-    mean: round(mean(values)),
-    p50: round(percentile(values, 50)),
-    p90: round(percentile(values, 90)),
-    p99: round(percentile(values, 99)),
-    max: round(Math.max(...values)),
-  };
 }
 
 /** Polls `check` until true; a timeout fails the run with what it was waiting for and the last error. */
@@ -100,35 +77,9 @@ async function simControl(cluster: LocalCluster, pod: string, action: 'stop' | '
   if (res.status !== 200) throw new Error(`sim control ${action} ${pod}: HTTP ${res.status} ${await res.text()}`);
 }
 
-/** Makes one planned change in the API fake (and the pod's server where the change needs it). */
-async function applyChange(cluster: LocalCluster, change: PlannedChange, pod: SimPod): Promise<void> {
-  const api = cluster.api;
-  switch (change.kind) {
-    case 'unready':
-      api.setPodReady(pod.name, false);
-      return;
-    case 'ready':
-      api.setPodReady(pod.name, true);
-      return;
-    case 'delete':
-    case 'scale-down':
-      api.deletePod(pod.name);
-      return;
-    case 'terminate':
-      api.markTerminating(pod.name);
-      return;
-    case 'recreate':
-    case 'scale-up':
-      cluster.addPod(pod);
-      return;
-  }
-}
-
 export async function runConvergenceScenario(ctx: ScenarioContext): Promise<void> {
-  const changes = ctx.int('changes') ?? (ctx.quick ? QUICK_CHANGES : DEFAULT_CHANGES);
+  const { changes, loadConcurrency, dwellMs } = changeRunSettings(ctx);
   const debounceMs = ctx.int('debounce-ms') ?? DEFAULT_DEBOUNCE_MS;
-  const loadConcurrency = ctx.int('load-concurrency') ?? DEFAULT_LOAD_CONCURRENCY;
-  const dwellMs = ctx.int('dwell-ms') ?? DEFAULT_DWELL_MS;
 
   ctx.log(
     `starting nats-server, the Kubernetes API fake, ${MEMBERS_PER_ROLE}P+${MEMBERS_PER_ROLE}D sim pods ` +
@@ -152,16 +103,10 @@ export async function runConvergenceScenario(ctx: ScenarioContext): Promise<void
   process.once('SIGTERM', stopOnSignal);
   let load: SteadyLoad | undefined;
   let loadResult: SteadyLoadResult | undefined;
-  const samples: Sample[] = [];
+  let samples: Sample[] = [];
   try {
     const byName = new Map(cluster.simPods.map((p) => [p.name, p]));
-    const members: SimPod[] = [];
-    const spares: SimPod[] = [];
-    for (const role of ['prefill', 'decode'] as const) {
-      const pods = cluster.simPods.filter((p) => p.role === role);
-      members.push(...pods.slice(0, MEMBERS_PER_ROLE));
-      spares.push(...pods.slice(MEMBERS_PER_ROLE));
-    }
+    const { members, spares } = splitMembers(cluster.simPods);
     const proxies = cluster.proxies;
     await pollUntil(
       async () => (await Promise.all(proxies.map((p) => onRings(p, members)))).every(Boolean),
@@ -171,90 +116,81 @@ export async function runConvergenceScenario(ctx: ScenarioContext): Promise<void
     const leaderIndex = await findLeader(cluster);
     ctx.log(`initial rings reached; leader ${cluster.discoveries[leaderIndex]?.identity}; starting the load`);
 
-    load = new SteadyLoad({
+    const running = new SteadyLoad({
       urls: proxies.map((p) => p.url),
       concurrency: loadConcurrency,
       model: MODEL,
       maxTokens: LOAD_MAX_TOKENS,
     });
+    load = running;
     await sleep(dwellMs);
 
     const plan = planChanges(changes, members, spares);
-    for (const change of plan) {
-      const pod = byName.get(change.pod.name) as SimPod;
-      const expected = change.membersAfter.map((n) => byName.get(n) as SimPod);
-      const counts = {
-        prefill: expected.filter((p) => p.role === 'prefill').length,
-        decode: expected.filter((p) => p.role === 'decode').length,
-      };
-      // A terminated pod's server was stopped after it left: it serves again before it is registered again.
-      if (change.kind === 'recreate' && plan[change.index - 1]?.kind === 'terminate')
-        await simControl(cluster, pod.name, 'start');
-
-      const proxyFrom = proxies.map((p) => p.proc.lines.length);
-      const leader = cluster.discoveries[leaderIndex];
-      const leaderFrom = leader?.proc.lines.length ?? 0;
-      const t0 = Date.now();
-      await applyChange(cluster, change, pod);
-
-      // Each proxy logs `snapshot applied` (info) right after it swapped to a snapshot with a new membership; the
-      // first such line after the change with the expected member counts is this change (one member per change).
-      const swaps = await Promise.all(
-        proxies.map(async (p, i) => {
-          const line = await p.proc.waitFor(
-            (l) => {
-              const s = parseSnapshotApplied(l);
-              return s !== undefined && s.prefill === counts.prefill && s.decode === counts.decode;
-            },
-            { stream: 'stdout', from: proxyFrom[i] ?? 0, timeoutMs: CONVERGENCE_TIMEOUT_MS },
+    samples = await runChangePlan<SimPod, Sample>({
+      api: cluster.api,
+      plan,
+      pods: byName,
+      dwellMs,
+      register: (pod) => cluster.addPod(pod),
+      setServing: (pod, serving) => simControl(cluster, pod.name, serving ? 'start' : 'stop'),
+      watch(change, pod, counts) {
+        const expected = change.membersAfter.map((n) => byName.get(n) as SimPod);
+        const proxyFrom = proxies.map((p) => p.proc.lines.length);
+        const leader = cluster.discoveries[leaderIndex];
+        const leaderFrom = leader?.proc.lines.length ?? 0;
+        return async (t0) => {
+          // Each proxy logs `snapshot applied` (info) right after it swapped to a snapshot with a new membership;
+          // the first such line after the change with the expected member counts is this change (one member per
+          // change).
+          const swaps = await Promise.all(
+            proxies.map(async (p, i) => {
+              const line = await p.proc.waitFor(
+                (l) => {
+                  const s = parseSnapshotApplied(l);
+                  return s !== undefined && s.prefill === counts.prefill && s.decode === counts.decode;
+                },
+                { stream: 'stdout', from: proxyFrom[i] ?? 0, timeoutMs: CONVERGENCE_TIMEOUT_MS },
+              );
+              return parseSnapshotApplied(line) as SnapshotApplied;
+            }),
           );
-          return parseSnapshotApplied(line) as SnapshotApplied;
-        }),
-      );
-      // Confirm against the proxies' own state: the rings hold exactly the expected pods, on one fingerprint.
-      for (const [i, p] of proxies.entries()) {
-        if (!(await onRings(p, expected)))
-          throw new Error(
-            `change ${change.index} (${change.kind} ${pod.name}): ${p.name} is not on the expected rings`,
-          );
-        const fp = (await p.adminState()).snapshot?.fingerprint;
-        if (fp !== swaps[i]?.fingerprint)
-          throw new Error(`change ${change.index}: ${p.name} reports ${fp}, logged ${swaps[i]?.fingerprint}`);
-      }
-      if (new Set(swaps.map((s) => s.fingerprint)).size !== 1)
-        throw new Error(`change ${change.index}: the proxies swapped to different fingerprints`);
-      const recompute = leader?.proc.lines
-        .slice(leaderFrom)
-        .map(parseMembershipChanged)
-        .find((m) => m !== undefined);
-      const perProxy = swaps.map((s) => s.timeMs - t0);
-      const sample: Sample = {
-        index: change.index,
-        kind: change.kind,
-        pod: pod.name,
-        convergence_ms: Math.max(...perProxy),
-        per_proxy_ms: perProxy,
-        leader_recompute_ms: recompute ? recompute.timeMs - t0 : null,
-        seq: swaps[0]?.seq ?? 0,
-        fingerprint: swaps[0]?.fingerprint ?? '',
-      };
-      samples.push(sample);
-      if (change.index % 10 === 0 || change.index === plan.length - 1)
-        ctx.log(
-          `change ${change.index + 1}/${plan.length} ${change.kind} ${pod.name}: ${sample.convergence_ms} ms ` +
-            `(load: ${load.ok} ok, ${load.failed} failed)`,
-        );
-
-      await sleep(dwellMs);
-      if (change.kind === 'terminate') {
-        // The pod left the rings while still serving; its grace period ends, the server stops, the object goes.
-        await sleep(TERMINATE_GRACE_MS);
-        await simControl(cluster, pod.name, 'stop');
-        cluster.api.deletePod(pod.name);
-        await sleep(dwellMs);
-      }
-    }
-    loadResult = await load.stop();
+          // Confirm against the proxies' own state: the rings hold exactly the expected pods, on one fingerprint.
+          for (const [i, p] of proxies.entries()) {
+            if (!(await onRings(p, expected)))
+              throw new Error(
+                `change ${change.index} (${change.kind} ${pod.name}): ${p.name} is not on the expected rings`,
+              );
+            const fp = (await p.adminState()).snapshot?.fingerprint;
+            if (fp !== swaps[i]?.fingerprint)
+              throw new Error(`change ${change.index}: ${p.name} reports ${fp}, logged ${swaps[i]?.fingerprint}`);
+          }
+          if (new Set(swaps.map((s) => s.fingerprint)).size !== 1)
+            throw new Error(`change ${change.index}: the proxies swapped to different fingerprints`);
+          const recompute = leader?.proc.lines
+            .slice(leaderFrom)
+            .map(parseMembershipChanged)
+            .find((m) => m !== undefined);
+          const perProxy = swaps.map((s) => s.timeMs - t0);
+          const sample: Sample = {
+            index: change.index,
+            kind: change.kind,
+            pod: pod.name,
+            convergence_ms: Math.max(...perProxy),
+            per_proxy_ms: perProxy,
+            leader_recompute_ms: recompute ? recompute.timeMs - t0 : null,
+            seq: swaps[0]?.seq ?? 0,
+            fingerprint: swaps[0]?.fingerprint ?? '',
+          };
+          if (change.index % 10 === 0 || change.index === plan.length - 1)
+            ctx.log(
+              `change ${change.index + 1}/${plan.length} ${change.kind} ${pod.name}: ${sample.convergence_ms} ms ` +
+                `(load: ${running.ok} ok, ${running.failed} failed)`,
+            );
+          return sample;
+        };
+      },
+    });
+    loadResult = await running.stop();
     load = undefined;
   } finally {
     if (load) await load.stop().catch(() => undefined);
@@ -294,11 +230,8 @@ async function report(
   },
 ): Promise<void> {
   const machine = machineInfo();
-  const all = distribution(r.samples.map((s) => s.convergence_ms));
-  const kinds = [...new Set(r.samples.map((s) => s.kind))];
-  const perKind = Object.fromEntries(
-    kinds.map((k) => [k, distribution(r.samples.filter((s) => s.kind === k).map((s) => s.convergence_ms))]),
-  );
+  const byKind = convergenceByKind(r.samples);
+  const { all, perKind } = byKind;
   const recomputes = r.samples.flatMap((s) => (s.leader_recompute_ms === null ? [] : [s.leader_recompute_ms]));
   const fanout = r.samples.flatMap((s) =>
     s.leader_recompute_ms === null ? [] : [s.convergence_ms - s.leader_recompute_ms],
@@ -353,14 +286,6 @@ async function report(
     samples: r.samples,
   };
 
-  const row = (label: string, d: Distribution) => [
-    label,
-    d.n,
-    fmt(d.p50, 1),
-    fmt(d.p90, 1),
-    fmt(d.p99, 1),
-    fmt(d.max, 1),
-  ];
   const md = [
     '# convergence — pod change -> both proxies on the new ring',
     '',
@@ -371,10 +296,7 @@ async function report(
       `one at a time, each converged and then serving for ${r.dwellMs} ms before the next. ` +
       `Load during all changes: ${r.loadConcurrency} streamed completions in flight through both proxies.`,
     '',
-    markdownTable(
-      ['Change', 'N', 'p50 (ms)', 'p90 (ms)', 'p99 (ms)', 'max (ms)'],
-      [row('**all**', all), ...kinds.map((k) => row(k, perKind[k] as Distribution))],
-    ),
+    convergenceTable(byKind),
     '',
     'Where the time goes:',
     '',
@@ -383,7 +305,7 @@ async function report(
       [
         ...(json.breakdown_ms.change_to_leader_recompute
           ? [
-              row(
+              distributionRow(
                 'change -> leader recomputes (watch event + debounce window)',
                 json.breakdown_ms.change_to_leader_recompute,
               ),
@@ -391,13 +313,13 @@ async function report(
           : []),
         ...(json.breakdown_ms.leader_recompute_to_both_proxies
           ? [
-              row(
+              distributionRow(
                 'leader recomputes -> both proxies swapped (publish, NATS KV watch, apply)',
                 json.breakdown_ms.leader_recompute_to_both_proxies,
               ),
             ]
           : []),
-        row('first proxy -> second proxy', json.breakdown_ms.spread_between_proxies),
+        distributionRow('first proxy -> second proxy', json.breakdown_ms.spread_between_proxies),
       ],
     ),
     '',
