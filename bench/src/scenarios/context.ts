@@ -1,4 +1,4 @@
-import { type FlagSpec, flagParser, helpText, splitList, UsageError } from '@pdrouter/cli';
+import { type FlagSpec, flagParser, HELP_FLAG, scriptHelpText, splitList, UsageError } from '@pdrouter/cli';
 
 /** What every scenario gets: --quick, its own flags (parsed once, frozen) and the command line that ran it. */
 export interface ScenarioContext {
@@ -23,19 +23,11 @@ const QUICK = {
   type: 'bool',
   help: 'A shorter run, written to <scenario>-quick.*',
 } as const satisfies FlagSpec;
-const HELP = {
-  name: 'help',
-  aliases: ['h'],
-  type: 'bool',
-  help: 'Print this help and exit.',
-} as const satisfies FlagSpec;
 
-/** `--help` of one scenario, from its table. */
+/** `--help` of one scenario, from its table: a script's help with --quick after the scenario's own flags. */
 export function scenarioHelp(name: string, about: string, flags: readonly FlagSpec[]): string {
-  return helpText(
-    [`Usage: node bench/src/main.ts ${name} [--quick] [flags]`, about, ''],
-    [{ title: 'Flags:', flags: [...flags, QUICK, HELP] }],
-  );
+  const program = `node bench/src/main.ts ${name}`;
+  return scriptHelpText({ program, intro: [`Usage: ${program} [--quick] [flags]`, about] }, [...flags, QUICK]);
 }
 
 /**
@@ -49,7 +41,7 @@ export function scenarioContext(
   argv: readonly string[],
   command: string,
 ): ScenarioContext {
-  const parsed: Readonly<Record<string, unknown>> = flagParser([...flags, QUICK, HELP]).parse(argv).values;
+  const parsed: Readonly<Record<string, unknown>> = flagParser([...flags, QUICK, HELP_FLAG]).parse(argv).values;
   const declared = (flag: string, types: readonly FlagSpec['type'][]): unknown => {
     const spec = flags.find((f) => f.name === flag);
     if (spec === undefined) throw new Error(`scenario ${name} reads --${flag} without declaring it`);

@@ -5,7 +5,8 @@ import { type Env, flagParser } from './parse.ts';
 import type { FlagSpec, FlagValues } from './spec.ts';
 import { parseOrExit } from './usage-error.ts';
 
-const HELP = {
+/** The --help (-h) every script and bench scenario takes, after its own flags. */
+export const HELP_FLAG = {
   name: 'help',
   aliases: ['h'],
   type: 'bool',
@@ -21,7 +22,7 @@ export interface ScriptCommandLine {
 
 /** `--help` of a script: the intro, then its flags and --help. */
 export function scriptHelpText(line: ScriptCommandLine, specs: readonly FlagSpec[]): string {
-  return helpText([...line.intro, ''], [{ title: 'Flags:', flags: [...specs, HELP] }]);
+  return helpText([...line.intro, ''], [{ title: 'Flags:', flags: [...specs, HELP_FLAG] }]);
 }
 
 /**
@@ -38,9 +39,9 @@ export function parseScriptFlags<const T extends readonly FlagSpec[]>(
   if (argv[0] === '--') return parseScriptFlags(line, specs, argv.slice(1), env);
   // Parsed with --help first (a usage error or --help ends here), then with the table alone for its typed values.
   const given: ReadonlySet<string> = parseOrExit(line.program, () =>
-    flagParser([...specs, HELP]).parse(argv, env),
+    flagParser([...specs, HELP_FLAG]).parse(argv, env),
   ).given;
-  if (given.has(HELP.name)) {
+  if (given.has(HELP_FLAG.name)) {
     process.stdout.write(scriptHelpText(line, specs));
     process.exit(0);
   }
