@@ -11,8 +11,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type FlagSpec, parseOrExit, parseScriptFlags, splitList, UsageError } from '@pdrouter/cli';
-import { matchingSamples, runCommand, spawnProcess, stopAllProcesses } from '@pdrouter/testkit';
-import { PROCESS_START_TIMEOUT_MS, PROXY_MAIN, REPO_ROOT, SIM_MAIN, waitForJsonLine } from '../test/helpers.ts';
+import { matchingSamples, runCommand, stopAllProcesses } from '@pdrouter/testkit';
+import { LOCAL_LISTEN_FLAGS, proxyListening, REPO_ROOT, spawnProxyProcess, startSimProcess } from '../test/helpers.ts';
 
 const LOADGEN = join(REPO_ROOT, 'bench', 'src', 'loadgen.ts');
 /** One load-generator run may take this long before the script gives up. */
@@ -64,32 +64,8 @@ interface Result {
 const outDir = await mkdtemp(join(tmpdir(), 'pdrouter-overhead-'));
 
 async function startSim(pods: number): Promise<{ prefill: string[]; decode: string[] }> {
-  const sim = await spawnProcess(
-    process.execPath,
-    [
-      SIM_MAIN,
-      '--prefill',
-      String(pods),
-      '--decode',
-      String(pods),
-      '--host',
-      '127.0.0.1',
-      '--base-port',
-      '0',
-      '--control-port',
-      '0',
-    ],
-    { name: 'vllm-sim' },
-  );
-  const ready = await waitForJsonLine(
-    sim,
-    (o) => (o.event === 'ready' ? (o as unknown as { pods: { role: string; url: string }[] }) : undefined),
-    PROCESS_START_TIMEOUT_MS,
-  );
-  return {
-    prefill: ready.pods.filter((p) => p.role === 'prefill').map((p) => p.url),
-    decode: ready.pods.filter((p) => p.role === 'decode').map((p) => p.url),
-  };
+  const sim = await startSimProcess(['--prefill', String(pods), '--decode', String(pods)]);
+  return { prefill: sim.urls('prefill'), decode: sim.urls('decode') };
 }
 
 interface Histogram {
@@ -139,21 +115,11 @@ async function startProxy(prefill: string[], decode: string[]): Promise<{ url: s
     ...decode.flatMap((u) => ['--decode', u]),
     '--policy',
     'consistent_hash',
-    '--host',
-    '127.0.0.1',
-    '--port',
-    '0',
-    '--prometheus-port',
-    '0',
+    ...LOCAL_LISTEN_FLAGS,
     '--log-level',
     'info',
   ];
-  const proxy = await spawnProcess(process.execPath, [PROXY_MAIN, ...args], { name: 'pdrouter-proxy' });
-  return waitForJsonLine(
-    proxy,
-    (o) => (o.msg === 'listening' ? (o as { url: string; metricsUrl: string }) : undefined),
-    PROCESS_START_TIMEOUT_MS,
-  );
+  return proxyListening(await spawnProxyProcess(args));
 }
 
 async function runLoadgen(name: string, args: string[]): Promise<Result> {

@@ -3,13 +3,14 @@
 // the command line's error path.
 import { Agent, request } from 'undici';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { e2eFixture, type ProxyProcess } from './fixture.ts';
+import { e2eFixture } from './fixture.ts';
 import { type HeldPod, startHeldPod } from './held-pod.ts';
 import {
   jsonLines,
   LOCAL_LISTEN_FLAGS,
   MODEL,
   PROCESS_START_TIMEOUT_MS,
+  type ProxyProcess,
   pdArgs,
   type SimProcess,
   waitFor,

@@ -2,18 +2,17 @@
 // as processes of their own (main.ts), started through one object that stops all of them when the suite
 // (or describe block) it was made in ends. Everything stops in the reverse order it started, each stop
 // under a deadline, and one stop failing does not keep the others from running.
-import type { SpawnedProcess } from '@pdrouter/testkit';
-import { spawnProcess, withDeadline } from '@pdrouter/testkit';
+import { type SpawnedProcess, withDeadline } from '@pdrouter/testkit';
 import { afterAll } from 'vitest';
 import {
-  PROCESS_START_TIMEOUT_MS,
-  PROXY_MAIN,
+  type ProxyProcess,
   pdArgs,
+  proxyListening,
   type RunningProxy,
   type SimProcess,
+  spawnProxyProcess,
   startProxy,
   startSimProcess,
-  waitForJsonLine,
 } from './helpers.ts';
 
 /** How long one stop (a proxy's drain, a process's exit, a server's close) may take before the teardown fails. */
@@ -30,13 +29,6 @@ export interface SimOptions {
 
 export interface ProxyProcessOptions {
   env?: NodeJS.ProcessEnv;
-}
-
-/** A proxy running as a process of its own, once it logged its "listening" line. */
-export interface ProxyProcess {
-  readonly child: SpawnedProcess;
-  readonly url: string;
-  readonly metricsUrl: string;
 }
 
 export interface E2EFixture {
@@ -120,21 +112,12 @@ export function e2eFixture(options: E2EFixtureOptions = {}): E2EFixture {
       return fixture.proxy([...pdArgs(sim), ...flags]);
     },
     async spawnProxy(args, options = {}) {
-      const child = await spawnProcess(process.execPath, [PROXY_MAIN, ...args], {
-        name: 'pdrouter-proxy',
-        ...(options.env ? { env: options.env } : {}),
-      });
+      const child = await spawnProxyProcess(args, options.env);
       track('the proxy process', true, () => child.stop());
       return child;
     },
     async proxyProcess(args, options = {}) {
-      const child = await fixture.spawnProxy(args, options);
-      const listening = await waitForJsonLine(
-        child,
-        (o) => (o.msg === 'listening' ? (o as { url: string; metricsUrl: string }) : undefined),
-        PROCESS_START_TIMEOUT_MS,
-      );
-      return { child, url: listening.url, metricsUrl: listening.metricsUrl };
+      return proxyListening(await fixture.spawnProxy(args, options));
     },
     adopt(what, value, stop) {
       track(what, false, () => stop(value));

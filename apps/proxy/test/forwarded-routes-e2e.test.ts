@@ -1,14 +1,11 @@
 // vLLM's other routes through a listening P/D proxy: forwarded as they are to one decode pod (never to a
 // prefill pod), the pod's answer streamed back, the client's content type kept, metrics per route, and
 // the same guards (ingress key, admission) as the generation routes.
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildConfig } from '../src/config.ts';
-import { parseFlags } from '../src/flags.ts';
-import { createProxy, type ProxyInstance } from '../src/proxy.ts';
-import { metricValue, scrape } from './helpers.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { e2eFixture } from './fixture.ts';
+import { listenLocal, metricValue, scrape } from './helpers.ts';
 
 interface Seen {
   role: string;
@@ -18,7 +15,10 @@ interface Seen {
 }
 const seen: Seen[] = [];
 
-async function startPod(role: string): Promise<{ server: Server; url: string }> {
+const e2e = e2eFixture();
+
+/** A pod recording what reaches it, answering with JSON naming itself (and a chunked body for speech). */
+async function startPod(role: string): Promise<string> {
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -35,42 +35,25 @@ async function startPod(role: string): Promise<{ server: Server; url: string }> 
       res.end(JSON.stringify({ served: req.url, by: role }));
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+  e2e.adopt(`the ${role} pod`, server, (s) => new Promise<void>((r) => s.close(() => r())));
+  return listenLocal(server);
 }
 
-let prefill: { server: Server; url: string };
-let decode: { server: Server; url: string };
-let proxy: ProxyInstance;
 let url: string;
 let metricsUrl: string;
 
 beforeAll(async () => {
-  prefill = await startPod('prefill');
-  decode = await startPod('decode');
-  const config = buildConfig(
-    parseFlags([
-      '--pd-disaggregation',
-      '--prefill',
-      prefill.url,
-      '--decode',
-      decode.url,
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--prometheus-port',
-      '0',
-      '--ingress-api-key',
-      'k',
-    ]),
-  );
-  proxy = await createProxy(config, { defaultMetrics: false });
-  ({ url, metricsUrl } = await proxy.listen());
-});
-afterAll(async () => {
-  await proxy?.close();
-  for (const p of [prefill, decode]) await new Promise<void>((r) => p?.server.close(() => r()));
+  const prefill = await startPod('prefill');
+  const decode = await startPod('decode');
+  ({ url, metricsUrl } = await e2e.proxy([
+    '--pd-disaggregation',
+    '--prefill',
+    prefill,
+    '--decode',
+    decode,
+    '--ingress-api-key',
+    'k',
+  ]));
 });
 
 const post = (path: string, body: string, headers: Record<string, string> = {}) =>

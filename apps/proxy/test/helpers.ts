@@ -134,6 +134,28 @@ export async function startProxy(argv: string[]): Promise<RunningProxy> {
   return { proxy, url, metricsUrl, close: () => proxy.close() };
 }
 
+/** A proxy running as a process of its own, once it logged its "listening" line. */
+export interface ProxyProcess {
+  readonly child: SpawnedProcess;
+  readonly url: string;
+  readonly metricsUrl: string;
+}
+
+/** The proxy as a process (main.ts) with exactly this command line, as soon as it is spawned. */
+export function spawnProxyProcess(args: readonly string[], env?: NodeJS.ProcessEnv): Promise<SpawnedProcess> {
+  return spawnProcess(process.execPath, [PROXY_MAIN, ...args], { name: 'pdrouter-proxy', ...(env ? { env } : {}) });
+}
+
+/** Waits for a proxy process's "listening" line: its URL and metrics URL. */
+export async function proxyListening(child: SpawnedProcess): Promise<ProxyProcess> {
+  const listening = await waitForJsonLine(
+    child,
+    (o) => (o.msg === 'listening' ? (o as { url: string; metricsUrl: string }) : undefined),
+    PROCESS_START_TIMEOUT_MS,
+  );
+  return { child, url: listening.url, metricsUrl: listening.metricsUrl };
+}
+
 /** P/D flags for a sim process's pods. */
 export function pdArgs(sim: SimProcess): string[] {
   return [

@@ -1,36 +1,15 @@
 // What a listening proxy does at its HTTP edge, with real sockets: CORS (--cors-allowed-origins), the
 // client's request id (--request-id-headers) and keys checked by validation URLs (--api-key-validation-urls).
-import {
-  createServer,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from './helpers.ts';
-import { startTestProxy, type TestProxy } from './test-proxy.ts';
+import { minimalPdPod, startTestProxy, type TestProxy } from './test-proxy.ts';
 
 const seen: IncomingHttpHeaders[] = [];
 
-/** Answers both legs like vLLM (prefill JSON with kv params, then a one-event stream) and records headers. */
-function pod(req: IncomingMessage, res: ServerResponse): void {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    seen.push(req.headers);
-    const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
-    if ((body.kv_transfer_params as Record<string, unknown> | undefined)?.do_remote_decode === true) {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ choices: [{ text: 'x' }], kv_transfer_params: { remote_engine_id: 'e' } }));
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    res.end('data: {"choices":[{"text":"a"}]}\n\ndata: [DONE]\n\n');
-  });
-}
+const pod = minimalPdPod(seen);
 
 const completion = (url: string, headers: Record<string, string> = {}) =>
   request(`${url}/v1/completions`, {

@@ -1,17 +1,11 @@
 // --enable-trace against a real OTLP/HTTP receiver started here: the proxy's exporter posts JSON to
 // /v1/traces and the test decodes what arrives. One server span per request, continued from the
 // client's traceparent; one client span per leg, whose traceparent is what the pod received.
-import {
-  createServer,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestProxy } from './test-proxy.ts';
+import { minimalPdPod, startTestProxy } from './test-proxy.ts';
 
 interface OtlpValue {
   stringValue?: string;
@@ -38,21 +32,7 @@ let receiver: Server;
 let receiverAddress: string;
 const podHeaders: IncomingHttpHeaders[] = [];
 
-function pod(req: IncomingMessage, res: ServerResponse): void {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    podHeaders.push(req.headers);
-    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
-    if ((body.kv_transfer_params as Record<string, unknown> | undefined)?.do_remote_decode === true) {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ choices: [{ text: 'x' }], kv_transfer_params: { remote_engine_id: 'e' } }));
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    res.end('data: {"choices":[{"text":"a"}]}\n\ndata: [DONE]\n\n');
-  });
-}
+const pod = minimalPdPod(podHeaders);
 
 const attr = (span: OtlpSpan, key: string): string | number | boolean | undefined => {
   const v = span.attributes.find((a) => a.key === key)?.value;

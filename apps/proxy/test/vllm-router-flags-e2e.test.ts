@@ -14,8 +14,8 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VLLM_ROUTER_FLAGS } from '../src/flags/vllm-router.ts';
 import { VLLM_ROUTER_RESILIENCE_FLAGS } from '../src/flags/vllm-router-resilience.ts';
-import { e2eFixture, type ProxyProcess } from './fixture.ts';
-import { listenLocal as listen, MODEL, type SimProcess, waitFor } from './helpers.ts';
+import { e2eFixture } from './fixture.ts';
+import { listenLocal as listen, MODEL, type ProxyProcess, type SimProcess, waitFor } from './helpers.ts';
 
 const GOOD_KEY = 'sk-client-good';
 
