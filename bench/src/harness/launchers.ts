@@ -65,6 +65,16 @@ export async function startSimFleetProcess(args: readonly string[]): Promise<Sim
   };
 }
 
+/** The --prefill and --decode flags for every P/D pod of a sim process (the proxy's and the load generator's). */
+export function pdPodFlags(sim: Pick<SimFleetProcess, 'prefill' | 'decode'>): string[] {
+  return [...sim.prefill.flatMap((u) => ['--prefill', u]), ...sim.decode.flatMap((u) => ['--decode', u])];
+}
+
+/** A proxy listening on 127.0.0.1 at `port`, its metrics on a port the system picks. */
+export function localListenFlags(port: number): string[] {
+  return ['--host', '127.0.0.1', '--port', String(port), '--prometheus-port', '0'];
+}
+
 export interface ProxyProcess {
   readonly child: SpawnedProcess;
   readonly url: string;

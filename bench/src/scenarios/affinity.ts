@@ -19,7 +19,13 @@ import {
   type Workload,
 } from '../fleet/workloads.ts';
 import { freePort } from '../harness/free-port.ts';
-import { runLoadgenProcess, startProxyProcess, startSimFleetProcess } from '../harness/launchers.ts';
+import {
+  localListenFlags,
+  pdPodFlags,
+  runLoadgenProcess,
+  startProxyProcess,
+  startSimFleetProcess,
+} from '../harness/launchers.ts';
 import { machineInfo, machineMarkdown } from '../harness/machine.ts';
 import { fmt, markdownTable, writeResults } from '../harness/results.ts';
 import type { ScenarioContext } from './context.ts';
@@ -63,14 +69,8 @@ export async function runAffinityScenario(ctx: ScenarioContext): Promise<void> {
       const proxy = await startProxyProcess([
         '--pd-disaggregation',
         ...variant.proxyArgs,
-        '--host',
-        '127.0.0.1',
-        '--port',
-        String(await freePort()),
-        '--prometheus-port',
-        '0',
-        ...sim.prefill.flatMap((u) => ['--prefill', u]),
-        ...sim.decode.flatMap((u) => ['--decode', u]),
+        ...localListenFlags(await freePort()),
+        ...pdPodFlags(sim),
       ]);
       try {
         const { result } = await runLoadgenProcess(['--base-url', proxy.url, ...loadgenArgs(workload)]);

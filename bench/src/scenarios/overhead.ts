@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { type SpawnedProcess, spawnProcess } from '@pdrouter/testkit';
 import { freePort } from '../harness/free-port.ts';
-import { runLoadgenProcess, startProxyProcess, startSimFleetProcess } from '../harness/launchers.ts';
+import { localListenFlags, runLoadgenProcess, startProxyProcess, startSimFleetProcess } from '../harness/launchers.ts';
 import { machineInfo, machineMarkdown, REPO_ROOT } from '../harness/machine.ts';
 import { ensureNginx, nginxVersion, startNginx } from '../harness/nginx.ts';
 import { ensurePortkey, PORTKEY_PACKAGE, PORTKEY_VERSION, portkeyHeaders, startPortkey } from '../harness/portkey.ts';
@@ -68,18 +68,12 @@ export async function runOverheadScenario(ctx: ScenarioContext): Promise<void> {
       description: 'the load generator picks the pod itself (consistent hash on x-request-id), no proxy',
       args: ['--backend-mode', 'oracle-plain', ...sim.plain.flatMap((u) => ['--worker-url', u])],
     });
-    const proxyPort = await freePort();
     const proxy = await startProxyProcess([
       '--worker-urls',
       ...sim.plain,
       '--policy',
       'consistent_hash',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(proxyPort),
-      '--prometheus-port',
-      '0',
+      ...localListenFlags(await freePort()),
     ]);
     paths.push({
       name: 'pdrouter',

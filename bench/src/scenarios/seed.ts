@@ -1,5 +1,11 @@
 import { freePort } from '../harness/free-port.ts';
-import { runLoadgenProcess, startProxyProcess, startSimFleetProcess } from '../harness/launchers.ts';
+import {
+  localListenFlags,
+  pdPodFlags,
+  runLoadgenProcess,
+  startProxyProcess,
+  startSimFleetProcess,
+} from '../harness/launchers.ts';
 import { machineInfo, machineMarkdown } from '../harness/machine.ts';
 import { processCpuSeconds, processMemoryMiB } from '../harness/process-stats.ts';
 import { fetchMetricsText, histogramDelta, histogramQuantile, parseHistogram } from '../harness/prometheus.ts';
@@ -71,27 +77,15 @@ export async function runSeedScenario(ctx: ScenarioContext): Promise<void> {
   ]);
   let proxy: Awaited<ReturnType<typeof startProxyProcess>> | undefined;
   try {
-    const port = await freePort();
     proxy = await startProxyProcess([
       '--pd-disaggregation',
       '--policy',
       'consistent_hash',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--prometheus-port',
-      '0',
-      ...sim.prefill.flatMap((u) => ['--prefill', u]),
-      ...sim.decode.flatMap((u) => ['--decode', u]),
+      ...localListenFlags(await freePort()),
+      ...pdPodFlags(sim),
     ]);
     ctx.log(`proxy at ${proxy.url}`);
-    const oracleArgs = [
-      '--backend-mode',
-      'oracle-pd',
-      ...sim.prefill.flatMap((u) => ['--prefill', u]),
-      ...sim.decode.flatMap((u) => ['--decode', u]),
-    ];
+    const oracleArgs = ['--backend-mode', 'oracle-pd', ...pdPodFlags(sim)];
     const targetArgs = (which: Which): string[] =>
       which === 'pdrouter'
         ? ['--base-url', proxy?.url as string, '--label', 'pdrouter']

@@ -5,7 +5,7 @@
 // the proxy's RSS and open file descriptors are sampled. `--duration-secs N` (default 120, --quick 30).
 import { readdir } from 'node:fs/promises';
 import { request } from 'undici';
-import { startProxyProcess, startSimFleetProcess } from '../harness/launchers.ts';
+import { pdPodFlags, startProxyProcess, startSimFleetProcess } from '../harness/launchers.ts';
 import { machineInfo, machineMarkdown } from '../harness/machine.ts';
 import { processMemoryMiB } from '../harness/process-stats.ts';
 import { fmt, markdownTable, writeResults } from '../harness/results.ts';
@@ -44,8 +44,7 @@ export async function runSoakScenario(ctx: ScenarioContext): Promise<void> {
   ]);
   const proxy = await startProxyProcess([
     '--pd-disaggregation',
-    ...sim.prefill.flatMap((u) => ['--prefill', u]),
-    ...sim.decode.flatMap((u) => ['--decode', u]),
+    ...pdPodFlags(sim),
     '--port',
     '0',
     '--prometheus-port',
