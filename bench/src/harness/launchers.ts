@@ -151,3 +151,22 @@ export async function runLoadgenProcess(
   const result = JSON.parse(text) as Record<string, unknown>;
   return { result, table: stdout.trim() };
 }
+
+/** The warm-up before a scenario measures (JIT, connection pools, the pods' caches): a short run at concurrency 32. */
+const WARMUP_PROMPTS = 64;
+const WARMUP_OUTPUT_LEN = 32;
+
+/** One warm-up run of the load generator, not recorded; `args` name the target (and the input length). */
+export async function runWarmUpLoad(args: readonly string[]): Promise<void> {
+  await runLoadgenProcess([
+    ...args,
+    '--num-prompts',
+    String(WARMUP_PROMPTS),
+    '--random-output-len',
+    String(WARMUP_OUTPUT_LEN),
+    '--max-concurrency',
+    '32',
+    '--seed',
+    '999',
+  ]);
+}

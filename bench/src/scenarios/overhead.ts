@@ -1,7 +1,13 @@
 import { join } from 'node:path';
 import { type SpawnedProcess, spawnProcess } from '@pdrouter/testkit';
 import { freePort } from '../harness/free-port.ts';
-import { localListenFlags, runLoadgenProcess, startProxyProcess, startSimFleetProcess } from '../harness/launchers.ts';
+import {
+  localListenFlags,
+  runLoadgenProcess,
+  runWarmUpLoad,
+  startProxyProcess,
+  startSimFleetProcess,
+} from '../harness/launchers.ts';
 import { machineInfo, machineMarkdown, REPO_ROOT } from '../harness/machine.ts';
 import { ensureNginx, nginxVersion, startNginx } from '../harness/nginx.ts';
 import { ensurePortkey, PORTKEY_PACKAGE, PORTKEY_VERSION, portkeyHeaders, startPortkey } from '../harness/portkey.ts';
@@ -18,8 +24,6 @@ const QUICK_OUTPUT_LEN = 200;
 /** Prompts per run: enough rounds that start-up and tail are small next to the steady state. */
 const PROMPTS_PER_SLOT = 2;
 const MIN_PROMPTS = 64;
-const WARMUP_PROMPTS = 64;
-const WARMUP_OUTPUT_LEN = 32;
 const NODE_RELAY_READY_TIMEOUT_MS = 30_000;
 /** Targets: CPU per 1k relayed tokens at most 2x nginx's, and below the TypeScript gateway's. */
 const TARGET_CPU_VS_NGINX = 2;
@@ -165,18 +169,7 @@ export async function runOverheadScenario(ctx: ScenarioContext): Promise<void> {
 
     const base = ['--model', model, '--random-input-len', String(INPUT_LEN)];
     for (const p of paths) {
-      await runLoadgenProcess([
-        ...p.args,
-        ...base,
-        '--num-prompts',
-        String(WARMUP_PROMPTS),
-        '--random-output-len',
-        String(WARMUP_OUTPUT_LEN),
-        '--max-concurrency',
-        '32',
-        '--seed',
-        '999',
-      ]);
+      await runWarmUpLoad([...p.args, ...base]);
     }
     ctx.log(`warm-up done (${paths.map((p) => p.name).join(', ')})`);
 

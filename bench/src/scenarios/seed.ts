@@ -3,6 +3,7 @@ import {
   localListenFlags,
   pdPodFlags,
   runLoadgenProcess,
+  runWarmUpLoad,
   startProxyProcess,
   startSimFleetProcess,
 } from '../harness/launchers.ts';
@@ -26,10 +27,6 @@ const SEED_OUTPUT_LEN = 1000;
  * only, as tried first, made TTFT a measure of the start-up burst, not of the router.)
  */
 const QUICK_OUTPUT_LEN = 200;
-/** Warm-up through both paths before measuring (JIT, connection pools); not recorded. */
-const WARMUP_PROMPTS = 64;
-const WARMUP_OUTPUT_LEN = 32;
-
 /**
  * The TTFT probe: one request at a time (no batching on the pods, so no scheduling noise), tiny answers, the two
  * paths alternated in blocks. Its median difference is what the router adds to TTFT on an idle fleet.
@@ -92,19 +89,7 @@ export async function runSeedScenario(ctx: ScenarioContext): Promise<void> {
         : [...oracleArgs, '--label', 'oracle'];
 
     for (const which of ['pdrouter', 'oracle'] as const) {
-      await runLoadgenProcess([
-        ...targetArgs(which),
-        '--num-prompts',
-        String(WARMUP_PROMPTS),
-        '--random-input-len',
-        String(inputLen),
-        '--random-output-len',
-        String(WARMUP_OUTPUT_LEN),
-        '--max-concurrency',
-        '32',
-        '--seed',
-        '999',
-      ]);
+      await runWarmUpLoad([...targetArgs(which), '--random-input-len', String(inputLen)]);
     }
     ctx.log('warm-up done');
 
