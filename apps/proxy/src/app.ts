@@ -9,9 +9,11 @@ import { corsMiddleware } from './cors.ts';
 import type { Forwarder } from './forwarder.ts';
 import { KeyValidator } from './key-validation.ts';
 import type { Lifecycle } from './lifecycle.ts';
+import type { LoadShareState } from './load-share.ts';
 import type { Logger } from './logger.ts';
 import type { ProxyMetrics } from './metrics.ts';
 import type { ModelsCache } from './models.ts';
+import type { PodSignalsView } from './pod-scraper.ts';
 import type { PodRegistry } from './pods.ts';
 import type { GenerationRoute } from './request-body.ts';
 import type { RouterState } from './router-state.ts';
@@ -28,6 +30,12 @@ export interface AppDeps {
   sourceDescription: string;
   /** The scoring policies' prefix indexes, sized for /admin/state. */
   routing?: { indexSizes(): Record<string, { entries: number; bytes: number; chars: number }> };
+  /** The load the policies read, for /admin/state: fleet-wide in-flight, the pods' gauges, the peers heard. */
+  load?: {
+    view: { inFlight(url: string): number };
+    scraper?: { views(): PodSignalsView[] };
+    share?: { state(): LoadShareState };
+  };
 }
 
 const GENERATION_ROUTES: readonly GenerationRoute[] = ['/v1/completions', '/v1/chat/completions', '/v1/responses'];
@@ -202,7 +210,15 @@ export function createApp(deps: AppDeps): Hono {
       ejected: deps.pods.ejectedPods(),
       pods: deps.pods.snapshot(),
       prefixIndex: deps.routing?.indexSizes() ?? {},
+      load: loadState(deps, t ? [...t.byKey.keys()] : []),
     });
+  });
+
+  app.post('/admin/explain', (c) => {
+    const route = c.req.query('route') ?? '/v1/completions';
+    if (!GENERATION_ROUTES.includes(route as GenerationRoute))
+      throw new RouterError('invalid_request', `route must be one of ${GENERATION_ROUTES.join(', ')}, got ${route}`);
+    return deps.forwarder.explain(c, route as GenerationRoute);
   });
 
   // Known paths with the wrong method: 405 with the allowed one, not 404.
@@ -213,6 +229,7 @@ export function createApp(deps: AppDeps): Hono {
     ['/liveness', 'GET'],
     ['/readiness', 'GET'],
     ['/admin/state', 'GET'],
+    ['/admin/explain', 'POST'],
   ];
   for (const [path, method] of allowed) {
     app.all(path, (c) => {
@@ -231,4 +248,15 @@ export function createApp(deps: AppDeps): Hono {
   });
   app.post('*', (c) => forwarder.forwarded(c, c.req.path, forwardedLabel(c.req.path)));
   return app;
+}
+
+/** /admin/state's load: what the policies read per member, the pods' gauges, and the replicas heard. */
+function loadState(deps: AppDeps, members: readonly string[]) {
+  const l = deps.load;
+  if (l === undefined) return null;
+  return {
+    inFlight: Object.fromEntries(members.map((k) => [k, l.view.inFlight(k)])),
+    podMetrics: l.scraper?.views() ?? null,
+    shared: l.share?.state() ?? null,
+  };
 }

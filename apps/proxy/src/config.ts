@@ -6,6 +6,7 @@ import type { ClientEdgeConfig } from './client-edge.ts';
 import { type MembershipConfig, membershipOf } from './config-membership.ts';
 import { type HealthConfig, type RetrySettings, resilienceOf, type StartupSettings } from './config-resilience.ts';
 import { type RoutingSettings, routingOf } from './config-routing.ts';
+import { type LoadShareSettings, loadShareOf, type PodMetricsSettings, podMetricsOf } from './config-signals.ts';
 import { type ParsedFlags, POLICIES, type ProxyFlagValues } from './flags.ts';
 import { DEFAULT_REQUEST_ID_HEADERS } from './request-id.ts';
 import { type TracingSettings, tracesUrl } from './tracing-settings.ts';
@@ -16,6 +17,7 @@ export type ProxyMode = 'pd' | 'plain';
 export type { MembershipConfig, PrefillArg } from './config-membership.ts';
 export type { HealthConfig, RetrySettings, StartupSettings } from './config-resilience.ts';
 export type { RoutingSettings } from './config-routing.ts';
+export type { LoadShareSettings, PodMetricsSettings } from './config-signals.ts';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface TimeoutsConfig {
@@ -60,6 +62,10 @@ export interface ProxyConfig {
   readonly boundedLoadFactor: number;
   /** cache_aware / load_aware, the prefix index and selective P/D. */
   readonly routing: RoutingSettings;
+  /** Reading the pods' /metrics gauges; undefined: no policy in use reads them, or turned off. */
+  readonly podMetrics?: PodMetricsSettings;
+  /** Sharing in-flight counts with the other replicas over NATS; undefined: standalone, or turned off. */
+  readonly loadShare?: LoadShareSettings;
   /** Data-parallel ranks per static URL (vllm-router's --intra-node-data-parallel-size). */
   readonly dataParallelSize: number;
   readonly host: string;
@@ -244,6 +250,8 @@ export function buildConfig(parsed: ParsedFlags, io: ConfigIo = defaultIo): Prox
       return f;
     })(),
     routing: routingOf(v, mode, { decode: mode === 'pd' ? decodePolicy : policy }),
+    ...podMetricsOf(parsed, mode === 'pd' ? [prefillPolicy, decodePolicy] : [policy]),
+    ...loadShareOf(parsed, membership, v.pool),
     host: v.host,
     port,
     prometheusHost: v['prometheus-host'],

@@ -261,6 +261,58 @@ export class Forwarder {
   }
 
   /**
+   * POST /admin/explain: the pods this replica would send `route`'s request to now (its live prefix
+   * index, fleet-wide load and pod gauges), with the scoring policies' scores. Nothing is sent and no
+   * decision is counted; the body is read and hashed exactly as the route's own would be.
+   */
+  async explain(c: Context, route: GenerationRoute): Promise<Response> {
+    const { config, routing } = this.d;
+    checkJsonContentType(c.req.header('content-type'));
+    const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
+    const reservation = this.d.bodyBudget.reservation();
+    try {
+      const limits = { maxBytes: config.maxPayloadBytes, timeoutMs: config.timeouts.clientBodyMs, reservation };
+      const received = incoming ? await readNodeBody(incoming, limits) : await readWebBody(c.req.raw, limits);
+      const clientHeaders = clientHeadersOf(c);
+      const { hash, hashKey, prefix, promptTokens } = await this.d.bodyParser.prepare(received, {
+        route,
+        prefill: false,
+        prefix: routing.needsPrefix,
+        ...(this.needsHash
+          ? {
+              hashKey: {
+                mode: config.hashKeyMode,
+                router: config.vllmRouterKind,
+                ...(config.hashPrefixBytes !== undefined ? { prefixBytes: config.hashPrefixBytes } : {}),
+                headers: firstValues(clientHeaders),
+              },
+            }
+          : {}),
+      });
+      const table = this.d.state.table;
+      this.legs.checkMembers(table);
+      const t = table as RoutingTable;
+      const request = { ...(hashKey !== undefined ? { hashKey } : {}), ...(prefix ? { prefix } : {}) };
+      const roles: ('prefill' | 'decode' | 'plain')[] = config.mode === 'pd' ? ['prefill', 'decode'] : ['plain'];
+      const attempts = config.retry.maxAttempts;
+      const out: Record<string, unknown> = {};
+      for (const role of roles) {
+        const p = routing.explain(role, t.rings[role], hash, request);
+        const d = p.decision;
+        out[role] = {
+          policy: p.policy,
+          pod: p.order[0],
+          order: p.order.slice(0, attempts),
+          ...(d ? { reason: d.reason, why: d.why(), scores: d.scores, dropped: d.dropped } : {}),
+        };
+      }
+      return c.json({ route, hashKey: hashKey ?? null, promptTokens: promptTokens ?? null, roles: out });
+    } finally {
+      reservation.release();
+    }
+  }
+
+  /**
    * A forwarded route's body: sent as received. A JSON body is read for the hash key (vllm-router's
    * transparent routes key on the headers, then on the body serialised) and its `stream` flag.
    */

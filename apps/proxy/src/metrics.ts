@@ -46,6 +46,9 @@ export interface PodMetrics {
   cbFailures: Counter.Internal;
 }
 
+/** A pod's /metrics answers in milliseconds; the top buckets show timeouts (--pod-metrics-timeout-ms). */
+const SCRAPE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
 const CIRCUIT_STATES = ['closed', 'open', 'half_open'] as const;
 /** Retry delays: vllm-router's defaults start at 50 ms and cap at 30 s. */
 const BACKOFF_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -294,6 +297,41 @@ export class ProxyMetrics {
     [],
   );
 
+  readonly podScrapeDuration = this.histogram(
+    'pdrouter_pod_scrape_duration_seconds',
+    "Time to read a pod's /metrics (vLLM's queue and KV-cache gauges), successful or not",
+    [],
+    SCRAPE_BUCKETS,
+  );
+  readonly podScrapeErrors = this.counter(
+    'pdrouter_pod_scrape_errors_total',
+    'Pod /metrics reads that gave no gauges, by reason (timeout, network, http, too_large, parse)',
+    ['reason'],
+  );
+  /** What podSignalsStale reports at each scrape of /metrics (the scraper sets it). */
+  private staleSignals: () => number = () => 0;
+  readonly podSignalsStale: Gauge = new Gauge({
+    name: 'pdrouter_pod_signals_stale',
+    help: 'Member pods whose gauges are missing or older than --pod-metrics-stale-ms (routing ignores them)',
+    registers: [this.registry],
+    collect: (): void => this.podSignalsStale.set(this.staleSignals()),
+  });
+  readonly loadSharePeers = this.gauge(
+    'pdrouter_load_share_peers',
+    'Other proxy replicas whose in-flight counts were heard within --load-share-stale-ms',
+    [],
+  );
+  readonly loadShareMessages = this.counter(
+    'pdrouter_load_share_messages_total',
+    'Shared-load messages, by direction (out: published, in: from another replica) and result (ok, invalid, failed)',
+    ['direction', 'result'],
+  );
+  readonly loadSharePeersExpired = this.counter(
+    'pdrouter_load_share_peers_expired_total',
+    'Replicas whose counts were dropped after nothing was heard from them for --load-share-stale-ms',
+    [],
+  );
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
@@ -357,6 +395,11 @@ export class ProxyMetrics {
     }
     for (const outcome of ['success', 'failure']) this.cbOutcomes.remove(worker, outcome);
     for (const from of CIRCUIT_STATES) for (const to of CIRCUIT_STATES) this.cbTransitions.remove(worker, from, to);
+  }
+
+  /** The count pdrouter_pod_signals_stale reports (the pod scraper's). */
+  reportStaleSignals(count: () => number): void {
+    this.staleSignals = count;
   }
 
   requestError(route: string, errorType: string): void {

@@ -127,6 +127,11 @@ export class PodRegistry {
     return this.pods.get(url)?.inFlight ?? 0;
   }
 
+  /** Pods with legs in flight and how many (what this replica shares with the others). */
+  *inFlightCounts(): Generator<[string, number]> {
+    for (const [url, pod] of this.pods) if (pod.inFlight > 0) yield [url, pod.inFlight];
+  }
+
   acquire(pod: PodState): void {
     pod.inFlight++;
     pod.metrics.running.inc();

@@ -17,13 +17,16 @@ import { upstreamAuth, upstreamAuthorization } from './headers.ts';
 import { HealthChecker, type HealthProbe, type StartupResult, waitForPods } from './health-checker.ts';
 import type * as KubeSourceModule from './kube-source.ts';
 import { Lifecycle } from './lifecycle.ts';
+import type * as LoadShareModule from './load-share.ts';
+import type { LoadShare } from './load-share.ts';
 import { type Logger, silentLogger } from './logger.ts';
 import { ProxyMetrics } from './metrics.ts';
 import { ModelsCache } from './models.ts';
 import type * as NatsSourceModule from './nats-source.ts';
+import { PodScraper, upstreamMetricsFetch } from './pod-scraper.ts';
 import { PodRegistry, systemClock } from './pods.ts';
 import { type ApplyResult, RouterState } from './router-state.ts';
-import { localLoadView, Routing } from './routing.ts';
+import { fleetLoadView, Routing } from './routing.ts';
 import { type SnapshotSource, staticSnapshotSource } from './snapshot-source.ts';
 import { Upstreams } from './upstream.ts';
 
@@ -41,6 +44,10 @@ export interface ProxyInstance {
   readonly routing: Routing;
   readonly lifecycle: Lifecycle;
   readonly source: SnapshotSource;
+  /** Reads the pods' /metrics gauges (--pod-metrics-*), when a policy in use scores them. */
+  readonly scraper?: PodScraper;
+  /** Shares in-flight counts with the other replicas (--load-share-*), in distributed mode. */
+  readonly loadShare?: LoadShare;
   /** Starts the snapshot source (the first snapshot is applied before this resolves, when there is one). */
   start(): Promise<void>;
   /**
@@ -153,7 +160,38 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
   const tracing = config.tracing ? new (await import('./tracing.ts')).Tracing(config.tracing) : undefined;
   const bodyBudget = new BodyBudget(config.maxBufferedBodyBytes, metrics);
   const bodyParser = new BodyParser();
-  const routing = new Routing({ config, metrics, health: pods, load: options.load ?? localLoadView(pods) });
+  const scraper = config.podMetrics
+    ? new PodScraper({
+        settings: config.podMetrics,
+        fetch: upstreamMetricsFetch(upstreams, probeAuthorization, config.podMetrics.timeoutMs),
+        clock: systemClock,
+        metrics,
+      })
+    : undefined;
+  const m = config.membership;
+  // Loaded on demand, like the NATS snapshot source: standalone mode loads no NATS client.
+  const loadShare =
+    config.loadShare && m.kind === 'nats'
+      ? new ((await import('./load-share.ts')) as typeof LoadShareModule).LoadShare({
+          settings: config.loadShare,
+          nats: {
+            url: m.url,
+            ...(m.credsFile ? { credsFile: m.credsFile } : {}),
+            ...(m.tls ? { tls: m.tls } : {}),
+          },
+          localCounts: () => pods.inFlightCounts(),
+          metrics,
+          logger,
+        })
+      : undefined;
+  const load =
+    options.load ??
+    fleetLoadView({
+      local: pods,
+      ...(loadShare ? { peers: loadShare } : {}),
+      ...(scraper ? { gauges: (u: string) => scraper.signals(u) } : {}),
+    });
+  const routing = new Routing({ config, metrics, health: pods, load });
   const forwarder = new Forwarder({
     routing,
     config,
@@ -180,6 +218,11 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
     logger,
     sourceDescription: source.description,
     routing,
+    load: {
+      view: load,
+      ...(scraper ? { scraper } : {}),
+      ...(loadShare ? { share: loadShare } : {}),
+    },
   });
 
   const applySnapshot = (s: Snapshot) => {
@@ -203,7 +246,9 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
       metrics.members.labels(role).set(ring.members.length);
       metrics.ringInfo.labels(role, ring.fingerprint, String(ring.members.length), String(ring.vnodes)).set(1);
     }
-    pods.setMembers([...t.members.prefill, ...t.members.decode, ...t.members.plain]);
+    const keys = [...t.members.prefill, ...t.members.decode, ...t.members.plain];
+    pods.setMembers(keys);
+    scraper?.setMembers(keys.map((k) => [k, t.byKey.get(k)?.url ?? k] as const));
     for (const role of ['prefill', 'decode', 'plain'] as const) routing.setMembers(role, t.members[role]);
     // Heartbeats re-send the same membership with a new seq: worth a debug line, not an info one.
     const log = t.fingerprint === r.previous?.fingerprint ? logger.debug : logger.info;
@@ -269,6 +314,8 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
     routing,
     lifecycle,
     source,
+    ...(scraper ? { scraper } : {}),
+    ...(loadShare ? { loadShare } : {}),
     startup,
     async start() {
       if (started) return;
@@ -286,6 +333,7 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
       // The first check of static pods is part of starting: readiness is right from the first answer.
       await waitForStaticPods();
       healthChecker.start();
+      loadShare?.start();
     },
     async listen() {
       const handle = getRequestListener(app.fetch);
@@ -366,6 +414,8 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
       await new Promise((r) => setImmediate(r));
       stopping.abort();
       healthChecker.close();
+      scraper?.close();
+      await loadShare?.close();
       await source.close();
       pods.close();
       routing.close();

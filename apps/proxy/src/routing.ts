@@ -26,9 +26,27 @@ export interface RoutingDeps {
   readonly load: LoadView;
 }
 
+/** What a LoadView is made of: this replica's legs, the other replicas' (shared load) and the pods' gauges. */
+export interface LoadParts {
+  readonly local: { inFlight(url: string): number };
+  /** The other replicas' in-flight legs per pod (load-share.ts); absent in standalone mode. */
+  readonly peers?: { inFlight(url: string): number };
+  /** The pods' own gauges (pod-scraper.ts); absent when no policy reads them. */
+  readonly gauges?: LoadView['signals'];
+}
+
+/** The load the policies read: in-flight legs summed over every replica heard from, and fresh pod gauges. */
+export function fleetLoadView(parts: LoadParts): LoadView {
+  const { local, peers, gauges } = parts;
+  return {
+    inFlight: peers === undefined ? (u) => local.inFlight(u) : (u) => local.inFlight(u) + peers.inFlight(u),
+    signals: gauges ?? (() => undefined),
+  };
+}
+
 /** This replica's own view: its in-flight legs per pod, no pod gauges. */
 export function localLoadView(pods: { inFlight(url: string): number }): LoadView {
-  return { inFlight: (u) => pods.inFlight(u), signals: () => undefined };
+  return fleetLoadView({ local: pods });
 }
 
 export class Routing {
@@ -78,6 +96,12 @@ export class Routing {
     const p = picker.pick(ring, hash, this.view, ex.hashKey, ex.prefix);
     if (p.decision) this.d.metrics.routingDecisions.labels(role, p.decision.policy, p.decision.reason).inc();
     return p;
+  }
+
+  /** What pick() would answer now, without counting a decision (POST /admin/explain). */
+  explain(role: LegRole, ring: ConsistentHashRing, hash: U64 | undefined, ex: { hashKey?: string } & RoutingRequest) {
+    const picker = this.pickers[role];
+    return { policy: picker.name, ...picker.pick(ring, hash, this.view, ex.hashKey, ex.prefix) };
   }
 
   /** The index of `role` learns that `url` served this request. */

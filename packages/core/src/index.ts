@@ -14,6 +14,17 @@ export {
   toRouterError,
 } from './errors.ts';
 export { FBI_FURC_MODULUS, fbiHash, fbiHashBytes } from './fbi-hash.ts';
+export type { IngestResult, LoadMessage, ParseLoadMessageResult, PeerView } from './fleet-load.ts';
+export {
+  encodeLoadMessage,
+  FLEET_LOAD_MAX_PEERS,
+  FleetLoad,
+  LOAD_MESSAGE_MAX_COUNT,
+  LOAD_MESSAGE_MAX_PODS,
+  LOAD_SHARE_SUBJECT_PREFIX,
+  loadShareSubject,
+  parseLoadMessage,
+} from './fleet-load.ts';
 export { FURC_MAX_MODULUS, furc } from './furc.ts';
 export type { HashKeyMode, HashKeyOptions, HeaderLookup } from './hash-key.ts';
 export {
@@ -34,6 +45,14 @@ export {
   PD_ROUTES,
   PREFILL_KV_TRANSFER_PARAMS,
 } from './pd-protocol.ts';
+export type { PodGaugesResult } from './pod-gauges.ts';
+export {
+  KV_USAGE_METRIC,
+  KV_USAGE_METRIC_OLD,
+  parsePodGauges,
+  RUNNING_METRIC,
+  WAITING_METRIC,
+} from './pod-gauges.ts';
 export type { LoadView, PodSignals } from './pod-signals.ts';
 export type { PrefixIndexOptions, PrefixKey } from './prefix-index.ts';
 export {

@@ -70,6 +70,36 @@ export const PDROUTER_FLAGS = [
     help: "load_aware: weight of the ring score (1 for the key's ring owner, else 0), so a cold prefix lands where every replica would put it.",
   },
   {
+    name: 'pod-metrics-interval-ms',
+    type: 'int',
+    default: 1000,
+    help: "cache_aware and load_aware: how often each pod's /metrics is read for vLLM's queue and KV-cache gauges (vllm:num_requests_waiting, vllm:num_requests_running, vllm:kv_cache_usage_perc or the older vllm:gpu_cache_usage_perc), one read in flight per pod, with --api-key as the health probes send it. 0: no reads (load is in-flight legs only). Refused with other policies, which read no gauges.",
+  },
+  {
+    name: 'pod-metrics-timeout-ms',
+    type: 'int',
+    default: 500,
+    help: 'Deadline of one /metrics read (headers and body); a read past it counts in pdrouter_pod_scrape_errors_total{reason="timeout"} and leaves the pod\'s last gauges to age.',
+  },
+  {
+    name: 'pod-metrics-stale-ms',
+    type: 'int',
+    default: 5000,
+    help: "A pod's gauges older than this are ignored (the pod then counts by in-flight legs alone, and in pdrouter_pod_signals_stale). At least --pod-metrics-interval-ms.",
+  },
+  {
+    name: 'load-share-interval-ms',
+    type: 'int',
+    default: 200,
+    help: 'Distributed mode (--nats-url): how often this replica publishes its in-flight legs per pod on the core NATS subject pdrouter.load.<bucket>.<pool>, so bounded_load, power_of_two, cache_aware and load_aware read the fleet-wide sum over every replica. 0: no sharing (each replica counts only its own). Refused without --nats-url.',
+  },
+  {
+    name: 'load-share-stale-ms',
+    type: 'int',
+    default: 1000,
+    help: 'A replica not heard from for this long is dropped from the fleet-wide sum (it stopped, or lost NATS). At least twice --load-share-interval-ms. Refused without --nats-url.',
+  },
+  {
     name: 'pd-min-prompt-tokens',
     type: 'int',
     default: 0,
