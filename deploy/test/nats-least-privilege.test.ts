@@ -2,10 +2,11 @@
 // proxy subscribes only below its own inbox prefix (so it reads no other user's replies or consumer
 // deliveries), may create only filtered consumers on the snapshot stream through the API nats.js's ordered
 // consumers use, and can neither delete, inspect nor list consumers, nor create them elsewhere. A proxy's
-// watch still works with exactly these permissions (and the seed e2e runs a real proxy with them).
+// watch still works with exactly these permissions (and the seed e2e runs a real proxy with them). Proxies
+// share their in-flight counts on pdrouter.load.<bucket>.<pool> (core NATS) and on nothing else.
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { snapshotFromUrls } from '@pdrouter/core';
+import { loadShareSubject, snapshotFromUrls } from '@pdrouter/core';
 import {
   inboxPrefixOfCreds,
   openSnapshotBucket,
@@ -13,6 +14,7 @@ import {
   readSnapshot,
   watchSnapshots,
 } from '@pdrouter/nats-snapshots';
+import { LoadShare, ProxyMetrics, silentLogger } from '@pdrouter/proxy';
 import { type NatsServer, runCommand, waitUntil, withDeadline } from '@pdrouter/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsAuth } from '../src/nats-auth/generate.ts';
@@ -22,6 +24,7 @@ const REFUSAL_DEADLINE_MS = 15_000;
 const REPO = join(import.meta.dirname, '..', '..');
 const STREAM = 'KV_pdrouter-snapshots';
 const KEY_SUBJECT = '$KV.pdrouter-snapshots.default';
+const LOAD_SUBJECT = loadShareSubject('pdrouter-snapshots', 'default');
 
 describe('the proxy credential: its own inbox, its own filtered consumers, nothing else', () => {
   let nats: AuthNatsServer;
@@ -108,6 +111,53 @@ describe('the proxy credential: its own inbox, its own filtered consumers, nothi
     } finally {
       await watch.stop();
     }
+  });
+
+  it("shares load on its pool's subject with exactly these permissions: two proxies hear each other", async () => {
+    const shares = ['a', 'b'].map(
+      (id) =>
+        new LoadShare({
+          settings: { subject: LOAD_SUBJECT, intervalMs: 50, staleMs: 1000 },
+          nats: { url: server.url, credsFile: nats.credsFile('proxy') },
+          localCounts: () => [['http://10.0.0.2:8200', id === 'a' ? 2 : 3]],
+          metrics: new ProxyMetrics({ defaultMetrics: false }),
+          logger: silentLogger,
+          replicaId: id,
+        }),
+    ) as [LoadShare, LoadShare];
+    try {
+      for (const s of shares) s.start();
+      await waitUntil(
+        () =>
+          (shares[0].inFlight('http://10.0.0.2:8200') === 3 && shares[1].inFlight('http://10.0.0.2:8200') === 2) ||
+          undefined,
+        { timeoutMs: 10_000, description: "each proxy hears the other's counts" },
+      );
+    } finally {
+      for (const s of shares) await s.close();
+    }
+  });
+
+  it("may not subscribe to another bucket's load or all of pdrouter's subjects, nor publish there", async () => {
+    const proxy = await connectAs('proxy');
+    for (const subject of ['pdrouter.load.other-bucket.default', 'pdrouter.>', 'pdrouter.load.*']) {
+      const sub = proxy.subscribe(subject);
+      const closed = await withDeadline(sub.closed, REFUSAL_DEADLINE_MS, `refused subscription to ${subject}`);
+      expect(String(closed)).toMatch(/permissions violation/i);
+    }
+    const publisher = await connectAs('proxy');
+    const refusal = (async () => {
+      for await (const s of publisher.status()) if (s.type === 'error') return String(s.error);
+      return 'closed';
+    })();
+    publisher.publish('pdrouter.load.other-bucket.default', '{}');
+    expect(await withDeadline(refusal, REFUSAL_DEADLINE_MS, 'refused publish')).toMatch(/permissions violation/i);
+    // Discovery has no business with the load.
+    const discovery = await connectAs('discovery');
+    const sub = discovery.subscribe(LOAD_SUBJECT);
+    expect(String(await withDeadline(sub.closed, REFUSAL_DEADLINE_MS, 'discovery refused'))).toMatch(
+      /permissions violation/i,
+    );
   });
 
   it('lets pdrouterctl read the pool with the proxy credential (its replies come to the proxy prefix)', async () => {

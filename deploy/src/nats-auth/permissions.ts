@@ -39,7 +39,17 @@ export function publisherPermissions(bucket: string, user = 'discovery'): Subjec
 }
 
 /**
- * proxies and pdrouterctl: read and watch only; no write to $KV.>, no stream management. A watch is an
+ * The core NATS subjects on which proxy replicas share their in-flight counts: one per pool of this bucket,
+ * `pdrouter.load.<bucket>.<pool>` (core loadShareSubject; a pool name may hold dots, hence `>`). Plain
+ * publish and subscribe, no JetStream: a count is worth something only for a moment.
+ */
+export function loadShareSubjects(bucket: string): string {
+  return `pdrouter.load.${bucket}.>`;
+}
+
+/**
+ * proxies and pdrouterctl: read and watch only; no write to $KV.>, no stream management. Besides the
+ * bucket, the pool's shared-load subjects (loadShareSubjects), to publish and to subscribe. A watch is an
  * ordered consumer that nats.js creates through the named-create API with the watched key as its filter
  * (`CONSUMER.CREATE.<stream>.<random name>.$KV.<bucket>.<key>`), delivering to the user's own inbox
  * prefix; that is the only consumer subject allowed. Refused: consumers on any other stream or without a
@@ -61,8 +71,9 @@ export function readerPermissions(bucket: string, user = 'proxy'): SubjectPermis
         `$JS.API.CONSUMER.CREATE.${stream}.*.$KV.${bucket}.>`,
         // Flow-control replies of the ordered consumer's push deliveries.
         `$JS.FC.${stream}.>`,
+        loadShareSubjects(bucket),
       ],
     },
-    sub: { allow: [`${inboxPrefixOf(user)}.>`] },
+    sub: { allow: [`${inboxPrefixOf(user)}.>`, loadShareSubjects(bucket)] },
   };
 }

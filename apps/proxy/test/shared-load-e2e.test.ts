@@ -1,0 +1,163 @@
+// Replicas agree (docs/design.md §3.6): two proxies on one real nats-server, following the same snapshot,
+// share their in-flight counts on the pool's core subject. The same requests go to them alternately
+// (long generations on a real sim process, so load builds up); before each is sent, both are asked
+// which pods they would pick for it (POST /admin/explain: their live index, load and pod gauges).
+// Agreement = the share of requests for which both name the same decode and prefill pods.
+import type { NatsConnection } from '@nats-io/transport-node';
+import { snapshotFromUrls } from '@pdrouter/core';
+import { connectNats, openSnapshotBucket, publishSnapshot } from '@pdrouter/nats-snapshots';
+import { type NatsServer, sleep, startNatsServer } from '@pdrouter/testkit';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  metricValue,
+  type RunningProxy,
+  type SimProcess,
+  scrape,
+  startProxy,
+  startSimProcess,
+  waitFor,
+} from './helpers.ts';
+
+const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
+const POOL = 'agree';
+const SHARE_INTERVAL_MS = 100;
+const ROUNDS = 10;
+const BATCH = 10;
+
+let nats: NatsServer;
+let writer: NatsConnection;
+let sim: SimProcess;
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  writer = await connectNats({ url: nats.url, name: 'test-publisher' });
+  sim = await startSimProcess(['--prefill', '2', '--decode', '4']);
+  const kv = await openSnapshotBucket(writer);
+  await publishSnapshot(kv, {
+    ...snapshotFromUrls({ pool: POOL, prefill: sim.urls('prefill'), decode: sim.urls('decode') }),
+    epoch: 1,
+    seq: 1,
+  });
+});
+
+afterAll(async () => {
+  await writer?.close();
+  await nats?.close();
+  await sim?.close();
+});
+
+async function replica(share: boolean): Promise<RunningProxy> {
+  const p = await startProxy([
+    ...['--pd-disaggregation', '--nats-url', nats.url, '--pool', POOL, '--policy', 'load_aware'],
+    ...['--load-share-interval-ms', share ? String(SHARE_INTERVAL_MS) : '0'],
+  ]);
+  await waitFor('ready on the snapshot', async () => {
+    const r = await request(`${p.url}/readiness`);
+    await r.body.text();
+    return r.statusCode === 200 ? true : undefined;
+  });
+  return p;
+}
+
+interface Picks {
+  prefill: string;
+  decode: string;
+}
+
+async function picks(p: RunningProxy, prompt: string): Promise<Picks> {
+  const res = await request(`${p.url}/admin/explain`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: MODEL, prompt, max_tokens: 300 }),
+  });
+  const body = await res.body.text();
+  if (res.statusCode !== 200) throw new Error(`explain: ${res.statusCode} ${body}`);
+  const roles = (JSON.parse(body) as { roles: Record<'prefill' | 'decode', { pod: string }> }).roles;
+  return { prefill: roles.prefill.pod, decode: roles.decode.pod };
+}
+
+async function sharedIn(p: RunningProxy): Promise<number> {
+  return metricValue(await scrape(p.metricsUrl), 'pdrouter_load_share_messages_total', {
+    direction: 'in',
+    result: 'ok',
+  });
+}
+
+/** Rounds of: ask both replicas about the next batch, then send it to them alternately (not awaited). */
+async function measure(replicas: [RunningProxy, RunningProxy], share: boolean, tag: string) {
+  let agreedDecode = 0;
+  let agreedBoth = 0;
+  let asked = 0;
+  const sent: Promise<number>[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const prompts = Array.from(
+      { length: BATCH },
+      (_, i) => `${tag} ${round * BATCH + i}: tell a long story about ${i}.`,
+    );
+    for (const prompt of prompts) {
+      const [a, b] = await Promise.all(replicas.map((r) => picks(r, prompt)));
+      asked++;
+      if (a?.decode === b?.decode) agreedDecode++;
+      if (a?.decode === b?.decode && a?.prefill === b?.prefill) agreedBoth++;
+    }
+    const before = share ? await Promise.all(replicas.map(sharedIn)) : [];
+    prompts.forEach((prompt, i) => {
+      const r = replicas[(round * BATCH + i) % 2] as RunningProxy;
+      sent.push(
+        request(`${r.url}/v1/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: MODEL, prompt, max_tokens: 300, ignore_eos: true }),
+          headersTimeout: 60_000,
+          bodyTimeout: 60_000,
+        }).then(async (res) => {
+          await res.body.text();
+          return res.statusCode;
+        }),
+      );
+    });
+    // Let the batch's legs start and their counts reach the other replica (two messages from each).
+    if (share) {
+      await waitFor('the counts after the batch are shared', async () => {
+        const now = await Promise.all(replicas.map(sharedIn));
+        return now.every((n, i) => n >= (before[i] as number) + 2) ? true : undefined;
+      });
+    } else await sleep(2 * SHARE_INTERVAL_MS);
+  }
+  const statuses = await Promise.all(sent);
+  expect(statuses.every((s) => s === 200)).toBe(true);
+  return { decode: agreedDecode / asked, both: agreedBoth / asked, asked };
+}
+
+describe('two proxies sharing load', () => {
+  it('pick the same pods for the same requests under load, and agree less without sharing', async () => {
+    const shared: [RunningProxy, RunningProxy] = [await replica(true), await replica(true)];
+    let withSharing: Awaited<ReturnType<typeof measure>>;
+    try {
+      await waitFor('each replica hears the other', async () => {
+        const s = await Promise.all(
+          shared.map(async (p) => metricValue(await scrape(p.metricsUrl), 'pdrouter_load_share_peers')),
+        );
+        return s.every((n) => n === 1) ? true : undefined;
+      });
+      withSharing = await measure(shared, true, 'shared');
+    } finally {
+      for (const p of shared) await p.close();
+    }
+    const alone: [RunningProxy, RunningProxy] = [await replica(false), await replica(false)];
+    let withoutSharing: Awaited<ReturnType<typeof measure>>;
+    try {
+      withoutSharing = await measure(alone, false, 'alone');
+    } finally {
+      for (const p of alone) await p.close();
+    }
+    console.log(
+      `agreement over ${withSharing.asked} requests: with shared load decode ${(withSharing.decode * 100).toFixed(1)}%, ` +
+        `prefill+decode ${(withSharing.both * 100).toFixed(1)}%; without sharing decode ${(withoutSharing.decode * 100).toFixed(1)}%, ` +
+        `prefill+decode ${(withoutSharing.both * 100).toFixed(1)}%`,
+    );
+    expect(withSharing.both).toBeGreaterThanOrEqual(0.9);
+    expect(withoutSharing.both).toBeLessThan(withSharing.both - 0.15);
+  });
+});
