@@ -152,6 +152,41 @@ describe('parseFlags', () => {
     expect(config([...pd, '--pd-min-prompt-tokens', '64']).routing.pdMinPromptTokens).toBe(64);
   });
 
+  it('reads pod gauges only for the scoring policies, and refuses --pod-metrics-* where nothing reads them', () => {
+    const w = ['--worker-urls', 'http://a:1'];
+    const pd = ['--pd-disaggregation', '--prefill', 'http://p:1', '--decode', 'http://d:1'];
+    expect(config([...w, '--policy', 'load_aware']).podMetrics).toEqual({
+      intervalMs: 1000,
+      timeoutMs: 500,
+      staleMs: 5000,
+    });
+    expect(config([...pd, '--decode-policy', 'cache_aware']).podMetrics?.intervalMs).toBe(1000);
+    expect(config(w).podMetrics).toBeUndefined();
+    expect(config([...w, '--policy', 'load_aware', '--pod-metrics-interval-ms', '0']).podMetrics).toBeUndefined();
+    expect(() => config([...w, '--policy', 'bounded_load', '--pod-metrics-interval-ms', '200'])).toThrow(
+      /--pod-metrics-interval-ms needs a policy that reads pod gauges.*bounded_load read in-flight counts only/,
+    );
+    expect(() => config([...w, '--policy', 'load_aware', '--pod-metrics-stale-ms', '500'])).toThrow(
+      /--pod-metrics-stale-ms \(500\) must be >= --pod-metrics-interval-ms \(1000\)/,
+    );
+    expect(() => config([...w, '--policy', 'load_aware', '--pod-metrics-timeout-ms', '0'])).toThrow(/>= 1/);
+  });
+
+  it('shares load in distributed mode only, on the pool subject of the bucket', () => {
+    const nats = ['--pd-disaggregation', '--nats-url', 'nats://n:4222', '--pool', 'blue'];
+    expect(config(nats).loadShare).toEqual({
+      subject: 'pdrouter.load.pdrouter-snapshots.blue',
+      intervalMs: 200,
+      staleMs: 1000,
+    });
+    expect(config([...nats, '--load-share-interval-ms', '0']).loadShare).toBeUndefined();
+    expect(() => config([...nats, '--load-share-interval-ms', '600'])).toThrow(/at least twice/);
+    expect(config(['--worker-urls', 'http://a:1']).loadShare).toBeUndefined();
+    expect(() => config(['--worker-urls', 'http://a:1', '--load-share-stale-ms', '900'])).toThrow(
+      /--load-share-stale-ms needs distributed mode \(--nats-url\)/,
+    );
+  });
+
   it('reads env vars for flags that have one, flags winning', () => {
     const c = config(['--worker-urls', 'http://a:1'], {
       OPENAI_API_KEY: 'sk-env',

@@ -78,6 +78,14 @@ export function metricsMarkdown(proxy: readonly MetricDefinition[], discovery: r
           `${code('pdrouter_router_overhead_seconds')} (TTFT minus the time spent waiting on the pods); ${code('pdrouter_ttft_seconds')} against vLLM's ${code('vllm:time_to_first_token_seconds')}`,
         ],
         [
+          "Do the scoring policies see the pods' own gauges?",
+          `${code('pdrouter_pod_signals_stale')} = 0; ${code('rate(pdrouter_pod_scrape_errors_total[5m])')} by ${code('reason')}`,
+        ],
+        [
+          "Do replicas hear each other's load?",
+          `${code('pdrouter_load_share_peers')} = replicas - 1 on every replica; ${code('increase(pdrouter_load_share_peers_expired_total[5m])')} = 0`,
+        ],
+        [
           'Is discovery publishing?',
           `${code('sum(pdrouter_discovery_leader)')} = 1 and ${code('time() - max(pdrouter_discovery_last_publish_timestamp_seconds)')} under the heartbeat`,
         ],
