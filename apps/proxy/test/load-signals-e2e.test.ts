@@ -3,29 +3,20 @@
 // pod served is read from the pods' own counters; which pod owns a prompt on the ring, from the proxy's
 // POST /admin/explain while the fleet is idle (load_aware then picks the owner).
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pdArgs, type RunningProxy, type SimProcess, startProxy, startSimProcess, waitFor } from './helpers.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { e2eFixture } from './fixture.ts';
+import { adminState, MODEL, type RunningProxy, type SimProcess, waitFor } from './helpers.ts';
 
-const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
 const SLOW = 'decode-3';
 
+const e2e = e2eFixture();
 let sim: SimProcess;
-const proxies: RunningProxy[] = [];
 
 beforeAll(async () => {
-  sim = await startSimProcess(['--prefill', '2', '--decode', '4', '--pod-speed', `${SLOW}=0.3`]);
+  sim = await e2e.sim({ prefill: 2, decode: 4, flags: ['--pod-speed', `${SLOW}=0.3`] });
 });
 
-afterAll(async () => {
-  for (const p of proxies) await p.close();
-  await sim?.close();
-});
-
-async function proxy(args: string[]): Promise<RunningProxy> {
-  const p = await startProxy([...pdArgs(sim), ...args]);
-  proxies.push(p);
-  return p;
-}
+const proxy = (args: string[]): Promise<RunningProxy> => e2e.pdProxy(sim, args);
 
 interface Explained {
   roles: { decode: { pod: string; reason?: string; scores?: { url: string; queue: number }[] } };
@@ -136,9 +127,9 @@ describe('load_aware with pod gauges', () => {
     );
     try {
       await waitFor('the busy pod reports its queue', async () => {
-        const s = (await (await fetch(`${scraping.url}/admin/state`)).json()) as {
+        const s = await adminState<{
           load: { podMetrics: { url: string; fresh: boolean; signals?: { running: number; waiting: number } }[] };
-        };
+        }>(scraping.url);
         const g = s.load.podMetrics.find((x) => x.url === busyUrl);
         return g?.fresh && (g.signals?.running ?? 0) + (g.signals?.waiting ?? 0) >= 20 ? true : undefined;
       });

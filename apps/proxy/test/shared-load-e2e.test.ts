@@ -8,31 +8,27 @@ import { snapshotFromUrls } from '@pdrouter/core';
 import { connectNats, openSnapshotBucket, publishSnapshot } from '@pdrouter/nats-snapshots';
 import { type NatsServer, sleep, startNatsServer } from '@pdrouter/testkit';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  metricValue,
-  type RunningProxy,
-  type SimProcess,
-  scrape,
-  startProxy,
-  startSimProcess,
-  waitFor,
-} from './helpers.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { e2eFixture } from './fixture.ts';
+import { MODEL, metricValue, type RunningProxy, type SimProcess, scrape, waitFor } from './helpers.ts';
 
-const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
 const POOL = 'agree';
 const SHARE_INTERVAL_MS = 100;
 const ROUNDS = 10;
 const BATCH = 10;
 
+const e2e = e2eFixture();
 let nats: NatsServer;
-let writer: NatsConnection;
 let sim: SimProcess;
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  writer = await connectNats({ url: nats.url, name: 'test-publisher' });
-  sim = await startSimProcess(['--prefill', '2', '--decode', '4']);
+  nats = e2e.adopt('nats-server', await startNatsServer(), (n) => n.close());
+  const writer: NatsConnection = e2e.adopt(
+    'the publisher',
+    await connectNats({ url: nats.url, name: 'test-publisher' }),
+    (c) => c.close(),
+  );
+  sim = await e2e.sim({ prefill: 2, decode: 4 });
   const kv = await openSnapshotBucket(writer);
   await publishSnapshot(kv, {
     ...snapshotFromUrls({ pool: POOL, prefill: sim.urls('prefill'), decode: sim.urls('decode') }),
@@ -41,14 +37,8 @@ beforeAll(async () => {
   });
 });
 
-afterAll(async () => {
-  await writer?.close();
-  await nats?.close();
-  await sim?.close();
-});
-
 async function replica(share: boolean): Promise<RunningProxy> {
-  const p = await startProxy([
+  const p = await e2e.proxy([
     ...['--pd-disaggregation', '--nats-url', nats.url, '--pool', POOL, '--policy', 'load_aware'],
     ...['--load-share-interval-ms', share ? String(SHARE_INTERVAL_MS) : '0'],
   ]);
