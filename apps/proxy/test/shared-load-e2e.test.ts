@@ -147,7 +147,8 @@ describe('two proxies sharing load', () => {
         `prefill+decode ${(withSharing.both * 100).toFixed(1)}%; without sharing decode ${(withoutSharing.decode * 100).toFixed(1)}%, ` +
         `prefill+decode ${(withoutSharing.both * 100).toFixed(1)}%`,
     );
-    expect(withSharing.both).toBeGreaterThanOrEqual(0.9);
+    // Measured 97-100% with sharing, 37-56% without; a request ending between two messages is the residue.
+    expect(withSharing.both).toBeGreaterThanOrEqual(0.85);
     expect(withoutSharing.both).toBeLessThan(withSharing.both - 0.15);
   });
 });
