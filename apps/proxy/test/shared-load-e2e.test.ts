@@ -147,8 +147,10 @@ describe('two proxies sharing load', () => {
         `prefill+decode ${(withSharing.both * 100).toFixed(1)}%; without sharing decode ${(withoutSharing.decode * 100).toFixed(1)}%, ` +
         `prefill+decode ${(withoutSharing.both * 100).toFixed(1)}%`,
     );
-    // Measured 97-100% with sharing, 37-56% without; a request ending between two messages is the residue.
-    expect(withSharing.both).toBeGreaterThanOrEqual(0.85);
-    expect(withoutSharing.both).toBeLessThan(withSharing.both - 0.15);
+    // Decode legs last the whole generation, so their counts are what sharing carries: measured 97-100%
+    // with sharing, 37-69% without. A prefill leg ends within a share interval or two, so on a loaded
+    // machine the replicas can see a prefill pod's count at different moments (61-100% measured).
+    expect(withSharing.decode).toBeGreaterThanOrEqual(0.85);
+    expect(withoutSharing.decode).toBeLessThan(withSharing.decode - 0.15);
   });
 });
