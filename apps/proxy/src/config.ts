@@ -7,7 +7,7 @@ import { type MembershipConfig, membershipOf } from './config-membership.ts';
 import { type HealthConfig, type RetrySettings, resilienceOf, type StartupSettings } from './config-resilience.ts';
 import { type RoutingSettings, routingOf } from './config-routing.ts';
 import { type LoadShareSettings, loadShareOf, type PodMetricsSettings, podMetricsOf } from './config-signals.ts';
-import { type ParsedFlags, POLICIES, type ProxyFlagValues } from './flags.ts';
+import type { ParsedFlags, POLICIES, ProxyFlagValues } from './flags.ts';
 import { DEFAULT_REQUEST_ID_HEADERS } from './request-id.ts';
 import { type TracingSettings, tracesUrl } from './tracing-settings.ts';
 
@@ -102,8 +102,6 @@ export interface ProxyConfig {
   readonly tracing?: TracingSettings;
   readonly drainTimeoutMs: number;
   readonly modelsCacheMs: number;
-  /** Things the operator should know at start-up (accepted-only flags, substitutions). */
-  readonly warnings: readonly string[];
 }
 
 export interface ConfigIo {
@@ -115,15 +113,6 @@ const defaultIo: ConfigIo = { readFile: (path) => readFileSync(path, 'utf8') };
 function positive(flag: string, n: number, allowZero = false): number {
   if (!(allowZero ? n >= 0 : n > 0)) throw new UsageError(`--${flag} must be ${allowZero ? '>= 0' : '> 0'}, got ${n}`);
   return n;
-}
-
-function policyOf(name: ProxyFlagValues['policy'], flag: string, warnings: string[]): Policy {
-  const policy = POLICIES.find((p) => p === name);
-  if (policy === undefined) {
-    warnings.push(`--${flag} ${name} is not supported: routing with consistent_hash`);
-    return 'consistent_hash';
-  }
-  return policy;
 }
 
 function tracingOf(v: ProxyFlagValues): { tracing?: TracingSettings } {
@@ -184,26 +173,13 @@ function admissionOf(v: ProxyFlagValues): AdmissionSettings {
 
 export function buildConfig(parsed: ParsedFlags, io: ConfigIo = defaultIo): ProxyConfig {
   const v = parsed.values;
-  const warnings: string[] = parsed.ignored.map(
-    (name) => `--${name} is accepted for vllm-router compatibility but not acted on`,
-  );
-  if (v.backend !== 'vllm') {
-    throw new UsageError(`--backend ${v.backend} is refused: pdrouter routes to vLLM pods only (--backend vllm)`);
-  }
-  if (v['kv-connector'] !== 'nixl') {
-    throw new UsageError(
-      `--kv-connector ${v['kv-connector']} is refused: pdrouter speaks vLLM's NixlConnector protocol only (--kv-connector nixl)`,
-    );
-  }
   const mode: ProxyMode = v['pd-disaggregation'] === true || v['vllm-pd-disaggregation'] === true ? 'pd' : 'plain';
 
   const membership = membershipOf(v, mode);
 
-  const policy = policyOf(v.policy, 'policy', warnings);
-  const prefillPolicy =
-    v['prefill-policy'] !== undefined ? policyOf(v['prefill-policy'], 'prefill-policy', warnings) : policy;
-  const decodePolicy =
-    v['decode-policy'] !== undefined ? policyOf(v['decode-policy'], 'decode-policy', warnings) : policy;
+  const policy: Policy = v.policy;
+  const prefillPolicy: Policy = v['prefill-policy'] ?? policy;
+  const decodePolicy: Policy = v['decode-policy'] ?? policy;
 
   const ingressApiKeys = [...v['ingress-api-key']];
   const keyFile = v['ingress-api-key-file'];
@@ -296,7 +272,6 @@ export function buildConfig(parsed: ParsedFlags, io: ConfigIo = defaultIo): Prox
     ...tracingOf(v),
     drainTimeoutMs: Math.round(positive('drain-timeout-secs', v['drain-timeout-secs'], true) * 1000),
     modelsCacheMs: positive('models-cache-ms', v['models-cache-ms'], true),
-    warnings: Object.freeze(warnings),
   };
   return Object.freeze(config);
 }

@@ -2,7 +2,7 @@ import { UsageError } from '@pdrouter/cli';
 import { DEFAULT_CACHE_AWARE_OPTIONS, DEFAULT_LOAD_AWARE_WEIGHTS } from '@pdrouter/core';
 import { describe, expect, it } from 'vitest';
 import { buildConfig } from './config.ts';
-import { helpText, PROXY_FLAG_GROUPS, PROXY_FLAGS, parseFlags } from './flags.ts';
+import { helpText, POLICIES, PROXY_FLAG_GROUPS, PROXY_FLAGS, parseFlags, REFUSED_POLICIES } from './flags.ts';
 
 const config = (argv: string[], env: Record<string, string> = {}, files: Record<string, string> = {}) =>
   buildConfig(parseFlags(argv, env), {
@@ -55,7 +55,6 @@ describe('parseFlags', () => {
     expect(c.port).toBe(10001);
     expect(c.prometheusPort).toBe(29000);
     expect(c.virtualNodes).toBe(160);
-    expect(c.warnings).toEqual([]);
     expect(Object.isFrozen(c)).toBe(true);
   });
 
@@ -110,18 +109,40 @@ describe('parseFlags', () => {
     expect(() => config(['--bounded-load-factor', '0.5', '--worker-urls', 'http://a:1'])).toThrow(/>= 1/);
   });
 
-  it('warns about unsupported policies; the start-up flags are acted on, not warned about', () => {
-    const c = config(['--worker-urls', 'http://a:1', '--worker-startup-timeout-secs', '5', '--policy', 'sico_sticky']);
-    expect(c.plainPolicy).toBe('consistent_hash');
-    expect(c.startup.timeoutMs).toBe(5000);
-    expect(c.warnings).toHaveLength(1);
-    expect(c.warnings.some((w) => w.includes('sico_sticky is not supported'))).toBe(true);
+  it('refuses the vllm-router policies it does not implement, on each policy flag, naming the value and why', () => {
+    const reasons: Record<string, RegExp> = {
+      cache_aware_no_queue: /503 at once when no pod is idle.*--max-concurrent-requests/,
+      sico_sticky: /one router's memory.*--hash-key-mode affinity/,
+      sticky_least_loaded: /\/finish_session.*--hash-key-mode affinity/,
+      kv_aware: /KV-cache block events.*cache_aware/,
+      precise_cache_aware: /KV-cache block events.*cache_aware/,
+      ttft_aware: /time to first token.*load_aware/,
+    };
+    expect(Object.keys(REFUSED_POLICIES).sort()).toEqual(Object.keys(reasons).sort());
+    for (const [name, why] of Object.entries(reasons)) {
+      for (const flag of ['--policy', '--prefill-policy', '--decode-policy']) {
+        const err = (() => {
+          try {
+            config(['--pd-disaggregation', '--prefill', 'http://a:1', '--decode', 'http://b:1', flag, name]);
+          } catch (e) {
+            return e;
+          }
+          return undefined;
+        })();
+        expect(err, `${flag} ${name}`).toBeInstanceOf(UsageError);
+        expect((err as UsageError).exitCode).toBe(2);
+        expect((err as UsageError).message).toMatch(new RegExp(`^${flag} ${name} is refused: `));
+        expect((err as UsageError).message).toMatch(why);
+      }
+    }
+    // No policy is substituted: every accepted name routes as itself.
+    for (const name of POLICIES)
+      expect(config(['--worker-urls', 'http://a:1', '--policy', name]).plainPolicy).toBe(name);
   });
 
   it('cache_aware is a policy of its own, with vllm-router’s knobs and defaults', () => {
     const c = config(['--worker-urls', 'http://a:1', '--policy', 'cache_aware']);
     expect(c.plainPolicy).toBe('cache_aware');
-    expect(c.warnings).toEqual([]);
     expect(c.routing.cacheAware).toEqual({ cacheThreshold: 0.3, balanceAbsThreshold: 64, balanceRelThreshold: 1.5 });
     // pdrouterctl explain scores with core's copies of these defaults.
     expect(c.routing.cacheAware).toEqual(DEFAULT_CACHE_AWARE_OPTIONS);
@@ -300,20 +321,17 @@ describe('helpText', () => {
     }
     expect(help).toContain('  --port INT\n      Port the router listens on. [default 30000]');
     expect(help).toContain('  --prefill URL [BOOTSTRAP_PORT|none]\n');
-    expect(help).toContain('  --backend, --runtime vllm|trtllm|openai|anthropic\n');
+    expect(help).toContain('  --backend, --runtime vllm\n');
     expect(help).toContain('[default info; env PDROUTER_LOG_LEVEL]');
-    // No flag is accepted and ignored any more: that heading is gone.
-    expect(PROXY_FLAG_GROUPS.ignored).toEqual([]);
-    expect(lines).not.toContain('Accepted for vllm-router compatibility, not acted on (reported at start-up):');
+    // No flag is accepted and left without effect: there is no such heading.
+    expect(help).not.toMatch(/not acted on/);
   });
 });
 
 describe('flag statuses', () => {
-  it('no vllm-router flag is accepted and ignored; the groups cover every flag once', () => {
-    expect(parseFlags(['--worker-urls', 'http://a:1', '--worker-startup-timeout-secs', '2']).ignored).toEqual([]);
-    expect(parseFlags(['--worker-urls', 'http://a:1', '--cache-threshold', '0.2']).ignored).toEqual([]);
-    const { vllmRouter, pdrouter, ignored, refused } = PROXY_FLAG_GROUPS;
-    const grouped = [...vllmRouter, ...pdrouter, ...ignored, ...refused].map((f) => f.name);
+  it('every flag is implemented or refused; the groups cover every flag once', () => {
+    const { vllmRouter, pdrouter, refused } = PROXY_FLAG_GROUPS;
+    const grouped = [...vllmRouter, ...pdrouter, ...refused].map((f) => f.name);
     expect(grouped.sort()).toEqual(PROXY_FLAGS.map((f) => f.name).sort());
   });
 
@@ -331,10 +349,15 @@ describe('flag statuses', () => {
       expect(() => config(['--worker-urls', 'http://a:1', ...argv])).toThrow(message);
     }
     expect(() => config(['--worker-urls', 'http://a:1', '--backend', 'openai'])).toThrow(/--backend openai is refused/);
+    expect(() => config(['--worker-urls', 'http://a:1', '--runtime', 'trtllm'])).toThrow(/--backend trtllm is refused/);
+    expect(() => config(['--worker-urls', 'http://a:1', '--kv-connector', 'moriio'])).toThrow(
+      /--kv-connector moriio is refused: .*NixlConnector/,
+    );
     expect(() => config(['--worker-urls', 'http://a:1', '--kv-connector', 'mooncake'])).toThrow(
       /--kv-connector mooncake is refused: .*NixlConnector/,
     );
-    expect(config(['--worker-urls', 'http://a:1', '--backend', 'vllm', '--kv-connector', 'nixl']).warnings).toEqual([]);
+    const accepted = config(['--worker-urls', 'http://a:1', '--backend', 'vllm', '--kv-connector', 'nixl']);
+    expect(accepted.plainPolicy).toBe('consistent_hash');
   });
 
   it('maps the tracing flags; tracing is off without --enable-trace', () => {

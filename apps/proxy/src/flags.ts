@@ -5,7 +5,7 @@ import { PDROUTER_FLAGS } from './flags/pdrouter.ts';
 import { VLLM_ROUTER_FLAGS } from './flags/vllm-router.ts';
 import { VLLM_ROUTER_RESILIENCE_FLAGS } from './flags/vllm-router-resilience.ts';
 
-export { POLICIES, UNSUPPORTED_POLICIES } from './flags/vllm-router.ts';
+export { POLICIES, REFUSED_POLICIES } from './flags/vllm-router.ts';
 
 const VLLM_ROUTER = [...VLLM_ROUTER_FLAGS, ...VLLM_ROUTER_RESILIENCE_FLAGS] as const;
 export const PROXY_FLAGS = [...VLLM_ROUTER, ...PDROUTER_FLAGS] as const;
@@ -29,7 +29,6 @@ const implemented = (flags: readonly FlagSpec[]) => flags.filter((f) => statusOf
 export const PROXY_FLAG_GROUPS = Object.freeze({
   vllmRouter: implemented(VLLM_ROUTER),
   pdrouter: implemented(PDROUTER_FLAGS),
-  ignored: PROXY_FLAGS.filter((f) => statusOf(f) === 'ignored'),
   refused: PROXY_FLAGS.filter((f) => statusOf(f) === 'refused'),
 });
 
@@ -48,10 +47,6 @@ export function helpText(): string {
     [
       { title: 'Flags (vllm-router compatible):', flags: PROXY_FLAG_GROUPS.vllmRouter },
       { title: 'Flags (pdrouter):', flags: PROXY_FLAG_GROUPS.pdrouter },
-      {
-        title: 'Accepted for vllm-router compatibility, not acted on (reported at start-up):',
-        flags: PROXY_FLAG_GROUPS.ignored,
-      },
       { title: 'vllm-router flags that are refused (giving one is an error):', flags: PROXY_FLAG_GROUPS.refused },
     ],
   );

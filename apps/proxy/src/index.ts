@@ -15,7 +15,7 @@ export type {
 export { buildConfig } from './config.ts';
 export { fileSnapshotSource, SNAPSHOT_FILE_POLL_INTERVAL_MS } from './file-snapshot-source.ts';
 export type { ParsedFlags, ProxyFlagValues } from './flags.ts';
-export { helpText, POLICIES, PROXY_FLAG_GROUPS, PROXY_FLAGS, parseFlags, UNSUPPORTED_POLICIES } from './flags.ts';
+export { helpText, POLICIES, PROXY_FLAG_GROUPS, PROXY_FLAGS, parseFlags, REFUSED_POLICIES } from './flags.ts';
 export type { LoadShareOptions, LoadShareState } from './load-share.ts';
 export { LoadShare } from './load-share.ts';
 export type { LogFields, Logger } from './logger.ts';

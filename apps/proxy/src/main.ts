@@ -48,7 +48,6 @@ export async function runProxy(
   logger: Logger,
   options: { handleSignals?: boolean } = {},
 ): Promise<ProxyInstance> {
-  for (const warning of config.warnings) logger.warn(warning);
   const proxy = await createProxy(config, { logger });
   const { url, metricsUrl } = await proxy.listen();
   // Handlers first: whoever waits for the 'listening' line may signal at once.

@@ -14,7 +14,6 @@ import {
   pdArgs,
   type SimProcess,
   waitFor,
-  waitForJsonLine,
 } from './helpers.ts';
 
 const e2e = e2eFixture();
@@ -144,14 +143,17 @@ describe('proxy process', () => {
     expect(stderr).toContain('--help');
   });
 
-  it('warns at start-up about a vllm-router policy it routes with another one', async () => {
-    const child = await e2e.spawnProxy([...pdArgs(sim), ...LOCAL_LISTEN_FLAGS, '--policy', 'sico_sticky']);
-    const warning = await waitForJsonLine(
-      child,
-      (o) => (o.level === 'warn' && String(o.msg).includes('sico_sticky') ? o : undefined),
-      PROCESS_START_TIMEOUT_MS,
-    );
-    expect(warning.msg).toContain('routing with consistent_hash');
-    await child.stop();
+  it('refuses a vllm-router policy it does not implement: exit 2, naming the value and why, before listening', async () => {
+    for (const [flag, name, why] of [
+      ['--policy', 'sico_sticky', "one router's memory"],
+      ['--decode-policy', 'cache_aware_no_queue', 'no pod is idle'],
+    ] as const) {
+      const child = await e2e.spawnProxy([...pdArgs(sim), ...LOCAL_LISTEN_FLAGS, flag, name]);
+      expect(await child.waitForExit(PROCESS_START_TIMEOUT_MS)).toBe(2);
+      const stderr = child.errLines.join('\n');
+      expect(stderr).toContain(`${flag} ${name} is refused: `);
+      expect(stderr).toContain(why);
+      expect(child.lines.some((l) => l.includes('listening'))).toBe(false);
+    }
   });
 });

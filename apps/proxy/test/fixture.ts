@@ -43,7 +43,7 @@ export interface E2EFixture {
    * these tests are about command lines); resolves once it logs "listening".
    */
   proxyProcess(args: string[], options?: ProxyProcessOptions): Promise<ProxyProcess>;
-  /** The same process as soon as it is spawned, for a command line that is to fail or warn. */
+  /** The same process as soon as it is spawned, for a command line that is to fail. */
   spawnProxy(args: string[], options?: ProxyProcessOptions): Promise<SpawnedProcess>;
   /** Something else the suite started (a NATS server, the Kubernetes API fake), stopped in turn with the rest. */
   adopt<T>(what: string, value: T, stop: (value: T) => Promise<unknown>): T;

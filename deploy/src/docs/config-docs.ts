@@ -1,6 +1,6 @@
 // docs/configuration.md, built from the flag tables the apps parse their command lines with, so the
 // reference cannot say something the code does not do. A test fails when the checked-in file differs.
-import { type FlagSpec, flagTable } from '@pdrouter/cli';
+import { type FlagSpec, flagTable, refusedChoicesTable } from '@pdrouter/cli';
 
 export const CONFIG_DOC_PATH = 'docs/configuration.md';
 
@@ -13,7 +13,6 @@ export function simFlagsMarkdown(simFlags: readonly FlagSpec[]): string {
 export interface ProxyFlagGroups {
   readonly vllmRouter: readonly FlagSpec[];
   readonly pdrouter: readonly FlagSpec[];
-  readonly ignored: readonly FlagSpec[];
   readonly refused: readonly FlagSpec[];
 }
 
@@ -27,6 +26,20 @@ function refusedSection(refused: readonly FlagSpec[]): string[] {
     'a message naming the flag and the reason (the description).',
     '',
     flagTable(refused),
+    '',
+  ];
+}
+
+/** The refused values of flags pdrouter implements (vllm-router policies it does not); left out while none. */
+function refusedValuesSection(flags: readonly FlagSpec[]): string[] {
+  if (!flags.some((f) => f.type === 'enum' && Object.keys(f.refusedChoices ?? {}).length > 0)) return [];
+  return [
+    '### Refused values',
+    '',
+    'Values of the flags above that vllm-router takes and pdrouter does not implement. Giving one stops the proxy',
+    'at start-up with exit status 2 and a message naming the flag, the value and the reason below.',
+    '',
+    refusedChoicesTable(flags),
     '',
   ];
 }
@@ -58,13 +71,7 @@ export function configurationMarkdown(proxy: ProxyFlagGroups, discoveryFlags: re
     '',
     flagTable(proxy.pdrouter),
     '',
-    '### Accepted for compatibility, not acted on',
-    '',
-    'These vllm-router flags parse, so an existing command line keeps working; the proxy names the ones it was',
-    'given in a warning at start-up. The description says what to use instead, where there is something.',
-    '',
-    flagTable(proxy.ignored),
-    '',
+    ...refusedValuesSection(proxy.vllmRouter),
     ...refusedSection(proxy.refused),
     '## Discovery: `node apps/discovery/src/main.ts`',
     '',

@@ -30,7 +30,7 @@ export function proxyReadmeFlags(configDoc: string): string {
   return docPart(configDoc, "### vllm-router's flags", '## Discovery');
 }
 
-/** The migration guide's list of refused flags: the refused table of docs/configuration.md, as it is there. */
+/** The migration guide's list of refusals: the refused values and refused flags tables of docs/configuration.md, as there. */
 export function migratingRefused(configDoc: string): string {
   return docPart(configDoc, '### Refused', '## Discovery');
 }

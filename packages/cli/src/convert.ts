@@ -36,11 +36,14 @@ export function convertOne(spec: FlagSpec, raw: string): string | number | boole
     case 'int':
     case 'number':
       return convertNumber(spec, raw);
-    case 'enum':
+    case 'enum': {
+      const refusal = Object.hasOwn(spec.refusedChoices ?? {}, raw) ? spec.refusedChoices?.[raw] : undefined;
+      if (refusal !== undefined) throw new UsageError(`--${spec.name} ${raw} is refused: ${refusal}`);
       if (!spec.choices.includes(raw)) {
         throw new UsageError(`--${spec.name} must be one of ${spec.choices.join(', ')}; got ${shown(spec, raw)}`);
       }
       return raw;
+    }
     default:
       if (raw === '') throw new UsageError(`--${spec.name} may not be empty`);
       return raw;

@@ -87,3 +87,24 @@ export function flagTable(flags: readonly FlagSpec[]): string {
     ]),
   );
 }
+
+/**
+ * The Markdown table of the enum values some flags refuse: Flags | Value | Why it is refused. A value refused
+ * for the same reason by several flags is one row naming them all.
+ */
+export function refusedChoicesTable(flags: readonly FlagSpec[]): string {
+  const rows = new Map<string, { flags: string[]; value: string; reason: string }>();
+  for (const f of flags) {
+    if (f.type !== 'enum') continue;
+    for (const [value, reason] of Object.entries(f.refusedChoices ?? {})) {
+      const key = JSON.stringify([value, reason]);
+      const row = rows.get(key) ?? { flags: [], value, reason };
+      row.flags.push(code(`--${f.name}`));
+      rows.set(key, row);
+    }
+  }
+  return table(
+    ['Flags', 'Value', 'Why it is refused'],
+    [...rows.values()].map((r) => [r.flags.join(', '), code(r.value), r.reason]),
+  );
+}

@@ -1,5 +1,5 @@
 export { convertOne, splitList } from './convert.ts';
-export { defaultText, flagTable, type HelpSection, helpText, usageOf } from './help.ts';
+export { defaultText, flagTable, type HelpSection, helpText, refusedChoicesTable, usageOf } from './help.ts';
 export { cell, code, table } from './markdown.ts';
 export { type Env, type FlagParser, flagParser, type ParsedFlags, type ParserOptions } from './parse.ts';
 export { HELP_FLAG, parseScriptFlags, type ScriptCommandLine, scriptHelpText } from './script-flags.ts';

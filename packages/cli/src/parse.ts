@@ -1,7 +1,7 @@
 // The parser: node:util.parseArgs splits argv into tokens (`--flag value`, `--flag=value`, `-h`, `--`), then one
 // pass over those tokens adds what argparse-style command lines have and parseArgs does not: flags followed by
 // several values (`--worker-urls a b c`, `--prefill URL [PORT|none]`), long aliases, typed values, environment
-// fallbacks, defaults and the flag's status (ignored flags are reported, refused ones are a usage error).
+// fallbacks, defaults and the flag's status (a refused flag, or a refused value of an enum, is a usage error).
 import { parseArgs } from 'node:util';
 import { convertBool, convertOne, portOf, splitList } from './convert.ts';
 import { type FlagName, type FlagSpec, type FlagValues, refusalOf, statusOf, type UrlPort } from './spec.ts';
@@ -14,8 +14,6 @@ export interface ParsedFlags<T extends readonly FlagSpec[]> {
   readonly values: FlagValues<T>;
   /** The flags given on the command line or through their environment variable. */
   readonly given: ReadonlySet<FlagName<T>>;
-  /** Given flags whose status is `ignored`, in table order (the caller warns about them). */
-  readonly ignored: readonly FlagName<T>[];
   /** Words that are not flags or their values (only with `positionals: true`; otherwise they are errors). */
   readonly positionals: readonly string[];
 }
@@ -168,13 +166,11 @@ export function flagParser<const T extends readonly FlagSpec[]>(
       const value = raw.get(spec.name) ?? spec.default ?? emptyOf(spec);
       values[spec.name] = Array.isArray(value) ? Object.freeze([...value]) : value;
     }
-    const ignored = specs.filter((s) => statusOf(s) === 'ignored' && given.has(s.name)).map((s) => s.name);
     return Object.freeze({
       // The one place a table's values meet their type: each entry was produced by converting text with its
       // own spec above, which is what FlagValues<T> states per name.
       values: Object.freeze(values) as FlagValues<T>,
       given,
-      ignored,
       positionals: Object.freeze(positionals),
     });
   }

@@ -5,10 +5,10 @@
 /**
  * What a flag does when given.
  * - implemented: it does what it says (the default when `status` is left out).
- * - ignored: accepted so an existing command line still starts, named in a warning at start-up, not acted on.
  * - refused: giving it is a usage error (exit 2) naming the flag and this reason.
+ * No flag is accepted and left without effect: a flag either acts or is refused.
  */
-export type FlagStatus = 'implemented' | 'ignored' | { readonly refused: string };
+export type FlagStatus = 'implemented' | { readonly refused: string };
 
 interface SpecBase {
   /** Long name without the leading `--`. */
@@ -46,6 +46,11 @@ export interface EnumFlag extends SpecBase {
   readonly type: 'enum';
   readonly choices: readonly string[];
   readonly default?: string;
+  /**
+   * Values another tool's flag of the same name takes that this one refuses, each with the reason: giving one
+   * is a usage error (exit 2) naming the flag, the value and the reason, rather than a bare "must be one of".
+   */
+  readonly refusedChoices?: Readonly<Record<string, string>>;
 }
 export interface ListFlag extends SpecBase {
   /**
@@ -96,9 +101,8 @@ export type FlagValues<T extends readonly FlagSpec[]> = {
 
 export type FlagName<T extends readonly FlagSpec[]> = T[number]['name'];
 
-export function statusOf(spec: FlagSpec): 'implemented' | 'ignored' | 'refused' {
-  const status = spec.status ?? 'implemented';
-  return typeof status === 'string' ? status : 'refused';
+export function statusOf(spec: FlagSpec): 'implemented' | 'refused' {
+  return typeof spec.status === 'object' ? 'refused' : 'implemented';
 }
 
 /** Why a refused flag is refused; undefined for the others. */

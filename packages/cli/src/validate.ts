@@ -18,6 +18,13 @@ export function validateTable(specs: readonly FlagSpec[]): void {
     if (spec.type === 'enum' && spec.default !== undefined && !spec.choices.includes(spec.default)) {
       throw new Error(`flag table: --${spec.name} default ${spec.default} is not one of its choices`);
     }
+    if (spec.type === 'enum') {
+      for (const [value, reason] of Object.entries(spec.refusedChoices ?? {})) {
+        if (spec.choices.includes(value))
+          throw new Error(`flag table: --${spec.name} ${value} is a choice and refused`);
+        if (reason.trim() === '') throw new Error(`flag table: --${spec.name} ${value} is refused without a reason`);
+      }
+    }
     if (typeof spec.status === 'object' && spec.status.refused.trim() === '') {
       throw new Error(`flag table: --${spec.name} is refused without a reason`);
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cell, type FlagSpec, flagTable, helpText } from '../src/index.ts';
+import { cell, type FlagSpec, flagTable, helpText, refusedChoicesTable } from '../src/index.ts';
 
 const FLAGS = [
   { name: 'port', type: 'int', default: 30000, env: 'T_PORT', min: 0, help: 'Port.' },
@@ -56,6 +56,21 @@ describe('flagTable', () => {
       '| `--prefill` | `URL [PORT]` (repeatable) |  |  | Prefill. |',
       '| `--key` | `KEY` |  |  | Key. |',
       '| `--help`, `-h` |  |  |  | Help. |',
+    ]);
+  });
+
+  it('lists the refused values of enum flags with their reasons', () => {
+    const flags = [
+      { name: 'mode', type: 'enum', choices: ['fast'], refusedChoices: { sticky: 'no table', b: 'no b' }, help: '' },
+      { name: 'port', type: 'int', help: '' },
+      { name: 'other', type: 'enum', choices: ['x'], refusedChoices: { sticky: 'no table', c: 'no c' }, help: '' },
+    ] as const satisfies readonly FlagSpec[];
+    expect(refusedChoicesTable(flags).split('\n')).toEqual([
+      '| Flags | Value | Why it is refused |',
+      '| --- | --- | --- |',
+      '| `--mode`, `--other` | `sticky` | no table |',
+      '| `--mode` | `b` | no b |',
+      '| `--other` | `c` | no c |',
     ]);
   });
 

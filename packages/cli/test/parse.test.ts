@@ -5,13 +5,19 @@ const FLAGS = [
   { name: 'port', type: 'int', default: 30000, env: 'T_PORT', help: 'Port.' },
   { name: 'ratio', type: 'number', min: 0, max: 1, help: 'Ratio.' },
   { name: 'host', type: 'string', env: 'T_HOST', help: 'Host.' },
-  { name: 'mode', type: 'enum', choices: ['fast', 'slow'], default: 'fast', help: 'Mode.' },
+  {
+    name: 'mode',
+    type: 'enum',
+    choices: ['fast', 'slow'],
+    default: 'fast',
+    refusedChoices: { sticky: 'no session table' },
+    help: 'Mode.',
+  },
   { name: 'verbose', type: 'bool', help: 'Verbose.' },
   { name: 'urls', type: 'list', env: 'T_URLS', help: 'URLs.' },
   { name: 'key', type: 'repeat', env: 'T_KEYS', secret: true, help: 'Keys.' },
   { name: 'prefill', type: 'url-port', valueName: 'URL [PORT|none]', help: 'Prefill.' },
   { name: 'backend', aliases: ['runtime'], type: 'string', help: 'Backend.' },
-  { name: 'old', type: 'int', status: 'ignored', help: 'Not used.' },
   { name: 'gone', type: 'string', env: 'T_GONE', status: { refused: 'logs go to stdout' }, help: 'Refused.' },
   { name: 'help', aliases: ['h'], type: 'bool', help: 'Help.' },
 ] as const satisfies readonly FlagSpec[];
@@ -31,7 +37,7 @@ function usageError(fn: () => unknown): UsageError {
 
 describe('flagParser', () => {
   it('applies defaults and types: booleans false, lists empty, optional values undefined', () => {
-    const { values, given, ignored } = parse([]);
+    const { values, given } = parse([]);
     expect(values).toEqual({
       port: 30000,
       ratio: undefined,
@@ -47,7 +53,6 @@ describe('flagParser', () => {
       help: false,
     });
     expect(given.size).toBe(0);
-    expect(ignored).toEqual([]);
     expect(Object.isFrozen(values)).toBe(true);
     // Values are typed per flag name: a misspelt name does not compile.
     // @ts-expect-error no such flag
@@ -168,14 +173,19 @@ describe('flagParser', () => {
     expect(usageError(() => parse([], { T_PORT: 'x' })).message).toBe('T_PORT: --port expects an integer, got "x"');
   });
 
-  it('reports given ignored flags; refuses refused ones, naming the flag and the reason', () => {
-    expect(parse(['--old', '3']).ignored).toEqual(['old']);
+  it('refuses refused flags and refused enum values, naming the flag, the value and the reason', () => {
     const err = usageError(() => parse(['--gone', 'x']));
     expect(err.message).toBe('--gone is not supported: logs go to stdout');
     expect(err.exitCode).toBe(2);
     expect(usageError(() => parse([], { T_GONE: 'x' })).message).toBe(
       'T_GONE (--gone) is not supported: logs go to stdout',
     );
+    const value = usageError(() => parse(['--mode', 'sticky']));
+    expect(value.message).toBe('--mode sticky is refused: no session table');
+    expect(value.exitCode).toBe(2);
+    expect(usageError(() => parse(['--mode', 'other'])).message).toMatch(/--mode must be one of fast, slow/);
+    // An inherited property name is no refused value.
+    expect(usageError(() => parse(['--mode', 'constructor'])).message).toMatch(/must be one of/);
   });
 
   it('rejects a table with a duplicate name or an enum default outside its choices', () => {
@@ -191,5 +201,9 @@ describe('flagParser', () => {
     expect(() => flagParser([{ name: 'r', type: 'bool', status: { refused: ' ' }, help: '' }] as const)).toThrow(
       /without a reason/,
     );
+    const enumOf = (refusedChoices: Record<string, string>) =>
+      flagParser([{ name: 'e', type: 'enum', choices: ['x'], refusedChoices, help: '' }] as const);
+    expect(() => enumOf({ x: 'why' })).toThrow(/--e x is a choice and refused/);
+    expect(() => enumOf({ y: '' })).toThrow(/--e y is refused without a reason/);
   });
 });

@@ -1,8 +1,8 @@
 // vllm-router's flags that the proxy shares: names, grammar and defaults as vllm-router has them, so an existing
 // deployment's arguments run unchanged. The retry, circuit-breaker and health flags are in vllm-router-resilience.ts.
 // How to change a flag's status (one line): leave `status` out for a flag that does what vllm-router's does;
-// `status: 'ignored'` accepts it with a warning at start-up; `status: { refused: 'why' }` makes giving it a
-// usage error (exit 2) that names it and says why.
+// `status: { refused: 'why' }` makes giving it a usage error (exit 2) that names it and says why. No flag or
+// value is accepted and left without effect.
 import type { FlagSpec } from '@pdrouter/cli';
 
 export const POLICIES = [
@@ -16,9 +16,25 @@ export const POLICIES = [
   // Ours (vllm-router has no such policy): docs/design.md §3.6.
   'load_aware',
 ] as const;
-/** vllm-router policies we accept but route with consistent_hash instead (reported at start-up). */
-export const UNSUPPORTED_POLICIES = ['cache_aware_no_queue', 'sico_sticky'] as const;
-const POLICY_CHOICES = [...POLICIES, ...UNSUPPORTED_POLICIES] as const;
+/**
+ * vllm-router policy names pdrouter does not implement, with the reason: `--policy`, `--prefill-policy` and
+ * `--decode-policy` refuse them at start-up (exit 2) with that reason. Each is a table kept in one router's
+ * memory or needs inputs the proxy does not read; the reasons name what to use instead.
+ */
+export const REFUSED_POLICIES = {
+  cache_aware_no_queue:
+    "vllm-router's cache_aware_no_queue sends a request only to a pod with nothing running or waiting and answers 503 at once when no pod is idle (one request per pod, judged by each router alone); pdrouter does not refuse work by pod idleness: use --policy cache_aware (or load_aware) and bound the load with --max-concurrent-requests and --queue-size (429 with Retry-After)",
+  sico_sticky:
+    "vllm-router's sico_sticky pins each session to a pod in a table held in one router's memory (moved only when that pod is 80 load points worse than the best, at most once per 10 minutes across all sessions), which pdrouter replicas do not share and a restart loses: use --hash-key-mode affinity (a session keeps its ring owner on every replica) with consistent_hash or bounded_load",
+  sticky_least_loaded:
+    "vllm-router's sticky_least_loaded pins each session to the pod with the fewest sessions in a table held in one router's memory, released by POST /finish_session or a 2-hour expiry, which pdrouter replicas do not share: use --hash-key-mode affinity with consistent_hash or bounded_load",
+  kv_aware:
+    "vllm-router's kv_aware tokenizes the prompt and follows the pods' KV-cache block events; pdrouter reads neither a tokenizer nor KV events: use cache_aware (the router's own prefix index) or load_aware",
+  precise_cache_aware:
+    "vllm-router's precise_cache_aware tokenizes the prompt and follows the pods' KV-cache block events; pdrouter reads neither a tokenizer nor KV events: use cache_aware (the router's own prefix index) or load_aware",
+  ttft_aware:
+    "vllm-router's ttft_aware estimates time to first token from fixed per-token and per-request constants; pdrouter does not: use load_aware, which weighs the pods' own running and waiting gauges",
+} as const satisfies Readonly<Record<string, string>>;
 
 export const VLLM_ROUTER_FLAGS = [
   {
@@ -54,20 +70,23 @@ export const VLLM_ROUTER_FLAGS = [
   {
     name: 'policy',
     type: 'enum',
-    choices: POLICY_CHOICES,
+    choices: POLICIES,
+    refusedChoices: REFUSED_POLICIES,
     default: 'consistent_hash',
-    help: "Routing policy for both roles: consistent_hash, bounded_load (consistent hash capped at --bounded-load-factor x mean in-flight), rendezvous_hash (highest fbiHash(key:pod) wins, as vllm-router), round_robin, random, power_of_two, cache_aware (vllm-router's: the pod holding the longest prefix of the request when it covers more than --cache-threshold, the least loaded pod when the fleet is imbalanced, else the ring owner), load_aware (pdrouter's: the highest weighted sum of prefix match, load and ring ownership, --load-aware-*-weight). cache_aware_no_queue/sico_sticky are accepted and route as consistent_hash.",
+    help: "Routing policy for both roles: consistent_hash, bounded_load (consistent hash capped at --bounded-load-factor x mean in-flight), rendezvous_hash (highest fbiHash(key:pod) wins, as vllm-router), round_robin, random, power_of_two, cache_aware (vllm-router's: the pod holding the longest prefix of the request when it covers more than --cache-threshold, the least loaded pod when the fleet is imbalanced, else the ring owner), load_aware (pdrouter's: the highest weighted sum of prefix match, load and ring ownership, --load-aware-*-weight). vllm-router's cache_aware_no_queue, sico_sticky, sticky_least_loaded, kv_aware, precise_cache_aware and ttft_aware are refused at start-up (exit 2) with the reason.",
   },
   {
     name: 'prefill-policy',
     type: 'enum',
-    choices: POLICY_CHOICES,
+    choices: POLICIES,
+    refusedChoices: REFUSED_POLICIES,
     help: 'Policy for prefill pods (overrides --policy).',
   },
   {
     name: 'decode-policy',
     type: 'enum',
-    choices: POLICY_CHOICES,
+    choices: POLICIES,
+    refusedChoices: REFUSED_POLICIES,
     help: 'Policy for decode pods (overrides --policy).',
   },
   {
@@ -193,9 +212,14 @@ export const VLLM_ROUTER_FLAGS = [
     name: 'backend',
     aliases: ['runtime'],
     type: 'enum',
-    choices: ['vllm', 'trtllm', 'openai', 'anthropic'],
+    choices: ['vllm'],
+    refusedChoices: {
+      trtllm: 'pdrouter routes to vLLM pods only (--backend vllm)',
+      openai: 'pdrouter routes to vLLM pods only (--backend vllm)',
+      anthropic: 'pdrouter routes to vLLM pods only (--backend vllm)',
+    },
     default: 'vllm',
-    help: 'Only vllm: giving another backend stops the proxy at start-up (exit 2).',
+    help: "Only vllm: vllm-router's trtllm, openai and anthropic stop the proxy at start-up (exit 2).",
   },
   {
     name: 'log-dir',
@@ -308,9 +332,13 @@ export const VLLM_ROUTER_FLAGS = [
   {
     name: 'kv-connector',
     type: 'enum',
-    choices: ['nixl', 'mooncake'],
+    choices: ['nixl'],
+    refusedChoices: {
+      mooncake: "pdrouter speaks vLLM's NixlConnector protocol only (--kv-connector nixl)",
+      moriio: "pdrouter speaks vLLM's NixlConnector protocol only (--kv-connector nixl)",
+    },
     default: 'nixl',
-    help: "The P/D KV transfer protocol: nixl (vLLM's NixlConnector: kv_transfer_params from the prefill answer to the decode leg). mooncake stops the proxy at start-up (exit 2).",
+    help: "The P/D KV transfer protocol: nixl (vLLM's NixlConnector: kv_transfer_params from the prefill answer to the decode leg). vllm-router's mooncake and moriio stop the proxy at start-up (exit 2).",
   },
   {
     name: 'profile',
