@@ -227,7 +227,7 @@ export async function explainCommand(args: string[], opts: CommandOptions, io: C
       failover: walk,
       members: ring.members.length,
       ringFingerprint: ring.fingerprint,
-      ...(scorer ? { scoring: scorer.score(role, walk, body) } : {}),
+      ...(scorer ? { scoring: scorer.score({ role, walk, members: ring.members, key, body }) } : {}),
     };
   };
   const text =

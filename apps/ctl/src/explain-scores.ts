@@ -1,6 +1,9 @@
-// explain --policy cache_aware|load_aware: the scores core's pipeline gives each pod, from what the
-// command line says. pdrouterctl has no live prefix index and no live load: the index holds only the
-// --served bodies, the load only --in-flight and --pod-signals; the output says so.
+// explain --policy: the pick of each policy the proxy decides from the request, as the proxy computes it.
+// consistent_hash and rendezvous_hash from the key alone; bounded_load from the key and --in-flight;
+// cache_aware and load_aware with the scores core's pipeline gives each pod. pdrouterctl has no live prefix
+// index and no live load: the index holds only the --served bodies, the load only --in-flight and
+// --pod-signals; the output says so. round_robin, random and power_of_two do not depend on the request,
+// so they are refused with the reason.
 import {
   type CacheAwareOptions,
   cacheAwareDecision,
@@ -11,9 +14,11 @@ import {
   loadAwareDecision,
   type PodSignals,
   PrefixIndex,
+  pickBoundedLoad,
   prefixKey,
   prefixRoutingText,
   type Role,
+  rendezvousOrder,
 } from '@pdrouter/core';
 import { UsageError } from './usage.ts';
 
@@ -26,7 +31,17 @@ export interface ScoringArgs {
 }
 
 const SCORING = ['cache_aware', 'load_aware'] as const;
-type ScoringPolicy = (typeof SCORING)[number];
+/** The policies explain computes: their pick is a function of the request and the inputs given. */
+export const EXPLAINED_POLICIES = ['consistent_hash', 'bounded_load', 'rendezvous_hash', ...SCORING] as const;
+type ExplainedPolicy = (typeof EXPLAINED_POLICIES)[number];
+/** The proxy's other policies, whose pick does not depend on the request: refused with the reason. */
+export const UNEXPLAINED_POLICIES: Readonly<Record<string, string>> = {
+  round_robin: "the pick is the replica's next turn, not a function of the request",
+  random: 'the pick is a random draw, not a function of the request',
+  power_of_two: 'the pick compares two randomly drawn pods, not a function of the request',
+};
+/** The proxy's --bounded-load-factor default. */
+export const DEFAULT_BOUNDED_LOAD_FACTOR = 1.25;
 
 /** The index budget is irrelevant here (a handful of bodies): generous. */
 const EXPLAIN_INDEX_CHARS = 1 << 26;
@@ -57,10 +72,34 @@ function parseSignals(raw: string): PodSignals {
   return { waiting: parts[0] as number, running: parts[1] as number, kvCacheUsage: parts[2] };
 }
 
+/** One role's inputs: its ring walk for the key, its members, the key and the request body. */
+export interface RoleRequest {
+  readonly role: Role;
+  readonly walk: readonly string[];
+  readonly members: readonly string[];
+  readonly key: string;
+  readonly body: unknown;
+}
+
 export interface Scorer {
-  readonly policy: ScoringPolicy;
-  /** The decision for one role's ring walk, as JSON-ready data. */
-  score(role: Role, walk: readonly string[], body: unknown): Record<string, unknown>;
+  readonly policy: ExplainedPolicy;
+  /** The decision for one role, as JSON-ready data. */
+  score(request: RoleRequest): Record<string, unknown>;
+}
+
+function policyOf(raw: string): ExplainedPolicy {
+  const why = Object.hasOwn(UNEXPLAINED_POLICIES, raw) ? UNEXPLAINED_POLICIES[raw] : undefined;
+  if (why !== undefined) {
+    throw new UsageError(
+      `--policy ${raw} cannot be explained: ${why}; explain computes ${EXPLAINED_POLICIES.join(', ')}`,
+    );
+  }
+  if (!(EXPLAINED_POLICIES as readonly string[]).includes(raw)) {
+    throw new UsageError(
+      `--policy must be one of ${EXPLAINED_POLICIES.join(', ')}, got "${raw}" (the proxy refuses vllm-router's other policies at start-up: docs/configuration.md#refused-values)`,
+    );
+  }
+  return raw as ExplainedPolicy;
 }
 
 /**
@@ -77,9 +116,12 @@ export async function scorerFor(
       throw new UsageError('--served, --in-flight and --pod-signals need --policy cache_aware or load_aware');
     return undefined;
   }
-  if (!(SCORING as readonly string[]).includes(args.policy))
-    throw new UsageError(`--policy must be cache_aware or load_aware, got "${args.policy}"`);
-  const policy = args.policy as ScoringPolicy;
+  const policy = policyOf(args.policy);
+  const scoring = (SCORING as readonly string[]).includes(policy);
+  if (!scoring && (args.served.length > 0 || args.podSignals.length > 0))
+    throw new UsageError(`--served and --pod-signals need --policy cache_aware or load_aware, not ${policy}`);
+  if (!scoring && policy !== 'bounded_load' && args.inFlight.length > 0)
+    throw new UsageError(`--in-flight is not read by --policy ${policy}`);
   const roleOf = (flag: string, url: string): Role => {
     const role = (['prefill', 'decode', 'plain'] as const).find((r) => members[r].includes(url));
     if (role === undefined) throw new UsageError(`--${flag}: ${url} is not a ring member`);
@@ -126,9 +168,30 @@ export async function scorerFor(
     load: numberKnob(k, 'load-aware-load-weight', DEFAULT_LOAD_AWARE_WEIGHTS.load),
     ring: numberKnob(k, 'load-aware-ring-weight', DEFAULT_LOAD_AWARE_WEIGHTS.ring),
   };
+  const boundedLoadFactor = numberKnob(k, 'bounded-load-factor', DEFAULT_BOUNDED_LOAD_FACTOR);
+  if (boundedLoadFactor < 1) throw new UsageError(`--bounded-load-factor must be >= 1, got ${boundedLoadFactor}`);
   return {
     policy,
-    score(role, walk, body) {
+    score({ role, walk, members: roleMembers, key: hashKey, body }) {
+      if (policy === 'consistent_hash') {
+        return { policy, winner: walk[0] ?? null, reason: 'ring_owner', order: walk };
+      }
+      if (policy === 'rendezvous_hash') {
+        const order = rendezvousOrder(roleMembers, hashKey);
+        return { policy, winner: order[0] ?? null, reason: 'highest_rendezvous_score', order };
+      }
+      if (policy === 'bounded_load') {
+        const winner = pickBoundedLoad(walk, (u) => inFlight.get(u) ?? 0, boundedLoadFactor);
+        return {
+          policy,
+          winner: winner ?? null,
+          reason: winner === walk[0] ? 'ring_owner' : 'owner_over_cap',
+          order: winner === undefined ? walk : [winner, ...walk.filter((u) => u !== winner)],
+          settings: { boundedLoadFactor },
+          inFlight: Object.fromEntries(walk.map((u) => [u, inFlight.get(u) ?? 0])),
+          note: EXPLAIN_NOTE,
+        };
+      }
       const text =
         typeof body === 'object' && body !== null ? prefixRoutingText(body as Record<string, unknown>) : undefined;
       const key = prefixKey(text ?? '');

@@ -60,7 +60,7 @@ export const CTL_FLAGS = [
     name: 'policy',
     type: 'string',
     valueName: 'POLICY',
-    help: 'explain: score the pods as cache_aware or load_aware would (other policies: the ring walk only).',
+    help: 'explain: the pick of consistent_hash, bounded_load, rendezvous_hash, cache_aware or load_aware, as the proxy computes it (round_robin, random and power_of_two do not depend on the request and are refused).',
   },
   {
     name: 'served',
@@ -86,6 +86,7 @@ export const CTL_FLAGS = [
   { name: 'load-aware-prefix-weight', type: 'string', valueName: 'F', help: 'explain, load_aware: default 1.' },
   { name: 'load-aware-load-weight', type: 'string', valueName: 'F', help: 'explain, load_aware: default 1.' },
   { name: 'load-aware-ring-weight', type: 'string', valueName: 'F', help: 'explain, load_aware: default 0.3.' },
+  { name: 'bounded-load-factor', type: 'string', valueName: 'F', help: 'explain, bounded_load: default 1.25.' },
   { name: 'pool', type: 'string', valueName: 'NAME', help: 'Pool to read from NATS (default "default").' },
   { name: 'nats-creds', type: 'string', valueName: 'FILE', help: 'NATS credentials file.' },
   { name: 'help', aliases: ['h'], type: 'bool', help: 'Show this help.' },

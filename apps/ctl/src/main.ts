@@ -50,6 +50,7 @@ export async function run(argv: string[], io: CommandIo): Promise<void> {
         'load-aware-prefix-weight': values['load-aware-prefix-weight'],
         'load-aware-load-weight': values['load-aware-load-weight'],
         'load-aware-ring-weight': values['load-aware-ring-weight'],
+        'bounded-load-factor': values['bounded-load-factor'],
       },
     },
   };

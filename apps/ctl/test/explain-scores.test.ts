@@ -1,7 +1,9 @@
 // pdrouterctl explain --policy: the scores of every pod and why one won, from the command line's inputs
 // (served bodies, in-flight counts, pod gauges), through the real CLI process.
-import { ConsistentHashRing, extractHashKey, fbiHash } from '@pdrouter/core';
+import { ConsistentHashRing, compareU64, extractHashKey, fbiHash } from '@pdrouter/core';
+import { POLICIES, PROXY_FLAGS } from '@pdrouter/proxy';
 import { describe, expect, test } from 'vitest';
+import { DEFAULT_BOUNDED_LOAD_FACTOR, EXPLAINED_POLICIES, UNEXPLAINED_POLICIES } from '../src/explain-scores.ts';
 import { runCli } from './run-cli.ts';
 
 const PREFILL = ['http://10.0.0.1:8000', 'http://10.0.0.2:8000', 'http://10.0.0.3:8000'];
@@ -89,7 +91,13 @@ describe('pdrouterctl explain --policy', () => {
   test('bad inputs are usage errors that name the flag', async () => {
     const b = ['--body', '{"prompt":"x"}'];
     const cases: [string[], RegExp][] = [
-      [['--policy', 'round_robin', ...b], /--policy must be cache_aware or load_aware/],
+      [['--policy', 'round_robin', ...b], /--policy round_robin cannot be explained: .*next turn/],
+      [['--policy', 'random', ...b], /--policy random cannot be explained: .*random draw/],
+      [['--policy', 'power_of_two', ...b], /--policy power_of_two cannot be explained/],
+      [['--policy', 'sico_sticky', ...b], /--policy must be one of consistent_hash, .*refused-values/],
+      [['--policy', 'consistent_hash', '--served', `${PREFILL[0]}={"prompt":"x"}`, ...b], /not consistent_hash/],
+      [['--policy', 'rendezvous_hash', '--in-flight', `${PREFILL[0]}=3`, ...b], /not read by --policy/],
+      [['--policy', 'bounded_load', '--bounded-load-factor', '0.5', ...b], /--bounded-load-factor must be >= 1/],
       [['--served', `${PREFILL[0]}={"prompt":"x"}`, ...b], /need --policy/],
       [['--policy', 'cache_aware', '--served', 'http://nope:1={"prompt":"x"}', ...b], /not a ring member/],
       [['--policy', 'cache_aware', '--in-flight', `${PREFILL[0]}=lots`, ...b], /whole number/],
@@ -101,5 +109,55 @@ describe('pdrouterctl explain --policy', () => {
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(message);
     }
+  });
+
+  test('consistent_hash: the ring owner and the ring walk', async () => {
+    const asked = body('Q');
+    const out = await explain(['--policy', 'consistent_hash', '--body', JSON.stringify(asked)]);
+    expect(out.prefill.scoring.winner).toBe(prefillOwner(asked));
+    expect(out.prefill.scoring.reason).toBe('ring_owner');
+    expect(out.prefill.scoring.order).toHaveLength(PREFILL.length);
+  });
+
+  test("rendezvous_hash: vllm-router's highest fbiHash(key:pod), then by falling score", async () => {
+    const asked = { prompt: 'Explain what machine learning is in simple terms.' };
+    const out = await explain(['--policy', 'rendezvous_hash', '--body', JSON.stringify(asked)]);
+    const key = extractHashKey(() => undefined, asked, { mode: 'vllm-router' });
+    const byScore = (urls: string[]) =>
+      [...urls].sort((a, b) => compareU64(fbiHash(`${key}:${b}`), fbiHash(`${key}:${a}`)));
+    expect(out.prefill.scoring.order).toEqual(byScore(PREFILL));
+    expect(out.decode.scoring.order).toEqual(byScore(DECODE));
+    expect(out.prefill.scoring.reason).toBe('highest_rendezvous_score');
+  });
+
+  test('bounded_load: the owner unless its in-flight count is over the cap, then the next under it', async () => {
+    const asked = body('Q');
+    const owner = prefillOwner(asked);
+    const idle = await explain(['--policy', 'bounded_load', '--body', JSON.stringify(asked)]);
+    expect(idle.prefill.scoring.winner).toBe(owner);
+    expect(idle.prefill.scoring.reason).toBe('ring_owner');
+    // 9 in flight on the owner, 0 elsewhere: cap ceil(1.25 x 10 / 3) = 5, so the owner is skipped.
+    const busy = await explain([
+      ...['--policy', 'bounded_load', '--body', JSON.stringify(asked), '--in-flight', `${owner}=9`],
+    ]);
+    expect(busy.prefill.scoring.winner).not.toBe(owner);
+    expect(busy.prefill.scoring.winner).toBe(idle.prefill.scoring.order[1]);
+    expect(busy.prefill.scoring.reason).toBe('owner_over_cap');
+    expect(busy.prefill.scoring.order.at(-1)).not.toBe(busy.prefill.scoring.winner);
+    // At --bounded-load-factor 3 the cap is 10: the owner keeps it.
+    const loose = await explain([
+      ...['--policy', 'bounded_load', '--body', JSON.stringify(asked), '--in-flight', `${owner}=9`],
+      ...['--bounded-load-factor', '3'],
+    ]);
+    expect(loose.prefill.scoring.winner).toBe(owner);
+  });
+
+  test('every policy the proxy accepts is explained or refused with a reason; defaults are the proxy’s', () => {
+    for (const p of POLICIES) {
+      const handled = (EXPLAINED_POLICIES as readonly string[]).includes(p) || Object.hasOwn(UNEXPLAINED_POLICIES, p);
+      expect(handled, p).toBe(true);
+    }
+    const factor = PROXY_FLAGS.find((f) => f.name === 'bounded-load-factor');
+    expect(factor && 'default' in factor ? factor.default : undefined).toBe(DEFAULT_BOUNDED_LOAD_FACTOR);
   });
 });

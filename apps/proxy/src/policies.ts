@@ -6,8 +6,6 @@ import {
   type CacheAwareOptions,
   type ConsistentHashRing,
   cacheAwareDecision,
-  compareU64,
-  fbiHash,
   type LoadAwareWeights,
   type LoadView,
   loadAwareDecision,
@@ -15,6 +13,7 @@ import {
   type PrefixKey,
   pickBoundedLoad,
   type RoutingDecision,
+  rendezvousOrder,
   type U64,
 } from '@pdrouter/core';
 import type { Policy } from './config.ts';
@@ -179,17 +178,6 @@ function candidateWalk(ring: ConsistentHashRing, hash: U64, matched: ReadonlyMap
   }
   for (const url of matched.keys()) if (members.has(url) && !head.includes(url)) extra.push(url);
   return extra.length === 0 ? head : [...head, ...extra];
-}
-
-/**
- * vllm-router's rendezvous_hash: each member scores fbiHash(`{key}:{member}`), the highest wins (on a tie
- * the later member, as Rust's max_by_key picks). The rest, by falling score, is the failover order, so a
- * member leaving moves only its own keys.
- */
-export function rendezvousOrder(members: readonly string[], key: string): string[] {
-  const scored = members.map((m, i) => ({ m, i, score: fbiHash(`${key}:${m}`) }));
-  scored.sort((a, b) => compareU64(b.score, a.score) || b.i - a.i);
-  return scored.map((s) => s.m);
 }
 
 /**

@@ -62,6 +62,7 @@ export {
   PrefixIndex,
   prefixKey,
 } from './prefix-index.ts';
+export { rendezvousOrder } from './rendezvous.ts';
 export type { RingOptions } from './ring.ts';
 export { ConsistentHashRing, DEFAULT_VNODES, MAX_VNODES, ringFingerprint, sortRingMembers } from './ring.ts';
 export type { RingPoints } from './ring-points.ts';
