@@ -1,5 +1,13 @@
-import { furcRange } from './furc.ts';
-import { lastHi, lastLo, murmur64aU32Into } from './murmur64a.ts';
+import { furcFromFirstWord, furcRange } from './furc.ts';
+import {
+  FBI_SEED,
+  lastHi,
+  lastLo,
+  murmur64aBlocksInto,
+  murmur64aFinishInto,
+  murmur64aStartInto,
+  murmur64aU32Into,
+} from './murmur64a.ts';
 import type { U64 } from './u64.ts';
 
 /** vllm-router's furc modulus for ring positions: 2^23 - 1. */
@@ -35,7 +43,9 @@ export function fbiHashBytes(bytes: Uint8Array): U64 {
 
 /**
  * fbiHash(`${member}:${i}`) for i in 0..vnodes-1 into hi/lo from index `at`: the ring's virtual node
- * positions. The member's bytes are encoded once and only the decimal digits of i are rewritten.
+ * positions. The member's bytes are encoded once and only the decimal digits of i are rewritten; the
+ * murmur64a blocks that lie wholly in the `${member}:` prefix are mixed once per key length (a key's
+ * length seeds the hash), so each vnode hashes only its last block or two.
  */
 export function vnodePositionsInto(member: string, vnodes: number, hi: Uint32Array, lo: Uint32Array, at: number): void {
   const prefix = encodeToScratch(`${member}:`);
@@ -45,6 +55,10 @@ export function vnodePositionsInto(member: string, vnodes: number, hi: Uint32Arr
     grown.set(scratch.subarray(0, prefix));
     scratch = grown;
   }
+  const shared = prefix & ~7;
+  let stateLen = -1;
+  let stateHi = 0;
+  let stateLo = 0;
   for (let i = 0; i < vnodes; i++) {
     let end = prefix;
     if (i === 0) scratch[end++] = 48;
@@ -54,7 +68,15 @@ export function vnodePositionsInto(member: string, vnodes: number, hi: Uint32Arr
       end += digits;
       for (let v = i, p = end - 1; v > 0; v = Math.floor(v / 10), p--) scratch[p] = 48 + (v % 10);
     }
-    murmur64aU32Into(furcRange(scratch, 0, end, FBI_FURC_MODULUS));
+    if (end !== stateLen) {
+      murmur64aStartInto(end, 0, FBI_SEED | 0);
+      murmur64aBlocksInto(scratch, 0, shared, lastHi(), lastLo());
+      stateLen = end;
+      stateHi = lastHi();
+      stateLo = lastLo();
+    }
+    murmur64aFinishInto(scratch, shared, end, stateHi, stateLo);
+    murmur64aU32Into(furcFromFirstWord(lastHi(), lastLo(), FBI_FURC_MODULUS));
     hi[at + i] = lastHi() >>> 0;
     lo[at + i] = lastLo() >>> 0;
   }

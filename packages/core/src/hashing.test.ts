@@ -112,4 +112,20 @@ describe('vnodePositionsInto', () => {
       }
     }
   });
+
+  test('matches the BigInt reference for members of every length around the 8-byte block boundaries', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 40 }), fc.integer({ min: 1, max: 130 }), (member, vnodes) => {
+        const hi = new Uint32Array(vnodes);
+        const lo = new Uint32Array(vnodes);
+        vnodePositionsInto(member, vnodes, hi, lo, 0);
+        for (const i of [0, 9, 10, 99, 100, vnodes - 1]) {
+          if (i >= vnodes) continue;
+          const ref = refFbiHash(`${member}:${i}`);
+          expect(refHex((BigInt(hi[i] ?? 0) << 32n) | BigInt(lo[i] ?? 0))).toBe(refHex(ref));
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
 });

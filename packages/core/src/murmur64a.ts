@@ -44,27 +44,54 @@ function finalize(hi: number, lo: number): void {
   out.lo ^= out.hi >>> 15;
 }
 
+/** h = FBI_SEED ^ (8 * M), the start of every murmurRehashInto. */
+mulM(0, 8);
+const REHASH_H_HI = out.hi;
+const REHASH_H_LO = SEED_I32 ^ out.lo;
+
+/** Inputs at least this long read their blocks through an Int32Array view (creating one costs more than it saves on short keys). */
+const VIEW_MIN_BYTES = 64;
+
 /**
  * MurmurHash64A of bytes[start, end) with the given seed halves; the result is left in `out` and
  * read back with lastHi/lastLo by the callers in this package (`murmur64a` is the public form).
  */
 export function murmur64aInto(bytes: Uint8Array, start: number, end: number, seedHi: number, seedLo: number): void {
-  const len = end - start;
   // h = seed ^ (len * M); lengths stay far below 2^32.
+  mulM(0, (end - start) | 0);
+  murmur64aFinishInto(bytes, start, end, seedHi ^ out.hi, seedLo ^ out.lo);
+}
+
+/**
+ * The state after h = seed ^ (len * M) for a key of `len` bytes, into out: what murmur64aBlocksInto
+ * and murmur64aFinishInto continue from.
+ */
+export function murmur64aStartInto(len: number, seedHi: number, seedLo: number): void {
   mulM(0, len | 0);
-  let hHi = seedHi ^ out.hi;
-  let hLo = seedLo ^ out.lo;
-  const blocksEnd = start + (len & ~7);
+  out.hi ^= seedHi;
+  out.lo ^= seedLo;
+}
+
+/** Mixes the whole 8-byte blocks of bytes[start, blocksEnd) into state (hHi:hLo), into out. */
+export function murmur64aBlocksInto(
+  bytes: Uint8Array,
+  start: number,
+  blocksEnd: number,
+  hHi: number,
+  hLo: number,
+): void {
+  let h1 = hHi;
+  let h0 = hLo;
   const offset = bytes.byteOffset + start;
-  if (LITTLE_ENDIAN && (offset & 3) === 0 && blocksEnd > start) {
-    // Aligned input (the usual case: a freshly encoded buffer): read each block as two int32 words.
+  if (LITTLE_ENDIAN && (offset & 3) === 0 && blocksEnd - start >= VIEW_MIN_BYTES) {
+    // Long aligned input (a prompt in a freshly encoded buffer): read each block as two int32 words.
     const words = new Int32Array(bytes.buffer, offset, (blocksEnd - start) >>> 2);
     for (let w = 0; w < words.length; w += 2) {
       mulM(words[w + 1]!, words[w]!);
       mulM(out.hi, out.lo ^ (out.hi >>> 15));
-      mulM(hHi ^ out.hi, hLo ^ out.lo);
-      hHi = out.hi;
-      hLo = out.lo;
+      mulM(h1 ^ out.hi, h0 ^ out.lo);
+      h1 = out.hi;
+      h0 = out.lo;
     }
   } else {
     for (let i = start; i < blocksEnd; i += 8) {
@@ -73,12 +100,26 @@ export function murmur64aInto(bytes: Uint8Array, start: number, end: number, see
       mulM(kHi, kLo);
       // k ^= k >> 47 only touches the low word: the shifted value is hi >>> 15.
       mulM(out.hi, out.lo ^ (out.hi >>> 15));
-      mulM(hHi ^ out.hi, hLo ^ out.lo);
-      hHi = out.hi;
-      hLo = out.lo;
+      mulM(h1 ^ out.hi, h0 ^ out.lo);
+      h1 = out.hi;
+      h0 = out.lo;
     }
   }
-  const rem = len & 7;
+  out.hi = h1;
+  out.lo = h0;
+}
+
+/**
+ * Finishes a hash from state (hHi:hLo): the blocks of bytes[start, end), the tail and the final
+ * avalanche, into out. `start` must be a whole number of blocks from the key's first byte, so a
+ * caller hashing many keys with a common prefix can mix the prefix's blocks once.
+ */
+export function murmur64aFinishInto(bytes: Uint8Array, start: number, end: number, hHi: number, hLo: number): void {
+  const blocksEnd = start + ((end - start) & ~7);
+  murmur64aBlocksInto(bytes, start, blocksEnd, hHi, hLo);
+  let h1 = out.hi;
+  let h0 = out.lo;
+  const rem = (end - start) & 7;
   if (rem > 0) {
     let tLo = 0;
     let tHi = 0;
@@ -88,11 +129,11 @@ export function murmur64aInto(bytes: Uint8Array, start: number, end: number, see
       if (j >= 4) tHi |= b << (8 * (j - 4));
       else tLo |= b << (8 * j);
     }
-    mulM(hHi ^ tHi, hLo ^ tLo);
-    hHi = out.hi;
-    hLo = out.lo;
+    mulM(h1 ^ tHi, h0 ^ tLo);
+    h1 = out.hi;
+    h0 = out.lo;
   }
-  finalize(hHi, hLo);
+  finalize(h1, h0);
 }
 
 /** MurmurHash64A of a single little-endian u32 (4 bytes) with FBI_SEED: the last step of fbiHash. */
@@ -106,9 +147,8 @@ export function murmur64aU32Into(value: number): void {
 
 /** mcrouter's murmur_rehash_64A: MurmurHash64A of the 8 little-endian bytes of k, seed FBI_SEED. */
 export function murmurRehashInto(kHi: number, kLo: number): void {
-  mulM(0, 8);
-  const hHi = out.hi;
-  const hLo = SEED_I32 ^ out.lo;
+  const hHi = REHASH_H_HI;
+  const hLo = REHASH_H_LO;
   mulM(kHi, kLo);
   mulM(out.hi, out.lo ^ (out.hi >>> 15));
   mulM(hHi ^ out.hi, hLo ^ out.lo);

@@ -29,8 +29,6 @@ export interface BucketedPoints {
 export const TARGET_BUCKET_POINTS = 128;
 /** At most 2^16 buckets (the table of bucket references stays a few hundred KiB). */
 const MAX_BUCKET_BITS = 16;
-/** Integers below 2^53 are exact in a double: a 32-bit position half times 2^21 plus an index below 2^21. */
-const PACK_INDEX_LIMIT = 2 ** 21;
 const EMPTY: RingPoints = Object.freeze({ hi: new Uint32Array(0), lo: new Uint32Array(0), owner: new Uint32Array(0) });
 
 function compareStrings(a: string, b: string): number {
@@ -61,41 +59,62 @@ export function buildRingPoints(sorted: readonly string[], vnodes: number): Ring
   for (let m = 0; m < sorted.length; m++) vnodePositionsInto(sorted[m]!, vnodes, hi, lo, m * vnodes);
   // Points were generated member by member, so point index / vnodes is the member's rank: ordering
   // by (position, index) breaks ties by member name.
-  const order = sortedOrder(hi, lo, count);
-  const out: RingPoints = { hi: new Uint32Array(count), lo: new Uint32Array(count), owner: new Uint32Array(count) };
-  for (let i = 0; i < count; i++) {
-    const p = order[i]!;
-    out.hi[i] = hi[p]!;
-    out.lo[i] = lo[p]!;
-    out.owner[i] = Math.floor(p / vnodes);
-  }
-  return out;
-}
-
-/** Point indices ordered by (hi, lo, index). */
-function sortedOrder(hi: Uint32Array, lo: Uint32Array, count: number): Uint32Array {
-  const order = new Uint32Array(count);
-  if (count >= PACK_INDEX_LIMIT) {
-    for (let i = 0; i < count; i++) order[i] = i;
-    order.sort((a, b) => hi[a]! - hi[b]! || lo[a]! - lo[b]! || a - b);
-    return order;
-  }
-  // A comparator sort over 1.6M points costs seconds; a typed array's own numeric sort of
-  // (hi * 2^21 + index) costs a tenth of that and orders by (hi, index). Runs sharing a hi (a
-  // shared position, or rarely a different lo) are then re-ordered by (lo, index) in place.
-  const keys = new Float64Array(count);
-  for (let i = 0; i < count; i++) keys[i] = hi[i]! * PACK_INDEX_LIMIT + i;
-  keys.sort();
-  for (let i = 0; i < count; i++) order[i] = keys[i]! % PACK_INDEX_LIMIT;
+  const { keys, order } = sortByHi(hi, count);
+  // Runs sharing a hi (a shared position, or rarely a different lo) are re-ordered by (lo, index).
   let start = 0;
   while (start < count) {
-    const h = hi[order[start]!]!;
+    const h = keys[start]!;
     let end = start + 1;
-    while (end < count && hi[order[end]!]! === h) end++;
+    while (end < count && keys[end]! === h) end++;
     if (end - start > 1) insertionSortByLo(order, lo, start, end);
     start = end;
   }
-  return order;
+  const owner = new Uint32Array(count);
+  for (let i = 0; i < count; i++) {
+    const p = order[i]!;
+    // The order array becomes the low halves: each entry is read before it is overwritten.
+    order[i] = lo[p]!;
+    owner[i] = Math.floor(p / vnodes);
+  }
+  return { hi: keys, lo: order, owner };
+}
+
+const RADIX_BITS = 8;
+const RADIX = 1 << RADIX_BITS;
+
+/**
+ * hi sorted (keys) and the index of each entry (order), stable, so equal keys keep index order: an
+ * LSD radix sort, 8 bits a pass. Keys travel with their indices, so every pass reads sequentially and
+ * writes into 256 streams, which caches handle far better than a comparison sort's or a wide radix's
+ * scattered accesses.
+ */
+function sortByHi(hi: Uint32Array, count: number): { keys: Uint32Array; order: Uint32Array } {
+  let keys = new Uint32Array(count);
+  keys.set(hi.subarray(0, count));
+  let order = new Uint32Array(count);
+  for (let i = 0; i < count; i++) order[i] = i;
+  let keysOut = new Uint32Array(count);
+  let orderOut = new Uint32Array(count);
+  const counts = new Uint32Array(RADIX);
+  for (let shift = 0; shift < 32; shift += RADIX_BITS) {
+    counts.fill(0);
+    for (let i = 0; i < count; i++) counts[(keys[i]! >>> shift) & (RADIX - 1)]!++;
+    let sum = 0;
+    for (let d = 0; d < RADIX; d++) {
+      const c = counts[d]!;
+      counts[d] = sum;
+      sum += c;
+    }
+    for (let i = 0; i < count; i++) {
+      const k = keys[i]!;
+      const at = counts[(k >>> shift) & (RADIX - 1)]!++;
+      keysOut[at] = k;
+      orderOut[at] = order[i]!;
+    }
+    [keys, keysOut] = [keysOut, keys];
+    [order, orderOut] = [orderOut, order];
+  }
+  return { keys, order };
 }
 
 function insertionSortByLo(order: Uint32Array, lo: Uint32Array, start: number, end: number): void {
