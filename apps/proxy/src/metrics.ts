@@ -14,6 +14,8 @@ const TTFT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
 const OVERHEAD_BUCKETS = [
   0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1,
 ];
+/** Event-loop delay: 10 ms is the stall budget a ring update may cost; seconds are a blocked proxy. */
+const EVENT_LOOP_DELAY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 export const ROUTES = ['/v1/completions', '/v1/chat/completions', '/v1/responses', '/v1/models'] as const;
 export type MetricRoute = (typeof ROUTES)[number];
@@ -307,6 +309,12 @@ export class ProxyMetrics {
     'pdrouter_pod_scrape_errors_total',
     'Pod /metrics reads that gave no gauges, by reason (timeout, network, http, too_large, parse)',
     ['reason'],
+  );
+  readonly eventLoopDelay = this.histogram(
+    'pdrouter_event_loop_delay_seconds',
+    'How much later than due a timer set every 10 ms fired: the stall any request or probe met at that moment (ring builds, snapshot parsing, large bodies)',
+    [],
+    EVENT_LOOP_DELAY_BUCKETS,
   );
   /** What podSignalsStale reports at each scrape of /metrics (the scraper sets it). */
   private staleSignals: () => number = () => 0;

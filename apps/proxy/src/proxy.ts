@@ -11,6 +11,7 @@ import { BodyBudget } from './body-budget.ts';
 import { BodyParser } from './body-parser.ts';
 import { applyClientEdge, missingHost } from './client-edge.ts';
 import type { ProxyConfig } from './config.ts';
+import { EventLoopDelaySampler } from './event-loop-delay.ts';
 import { fileSnapshotSource } from './file-snapshot-source.ts';
 import { Forwarder } from './forwarder.ts';
 import { upstreamAuth, upstreamAuthorization } from './headers.ts';
@@ -117,6 +118,7 @@ async function sourceFor(config: ProxyConfig, logger: Logger, metrics: ProxyMetr
 export async function createProxy(config: ProxyConfig, options: ProxyOptions = {}): Promise<ProxyInstance> {
   const logger = options.logger ?? silentLogger;
   const metrics = new ProxyMetrics({ defaultMetrics: options.defaultMetrics ?? true });
+  const loopDelay = new EventLoopDelaySampler(metrics.eventLoopDelay);
   const state = new RouterState({ vnodes: config.virtualNodes });
   const upstreams = new Upstreams({
     timeouts: config.timeouts,
@@ -413,6 +415,7 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
       // One turn of the loop so the final events leave before the connections are closed.
       await new Promise((r) => setImmediate(r));
       stopping.abort();
+      loopDelay.close();
       healthChecker.close();
       scraper?.close();
       await loadShare?.close();

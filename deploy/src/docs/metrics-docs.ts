@@ -86,6 +86,10 @@ export function metricsMarkdown(proxy: readonly MetricDefinition[], discovery: r
           `${code('pdrouter_load_share_peers')} = replicas - 1 on every replica; ${code('increase(pdrouter_load_share_peers_expired_total[5m])')} = 0`,
         ],
         [
+          'Does the proxy stall (ring builds, large snapshots)?',
+          `${code('histogram_quantile(0.99, rate(pdrouter_event_loop_delay_seconds_bucket[5m]))')} under 0.01`,
+        ],
+        [
           'Is discovery publishing?',
           `${code('sum(pdrouter_discovery_leader)')} = 1 and ${code('time() - max(pdrouter_discovery_last_publish_timestamp_seconds)')} under the heartbeat`,
         ],
