@@ -82,6 +82,11 @@ const SCENARIOS: Record<string, Scenario> = {
     help: 'overload (Poisson arrivals above capacity) on 2P+2D small-batch sims: goodput (TTFT SLO) with and without --max-concurrent-requests (flags: --prompts N --rate N)',
     run: async (ctx) => (await import('./scenarios/admission.ts')).runAdmissionScenario(ctx),
   },
+  breaker: {
+    flags: [count('prompts', 'Prompts per run.'), count('repeat', 'Interleaved runs per variant.')],
+    help: 'a decode pod whose /health passes while inference fails (500), on 2P+4D sims: failed requests and E2E latency p50/p99 with the circuit breaker on vs --disable-circuit-breaker, with retries on and off (flags: --prompts N --repeat N)',
+    run: async (ctx) => (await import('./scenarios/breaker.ts')).runBreakerScenario(ctx),
+  },
   ring: {
     flags: [],
     help: 'ring micro-benchmarks: hashing a 4 KiB key, lookups/s, building 1,000 x 160, keys moved when 1 of 8 leaves',

@@ -299,6 +299,57 @@ function ringTable(): string | undefined {
   return start < 0 ? undefined : `${meta?.trim() ?? ''}\n\n${md.slice(start).split('\n\n')[0]?.trim()}`;
 }
 
+interface BreakerRow {
+  name: string;
+  breaker: boolean;
+  retries: boolean;
+  failed_per_run: number[];
+  broken_pod_decode_errors_per_run: number[];
+  median_of_runs: { p50_e2el_ms: number; p99_e2el_ms: number };
+}
+interface BreakerJson extends Origin {
+  setup: { prompts: number; repeats: number; broken_pod: string };
+  variants: BreakerRow[];
+}
+
+/** The breaker result: the table of bench/README.md, and its last line is the root README's headline. */
+function breakerBlock(b: BreakerJson): string | undefined {
+  const find = (breaker: boolean, retries: boolean) =>
+    b.variants.find((v) => v.breaker === breaker && v.retries === retries);
+  const on = find(true, true);
+  const off = find(false, true);
+  const onNoRetry = find(true, false);
+  const offNoRetry = find(false, false);
+  if (!on || !off || !onNoRetry || !offNoRetry) return undefined;
+  const sum = (xs: number[]) => xs.reduce((a, x) => a + x, 0);
+  const runs = b.setup.repeats;
+  const table = markdownTable(
+    [
+      'Proxy',
+      'Failed requests (per run)',
+      `Decode legs failed on ${b.setup.broken_pod} (per run)`,
+      'E2E p50 (ms)',
+      'E2E p99 (ms)',
+    ],
+    b.variants.map((v) => [
+      v.name,
+      `${v.failed_per_run.join(' / ')} of ${b.setup.prompts}`,
+      v.broken_pod_decode_errors_per_run.join(' / '),
+      fmt(v.median_of_runs.p50_e2el_ms),
+      fmt(v.median_of_runs.p99_e2el_ms),
+    ]),
+  );
+  const headline =
+    `A decode pod whose /health passes while inference fails (\`node bench/src/main.ts breaker\`, ${runs} runs of ${b.setup.prompts} requests): ` +
+    `with the circuit breaker, ${fmt(sum(on.broken_pod_decode_errors_per_run) / runs, 0)} decode legs per run reach it ` +
+    `instead of ${fmt(sum(off.broken_pod_decode_errors_per_run) / runs, 0)} with \`--disable-circuit-breaker\`; ` +
+    `E2E latency p50 ${fmt(on.median_of_runs.p50_e2el_ms, 0)} vs ${fmt(off.median_of_runs.p50_e2el_ms, 0)} ms, ` +
+    `p99 **${fmt(on.median_of_runs.p99_e2el_ms, 0)} vs ${fmt(off.median_of_runs.p99_e2el_ms, 0)} ms** ` +
+    `(no request failed either way: retries moved them); with \`--disable-retries\` the clients see ` +
+    `**${fmt(sum(onNoRetry.failed_per_run) / runs, 0)} vs ${fmt(sum(offNoRetry.failed_per_run) / runs, 0)}** failed requests per run.`;
+  return `${origin(b)}:\n\n${table}\n\n${headline}`;
+}
+
 const blocks: Record<string, string | undefined> = {};
 const seed = load<SeedJson>('seed');
 if (seed) Object.assign(blocks, seedTables(seed));
@@ -319,6 +370,8 @@ const convergenceRuns = [
     .map((f) => load<ConvergenceJson>(f.replace(/\.json$/, ''))),
 ].filter((r): r is ConvergenceJson => r !== undefined);
 blocks.convergence = convergenceTable(convergenceRuns);
+const breaker = load<BreakerJson>('breaker');
+if (breaker) blocks.breaker = breakerBlock(breaker);
 
 let readme = readFileSync(README, 'utf8');
 for (const [name, content] of Object.entries(blocks)) {
@@ -341,6 +394,7 @@ const headline = [
       ['One token per chunk at seed pace (`overhead --timing seed`)', blocks['overhead-seed-timing']],
     ] as const
   ).map(([label, b]) => (b === undefined ? undefined : `${label}: ${b.split('\n').at(-1)}`)),
+  blocks.breaker?.split('\n').at(-1),
   fleet === undefined
     ? undefined
     : `Fleet-aware routing (\`node bench/src/main.ts fleet\`), against issue 13's targets: ${fleetReadmeBlock(fleet).split('\n\n').slice(0, 2).join('\n\n')}`,
