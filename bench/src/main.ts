@@ -134,6 +134,21 @@ const SCENARIOS: Record<string, Scenario> = {
     help: 'distributed mode (NATS, API fake, 2 discovery, 2 proxies): pod change -> both proxies on the new ring, p50/p99, under load (flags: --changes N --debounce-ms N --load-concurrency N --dwell-ms N)',
     run: async (ctx) => (await import('./scenarios/convergence.ts')).runConvergenceScenario(ctx),
   },
+  scale: {
+    flags: [
+      {
+        name: 'pods',
+        type: 'list',
+        valueName: 'N[,N...]',
+        help: 'Pool sizes (pods, half prefill and half decode), one run each (default 1000,5000,10000; --quick: 1000).',
+      },
+      CHANGES,
+      count('dwell-ms', 'Serving time after each change converged.'),
+      count('load-concurrency', 'Streamed completions in flight during the changes.'),
+    ],
+    help: 'nats-server, API fake, discovery, 3 proxies with 1,000 / 5,000 / 10,000 pods churned under load: bytes written to NATS per change and heartbeat, convergence to all proxies, event-loop delay, failed requests, RSS per proxy (flags: --pods 1000,5000 --changes N --load-concurrency N --dwell-ms N)',
+    run: async (ctx) => (await import('./scenarios/scale.ts')).runScaleScenario(ctx),
+  },
 };
 
 function usage(): string {

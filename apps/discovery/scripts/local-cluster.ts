@@ -43,6 +43,8 @@ export interface LocalClusterOptions {
   heartbeatSecs?: number;
   /** Fixed ports for a demo: sim pods from simBasePort, proxies at proxyBasePort + 2i (metrics +1), discovery at discoveryBasePort + i. */
   ports?: { simBasePort: number; proxyBasePort: number; discoveryBasePort: number; apiPort: number; natsPort: number };
+  /** Extra arguments of nats-server (e.g. `-m PORT` for its monitoring endpoints). */
+  natsArgs?: readonly string[];
   /** Extra flags of the vllm-sim process (e.g. timing or per-pod speed for a benchmark). */
   simArgs?: readonly string[];
   /** Extra flags of every proxy started at start-up (startProxy can add more per replica). */
@@ -123,7 +125,10 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   };
   try {
     const ports = options.ports;
-    const nats = await startNatsServer(ports ? { port: ports.natsPort } : {});
+    const nats = await startNatsServer({
+      ...(ports ? { port: ports.natsPort } : {}),
+      ...(options.natsArgs ? { extraArgs: options.natsArgs } : {}),
+    });
     started.push(nats);
     // deploy/'s Role is the discovery replicas' whole permission; graceful deletion is on (the fake's default).
     const api = await startKubeApiFake({ ...(ports ? { port: ports.apiPort } : {}), rbac: discoveryRbac() });

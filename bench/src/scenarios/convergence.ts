@@ -55,7 +55,7 @@ async function pollUntil(check: () => Promise<boolean>, timeoutMs: number, descr
 }
 
 /** Whether a proxy routes on exactly these pods (its /admin/state rings, compared by URL). */
-async function onRings(proxy: ProxyReplica, expected: readonly SimPod[]): Promise<boolean> {
+export async function onRings(proxy: ProxyReplica, expected: readonly SimPod[]): Promise<boolean> {
   const state = await proxy.adminState();
   if (!state.rings) return false;
   for (const role of ['prefill', 'decode'] as const) {
