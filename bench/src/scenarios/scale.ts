@@ -164,6 +164,16 @@ async function proxyReport(p: ProxyReplica, before: Histogram): Promise<ProxyRep
   };
 }
 
+/** The `error` of discovery's failed-publication line, or the line itself. */
+function publishError(line: string): string {
+  try {
+    const error = (JSON.parse(line) as { error?: unknown }).error;
+    return typeof error === 'string' ? error : line;
+  } catch {
+    return line;
+  }
+}
+
 function register(cluster: LocalCluster, pod: ScalePod): void {
   cluster.api.createPod(podManifest({ name: pod.name, role: pod.role, ip: pod.ip, port: pod.port, ready: true }));
 }
@@ -174,7 +184,8 @@ async function waitForInitialRings(cluster: LocalCluster, counts: { prefill: num
   return waitUntil(
     () => {
       const failed = discovery?.proc.lines.find((l) => l.includes(`"msg":"${PUBLISH_FAILED}`));
-      if (failed !== undefined) throw new StopWaiting(`discovery could not publish the snapshot: ${failed}`);
+      if (failed !== undefined)
+        throw new StopWaiting(`discovery could not publish the first snapshot (${publishError(failed)})`);
       const applied = cluster.proxies.map((p) =>
         p.proc.lines
           .map(parseSnapshotApplied)
