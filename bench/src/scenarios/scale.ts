@@ -5,6 +5,7 @@
 // convergence to all proxies, the proxies' event-loop delay (pdrouter_event_loop_delay_seconds and Node's
 // nodejs_eventloop_lag_*), failed requests and each proxy's memory.
 import { loadavg } from 'node:os';
+import { UsageError } from '@pdrouter/cli';
 import { type LocalCluster, type ProxyReplica, startLocalCluster } from '@pdrouter/discovery/local-cluster';
 import { parsePrometheusText, podManifest, StopWaiting, sleep, waitUntil } from '@pdrouter/testkit';
 import { freePort } from '../harness/free-port.ts';
@@ -31,7 +32,7 @@ import {
   MODEL,
   runChangePlan,
 } from './pod-changes.ts';
-import { DEFAULT_SIZES, QUICK_SIZES, type ScalePod, scalePods } from './scale-plan.ts';
+import { DEFAULT_SIZES, MAX_PODS, QUICK_SIZES, type ScalePod, SPARE_PODS_PER_ROLE, scalePods } from './scale-plan.ts';
 
 /** Real vllm-sim pods per role; every registered pod of the role is served by one of them. */
 const REAL_PODS_PER_ROLE = 4;
@@ -359,6 +360,9 @@ async function runSize(ctx: ScenarioContext, total: number, s: RunSettings): Pro
 
 export async function runScaleScenario(ctx: ScenarioContext): Promise<void> {
   const sizes = ctx.ints('pods') ?? [...(ctx.quick ? QUICK_SIZES : DEFAULT_SIZES)];
+  const largest = MAX_PODS - 2 * SPARE_PODS_PER_ROLE;
+  const bad = sizes.find((n) => n < 2 || n > largest);
+  if (bad !== undefined) throw new UsageError(`--pods: ${bad} is not a pool size from 2 to ${largest}`);
   const settings: RunSettings = {
     changes: ctx.int('changes') ?? (ctx.quick ? QUICK_CHANGES : DEFAULT_CHANGES),
     loadConcurrency: ctx.int('load-concurrency') ?? DEFAULT_LOAD_CONCURRENCY,
