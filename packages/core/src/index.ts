@@ -103,21 +103,24 @@ export {
   prefixRoutingText,
   promptText,
 } from './routing-text.ts';
-export type { Member, Role, Snapshot, SnapshotFromUrlsInput, UrlMemberInput } from './snapshot.ts';
+export type { Member, MembershipSum, Role, Snapshot, SnapshotFromUrlsInput, UrlMemberInput } from './snapshot.ts';
 export {
   compareSnapshotOrder,
   DEFAULT_POOL,
   encodeSnapshot,
+  fingerprintOfSum,
   isNewerSnapshot,
   isPlausibleEpoch,
   MAX_EPOCH_AHEAD_MS,
   memberRingKey,
+  membershipSum,
+  membershipSumAfter,
   ROLES,
   ringMembers,
   snapshotFingerprint,
   snapshotFromUrls,
 } from './snapshot.ts';
-export type { ParseSnapshotOptions, ParseSnapshotResult } from './snapshot-parse.ts';
+export type { ParseSnapshotOptions, ParseSnapshotResult, SnapshotChanges } from './snapshot-parse.ts';
 export { checkMemberUrl, parseSnapshot } from './snapshot-parse.ts';
 export type { SseEvent } from './sse.ts';
 export { encodeSseEvent, isSseDone, SSE_DONE, SseParser } from './sse.ts';

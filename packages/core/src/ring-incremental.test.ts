@@ -153,3 +153,67 @@ describe('buildRingPoints', () => {
     expect(() => ConsistentHashRing.fromPoints(['http://b:1', 'http://a:1'], 4, built)).toThrow(RangeError);
   });
 });
+
+describe('ConsistentHashRing.withChangedMembers', () => {
+  test('any sequence of known changes matches a full build after every step', () => {
+    fc.assert(
+      fc.property(
+        setArb,
+        fc.array(fc.tuple(fc.array(fc.nat(), { maxLength: 3 }), fc.uniqueArray(memberArb, { maxLength: 3 })), {
+          minLength: 1,
+          maxLength: 8,
+        }),
+        (start, steps) => {
+          let ring = new ConsistentHashRing(start, { vnodes: 8 });
+          let current = [...new Set(start)];
+          for (const [picks, candidates] of steps) {
+            const leaving = [
+              ...new Set(picks.filter(() => current.length > 0).map((p) => current[p % current.length] as string)),
+            ];
+            const joining = candidates.filter((m) => !current.includes(m) || leaving.includes(m));
+            const next = ring.withChangedMembers(leaving, joining);
+            if (next === undefined) {
+              // Only a change larger than the merge limit is refused here.
+              expect(leaving.length + joining.length).toBeGreaterThan(Math.max(1, current.length * 0.25));
+              continue;
+            }
+            current = [...current.filter((m) => !leaving.includes(m)), ...joining];
+            ring = next;
+            expectSameRing(ring, current, 8);
+          }
+        },
+      ),
+      { numRuns: 80 },
+    );
+  });
+
+  test('members that share positions leave and join one at a time in the full build order', () => {
+    const members = Array.from({ length: 200 }, (_, i) => `http://10.2.${i >> 8}.${i & 255}:8000`);
+    let ring = new ConsistentHashRing(members);
+    let current = [...members];
+    for (const [k, leaver] of [members[0], members[117], members[199]].entries()) {
+      ring = ring.withChangedMembers([leaver as string], []) as ConsistentHashRing;
+      current = current.filter((m) => m !== leaver);
+      expectSameRing(ring, current, 160);
+      const newcomer = `http://10.3.0.${k}:8000`;
+      ring = ring.withChangedMembers([], [newcomer, leaver as string]) as ConsistentHashRing;
+      current = [...current, newcomer, leaver as string];
+      expectSameRing(ring, current, 160);
+    }
+    // A member leaving and joining in one change keeps its points.
+    expect(ring.withChangedMembers([members[5] as string], [members[5] as string])).toBe(ring);
+  });
+
+  test('a change that is not one of this ring is refused and leaves the ring usable', () => {
+    const ring = new ConsistentHashRing(['http://a:1', 'http://b:1', 'http://c:1', 'http://d:1'], { vnodes: 8 });
+    expect(ring.withChangedMembers(['http://x:1'], [])).toBeUndefined();
+    expect(ring.withChangedMembers([], ['http://a:1'])).toBeUndefined();
+    expect(ring.withChangedMembers([], ['http://x:1', 'http://x:1'])).toBeUndefined();
+    expect(ring.withChangedMembers(['http://a:1', 'http://a:1'], [])).toBeUndefined();
+    // Past the merge limit (a quarter of 4 members, at least one): a full build is the caller's.
+    expect(ring.withChangedMembers(['http://a:1', 'http://b:1'], [])).toBeUndefined();
+    const next = ring.withChangedMembers(['http://a:1'], []);
+    if (!next) throw new Error('a one-member change must merge');
+    expectSameRing(next, ['http://b:1', 'http://c:1', 'http://d:1'], 8);
+  });
+});

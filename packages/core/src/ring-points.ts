@@ -233,13 +233,23 @@ export function changeRingPoints(
     }
   }
   let dropped = 0;
-  const buckets = [...points.buckets];
-  for (const b of new Set([...drops.keys(), ...fresh.keys()])) {
-    // A member whose own vnodes share a position finds that run twice: sorted and de-duplicated.
-    const drop = [...new Set(drops.get(b))].sort((x, y) => x - y);
+  const buckets = points.buckets.slice();
+  const changed = [...new Set([...drops.keys(), ...fresh.keys()])];
+  // A member whose own vnodes share a position finds that run twice: sorted and de-duplicated.
+  const dropLists = changed.map((b) => [...new Set(drops.get(b))].sort((x, y) => x - y));
+  changed.forEach((b, k) => {
+    const drop = dropLists[k]!;
     dropped += drop.length;
-    buckets[b] = mergeBucket(buckets[b]!, drop, fresh.get(b) ?? [], slotName);
-  }
+    const count = buckets[b]!.hi.length - drop.length + (fresh.get(b)?.length ?? 0);
+    // One buffer per bucket for its three arrays: allocating a buffer costs more than merging a bucket.
+    const buffer = new Uint32Array(3 * count);
+    const out: RingPoints =
+      count === 0
+        ? EMPTY
+        : { hi: buffer.subarray(0, count), lo: buffer.subarray(count, 2 * count), owner: buffer.subarray(2 * count) };
+    mergeBucket(buckets[b]!, drop, fresh.get(b) ?? [], slotName, out);
+    buckets[b] = out;
+  });
   const size = points.size - dropped + added.length * vnodes;
   const result: BucketedPoints = { bits, buckets, size };
   // A ring that grew or shrank a lot a few members at a time gets buckets of its new size.
@@ -253,18 +263,19 @@ function pushTo<T>(lists: Map<number, T[]>, key: number, value: T): void {
   else lists.set(key, [value]);
 }
 
-/** One bucket without the points at `drop` (sorted indices) and with `fresh` merged in by (position, member name). */
+/**
+ * One bucket without the points at `drop` (sorted indices) and with `fresh` merged in by (position,
+ * member name), written into `out` (arrays of exactly the resulting length).
+ */
 function mergeBucket(
   old: RingPoints,
   drop: readonly number[],
   fresh: NewPoint[],
   slotName: readonly string[],
-): RingPoints {
+  out: RingPoints,
+): void {
   // Same member at the same position: a stable sort keeps vnode order, which is what a full build does.
   fresh.sort((x, y) => x.hi - y.hi || x.lo - y.lo || compareStrings(x.name, y.name));
-  const count = old.hi.length - drop.length + fresh.length;
-  if (count === 0) return EMPTY;
-  const out: RingPoints = { hi: new Uint32Array(count), lo: new Uint32Array(count), owner: new Uint32Array(count) };
   let write = 0;
   let f = 0;
   let d = 0;
@@ -298,5 +309,4 @@ function mergeBucket(
     out.lo[write] = n.lo;
     out.owner[write++] = n.slot;
   }
-  return out;
 }

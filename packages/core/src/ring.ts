@@ -69,7 +69,10 @@ export function sortRingMembers(members: readonly string[]): string[] {
  * consistent view.
  */
 export class ConsistentHashRing {
-  /** Members, sorted and de-duplicated. */
+  /**
+   * Members, sorted and de-duplicated. Read-only by type, not frozen: freezing (and then copying) a
+   * 10,000-entry array costs milliseconds per change. Never change it.
+   */
   readonly members: readonly string[];
   readonly vnodes: number;
   /** Member of each owner slot; '' for a slot a departed member left free. */
@@ -89,7 +92,7 @@ export class ConsistentHashRing {
       this.#slots = parts.slots;
       this.#points = parts.points;
     } else {
-      const sorted = Object.freeze(sortRingMembers(members));
+      const sorted = sortRingMembers(members);
       const points = buildRingPoints(sorted, vnodes);
       this.members = sorted;
       this.#slots = sorted;
@@ -113,7 +116,7 @@ export class ConsistentHashRing {
         throw new RangeError('ring points: members must be sorted and unique');
       }
     }
-    const members = Object.freeze([...sorted]);
+    const members = [...sorted];
     const bucketed = bucketize(points, bucketBitsFor(count));
     return new ConsistentHashRing(members, { vnodes, [PARTS]: { members, slots: members, points: bucketed } });
   }
@@ -201,18 +204,53 @@ export class ConsistentHashRing {
       this.#slotOf = slotOf;
       return undefined;
     }
-    const joined = [...joinedSet].sort(compareStrings);
-    const slots = [...this.#slots];
     const removed = new Map<string, number>();
     if (leaving > 0) {
       for (let slot = 0; slot < this.#slots.length; slot++) {
         const name = this.#slots[slot]!;
         if (name === '' || stays[slot] === 1) continue;
         removed.set(name, slot);
-        slots[slot] = '';
       }
     }
-    const next = Object.freeze(mergeSorted(current, removed, joined));
+    return this.#changed(slotOf, removed, [...joinedSet].sort(compareStrings));
+  }
+
+  /**
+   * The ring with `leaving` (members of this ring) taken out and `joining` (not members, unless also
+   * leaving) put in: withMembers() for a caller that already knows the change, at a cost that does not
+   * grow with the members that stay. Undefined when the change is too large to merge (see
+   * mergeMembers) or is not a change of this ring: a name leaving that is not a member, or joining
+   * that already is one, or named twice.
+   */
+  withChangedMembers(leaving: readonly string[], joining: readonly string[]): ConsistentHashRing | undefined {
+    const limit = Math.max(1, this.members.length * INCREMENTAL_MAX_CHANGE_SHARE);
+    // A member that leaves and joins again keeps its points.
+    const back = new Set(leaving.filter((m) => joining.includes(m)));
+    const out = leaving.filter((m) => !back.has(m));
+    const joined = [...new Set(joining.filter((m) => !back.has(m)))].sort(compareStrings);
+    if (out.length + joined.length > limit || joined.length + back.size !== joining.length) return undefined;
+    if (out.length === 0 && joined.length === 0) return this;
+    const slotOf = this.#takeSlotMap();
+    const removed = new Map<string, number>();
+    let valid = back.size === 0 || [...back].every((m) => slotOf.has(m));
+    for (const m of out) {
+      const slot = slotOf.get(m);
+      if (slot === undefined || removed.has(m)) valid = false;
+      else removed.set(m, slot);
+    }
+    for (const m of joined) if (slotOf.has(m)) valid = false;
+    if (!valid) {
+      this.#slotOf = slotOf;
+      return undefined;
+    }
+    return this.#changed(slotOf, removed, joined);
+  }
+
+  /** The ring without `removed` (name -> slot) and with `joined` (sorted, new); takes over `slotOf`. */
+  #changed(slotOf: Map<string, number>, removed: Map<string, number>, joined: readonly string[]): ConsistentHashRing {
+    const slots = [...this.#slots];
+    for (const slot of removed.values()) slots[slot] = '';
+    const next = changeSorted(this.members, removed, joined);
     // Joiners take the freed slots first, then new ones at the end.
     const free = [...removed.values()].sort((x, y) => y - x);
     const added = joined.map((name) => {
@@ -301,8 +339,29 @@ export class ConsistentHashRing {
   }
 }
 
+/** Index of the first entry of `sorted` that is >= `name`. */
+function sortedIndex(sorted: readonly string[], name: string): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (compareStrings(sorted[mid]!, name) < 0) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+/** Changes this small are spliced into a copy of the list; larger ones merge it through. */
+const SPLICE_MAX_CHANGES = 64;
+
 /** `sorted` without `drop`, with `add` (sorted, none of them in `sorted`) merged in. */
-function mergeSorted(sorted: readonly string[], drop: ReadonlyMap<string, number>, add: readonly string[]): string[] {
+function changeSorted(sorted: readonly string[], drop: ReadonlyMap<string, number>, add: readonly string[]): string[] {
+  if (drop.size + add.length <= SPLICE_MAX_CHANGES) {
+    const out = sorted.slice();
+    for (const m of drop.keys()) out.splice(sortedIndex(out, m), 1);
+    for (const m of add) out.splice(sortedIndex(out, m), 0, m);
+    return out;
+  }
   const out: string[] = [];
   let j = 0;
   for (const m of sorted) {

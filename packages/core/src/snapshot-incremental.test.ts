@@ -2,8 +2,15 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { canonicalJson } from './canonical-json.ts';
 import { murmur64a } from './murmur64a.ts';
-import { type Snapshot, snapshotFingerprint } from './snapshot.ts';
-import { parseSnapshot } from './snapshot-parse.ts';
+import {
+  fingerprintOfSum,
+  type Member,
+  membershipSum,
+  membershipSumAfter,
+  type Snapshot,
+  snapshotFingerprint,
+} from './snapshot.ts';
+import { type ParseSnapshotResult, parseSnapshot } from './snapshot-parse.ts';
 import { u64ToHex } from './u64.ts';
 
 // parseSnapshot's `previous` and snapshotFingerprint's per-member cache are shortcuts: with them the
@@ -53,6 +60,98 @@ function referenceFingerprint(s: Snapshot): string {
   return u64ToHex(murmur64a(bytes));
 }
 
+function withoutChanges(r: ParseSnapshotResult): ParseSnapshotResult {
+  return r.ok ? { ok: true, snapshot: r.snapshot } : r;
+}
+
+type Edit =
+  | { kind: 'remove'; at: number }
+  | { kind: 'add'; name: number; url: number; ready: boolean }
+  | { kind: 'flip'; at: number }
+  | { kind: 'url'; at: number; url: number }
+  | { kind: 'uid'; at: number };
+
+// Names and URLs from small pools, so an edit often clashes with a member that stays.
+const editArb: fc.Arbitrary<Edit> = fc.oneof(
+  fc.record({ kind: fc.constant('remove' as const), at: fc.nat(40) }),
+  fc.record({ kind: fc.constant('add' as const), name: fc.nat(40), url: fc.nat(40), ready: fc.boolean() }),
+  fc.record({ kind: fc.constant('flip' as const), at: fc.nat(40) }),
+  fc.record({ kind: fc.constant('url' as const), at: fc.nat(40), url: fc.nat(40) }),
+  fc.record({ kind: fc.constant('uid' as const), at: fc.nat(40) }),
+);
+
+function applyEdit(members: Record<string, unknown>[], edit: Edit, k: number): Record<string, unknown>[] {
+  const out = members.map((m) => ({ ...m }));
+  const at = out.length === 0 ? 0 : ('at' in edit ? edit.at : 0) % out.length;
+  const target = out[at];
+  if (edit.kind === 'add') {
+    out.push({ name: `m${edit.name}`, uid: `u${k}`, url: `http://10.0.0.${edit.url}:8000`, ready: edit.ready });
+  } else if (target === undefined) return out;
+  else if (edit.kind === 'remove') out.splice(at, 1);
+  else if (edit.kind === 'flip') target.ready = !target.ready;
+  else if (edit.kind === 'url') target.url = `http://10.0.0.${edit.url}:8000`;
+  else target.uid = `u${k}-new`;
+  return out;
+}
+
+describe('parseSnapshot changes against a previous snapshot', () => {
+  test('a chain of small edits: every result is parsing alone, and the changes and sum are exact', () => {
+    let refusedTotal = 0;
+    let acceptedTotal = 0;
+    fc.assert(
+      fc.property(fc.array(fc.array(editArb, { minLength: 1, maxLength: 3 }), { maxLength: 12 }), (steps) => {
+        // 20 members, so a step of up to three edits stays under the share the indexed check takes.
+        let raw = Array.from({ length: 20 }, (_, i) => ({
+          name: `m${i}`,
+          uid: `u${i}`,
+          url: `http://10.0.0.${i}:8000`,
+          ready: true,
+        })) as Record<string, unknown>[];
+        const wire = (members: Record<string, unknown>[], seq: number) =>
+          JSON.parse(
+            JSON.stringify({
+              pool: 'default',
+              epoch: 1,
+              seq,
+              time: '2026-01-01T00:00:00.000Z',
+              members: { prefill: [], decode: members, plain: [] },
+            }),
+          );
+        const first = parseSnapshot(wire(raw, 1));
+        if (!first.ok) throw new Error(first.error);
+        let previous = first.snapshot;
+        let sum = membershipSum(previous);
+        let refused = 0;
+        steps.forEach((edits, k) => {
+          const next = edits.reduce((members, edit) => applyEdit(members, edit, k), raw);
+          const r = parseSnapshot(wire(next, k + 2), { previous });
+          expect(withoutChanges(r)).toEqual(parseSnapshot(wire(next, k + 2)));
+          if (!r.ok) {
+            refused++;
+            return;
+          }
+          raw = next;
+          const changes = r.changes;
+          if (!changes) throw new Error('no changes with a previous snapshot');
+          const old = new Set<Member>(previous.members.decode);
+          const now = new Set<Member>(r.snapshot.members.decode);
+          expect(changes.added.decode).toEqual(r.snapshot.members.decode.filter((m) => !old.has(m)));
+          expect(changes.removed.decode).toEqual(previous.members.decode.filter((m) => !now.has(m)));
+          sum = membershipSumAfter(sum, changes);
+          expect(fingerprintOfSum(sum)).toBe(snapshotFingerprint(r.snapshot));
+          previous = r.snapshot;
+        });
+        refusedTotal += refused;
+        acceptedTotal += steps.length - refused;
+      }),
+      { numRuns: 150 },
+    );
+    // Both outcomes were exercised: clashes refused, and changes taken.
+    expect(refusedTotal).toBeGreaterThan(0);
+    expect(acceptedTotal).toBeGreaterThan(0);
+  });
+});
+
 describe('parseSnapshot with a previous snapshot', () => {
   test('gives the result (or the error) parsing alone gives', () => {
     fc.assert(
@@ -61,7 +160,9 @@ describe('parseSnapshot with a previous snapshot', () => {
         fc.pre(previous.ok);
         if (!previous.ok) return;
         const candidate = JSON.parse(JSON.stringify(second));
-        expect(parseSnapshot(candidate, { previous: previous.snapshot })).toEqual(parseSnapshot(candidate));
+        expect(withoutChanges(parseSnapshot(candidate, { previous: previous.snapshot }))).toEqual(
+          parseSnapshot(candidate),
+        );
       }),
       { numRuns: 100 },
     );

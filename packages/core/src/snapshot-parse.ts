@@ -3,7 +3,24 @@ import type { Member, Role, Snapshot } from './snapshot.ts';
 // Validation of snapshots from the wire (NATS KV), files and flags. Every error names the field
 // (`members.prefill[2].url`) and what was wrong, so an operator can fix the producer.
 
-export type ParseSnapshotResult = { ok: true; snapshot: Snapshot } | { ok: false; error: string };
+export type ParseSnapshotResult =
+  | {
+      ok: true;
+      snapshot: Snapshot;
+      /** Present when parsed with `previous`: the members that joined and left since that snapshot. */
+      changes?: SnapshotChanges;
+    }
+  | { ok: false; error: string };
+
+/**
+ * Members of one snapshot that are not in another, per role. A member whose fields changed (a pod
+ * turned ready, a new uid) is in both lists: the old object removed, the new one added. Every
+ * member of the new snapshot not in `added` is an object of the previous snapshot.
+ */
+export interface SnapshotChanges {
+  readonly added: Readonly<Record<Role, readonly Member[]>>;
+  readonly removed: Readonly<Record<Role, readonly Member[]>>;
+}
 
 const SNAPSHOT_FIELDS = new Set(['pool', 'epoch', 'seq', 'time', 'members']);
 const MEMBER_FIELDS = new Set(['name', 'uid', 'url', 'ready', 'bootstrapPort', 'dpRank']);
@@ -101,70 +118,177 @@ const LOOKUPS_BEFORE_INDEX = 16;
  * a joiner or leaver shifting the rest by one), else through a name index built on demand.
  */
 class PreviousRole {
-  readonly #members: readonly Member[];
+  readonly members: readonly Member[];
+  /** 1 for each previous member found (reused) so far. */
+  readonly found: Uint8Array;
+  foundCount = 0;
   #cursor = 0;
   #misses = 0;
   #index: Map<string, number> | undefined;
 
   constructor(members: readonly Member[]) {
-    this.#members = members;
+    this.members = members;
+    this.found = new Uint8Array(members.length);
   }
 
-  find(name: unknown): Member | undefined {
-    const m = this.#members;
+  find(name: unknown): number {
+    const m = this.members;
     const c = this.#cursor;
     if (m[c]?.name === name) {
       this.#cursor = c + 1;
-      return m[c];
+      return c;
     }
     if (m[c + 1]?.name === name) {
       this.#cursor = c + 2;
-      return m[c + 1];
+      return c + 1;
     }
-    if (++this.#misses <= LOOKUPS_BEFORE_INDEX && this.#index === undefined) return undefined;
+    if (++this.#misses <= LOOKUPS_BEFORE_INDEX && this.#index === undefined) return -1;
     this.#index ??= new Map(m.map((member, i) => [member.name, i]));
     const at = this.#index.get(name as string);
-    if (at === undefined) return undefined;
+    if (at === undefined) return -1;
     this.#cursor = at + 1;
-    return m[at];
+    return at;
+  }
+
+  /** Marks previous member `at` reused; false when it already was (the candidate names it twice). */
+  take(at: number): boolean {
+    if (this.found[at] === 1) return false;
+    this.found[at] = 1;
+    this.foundCount++;
+    return true;
   }
 }
 
 /** A previously validated member equal to `v` field for field, with no other keys: `v` then needs no checks. */
 function sameAsPrevious(v: unknown, previous: PreviousRole | undefined): Member | undefined {
   if (previous === undefined || !isPlainObject(v)) return undefined;
-  const p = previous.find(v.name);
-  if (p === undefined) return undefined;
+  const at = previous.find(v.name);
+  if (at < 0) return undefined;
+  const p = previous.members[at] as Member;
   if (v.uid !== p.uid || v.url !== p.url || v.ready !== p.ready) return undefined;
   if (v.bootstrapPort !== p.bootstrapPort || v.dpRank !== p.dpRank) return undefined;
   // Equal fields and as many keys as p has defined fields: no unknown key can hide among them.
   let keys = 0;
   for (const _ in v) keys++;
-  return keys === 4 + (p.bootstrapPort === undefined ? 0 : 1) + (p.dpRank === undefined ? 0 : 1) ? p : undefined;
+  if (keys !== 4 + (p.bootstrapPort === undefined ? 0 : 1) + (p.dpRank === undefined ? 0 : 1)) return undefined;
+  return previous.take(at) ? p : undefined;
 }
 
-function parseRole(v: unknown, role: Role, previous?: readonly Member[]): Member[] {
-  const where = `members.${role}`;
-  if (!Array.isArray(v)) fail(`${where}: must be an array, got ${describe(v)}`);
-  const prev = previous === undefined ? undefined : new PreviousRole(previous);
-  const members = v.map((m, i) => sameAsPrevious(m, prev) ?? parseMember(m, `${where}[${i}]`));
+/** A role's members by name and by ring key: what the duplicate checks consult. */
+interface RoleIndex {
+  names: Map<string, Member>;
+  ringKeys: Map<string, Member>;
+}
+
+// The index of a role array parseSnapshot returned, handed on to the array parsed against it (and
+// changed there by the members that left and joined), so a snapshot differing by one pod checks one
+// pod for duplicates instead of indexing 10,000. An array whose index moved on builds one again if asked.
+const roleIndexes = new WeakMap<readonly Member[], RoleIndex>();
+
+function ringKeyOf(m: Member): string {
+  return m.dpRank === undefined ? m.url : `${m.url}@${m.dpRank}`;
+}
+
+function takeRoleIndex(members: readonly Member[]): RoleIndex {
+  const index = roleIndexes.get(members);
+  if (index !== undefined) {
+    roleIndexes.delete(members);
+    return index;
+  }
+  const names = new Map<string, Member>();
+  const ringKeys = new Map<string, Member>();
+  for (const m of members) {
+    names.set(m.name, m);
+    ringKeys.set(ringKeyOf(m), m);
+  }
+  return { names, ringKeys };
+}
+
+/** Fails with the first duplicate name or ring key of `members`, naming both positions. */
+function checkDuplicates(members: readonly Member[], where: string): void {
   const names = new Map<string, number>();
   const ringKeys = new Map<string, number>();
   members.forEach((m, i) => {
     const sameName = names.get(m.name);
     if (sameName !== undefined) fail(`${where}[${i}].name: duplicate member "${m.name}" (also ${where}[${sameName}])`);
     names.set(m.name, i);
-    const key = m.dpRank === undefined ? m.url : `${m.url}@${m.dpRank}`;
+    const key = ringKeyOf(m);
     const sameUrl = ringKeys.get(key);
     if (sameUrl !== undefined) {
       fail(`${where}[${i}].url: duplicate member URL ${key} (also ${where}[${sameUrl}])`);
     }
     ringKeys.set(key, i);
   });
-  return members;
 }
 
-function parseObject(v: unknown, previous?: Snapshot): Snapshot {
+/** A role's members and, against a previous role, who joined (validated afresh) and who left. */
+interface ParsedRole {
+  members: Member[];
+  added: Member[];
+  removed: Member[];
+}
+
+/** Past this share of a role changed, the duplicate check indexes the whole role instead of the changes. */
+const INDEXED_CHECK_MAX_SHARE = 0.25;
+
+function parseRole(v: unknown, role: Role, previous?: readonly Member[]): ParsedRole {
+  const where = `members.${role}`;
+  if (!Array.isArray(v)) fail(`${where}: must be an array, got ${describe(v)}`);
+  const prev = previous === undefined ? undefined : new PreviousRole(previous);
+  const added: Member[] = [];
+  const members = v.map((m, i) => {
+    const same = sameAsPrevious(m, prev);
+    if (same !== undefined) return same;
+    const parsed = parseMember(m, `${where}[${i}]`);
+    added.push(parsed);
+    return parsed;
+  });
+  const removed: Member[] = [];
+  if (prev !== undefined && prev.foundCount < prev.members.length) {
+    prev.members.forEach((m, i) => {
+      if (prev.found[i] === 0) removed.push(m);
+    });
+  }
+  if (previous === undefined || added.length + removed.length > members.length * INDEXED_CHECK_MAX_SHARE) {
+    checkDuplicates(members, where);
+    return { members, added, removed };
+  }
+  // The members reused from `previous` have distinct names and ring keys (it passed this check):
+  // only a joiner can clash, with one that stays or with another joiner.
+  const index = takeRoleIndex(previous);
+  const gone = new Set(removed);
+  const joinedNames = new Set<string>();
+  const joinedKeys = new Set<string>();
+  for (const m of added) {
+    const key = ringKeyOf(m);
+    const byName = index.names.get(m.name);
+    const byKey = index.ringKeys.get(key);
+    if (
+      (byName !== undefined && !gone.has(byName)) ||
+      (byKey !== undefined && !gone.has(byKey)) ||
+      joinedNames.has(m.name) ||
+      joinedKeys.has(key)
+    ) {
+      // Found a clash: the full check names both positions.
+      checkDuplicates(members, where);
+    }
+    joinedNames.add(m.name);
+    joinedKeys.add(key);
+  }
+  for (const m of removed) {
+    if (index.names.get(m.name) === m) index.names.delete(m.name);
+    const key = ringKeyOf(m);
+    if (index.ringKeys.get(key) === m) index.ringKeys.delete(key);
+  }
+  for (const m of added) {
+    index.names.set(m.name, m);
+    index.ringKeys.set(ringKeyOf(m), m);
+  }
+  roleIndexes.set(members, index);
+  return { members, added, removed };
+}
+
+function parseObject(v: unknown, previous?: Snapshot): { snapshot: Snapshot; changes?: SnapshotChanges } {
   if (!isPlainObject(v)) fail(`snapshot: must be a JSON object, got ${describe(v)}`);
   for (const field of ['pool', 'epoch', 'seq', 'time', 'members']) {
     if (v[field] === undefined) fail(`snapshot: missing field "${field}"`);
@@ -190,16 +314,27 @@ function parseObject(v: unknown, previous?: Snapshot): Snapshot {
   }
   if (raw.prefill === undefined) fail('members: missing role "prefill"');
   if (raw.decode === undefined) fail('members: missing role "decode"');
-  return {
+  const prefill = parseRole(raw.prefill, 'prefill', previous?.members.prefill);
+  const decode = parseRole(raw.decode, 'decode', previous?.members.decode);
+  // "plain" may be left out by hand-written files: it is the one role P/D fleets do not use.
+  const plain = raw.plain === undefined ? undefined : parseRole(raw.plain, 'plain', previous?.members.plain);
+  const snapshot: Snapshot = {
     pool,
     epoch,
     seq,
     time,
-    members: {
-      prefill: parseRole(raw.prefill, 'prefill', previous?.members.prefill),
-      decode: parseRole(raw.decode, 'decode', previous?.members.decode),
-      // "plain" may be left out by hand-written files: it is the one role P/D fleets do not use.
-      plain: raw.plain === undefined ? [] : parseRole(raw.plain, 'plain', previous?.members.plain),
+    members: { prefill: prefill.members, decode: decode.members, plain: plain?.members ?? [] },
+  };
+  if (previous === undefined) return { snapshot };
+  return {
+    snapshot,
+    changes: {
+      added: { prefill: prefill.added, decode: decode.added, plain: plain?.added ?? [] },
+      removed: {
+        prefill: prefill.removed,
+        decode: decode.removed,
+        plain: plain === undefined ? [...previous.members.plain] : plain.removed,
+      },
     },
   };
 }
@@ -230,7 +365,7 @@ export function parseSnapshot(input: unknown, options: ParseSnapshotOptions = {}
     return parseSnapshot(new TextDecoder().decode(input), options);
   }
   try {
-    return { ok: true, snapshot: parseObject(value, options.previous) };
+    return { ok: true, ...parseObject(value, options.previous) };
   } catch (err) {
     if (err instanceof SnapshotInvalid) return { ok: false, error: err.message };
     return { ok: false, error: `snapshot: ${err instanceof Error ? err.message : String(err)}` };

@@ -79,25 +79,69 @@ const FINGERPRINT_TAG = 0x70647232; // "pdr2"
  * previous one (whose member objects parseSnapshot reuses) hashes one member, not 10,000.
  */
 export function snapshotFingerprint(s: Snapshot): string {
-  let hi = 0;
-  let lo = 0;
-  let count = 0;
+  return fingerprintOfSum(membershipSum(s));
+}
+
+/** The (S, member count) a fingerprint is made of (see snapshotFingerprint), as unsigned 32-bit halves. */
+export interface MembershipSum {
+  readonly hi: number;
+  readonly lo: number;
+  readonly count: number;
+}
+
+/** A snapshot's membership sum: each member's digest once (cached on the member object). */
+export function membershipSum(s: Snapshot): MembershipSum {
+  let sum: MembershipSum = { hi: 0, lo: 0, count: 0 };
+  for (const role of ROLES) sum = addDigests(sum, s.members[role], role, 1);
+  return sum;
+}
+
+/**
+ * The sum of the snapshot parsed with `changes` (parseSnapshot's) against the snapshot whose sum is
+ * `previous`: the digests of the members that left taken out, those of the members that joined added.
+ */
+export function membershipSumAfter(
+  previous: MembershipSum,
+  changes: {
+    readonly added: Readonly<Record<Role, readonly Member[]>>;
+    readonly removed: Readonly<Record<Role, readonly Member[]>>;
+  },
+): MembershipSum {
+  let sum = previous;
   for (const role of ROLES) {
-    for (const m of s.members[role]) {
-      const d = memberDigest(m, role);
+    sum = addDigests(sum, changes.removed[role], role, -1);
+    sum = addDigests(sum, changes.added[role], role, 1);
+  }
+  return sum;
+}
+
+/** sum + sign * digests of `members` mod 2^64, and the count moved by as many. */
+function addDigests(sum: MembershipSum, members: readonly Member[], role: Role, sign: 1 | -1): MembershipSum {
+  let { hi, lo } = sum;
+  for (const m of members) {
+    const d = memberDigest(m, role);
+    if (sign === 1) {
       const low = lo + d.lo;
       lo = low >>> 0;
       hi = (hi + d.hi + (low > 0xffffffff ? 1 : 0)) >>> 0;
-      count++;
+    } else {
+      const low = lo - d.lo;
+      lo = low >>> 0;
+      hi = (hi - d.hi - (low < 0 ? 1 : 0)) >>> 0;
     }
   }
+  return { hi, lo, count: sum.count + sign * members.length };
+}
+
+/** The fingerprint of a membership sum. */
+export function fingerprintOfSum(sum: MembershipSum): string {
   // Little-endian 32-bit words, whatever the host.
   const bytes = new Uint8Array(16);
   const view = new DataView(bytes.buffer);
   view.setUint32(0, FINGERPRINT_TAG, true);
-  view.setUint32(4, count, true);
-  view.setUint32(8, hi, true);
-  view.setUint32(12, lo, true);
+  view.setUint32(4, sum.count, true);
+  view.setUint32(8, sum.hi, true);
+  view.setUint32(12, sum.lo, true);
   return u64ToHex(murmur64a(bytes));
 }
 
