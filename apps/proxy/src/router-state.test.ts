@@ -132,4 +132,72 @@ describe('RouterState', async () => {
       await state.close();
     }
   });
+
+  it('a chain of small changes gives, step by step, the table a fresh state builds from the same snapshot', async () => {
+    type Raw = { name: string; uid: string; url: string; ready: boolean };
+    const decode: Raw[] = Array.from({ length: 30 }, (_, i) => ({
+      name: `d-${i}`,
+      uid: `u-${i}`,
+      url: `http://10.0.4.${i}:8200`,
+      ready: true,
+    }));
+    const prefill: Raw[] = [{ name: 'p-0', uid: 'u-p0', url: 'http://10.0.5.1:8000', ready: true }];
+    const edits: ((d: Raw[], p: Raw[]) => void)[] = [
+      (d) => d.splice(3, 1), // a pod leaves
+      (d) => d.push({ name: 'd-new', uid: 'u-new', url: 'http://10.0.4.200:8200', ready: true }), // one joins
+      (d) => {
+        (d[0] as Raw).ready = false; // turns unready: off the ring, still in the snapshot
+      },
+      (d) => {
+        (d[0] as Raw).ready = true;
+      },
+      (d) => {
+        (d[1] as Raw).uid = 'u-restarted'; // same URL, new pod: the ring keeps its points
+      },
+      (d) => {
+        (d[2] as Raw).url = 'http://10.0.4.201:8200'; // moved
+      },
+      // A prefill pod on a decode pod's URL (the same key in two roles): the full path decides.
+      (_d, p) => p.push({ name: 'p-1', uid: 'u-p1', url: 'http://10.0.4.10:8200', ready: true }),
+      (_d, p) => p.splice(1, 1),
+      (d) => d.splice(0, 10), // a third at once: past the merge limit
+    ];
+    const wire = (seq: number) =>
+      JSON.parse(
+        JSON.stringify({
+          pool: 'default',
+          epoch: 1,
+          seq,
+          time: '2026-01-01T00:00:00.000Z',
+          members: { prefill, decode: [...decode].sort((a, b) => (a.name < b.name ? -1 : 1)), plain: [] },
+        }),
+      );
+    const state = new RouterState({ vnodes: 16 });
+    try {
+      expect((await state.apply(wire(1))).ok).toBe(true);
+      for (const [k, edit] of edits.entries()) {
+        edit(decode, prefill);
+        const r = await state.apply(wire(k + 2));
+        if (!r.ok) throw new Error(r.error);
+        const fresh = new RouterState({ vnodes: 16 });
+        const f = await fresh.apply(wire(k + 2));
+        await fresh.close();
+        if (!f.ok) throw new Error(f.error);
+        expect(r.table.fingerprint).toBe(f.table.fingerprint);
+        expect(r.table.snapshot).toEqual(f.table.snapshot);
+        expect(r.table.members).toEqual(f.table.members);
+        expect([...r.table.byKey].sort()).toEqual([...f.table.byKey].sort());
+        expect(r.table.byKey.size).toBe(f.table.byKey.size);
+        for (const key of f.table.byKey.keys()) expect(r.table.byKey.get(key)).toEqual(f.table.byKey.get(key));
+        for (const role of ['prefill', 'decode', 'plain'] as const) {
+          const ring = r.table.rings[role];
+          const full = f.table.rings[role];
+          expect(ring.size).toBe(full.size);
+          for (let i = 0; i < full.size; i++) expect(ring.point(i)).toEqual(full.point(i));
+        }
+      }
+    } finally {
+      await state.close();
+    }
+  });
 });

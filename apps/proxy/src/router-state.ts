@@ -9,14 +9,19 @@
 // in arrival order, each against the table the previous one left.
 import {
   type ConsistentHashRing,
+  fingerprintOfSum,
   isNewerSnapshot,
   type Member,
+  type MembershipSum,
   memberRingKey,
+  membershipSum,
+  membershipSumAfter,
   parseSnapshot,
   type Role,
   type Snapshot,
-  snapshotFingerprint,
+  type SnapshotChanges,
 } from '@pdrouter/core';
+import { MemberIndex } from './member-index.ts';
 import { RingBuilder } from './ring-builder.ts';
 
 export interface RoutingTable {
@@ -26,7 +31,7 @@ export interface RoutingTable {
   /** Ready members' ring keys per role, sorted (the ring's member order). */
   readonly members: Readonly<Record<Role, readonly string[]>>;
   /** Ring key (the URL, or `url@rank`) -> member. */
-  readonly byKey: ReadonlyMap<string, Member>;
+  readonly byKey: MemberIndex;
   readonly appliedAtMs: number;
 }
 
@@ -38,6 +43,8 @@ const ROLES: readonly Role[] = ['prefill', 'decode', 'plain'];
 
 export class RouterState {
   private current: RoutingTable | undefined;
+  /** The membership sum behind current's fingerprint, which the next snapshot's changes move. */
+  private currentSum: MembershipSum | undefined;
   private readonly vnodes: number;
   private readonly builder: RingBuilder;
   /** The last apply in the queue: each waits for the one before it. */
@@ -83,7 +90,15 @@ export class RouterState {
         error: `snapshot epoch ${snapshot.epoch} seq ${snapshot.seq} is not newer than the one in use (epoch ${cur.epoch} seq ${cur.seq})`,
       };
     }
-    const fingerprint = snapshotFingerprint(snapshot);
+    if (prev && this.currentSum && parsed.changes) {
+      const table = this.changedTable(prev, this.currentSum, snapshot, parsed.changes);
+      if (table) {
+        this.current = table;
+        return { ok: true, table, previous: prev };
+      }
+    }
+    const sum = membershipSum(snapshot);
+    const fingerprint = fingerprintOfSum(sum);
     const byKey = new Map<string, Member>();
     const keys = {} as Record<Role, string[]>;
     for (const role of ROLES) {
@@ -112,10 +127,66 @@ export class RouterState {
       fingerprint,
       rings: Object.freeze(rings),
       members: Object.freeze(members),
-      byKey,
+      byKey: MemberIndex.of(byKey),
       appliedAtMs: Date.now(),
     });
     this.current = table;
+    this.currentSum = sum;
     return { ok: true, table, previous: prev };
+  }
+
+  /**
+   * The table after a small change, from the previous one: each ring with the changed members' points
+   * merged in or out, the key map edited, the fingerprint moved by the changed members' digests. Costs
+   * what the change costs, not what 10,000 members do. Undefined when the change is too large to merge
+   * (or a ring key is shared across roles), for the full path to build.
+   */
+  private changedTable(
+    prev: RoutingTable,
+    prevSum: MembershipSum,
+    snapshot: Snapshot,
+    changes: SnapshotChanges,
+  ): RoutingTable | undefined {
+    const byKey = prev.byKey;
+    const gone: string[] = [];
+    const rings = {} as Record<Role, ConsistentHashRing>;
+    const members = {} as Record<Role, readonly string[]>;
+    const joiners: [string, Member][] = [];
+    for (const role of ROLES) {
+      const leaving: string[] = [];
+      for (const m of changes.removed[role]) {
+        if (!m.ready) continue;
+        const key = memberRingKey(m);
+        if (byKey.get(key) !== m) return undefined;
+        gone.push(key);
+        leaving.push(key);
+      }
+      const joining: string[] = [];
+      for (const m of changes.added[role]) {
+        if (!m.ready) continue;
+        const key = memberRingKey(m);
+        joining.push(key);
+        joiners.push([key, m]);
+      }
+      const ring = prev.rings[role].withChangedMembers(leaving, joining);
+      if (ring === undefined) return undefined;
+      rings[role] = ring;
+      members[role] = ring.members;
+    }
+    // A joiner's key must be free once the leavers are gone (else it is shared across roles).
+    const freed = new Set(gone);
+    for (const [key] of joiners) if (byKey.has(key) && !freed.has(key)) return undefined;
+    if (new Set(joiners.map(([key]) => key)).size !== joiners.length) return undefined;
+    const sum = membershipSumAfter(prevSum, changes);
+    const table: RoutingTable = Object.freeze({
+      snapshot,
+      fingerprint: fingerprintOfSum(sum),
+      rings: Object.freeze(rings),
+      members: Object.freeze(members),
+      byKey: byKey.changed(gone, joiners),
+      appliedAtMs: Date.now(),
+    });
+    this.currentSum = sum;
+    return table;
   }
 }
