@@ -22,7 +22,7 @@ import {
   type SnapshotChanges,
 } from '@pdrouter/core';
 import { MemberIndex } from './member-index.ts';
-import { RingBuilder } from './ring-builder.ts';
+import { RingBuilder, yieldToLoop } from './ring-builder.ts';
 
 export interface RoutingTable {
   readonly snapshot: Snapshot;
@@ -97,6 +97,9 @@ export class RouterState {
         return { ok: true, table, previous: prev };
       }
     }
+    // A full apply is tens of milliseconds of work on this thread (besides the ring build in the
+    // worker): requests get a turn between its parts.
+    await yieldToLoop();
     const sum = membershipSum(snapshot);
     const fingerprint = fingerprintOfSum(sum);
     const byKey = new Map<string, Member>();

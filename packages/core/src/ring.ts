@@ -124,7 +124,7 @@ export class ConsistentHashRing {
   /** Hex digest of (vnodes, members): equal rings have equal fingerprints in every process. */
   get fingerprint(): string {
     // Computed on first use: hashing 10,000 member URLs is not free, and most swaps never read it.
-    this.#fingerprint ??= ringFingerprint(this.members, this.vnodes);
+    this.#fingerprint ??= sortedRingFingerprint(this.members, this.vnodes);
     return this.#fingerprint;
   }
 
@@ -374,7 +374,11 @@ function changeSorted(sorted: readonly string[], drop: ReadonlyMap<string, numbe
 
 /** The fingerprint of the ring that `members` (any order, duplicates allowed) and `vnodes` build. */
 export function ringFingerprint(members: readonly string[], vnodes: number = DEFAULT_VNODES): string {
-  const sorted = sortRingMembers(members);
+  return sortedRingFingerprint(sortRingMembers(members), vnodes);
+}
+
+/** ringFingerprint of members already sorted and unique (a ring's own list: no second sort of 10,000). */
+function sortedRingFingerprint(sorted: readonly string[], vnodes: number): string {
   // JSON keeps member boundaries unambiguous; the version tag changes if the ring algorithm ever does.
   const text = JSON.stringify(['pdrouter-ring/1', 'fbi-furc-murmur64a', vnodes, sorted]);
   return u64ToHex(murmur64a(FINGERPRINT_ENCODER.encode(text)));
