@@ -90,7 +90,14 @@ interface SizeRun {
   bytes_written_per_change?: Distribution;
   msgs_written_per_change?: Distribution;
   bytes_delivered_per_change?: Distribution;
-  heartbeat?: { window_s: number; bytes_written: number; msgs_written: number; bytes_delivered: number };
+  heartbeat?: {
+    window_s: number;
+    bytes_written: number;
+    msgs_written: number;
+    bytes_delivered: number;
+    /** A heartbeat is one KV put of the pool's value (or manifest): bytes per message written. */
+    bytes_per_heartbeat: number | null;
+  };
   load?: {
     requests_ok: number;
     failed_requests: number;
@@ -344,6 +351,12 @@ async function runSize(ctx: ScenarioContext, total: number, s: RunSettings): Pro
         bytes_written: quietTo.writtenBytes - quietFrom.writtenBytes,
         msgs_written: quietTo.writtenMsgs - quietFrom.writtenMsgs,
         bytes_delivered: quietTo.deliveredBytes - quietFrom.deliveredBytes,
+        bytes_per_heartbeat:
+          quietTo.writtenMsgs > quietFrom.writtenMsgs
+            ? Math.round(
+                (quietTo.writtenBytes - quietFrom.writtenBytes) / (quietTo.writtenMsgs - quietFrom.writtenMsgs),
+              )
+            : null,
       },
       load: {
         requests_ok: loadResult.ok,
@@ -391,7 +404,8 @@ export async function runScaleScenario(ctx: ScenarioContext): Promise<void> {
 }
 
 const cell = (v: number | null | undefined, digits = 1) => (v === null || v === undefined ? 'n/a' : fmt(v, digits));
-const kib = (bytes: number | undefined) => (bytes === undefined ? 'n/a' : fmt(bytes / 1024, 1));
+const kib = (bytes: number | null | undefined) =>
+  bytes === undefined || bytes === null ? 'n/a' : fmt(bytes / 1024, 1);
 
 async function report(ctx: ScenarioContext, s: RunSettings, runs: readonly SizeRun[]): Promise<void> {
   const machine = machineInfo();
@@ -402,7 +416,7 @@ async function report(ctx: ScenarioContext, s: RunSettings, runs: readonly SizeR
     "change is confirmed in every proxy's /admin/state. Bytes: nats-server /connz in_bytes (in_msgs) of the " +
     "discovery leader's connection and out_bytes of the proxies' connections, read after each change converged, so " +
     `an interval holds one change and some also a heartbeat (every ${HEARTBEAT_SECS} s; p50 is the change alone); the heartbeat column ` +
-    `is an ${HEARTBEAT_SECS + 1} s window without changes after the load. Event-loop delay: each proxy's ` +
+    `is the bytes per message written in an ${HEARTBEAT_SECS + 1} s window without changes after the load. Event-loop delay: each proxy's ` +
     `${EVENT_LOOP_HISTOGRAM} histogram (a 10 ms timer's lateness) over the load window, p99 by histogram_quantile and ` +
     "the longest as the bound of its bucket; nodejs_eventloop_lag_* are prom-client's monitorEventLoopDelay gauges " +
     '(10 ms resolution) since the scrape at the start of the load, the only other scrape. RSS: /proc/<pid>/status ' +
@@ -470,7 +484,7 @@ async function report(ctx: ScenarioContext, s: RunSettings, runs: readonly SizeR
         'Written per change p50 / max (KiB)',
         'Msgs per change p50',
         'Delivered to 3 proxies per change p50 (KiB)',
-        `Written in ${HEARTBEAT_SECS + 1} s without changes (KiB)`,
+        `Written per heartbeat (KiB; ${HEARTBEAT_SECS + 1} s without changes)`,
       ],
       okRuns.map((r) => [
         r.pods.toLocaleString('en-US'),
@@ -479,7 +493,7 @@ async function report(ctx: ScenarioContext, s: RunSettings, runs: readonly SizeR
         `${kib(r.bytes_written_per_change?.p50)} / ${kib(r.bytes_written_per_change?.max)}`,
         cell(r.msgs_written_per_change?.p50, 0),
         kib(r.bytes_delivered_per_change?.p50),
-        kib(r.heartbeat?.bytes_written),
+        kib(r.heartbeat?.bytes_per_heartbeat),
       ]),
     ),
     '',
