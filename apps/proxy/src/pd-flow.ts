@@ -65,12 +65,18 @@ export async function runPd(
     return undefined;
   };
 
+  // The chosen decode pod counts the request from the decision on, not from when its leg starts: a burst
+  // of requests decided while their prefills run would otherwise all see the decode pods idle.
+  const reserved = pods.get(decodeOrder[0] as string);
+  pods.acquire(reserved);
   let kv: Record<string, unknown> | undefined;
   try {
     kv = await prefill();
   } catch (err) {
     if (err instanceof PrefillAnswered) return err.answer;
     throw err;
+  } finally {
+    pods.release(reserved);
   }
   let decodeBody: string | Buffer = kv === undefined ? raw : decodeBodyOf(ex.route, raw, body, kv);
   const beforeRetry = async (failure: LegFailure) => {

@@ -1,4 +1,4 @@
-import { ConsistentHashRing, fbiHash, prefixKey } from '@pdrouter/core';
+import { ConsistentHashRing, fbiHash, prefixColdHash, prefixKey } from '@pdrouter/core';
 import { describe, expect, it } from 'vitest';
 import { FAILOVER_WALK_LIMIT, Picker, type PodView } from './policies.ts';
 
@@ -149,13 +149,22 @@ describe('cache_aware and load_aware through the Picker', () => {
   };
   const system = 'You are a support agent for a large retailer. Answer politely. '.repeat(10);
 
-  it('a cold prefix goes to the ring owner; once a pod served it, the index sends it there', () => {
+  it("a cold prefix goes to the ring owner of the text's first block; once a pod served it, the index sends it there", () => {
     const picker = new Picker('cache_aware', { boundedLoadFactor: 1.25, scoring });
     const key = 'request:a';
-    const owner = ring.walkHash(fbiHash(key))[0] as string;
-    const first = picker.pick(ring, fbiHash(key), view(), key, prefixKey(`${system}user: one`));
+    const text = prefixKey(`${system}user: one`);
+    const owner = ring.walkHash(prefixColdHash(text))[0] as string;
+    const first = picker.pick(ring, fbiHash(key), view(), key, text);
     expect(first.order[0]).toBe(owner);
     expect(first.decision?.reason).toBe('ring_owner');
+    // Another request (another key) with the same start goes there too while that pod is no busier.
+    const other = picker.pick(ring, fbiHash('request:z'), view(), 'request:z', prefixKey(`${system}user: three`));
+    expect(other.order[0]).toBe(owner);
+    // A busier owner: the cold prefix goes to the least loaded pod, the next of that walk on equal loads.
+    const busy = view(Object.fromEntries(MEMBERS.map((m) => [m, m === owner ? 2 : 1])));
+    const moved = picker.pick(ring, fbiHash(key), busy, key, text);
+    expect(moved.order[0]).toBe(ring.walkHash(prefixColdHash(text))[1]);
+    expect(moved.decision?.reason).toBe('least_loaded');
     // The owner failed; the request was served by another pod: that is the pod the index learns.
     const served = MEMBERS.find((m) => m !== owner) as string;
     picker.learn(prefixKey(`${system}user: one`), served);

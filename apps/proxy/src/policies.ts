@@ -12,6 +12,7 @@ import {
   PrefixIndex,
   type PrefixKey,
   pickBoundedLoad,
+  prefixColdHash,
   type RoutingDecision,
   rendezvousOrder,
   type U64,
@@ -94,6 +95,9 @@ export class Picker {
       load: pods,
       filters: { isEjected: (u: string) => pods.isEjected(u) },
       ...(matched !== undefined && prefix !== undefined ? { prefix: { matched, chars: prefix.chars } } : {}),
+      ...(prefix !== undefined && prefix.hashes.length > 0
+        ? { coldWalk: () => ring.walkHash(prefixColdHash(prefix), SCORING_CANDIDATES) }
+        : {}),
     };
     const decision =
       this.policy === 'cache_aware'

@@ -60,6 +60,7 @@ export {
   PREFIX_MAX_BLOCKS,
   PREFIX_PODS_PER_BLOCK,
   PrefixIndex,
+  prefixColdHash,
   prefixKey,
 } from './prefix-index.ts';
 export { rendezvousOrder } from './rendezvous.ts';

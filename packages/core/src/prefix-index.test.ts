@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { PREFIX_MAX_BLOCKS, PREFIX_PODS_PER_BLOCK, PrefixIndex, prefixKey } from './prefix-index.ts';
+import { PREFIX_MAX_BLOCKS, PREFIX_PODS_PER_BLOCK, PrefixIndex, prefixColdHash, prefixKey } from './prefix-index.ts';
+import { ConsistentHashRing } from './ring.ts';
 
 const B = 8;
 const key = (text: string) => prefixKey(text, B);
@@ -34,6 +35,23 @@ describe('prefixKey', () => {
     expect(seen.size).toBeGreaterThan(49_990);
     // A character's position matters, not only its presence.
     expect(key('ab').hashes).not.toEqual(key('ba').hashes);
+  });
+});
+
+describe('prefixColdHash', () => {
+  test('texts with the same first block share a ring position; other first blocks spread over the ring', () => {
+    const system = 'You are a terse assistant. '.repeat(10);
+    const a = prefixColdHash(prefixKey(`${system}user: hi`));
+    expect(prefixColdHash(prefixKey(`${system}user: something else entirely`))).toEqual(a);
+    expect(prefixColdHash(prefixKey(`X${system}user: hi`))).not.toEqual(a);
+    expect(Number.isInteger(a.hi) && a.hi >= 0 && a.hi < 2 ** 32).toBe(true);
+    expect(Number.isInteger(a.lo) && a.lo >= 0 && a.lo < 2 ** 32).toBe(true);
+    const ring = new ConsistentHashRing(Array.from({ length: 8 }, (_, i) => `http://p${i}:8000`));
+    const owners = new Set<string>();
+    for (let i = 0; i < 200; i++) owners.add(ring.ownerOfHash(prefixColdHash(prefixKey(`system prompt ${i}`))) ?? '');
+    expect(owners.size).toBe(8);
+    // An empty key still has a position (the cold path of a request with no text).
+    expect(prefixColdHash(prefixKey(''))).toEqual(prefixColdHash(prefixKey('')));
   });
 });
 

@@ -5,6 +5,8 @@
 // hash maps to the pods that served a request with that prefix. It is approximate on purpose: it learns
 // from the requests this router sent, never asks the pods, and forgets in LRU order within a budget.
 
+import type { U64 } from './u64.ts';
+
 /**
  * Characters per block: about two of vLLM's 16-token KV blocks of English text. Finer blocks buy routing
  * nothing and cost an index lookup each (docs/design.md §3.6, bench/results/decision-cost.md).
@@ -55,14 +57,26 @@ export function prefixKey(text: string, blockChars = PREFIX_BLOCK_CHARS): Prefix
   return { hashes, chars };
 }
 
+/**
+ * A ring position for the key's first block: where cache_aware sends a cold prefix, so every request
+ * starting with the same text (a system prompt) walks the ring from the same point on every replica.
+ */
+export function prefixColdHash(key: PrefixKey): U64 {
+  const h = key.hashes[0] ?? 0;
+  return { hi: finalise32(h ^ 0x5bd1e995) >>> 0, lo: finalise32(h ^ 0x1b873593) >>> 0 };
+}
+
 /** murmur3's fmix32, cut to 30 bits (V8's small-integer range). */
 function finalise(x: number): number {
+  return finalise32(x) & 0x3fffffff;
+}
+
+function finalise32(x: number): number {
   let h = x ^ (x >>> 16);
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h & 0x3fffffff;
+  return h ^ (h >>> 16);
 }
 
 export interface PrefixIndexOptions {

@@ -48,15 +48,101 @@ describe('cache_aware', () => {
     expect(d.why()).toMatch(/80\/100/);
   });
 
-  test('a match at or below the threshold goes to the ring owner (not the least loaded)', () => {
+  test('a match at or below the threshold is cold: the least loaded pod, equal loads to the ring owner', () => {
     const d = cacheAwareDecision(
-      { walk, load: loadView({ a: 3 }), prefix: prefix({ c: 30 }, 100) },
+      { walk, load: loadView({ a: 3, b: 1, c: 1, d: 2 }), prefix: prefix({ c: 30 }, 100) },
       VLLM_ROUTER_DEFAULTS,
     );
-    expect(d.winner).toBe('a');
-    expect(d.reason).toBe('ring_owner');
+    // b and c tie at 1: b is earlier in the walk.
+    expect(d.winner).toBe('b');
+    expect(d.reason).toBe('least_loaded');
+    expect(d.why()).toMatch(/not above --cache-threshold 0.3: least loaded/);
     const cold = cacheAwareDecision({ walk, load: loadView({}) }, VLLM_ROUTER_DEFAULTS);
     expect(cold.winner).toBe('a');
+    expect(cold.reason).toBe('ring_owner');
+    // An owner as loaded as its neighbours keeps the cold prefix.
+    const even = cacheAwareDecision({ walk, load: loadView({ a: 2, b: 2, c: 2, d: 2 }) }, VLLM_ROUTER_DEFAULTS);
+    expect(even.winner).toBe('a');
+    expect(even.reason).toBe('ring_owner');
+  });
+
+  test("the cold path breaks equal loads by the cold walk (the text's first block), not the request's walk", () => {
+    const coldWalk = () => ['c', 'a', 'd', 'b'];
+    const idle = cacheAwareDecision({ walk, load: loadView({}), coldWalk }, VLLM_ROUTER_DEFAULTS);
+    expect(idle.winner).toBe('c');
+    expect(idle.reason).toBe('ring_owner');
+    expect(idle.order).toEqual(['c', 'a', 'b', 'd']);
+    // c busy: the next of the cold walk with the shortest queue.
+    const busy = cacheAwareDecision({ walk, load: loadView({ c: 2, a: 1, d: 1 }), coldWalk }, VLLM_ROUTER_DEFAULTS);
+    expect(busy.winner).toBe('b');
+    expect(busy.reason).toBe('least_loaded');
+    const tie = cacheAwareDecision(
+      { walk, load: loadView({ c: 2, a: 1, d: 1, b: 1 }), coldWalk },
+      VLLM_ROUTER_DEFAULTS,
+    );
+    expect(tie.winner).toBe('a');
+    // A candidate the cold walk leaves out (a large fleet's walk is cut short) still wins when less loaded;
+    // cold-walk pods that are not candidates (ejected) are skipped.
+    const cut = cacheAwareDecision(
+      {
+        walk,
+        load: loadView({ c: 1, a: 1 }),
+        coldWalk: () => ['c', 'a'],
+        filters: { isEjected: (u) => u === 'b' },
+      },
+      VLLM_ROUTER_DEFAULTS,
+    );
+    expect(cut.winner).toBe('d');
+    // The cold walk is only asked for on the cold path.
+    let asked = 0;
+    const hot = cacheAwareDecision(
+      {
+        walk,
+        load: loadView({}),
+        prefix: prefix({ d: 90 }, 100),
+        coldWalk: () => {
+          asked++;
+          return ['c'];
+        },
+      },
+      VLLM_ROUTER_DEFAULTS,
+    );
+    expect(hot.winner).toBe('d');
+    expect(asked).toBe(0);
+  });
+
+  test('equal prefix matches go to the less loaded pod, then the earlier in the walk', () => {
+    const m = prefix({ d: 90, b: 90, c: 40 }, 100);
+    expect(cacheAwareDecision({ walk, load: loadView({ b: 3, d: 1 }), prefix: m }, VLLM_ROUTER_DEFAULTS).winner).toBe(
+      'd',
+    );
+    expect(cacheAwareDecision({ walk, load: loadView({ b: 1, d: 1 }), prefix: m }, VLLM_ROUTER_DEFAULTS).winner).toBe(
+      'b',
+    );
+    // A longer match wins over a less loaded shorter one.
+    const longer = prefix({ d: 95, b: 90 }, 100);
+    expect(cacheAwareDecision({ walk, load: loadView({ d: 9 }), prefix: longer }, VLLM_ROUTER_DEFAULTS).winner).toBe(
+      'd',
+    );
+  });
+
+  test('deterministic: equal inputs give the same decision, whatever order the matches were found in', () => {
+    const load = loadView({ a: 2, b: 1, c: 1, d: 0 });
+    const one = cacheAwareDecision(
+      { walk, load, prefix: prefix({ b: 90, c: 90 }, 100), coldWalk: () => ['d', 'c'] },
+      VLLM_ROUTER_DEFAULTS,
+    );
+    const two = cacheAwareDecision(
+      { walk, load, prefix: prefix({ c: 90, b: 90 }, 100), coldWalk: () => ['d', 'c'] },
+      VLLM_ROUTER_DEFAULTS,
+    );
+    expect(two.winner).toBe(one.winner);
+    expect(two.order).toEqual(one.order);
+    expect(two.reason).toBe(one.reason);
+    const coldOne = cacheAwareDecision({ walk, load, coldWalk: () => ['c', 'b'] }, VLLM_ROUTER_DEFAULTS);
+    const coldTwo = cacheAwareDecision({ walk, load, coldWalk: () => ['c', 'b'] }, VLLM_ROUTER_DEFAULTS);
+    expect(coldOne.winner).toBe('d');
+    expect(coldTwo.order).toEqual(coldOne.order);
   });
 
   test('an imbalanced fleet goes to the least loaded pod even with a match', () => {

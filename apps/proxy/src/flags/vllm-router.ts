@@ -73,7 +73,7 @@ export const VLLM_ROUTER_FLAGS = [
     choices: POLICIES,
     refusedChoices: REFUSED_POLICIES,
     default: 'consistent_hash',
-    help: "Routing policy for both roles: consistent_hash, bounded_load (consistent hash capped at --bounded-load-factor x mean in-flight), rendezvous_hash (highest fbiHash(key:pod) wins, as vllm-router), round_robin, random, power_of_two, cache_aware (vllm-router's: the pod holding the longest prefix of the request when it covers more than --cache-threshold, the least loaded pod when the fleet is imbalanced, else the ring owner), load_aware (pdrouter's: the highest weighted sum of prefix match, load and ring ownership, --load-aware-*-weight). vllm-router's cache_aware_no_queue, sico_sticky, sticky_least_loaded, kv_aware, precise_cache_aware and ttft_aware are refused at start-up (exit 2) with the reason.",
+    help: "Routing policy for both roles: consistent_hash, bounded_load (consistent hash capped at --bounded-load-factor x mean in-flight), rendezvous_hash (highest fbiHash(key:pod) wins, as vllm-router), round_robin, random, power_of_two, cache_aware (vllm-router's: the pod holding the longest prefix of the request when it covers more than --cache-threshold, the least loaded pod when the fleet is imbalanced, else, for a cold prefix, the least loaded pod, equal loads going to the ring owner of the text's first block), load_aware (pdrouter's: the highest weighted sum of prefix match, load and ring ownership, --load-aware-*-weight). vllm-router's cache_aware_no_queue, sico_sticky, sticky_least_loaded, kv_aware, precise_cache_aware and ttft_aware are refused at start-up (exit 2) with the reason.",
   },
   {
     name: 'prefill-policy',
@@ -165,7 +165,7 @@ export const VLLM_ROUTER_FLAGS = [
     name: 'cache-threshold',
     type: 'number',
     default: 0.3,
-    help: "cache_aware: a prefix match wins only when it covers more than this share (0-1) of the request's routing text (vllm-router's rule, match > threshold); otherwise the key's ring owner is taken (vllm-router takes its least loaded pod, which differs per replica).",
+    help: "cache_aware: a prefix match wins only when it covers more than this share (0-1) of the request's routing text (vllm-router's rule, match > threshold); otherwise the prefix is cold and the least loaded pod is taken (fleet-wide load in distributed mode), equal loads going to the earliest pod of the ring walk from the text's first block, so requests starting alike (a shared system prompt) pick alike on every replica.",
   },
   {
     name: 'balance-abs-threshold',
