@@ -13,6 +13,7 @@ import {
   type PrefixKey,
   pickBoundedLoad,
   prefixColdHash,
+  type RouteInput,
   type RoutingDecision,
   rendezvousOrder,
   type U64,
@@ -90,14 +91,15 @@ export class Picker {
     if (this.scoring === undefined || ring.members.length === 0) return { order: this.order(ring, hash, pods, key) };
     const matched = prefix !== undefined && this.index ? this.index.match(prefix) : undefined;
     const walk = candidateWalk(ring, hash as U64, matched);
-    const input = {
+    const input: RouteInput = {
       walk,
       load: pods,
       filters: { isEjected: (u: string) => pods.isEjected(u) },
-      ...(matched !== undefined && prefix !== undefined ? { prefix: { matched, chars: prefix.chars } } : {}),
-      ...(prefix !== undefined && prefix.hashes.length > 0
-        ? { coldWalk: () => ring.walkHash(prefixColdHash(prefix), SCORING_CANDIDATES) }
-        : {}),
+      prefix: matched !== undefined && prefix !== undefined ? { matched, chars: prefix.chars } : undefined,
+      coldWalk:
+        prefix !== undefined && prefix.hashes.length > 0
+          ? () => ring.walkHash(prefixColdHash(prefix), SCORING_CANDIDATES)
+          : undefined,
     };
     const decision =
       this.policy === 'cache_aware'

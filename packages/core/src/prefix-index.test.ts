@@ -18,6 +18,30 @@ describe('prefixKey', () => {
     for (let i = 0; i < 3; i++) expect(other.hashes[i]).not.toBe(k.hashes[i]);
   });
 
+  test('any UTF-16 text and any block size: the chain depends on every code unit up to its block', () => {
+    const texts = [
+      '日本語のシステムプロンプト、'.repeat(5),
+      '🙂 emoji 🙂'.repeat(7),
+      `lone \ud800 surrogate ${'x'.repeat(40)}`,
+    ];
+    for (const blockChars of [4, 7, 8, 128]) {
+      for (const t of texts) {
+        const k = prefixKey(t, blockChars);
+        expect(k.hashes).toHaveLength(Math.ceil(t.length / blockChars));
+        expect(prefixKey(t, blockChars)).toEqual(k);
+        // Same start: equal hashes up to the block the change falls in, different from there on.
+        const at = Math.floor(t.length / 2);
+        const changed = prefixKey(
+          `${t.slice(0, at)}${t.charCodeAt(at) === 65 ? 'B' : 'A'}${t.slice(at + 1)}`,
+          blockChars,
+        );
+        const block = Math.floor(at / blockChars);
+        expect(changed.hashes.slice(0, block)).toEqual(k.hashes.slice(0, block));
+        for (let i = block; i < k.hashes.length; i++) expect(changed.hashes[i]).not.toBe(k.hashes[i]);
+      }
+    }
+  });
+
   test('empty text has no blocks; very long text is capped', () => {
     expect(key('').hashes).toHaveLength(0);
     const long = prefixKey('x'.repeat(64 * PREFIX_MAX_BLOCKS + 500), 64);

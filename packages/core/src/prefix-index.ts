@@ -28,31 +28,59 @@ export interface PrefixKey {
 const EMPTY_KEY: PrefixKey = Object.freeze({ hashes: Object.freeze([]) as readonly number[], chars: 0 });
 
 /**
- * The block-hash chain of `text`: one pass over the UTF-16 code units, two per step (a 32-bit state,
- * xor, rotate, multiply), finalised at each block boundary and at the end (a trailing partial block, so
- * a prompt shorter than a block still matches itself). Hashes are 30-bit, so Map keys stay small
- * integers (no boxed numbers on the hot path). A collision can only credit a pod with one block beyond a
- * prefix it really holds (or a first block it does not): the chain makes a longer false match need
- * collisions at consecutive blocks.
+ * A reused UTF-16 copy of the text being hashed, read two code units per 32-bit word: one native copy
+ * (Buffer's utf16le write) and half as many loads as charCodeAt per unit, measured 2-2.5x faster.
+ * Offset 0 of its own ArrayBuffer, so the word view is aligned.
+ */
+let units = Buffer.from(new ArrayBuffer(1 << 14));
+let words = new Int32Array(units.buffer);
+
+function copyUnits(text: string, chars: number): Int32Array {
+  const bytes = chars * 2 + 8;
+  if (units.length < bytes) {
+    units = Buffer.from(new ArrayBuffer(Math.max(bytes, units.length * 2) & ~3));
+    words = new Int32Array(units.buffer);
+  }
+  units.write(text, 0, chars * 2, 'utf16le');
+  return words;
+}
+
+/**
+ * The block-hash chain of `text`: one pass over the UTF-16 code units, four per step in two independent
+ * 32-bit lanes of two units each (xor, rotate, multiply: the lanes do not wait for each other), both lanes
+ * folded and finalised at each block boundary and at the end (a trailing partial block, so a prompt
+ * shorter than a block still matches itself). Hashes are 30-bit, so Map keys stay small integers (no
+ * boxed numbers on the hot path). A collision can only credit a pod with one block beyond a prefix it
+ * really holds (or a first block it does not): the chain makes a longer false match need collisions at
+ * consecutive blocks. The hash is pdrouter's own: nothing outside one proxy process reads it (a word is
+ * read in the platform's byte order, so the values differ between little- and big-endian machines).
  */
 export function prefixKey(text: string, blockChars = PREFIX_BLOCK_CHARS): PrefixKey {
   const chars = Math.min(text.length, blockChars * PREFIX_MAX_BLOCKS);
   if (chars === 0) return EMPTY_KEY;
   const blocks = Math.ceil(chars / blockChars);
   const hashes = new Array<number>(blocks);
-  let h = 0x2f1d3c4b;
-  for (let b = 0; b < blocks; b++) {
-    const end = Math.min((b + 1) * blockChars, chars);
-    let i = b * blockChars;
-    for (; i + 1 < end; i += 2) {
-      h ^= text.charCodeAt(i) | (text.charCodeAt(i + 1) << 16);
-      h = Math.imul((h << 13) | (h >>> 19), 0x9e3779b1);
+  const w = copyUnits(text, chars);
+  let a = 0x2f1d3c4b;
+  let b = 0x6a09e667;
+  let i = 0;
+  for (let k = 0; k < blocks; k++) {
+    const end = k + 1 === blocks ? chars : (k + 1) * blockChars;
+    // Lanes start on a multiple of 4 units, so word i/2 holds units i and i+1.
+    if ((i & 3) === 0) {
+      for (; i + 3 < end; i += 4) {
+        a ^= w[i >> 1]!;
+        b ^= w[(i >> 1) + 1]!;
+        a = Math.imul((a << 13) | (a >>> 19), 0x9e3779b1);
+        b = Math.imul((b << 17) | (b >>> 15), 0x85ebca77);
+      }
     }
-    if (i < end) {
-      h ^= text.charCodeAt(i);
-      h = Math.imul((h << 13) | (h >>> 19), 0x9e3779b1);
+    // The rest of a block that does not end on a multiple of 4 (for the default size, the last block).
+    for (; i < end; i++) {
+      a ^= text.charCodeAt(i);
+      a = Math.imul((a << 13) | (a >>> 19), 0x9e3779b1);
     }
-    hashes[b] = finalise(h ^ end);
+    hashes[k] = finalise(a ^ Math.imul(b, 0xc2b2ae3d) ^ end);
   }
   return { hashes, chars };
 }

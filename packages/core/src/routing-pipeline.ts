@@ -74,7 +74,12 @@ export const LOAD_SCALE_FLOOR = 4;
 export function loadScores(loads: readonly PodLoad[]): number[] {
   let max = LOAD_SCALE_FLOOR;
   for (const l of loads) if (l.queue > max) max = l.queue;
-  return loads.map((l) => Math.max(l.queue / max, l.kvCacheUsage ?? 0));
+  return loads.map((l) => loadScore(l, max));
+}
+
+/** One pod's load score, given the busiest candidate's queue (at least LOAD_SCALE_FLOOR). */
+export function loadScore(l: PodLoad, maxQueue: number): number {
+  return Math.max(l.queue / maxQueue, l.kvCacheUsage ?? 0);
 }
 
 /** The prefix scorer: the share of the request's routing text the pod has served (0..1). */

@@ -9,7 +9,8 @@ import {
   type FilterOptions,
   type FilterReason,
   filterCandidates,
-  loadScores,
+  LOAD_SCALE_FLOOR,
+  loadScore,
   orderAfterPick,
   type PodLoad,
   podLoad,
@@ -106,18 +107,41 @@ export interface RoutingDecision {
   readonly why: () => string;
 }
 
+/** Every candidate's scores in one pass (no per-pod intermediate objects: this runs per request). */
 function scoreAll(input: RouteInput, kept: readonly string[], weights?: LoadAwareWeights): PodScore[] {
-  const loads = kept.map((url) => podLoad(url, input.load));
-  const ls = loadScores(loads);
+  const n = kept.length;
+  const loads = new Array<PodLoad>(n);
+  let max = LOAD_SCALE_FLOOR;
+  for (let r = 0; r < n; r++) {
+    const l = podLoad(kept[r]!, input.load);
+    loads[r] = l;
+    if (l.queue > max) max = l.queue;
+  }
+  const matched = input.prefix?.matched;
   const chars = input.prefix?.chars ?? 0;
-  return kept.map((url, rank) => {
-    const prefixChars = input.prefix?.matched.get(url) ?? 0;
+  const out = new Array<PodScore>(n);
+  for (let rank = 0; rank < n; rank++) {
+    const url = kept[rank]!;
+    const l = loads[rank]!;
+    const prefixChars = matched === undefined || matched.size === 0 ? 0 : (matched.get(url) ?? 0);
     const prefix = prefixScore(prefixChars, chars);
     const ring = ringScore(rank);
-    const load = ls[rank]!;
+    const load = loadScore(l, max);
     const total = weights ? weights.prefix * prefix - weights.load * load + weights.ring * ring : undefined;
-    return { url, rank, ...loads[rank]!, load, prefixChars, prefix, ring, total };
-  });
+    out[rank] = {
+      url,
+      rank,
+      inFlight: l.inFlight,
+      queue: l.queue,
+      kvCacheUsage: l.kvCacheUsage,
+      load,
+      prefixChars,
+      prefix,
+      ring,
+      total,
+    };
+  }
+  return out;
 }
 
 function unfiltered(policy: ScoringPolicy, input: RouteInput, dropped: RoutingDecision['dropped']): RoutingDecision {
@@ -149,7 +173,8 @@ export function isImbalanced(queues: readonly number[], options: CacheAwareOptio
  * vllm-router's cache_aware: an imbalanced fleet goes to the least loaded pod; else the pod with the
  * longest prefix match wins when it covers more than cacheThreshold of the text (equal matches: the less
  * loaded, then the earlier in the walk); else, a cold prefix, the least loaded pod, equal loads going to
- * the earlier pod of the walk (the ring owner first). docs/design.md §3.6 says why the cold path reads
+ * the earlier pod of input.coldWalk (the ring walk from the text's first block; without one, the
+ * request's walk). docs/design.md §3.6 says why the cold path reads
  * the load (vllm-router: the least loaded, or the smallest tree) rather than taking the owner outright.
  */
 export function cacheAwareDecision(input: RouteInput, options: CacheAwareOptions): RoutingDecision {
