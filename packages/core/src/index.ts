@@ -122,6 +122,30 @@ export {
   snapshotFromUrls,
 } from './snapshot.ts';
 export type { ParseSnapshotOptions, ParseSnapshotResult, SnapshotChanges } from './snapshot-parse.ts';
+export type {
+  AssembleResult,
+  EncodedShard,
+  ShardContent,
+  ShardContentResult,
+  ShardedSnapshot,
+  ShardRef,
+  SnapshotManifest,
+  StoredValue,
+} from './snapshot-shards.ts';
+export {
+  assembleSnapshot,
+  chooseShardCount,
+  encodeManifest,
+  MAX_SHARDS,
+  parseShard,
+  parseStoredValue,
+  SHARD_MAX_AVERAGE_MEMBERS,
+  SHARD_MIN_AVERAGE_MEMBERS,
+  SHARD_TARGET_MEMBERS,
+  shardDigest,
+  shardIndex,
+  shardSnapshot,
+} from './snapshot-shards.ts';
 export { checkMemberUrl, parseSnapshot } from './snapshot-parse.ts';
 export type { SseEvent } from './sse.ts';
 export { encodeSseEvent, isSseDone, SSE_DONE, SseParser } from './sse.ts';

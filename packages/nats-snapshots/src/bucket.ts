@@ -64,8 +64,9 @@ export async function publishSnapshot(kv: KV, s: Snapshot, options: PublishOptio
   }
 }
 
+
 /** JetStream's "wrong last sequence" API errors (10071, 10164): the key moved on. */
-function isWrongLastSequence(err: unknown): boolean {
+export function isWrongLastSequence(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return code === 10071 || code === 10164 || /wrong last sequence/i.test((err as Error | null)?.message ?? '');
 }

@@ -2,6 +2,7 @@ export {
   connectionOfBucket,
   DEFAULT_SNAPSHOT_BUCKET,
   DEFAULT_SNAPSHOT_HISTORY,
+  isWrongLastSequence,
   type OpenSnapshotBucketOptions,
   openSnapshotBucket,
   type PublishOptions,
@@ -20,6 +21,17 @@ export {
   NATS_RECONNECT_WAIT_MS,
 } from './connect.ts';
 export { DEFAULT_INBOX_PREFIX, inboxPrefixOfCreds } from './inbox-prefix.ts';
+export {
+  type ResolveResult,
+  readAssembledSnapshot,
+  SHARD_GC_GRACE_MS,
+  type ShardedPublishReport,
+  ShardedSnapshotReader,
+  ShardedSnapshotWriter,
+  type ShardGcReport,
+  shardKey,
+  shardKeyFilter,
+} from './shards.ts';
 export { type NatsSnapshotLocation, parseNatsSnapshotUrl } from './snapshot-url.ts';
 export {
   type SnapshotWatch,
