@@ -11,7 +11,10 @@ import {
   inboxPrefixOfCreds,
   openSnapshotBucket,
   publishSnapshot,
+  readAssembledSnapshot,
   readSnapshot,
+  ShardedSnapshotWriter,
+  shardKey,
   watchSnapshots,
 } from '@pdrouter/nats-snapshots';
 import { LoadShare, ProxyMetrics, silentLogger } from '@pdrouter/proxy';
@@ -111,6 +114,28 @@ describe('the proxy credential: its own inbox, its own filtered consumers, nothi
     } finally {
       await watch.stop();
     }
+  });
+
+  it('discovery writes, lists and purges shards; the proxy reads them and may neither write nor purge', async () => {
+    const discoveryKv = await openSnapshotBucket(await connectAs('discovery'));
+    let now = Date.now();
+    const writer = new ShardedSnapshotWriter('sharded', { graceMs: 1_000, now: () => now });
+    const s1 = { ...snapshotFromUrls({ pool: 'sharded', prefill: ['http://10.0.1.1:8000'], decode: ['http://10.0.1.2:8200'] }), seq: 1 };
+    const first = await writer.publish(discoveryKv, s1, 0);
+    const s2 = { ...snapshotFromUrls({ pool: 'sharded', prefill: ['http://10.0.1.1:8000'], decode: ['http://10.0.1.3:8200'] }), seq: 2 };
+    await writer.publish(discoveryKv, s2, first.revision);
+    expect(await writer.collect(discoveryKv)).toEqual({ purged: 0, pending: 1 });
+    now += 2_000;
+    expect(await writer.collect(discoveryKv)).toEqual({ purged: 1, pending: 0 });
+
+    const proxyKv = await openSnapshotBucket(await connectAs('proxy'), { create: false });
+    const read = await readAssembledSnapshot(proxyKv, 'sharded');
+    expect(read?.ok && read.snapshot.members.decode.map((m) => m.url)).toEqual(['http://10.0.1.3:8200']);
+    await refused(proxyKv.put(shardKey('sharded', '0'.repeat(32)), '{}'), 'shard write by a proxy');
+    await refused(
+      api(await connectAs('proxy'), `$JS.API.STREAM.PURGE.${STREAM}`, { filter: '$KV.pdrouter-snapshots.>' }),
+      'stream purge by a proxy',
+    );
   });
 
   it("shares load on its pool's subject with exactly these permissions: two proxies hear each other", async () => {

@@ -6,9 +6,10 @@ import type { Member, Role } from '@pdrouter/core';
 import {
   connectNats,
   openSnapshotBucket,
-  publishSnapshot,
   RevisionConflictError,
   readSnapshot,
+  SHARD_GC_GRACE_MS,
+  ShardedSnapshotWriter,
 } from '@pdrouter/nats-snapshots';
 import { type Clock, realClock } from './clock.ts';
 import type { DiscoveryConfig } from './config.ts';
@@ -24,6 +25,8 @@ import { type Membership, SnapshotPublisher, type SnapshotStore } from './snapsh
 
 /** Deadline of one bucket read or write, so a hung NATS call cannot stall publishing or shutdown. */
 export const NATS_OPERATION_TIMEOUT_MS = 5_000;
+/** Unreferenced shards are looked for at most this often (after a publication, heartbeats included). */
+export const SHARD_GC_INTERVAL_MS = SHARD_GC_GRACE_MS / 4;
 
 const ROLES: readonly Role[] = ['prefill', 'decode', 'plain'];
 
@@ -102,21 +105,51 @@ export function createDiscovery(config: DiscoveryConfig, deps: DiscoveryDeps): D
       throw err;
     }
   };
+  // The pool key holds a manifest, the members are in shards (docs/design.md §4.2): a publication writes
+  // only the shards that changed, then the manifest; now and then unreferenced shards are purged.
+  const writer = new ShardedSnapshotWriter(config.pool, { now: () => clock.now() });
+  let lastGcAt = Number.NEGATIVE_INFINITY;
+  const collectShards = async (b: KV): Promise<void> => {
+    if (clock.now() - lastGcAt < SHARD_GC_INTERVAL_MS) return;
+    lastGcAt = clock.now();
+    try {
+      const gc = await withTimeout(writer.collect(b), NATS_OPERATION_TIMEOUT_MS, `shard collection in bucket ${config.bucket}`);
+      metrics.shardsCollected.inc(gc.purged);
+      if (gc.purged > 0) log.debug('unreferenced shards purged', { purged: gc.purged, pending: gc.pending });
+    } catch (err) {
+      log.warn('shard collection failed; retrying later', { error: errorMessage(err) });
+    }
+  };
   const store: SnapshotStore = {
     readCurrent: () =>
       guarded('read', async (b) => {
+        // Read at the start of a term and after a foreign write: what is stored is learned again.
+        writer.forget();
         const stored = await readSnapshot(b, config.pool);
         return stored === undefined ? undefined : { raw: stored.raw, revision: stored.revision };
       }),
-    put: (s, previousRevision) =>
-      guarded('publish', async (b) => {
+    put: async (s, previousRevision) => {
+      const result = await guarded('publish', async (b) => {
         try {
-          return { revision: await publishSnapshot(b, s, { previousRevision }) };
+          const report = await writer.publish(b, s, previousRevision);
+          metrics.snapshotWrites.inc({ kind: 'manifest' });
+          metrics.snapshotWrittenBytes.inc({ kind: 'manifest' }, report.manifestBytes);
+          if (report.shardsWritten > 0) {
+            metrics.snapshotWrites.inc({ kind: 'shard' }, report.shardsWritten);
+            metrics.snapshotWrittenBytes.inc({ kind: 'shard' }, report.shardBytes);
+          }
+          metrics.snapshotBytes.set(report.snapshotBytes);
+          metrics.snapshotShards.set(report.shards);
+          return { revision: report.revision, bucket: b };
         } catch (err) {
           if (err instanceof RevisionConflictError) return 'conflict' as const;
           throw err;
         }
-      }),
+      });
+      if (result === 'conflict') return result;
+      await collectShards(result.bucket);
+      return { revision: result.revision };
+    },
   };
 
   let lastMembers: Membership | undefined;

@@ -13,6 +13,11 @@ export interface DiscoveryMetrics {
   readonly lastPublishTime: Gauge;
   readonly snapshotSeq: Gauge;
   readonly snapshotEpoch: Gauge;
+  readonly snapshotBytes: Gauge;
+  readonly snapshotShards: Gauge;
+  readonly snapshotWrites: Counter<'kind'>;
+  readonly snapshotWrittenBytes: Counter<'kind'>;
+  readonly shardsCollected: Counter;
 }
 
 /** One registry per discovery instance (tests run several in a process). */
@@ -77,6 +82,33 @@ export function createDiscoveryMetrics(): DiscoveryMetrics {
     snapshotEpoch: new Gauge({
       name: 'pdrouter_discovery_snapshot_epoch',
       help: 'Epoch of the last snapshot this replica published.',
+      registers,
+    }),
+    snapshotBytes: new Gauge({
+      name: 'pdrouter_discovery_snapshot_bytes',
+      help: 'Size of the last published membership in the sharded encoding (all shards and the manifest), bytes.',
+      registers,
+    }),
+    snapshotShards: new Gauge({
+      name: 'pdrouter_discovery_snapshot_shards',
+      help: 'Shards the last published manifest lists.',
+      registers,
+    }),
+    snapshotWrites: new Counter({
+      name: 'pdrouter_discovery_snapshot_writes_total',
+      help: 'KV values written for snapshots, by kind: manifest (one per publication) or shard (only shards whose members changed).',
+      labelNames: ['kind'],
+      registers,
+    }),
+    snapshotWrittenBytes: new Counter({
+      name: 'pdrouter_discovery_snapshot_written_bytes_total',
+      help: 'Bytes of the KV values written for snapshots, by kind (manifest, shard).',
+      labelNames: ['kind'],
+      registers,
+    }),
+    shardsCollected: new Counter({
+      name: 'pdrouter_discovery_shards_collected_total',
+      help: 'Shards no manifest referenced any more, purged from the bucket after their grace period.',
       registers,
     }),
   };

@@ -1,4 +1,4 @@
-import { isPlausibleEpoch, type Member, parseSnapshot, type Snapshot, snapshotFingerprint } from '@pdrouter/core';
+import { isPlausibleEpoch, type Member, parseStoredValue, type Snapshot, snapshotFingerprint } from '@pdrouter/core';
 
 /** Where snapshots go: the KV key of one pool (implemented over @pdrouter/nats-snapshots in discovery.ts). */
 export interface SnapshotStore {
@@ -228,9 +228,10 @@ function plausibleStoredEpoch(raw: string | undefined, nowMs: number): number | 
   return epoch !== undefined && isPlausibleEpoch(epoch, nowMs) ? epoch : undefined;
 }
 
-/** The epoch of a stored value, or undefined when it is missing or not a valid snapshot. */
+/** The epoch of a stored value (a manifest or a single-value snapshot), or undefined when it is missing or invalid. */
 function storedEpoch(raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
-  const parsed = parseSnapshot(raw);
-  return parsed.ok ? parsed.snapshot.epoch : undefined;
+  const value = parseStoredValue(raw);
+  if (value.kind === 'manifest') return value.manifest.epoch;
+  return value.kind === 'snapshot' ? value.snapshot.epoch : undefined;
 }

@@ -18,7 +18,11 @@ export function inboxPrefixOf(user: string): string {
   return `_INBOX_${user}`;
 }
 
-/** discovery: creates/updates the bucket and writes the pool's key. */
+/**
+ * discovery: creates/updates the bucket, writes the pool's manifest and shard keys, lists its shard keys
+ * (a headers-only ordered consumer filtered on the bucket, as nats.js kv.keys creates it) and purges
+ * unreferenced shards (a stream purge filtered on one key's subject).
+ */
 export function publisherPermissions(bucket: string, user = 'discovery'): SubjectPermissions {
   const stream = `KV_${bucket}`;
   return {
@@ -31,6 +35,10 @@ export function publisherPermissions(bucket: string, user = 'discovery'): Subjec
         `$JS.API.STREAM.MSG.GET.${stream}`,
         `$JS.API.DIRECT.GET.${stream}`,
         `$JS.API.DIRECT.GET.${stream}.>`,
+        `$JS.API.STREAM.PURGE.${stream}`,
+        `$JS.API.CONSUMER.CREATE.${stream}.*.$KV.${bucket}.>`,
+        `$JS.API.CONSUMER.INFO.${stream}.*`,
+        `$JS.FC.${stream}.>`,
         `$KV.${bucket}.>`,
       ],
     },

@@ -38,6 +38,8 @@ export interface ShardedPublishReport {
   manifestBytes: number;
   /** Bytes of the whole membership in the sharded encoding (all shards + manifest), written or not. */
   snapshotBytes: number;
+  /** Shards the manifest lists. */
+  shards: number;
 }
 
 export interface ShardGcReport {
@@ -68,6 +70,12 @@ export class ShardedSnapshotWriter {
     this.#pool = pool;
     this.#graceMs = options.graceMs ?? SHARD_GC_GRACE_MS;
     this.#now = options.now ?? Date.now;
+  }
+
+  /** Forgets which shards are stored (a new term: another leader may have collected some): the next publication writes all. */
+  forget(): void {
+    this.#present.clear();
+    this.#unreferencedSince.clear();
   }
 
   /**
@@ -107,6 +115,7 @@ export class ShardedSnapshotWriter {
       shardBytes,
       manifestBytes,
       snapshotBytes: manifestBytes + shards.reduce((n, r) => n + r.bytes, 0),
+      shards: shards.length,
     };
   }
 
