@@ -242,7 +242,7 @@ export class ProxyMetrics {
   readonly snapshotsApplied = this.counter('pdrouter_snapshots_applied_total', 'Snapshots applied', []);
   readonly snapshotsRejected = this.counter(
     'pdrouter_snapshots_rejected_total',
-    'Snapshots rejected, by reason (invalid, stale, pool, future, source)',
+    'Snapshots rejected, by reason (invalid, stale, pool, future, incomplete, mismatch, source)',
     ['reason'],
   );
   readonly natsConnectionEvents = this.counter(

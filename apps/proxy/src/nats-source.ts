@@ -1,19 +1,31 @@
 // Members from the discovery leader's snapshots in NATS (--nats-url, --pool): the KV key of the pool is
-// watched (current value first, then every update). Every value is parsed here and handed to the proxy,
-// which orders it (epoch, seq) against what it has; a value that does not parse is rejected and the last
-// good snapshot stays in use. While NATS is down nothing is applied, so the proxy keeps routing on the
+// watched (current value first, then every update). The key holds a manifest whose members are in shards
+// (docs/design.md §4.2): the shards it lists are fetched (only those not seen before) and the whole
+// snapshot is handed to the proxy only when every one is there with its digest; until then the previous
+// view stays and the manifest is retried. A single-value snapshot (the encoding before shards) is still
+// read. The proxy orders what it gets (epoch, seq) against what it has; a value that does not parse is
+// rejected and the last good snapshot stays in use. While NATS is down nothing is applied, so the proxy keeps routing on the
 // last good ring; the watch resumes by itself after reconnecting.
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Backoff, isPlausibleEpoch, MAX_EPOCH_AHEAD_MS, parseSnapshot } from '@pdrouter/core';
+import type { KV } from '@nats-io/kv';
+import {
+  Backoff,
+  isPlausibleEpoch,
+  MAX_EPOCH_AHEAD_MS,
+  parseStoredValue,
+  type Snapshot,
+  type SnapshotManifest,
+} from '@pdrouter/core';
 import {
   connectNats,
   DEFAULT_SNAPSHOT_BUCKET,
   openSnapshotBucket,
+  ShardedSnapshotReader,
   type SnapshotWatch,
   type WatchRestartCause,
   watchSnapshots,
 } from '@pdrouter/nats-snapshots';
-import type { SnapshotSource } from './snapshot-source.ts';
+import type { SnapshotSource, SourceRejectKind } from './snapshot-source.ts';
 
 /** How long start() waits for the first connection before resolving anyway (it keeps trying afterwards). */
 export const NATS_FIRST_CONNECT_WAIT_MS = 5_000;
@@ -28,6 +40,9 @@ export const NATS_CONNECT_RETRY_JITTER = 0.2;
  * nothing for three and a half heartbeats has lost its server-side consumer and is re-created.
  */
 export const SNAPSHOT_SILENCE_RESTART_MS = 35_000;
+/** Backoff between attempts to assemble a manifest whose shards are not all there (doubling up to the max). */
+export const SHARD_RETRY_MIN_MS = 250;
+export const SHARD_RETRY_MAX_MS = 5_000;
 
 export interface NatsSnapshotSourceOptions {
   readonly url: string;
@@ -52,6 +67,7 @@ export function natsSnapshotSource(options: NatsSnapshotSourceOptions): Snapshot
   let closed = false;
   let lastReason: string | undefined;
   let wakeUp: (() => void) | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
   const pause = (ms: number): Promise<void> =>
     new Promise((resolve) => {
       const timer = setTimeout(resolve, ms);
@@ -106,30 +122,23 @@ export function natsSnapshotSource(options: NatsSnapshotSourceOptions): Snapshot
         })().catch(() => {});
         // Bind without creating: the discovery leader owns the bucket; until it exists the watch retries.
         const kv = await openSnapshotBucket(conn, { bucket, create: false });
+        const onValue = manifestAssembler(kv, options.pool, {
+          apply: (snapshot) => {
+            lastReason = undefined;
+            apply(snapshot);
+          },
+          reject,
+          report,
+          isClosed: () => closed,
+          setRetry: (timer) => {
+            clearTimeout(retryTimer);
+            retryTimer = timer;
+          },
+        });
         watch = await watchSnapshots(
           kv,
           options.pool,
-          (raw) => {
-            const parsed = parseSnapshot(raw);
-            if (!parsed.ok) {
-              reject(`nats key ${options.pool}: ${parsed.error}`, 'invalid');
-              return;
-            }
-            const s = parsed.snapshot;
-            if (s.pool !== options.pool) {
-              reject(`nats key ${options.pool}: the snapshot is pool ${JSON.stringify(s.pool)}'s`, 'pool');
-              return;
-            }
-            if (!isPlausibleEpoch(s.epoch, Date.now())) {
-              reject(
-                `nats key ${options.pool}: epoch ${s.epoch} is more than ${MAX_EPOCH_AHEAD_MS} ms ahead of this clock`,
-                'future',
-              );
-              return;
-            }
-            lastReason = undefined;
-            apply(parsed.snapshot);
-          },
+          onValue,
           {
             onError: (err) => report(`nats watch on ${bucket}/${options.pool}: ${err.message}`),
             silenceRestartMs: options.silenceRestartMs ?? SNAPSHOT_SILENCE_RESTART_MS,
@@ -153,8 +162,111 @@ export function natsSnapshotSource(options: NatsSnapshotSourceOptions): Snapshot
     async close() {
       closed = true;
       wakeUp?.();
+      clearTimeout(retryTimer);
       await watch?.stop();
       await nc?.close().catch(() => {});
     },
+  };
+}
+
+interface AssemblerHooks {
+  apply(s: Snapshot): void;
+  reject(reason: string, kind: SourceRejectKind): void;
+  /** A failure of NATS itself (said once per change of message). */
+  report(reason: string): void;
+  isClosed(): boolean;
+  /** The pending retry timer (replaced on each schedule; cleared by close()). */
+  setRetry(timer: NodeJS.Timeout | undefined): void;
+}
+
+/**
+ * The watch's value handler: checks a value's pool and epoch, applies a single-value snapshot at once, and
+ * assembles a manifest from its shards, one manifest at a time, always the newest one seen. A manifest that
+ * cannot be completed (a shard missing: `incomplete`; a shard or the whole not matching its digest or
+ * fingerprint: `mismatch`) is rejected once and retried with a backoff until it completes or a newer value
+ * replaces it; the previous view stays in use meanwhile.
+ */
+function manifestAssembler(kv: KV, pool: string, hooks: AssemblerHooks): (raw: string) => void {
+  const reader = new ShardedSnapshotReader(pool);
+  const backoff = new Backoff({
+    initialMs: SHARD_RETRY_MIN_MS,
+    maxMs: SHARD_RETRY_MAX_MS,
+    multiplier: 2,
+    jitterFactor: NATS_CONNECT_RETRY_JITTER,
+  });
+  let latest: SnapshotManifest | undefined;
+  let lastGood: Snapshot | undefined;
+  let assembling = false;
+  /** The failure already reported for the latest manifest, so retries do not count it again. */
+  let reported: string | undefined;
+
+  const retryLater = (): void => {
+    const timer = setTimeout(() => void assemble(), backoff.next());
+    timer.unref();
+    hooks.setRetry(timer);
+  };
+
+  const assemble = async (): Promise<void> => {
+    if (assembling) return;
+    assembling = true;
+    try {
+      while (latest !== undefined && !hooks.isClosed()) {
+        const m = latest;
+        let result: Awaited<ReturnType<ShardedSnapshotReader['resolve']>>;
+        try {
+          result = await reader.resolve(kv, m, lastGood);
+        } catch (err) {
+          if (latest !== m) continue;
+          hooks.report(`nats shards of ${pool}: ${(err as Error).message}; retrying`);
+          retryLater();
+          return;
+        }
+        if (latest !== m) continue;
+        if (result.ok) {
+          latest = undefined;
+          reported = undefined;
+          backoff.reset();
+          lastGood = result.snapshot;
+          hooks.apply(result.snapshot);
+          continue;
+        }
+        if (reported !== result.kind) hooks.reject(`nats key ${pool}: ${result.error}`, result.kind);
+        reported = result.kind;
+        retryLater();
+        return;
+      }
+    } finally {
+      assembling = false;
+    }
+  };
+
+  return (raw) => {
+    const value = parseStoredValue(raw);
+    if (value.kind === 'invalid') {
+      hooks.reject(`nats key ${pool}: ${value.error}`, 'invalid');
+      return;
+    }
+    const header = value.kind === 'manifest' ? value.manifest : value.snapshot;
+    if (header.pool !== pool) {
+      hooks.reject(`nats key ${pool}: the snapshot is pool ${JSON.stringify(header.pool)}'s`, 'pool');
+      return;
+    }
+    if (!isPlausibleEpoch(header.epoch, Date.now())) {
+      hooks.reject(
+        `nats key ${pool}: epoch ${header.epoch} is more than ${MAX_EPOCH_AHEAD_MS} ms ahead of this clock`,
+        'future',
+      );
+      return;
+    }
+    hooks.setRetry(undefined);
+    reported = undefined;
+    backoff.reset();
+    if (value.kind === 'snapshot') {
+      latest = undefined;
+      hooks.apply(value.snapshot);
+      return;
+    }
+    latest = value.manifest;
+    void assemble();
   };
 }

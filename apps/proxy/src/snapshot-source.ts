@@ -7,9 +7,11 @@ import type { PrefillArg } from './config.ts';
 /**
  * Why a source refused a value (the `reason` label of pdrouter_snapshots_rejected_total): `invalid` (not a
  * well-formed snapshot), `pool` (another pool's snapshot under this pool's key), `future` (an epoch
- * implausibly far ahead of the clock), `source` (the backend itself failed: unreachable, unreadable).
+ * implausibly far ahead of the clock), `incomplete` (a manifest whose shards are not all in the bucket),
+ * `mismatch` (a shard, or the membership assembled from the shards, does not match the manifest's digest
+ * or fingerprint), `source` (the backend itself failed: unreachable, unreadable).
  */
-export type SourceRejectKind = 'invalid' | 'pool' | 'future' | 'source';
+export type SourceRejectKind = 'invalid' | 'pool' | 'future' | 'incomplete' | 'mismatch' | 'source';
 
 export interface SnapshotSource {
   /** For logs and /admin/state, e.g. "static flags" or "file /etc/pdrouter/pods.json". */
