@@ -120,9 +120,15 @@ describe('the proxy credential: its own inbox, its own filtered consumers, nothi
     const discoveryKv = await openSnapshotBucket(await connectAs('discovery'));
     let now = Date.now();
     const writer = new ShardedSnapshotWriter('sharded', { graceMs: 1_000, now: () => now });
-    const s1 = { ...snapshotFromUrls({ pool: 'sharded', prefill: ['http://10.0.1.1:8000'], decode: ['http://10.0.1.2:8200'] }), seq: 1 };
+    const s1 = {
+      ...snapshotFromUrls({ pool: 'sharded', prefill: ['http://10.0.1.1:8000'], decode: ['http://10.0.1.2:8200'] }),
+      seq: 1,
+    };
     const first = await writer.publish(discoveryKv, s1, 0);
-    const s2 = { ...snapshotFromUrls({ pool: 'sharded', prefill: ['http://10.0.1.1:8000'], decode: ['http://10.0.1.3:8200'] }), seq: 2 };
+    const s2 = {
+      ...snapshotFromUrls({ pool: 'sharded', prefill: ['http://10.0.1.1:8000'], decode: ['http://10.0.1.3:8200'] }),
+      seq: 2,
+    };
     await writer.publish(discoveryKv, s2, first.revision);
     expect(await writer.collect(discoveryKv)).toEqual({ purged: 0, pending: 1 });
     now += 2_000;

@@ -1,9 +1,16 @@
 // `--snapshot nats://HOST:PORT/POOL`: reads the pool's current snapshot from the discovery bucket once
-// (a JetStream KV get), with a deadline so an unreachable server fails the command instead of hanging.
+// (the manifest under the pool key and the shards it lists, assembled only when all are there and match;
+// or a single-value snapshot), with a deadline so an unreachable server fails the command instead of hanging.
 import { readFile } from 'node:fs/promises';
 import { Kvm } from '@nats-io/kv';
 import { connect, credsAuthenticator } from '@nats-io/transport-node';
-import { inboxPrefixOfCreds, type NatsSnapshotLocation, parseNatsSnapshotUrl } from '@pdrouter/nats-snapshots';
+import { encodeSnapshot } from '@pdrouter/core';
+import {
+  inboxPrefixOfCreds,
+  type NatsSnapshotLocation,
+  parseNatsSnapshotUrl,
+  readAssembledSnapshot,
+} from '@pdrouter/nats-snapshots';
 
 /** Deadline for connecting and reading, end to end. */
 export const NATS_READ_TIMEOUT_MS = 10_000;
@@ -17,7 +24,7 @@ export function parseNatsSource(source: string, defaultPool: string): NatsSnapsh
   }
 }
 
-/** The raw stored value of the pool key; throws an Error naming the source on any failure. */
+/** The pool's whole snapshot as canonical JSON; throws an Error naming the source on any failure. */
 export async function readNatsSnapshot(
   source: string,
   options: { pool?: string; natsCreds?: string; timeoutMs?: number },
@@ -52,7 +59,7 @@ export async function readNatsSnapshot(
   try {
     const read = (async () => {
       const kv = await new Kvm(nc).open(where.bucket);
-      return kv.get(where.pool);
+      return readAssembledSnapshot(kv, where.pool);
     })();
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
@@ -63,10 +70,11 @@ export async function readNatsSnapshot(
     } catch (err) {
       throw new Error(`${source}: cannot read ${where.bucket}/${where.pool}: ${(err as Error).message}`);
     }
-    if (entry === null || entry.operation !== 'PUT') {
+    if (entry === undefined) {
       throw new Error(`${source}: no snapshot for pool ${JSON.stringify(where.pool)} in bucket ${where.bucket}`);
     }
-    return entry.string();
+    if (!entry.ok) throw new Error(`${source}: ${entry.error}`);
+    return encodeSnapshot(entry.snapshot);
   } finally {
     clearTimeout(timer);
     await nc.close().catch(() => {});

@@ -11,6 +11,8 @@ import {
   type Snapshot,
   u64ToHex,
 } from '@pdrouter/core';
+import { connectNats, openSnapshotBucket, ShardedSnapshotWriter, shardKey } from '@pdrouter/nats-snapshots';
+import { startNatsServer } from '@pdrouter/testkit';
 import { afterAll, describe, expect, test } from 'vitest';
 import { REPO_ROOT, runCli, runCommand } from './run-cli.ts';
 
@@ -186,6 +188,53 @@ describe('pdrouterctl route', () => {
     const nats = await runCli(['route', '--snapshot', `nats://127.0.0.1:${port}`, '--key', 'k']);
     expect(nats.code).toBe(1);
     expect(nats.stderr).toContain(`nats://127.0.0.1:${port}: cannot connect`);
+  });
+});
+
+describe('pdrouterctl --snapshot nats://', () => {
+  test('assembles a sharded snapshot from its shards, and names a missing shard', async () => {
+    const server = await startNatsServer();
+    const nc = await connectNats({ url: server.url, name: 'ctl-test-writer' });
+    try {
+      const kv = await openSnapshotBucket(nc);
+      const big: Snapshot = {
+        ...snapshot,
+        members: {
+          prefill: [],
+          decode: Array.from({ length: 1_000 }, (_, i) => ({
+            name: `decode-${i}`,
+            uid: `d${i}`,
+            url: `http://10.3.${i >> 8}.${i & 255}:8200`,
+            ready: true,
+          })),
+          plain: [],
+        },
+      };
+      const published = await new ShardedSnapshotWriter('llama31').publish(kv, big, 0);
+      expect(published.shards).toBeGreaterThan(1);
+      const keys = ['k1', 'k2', 'k3'];
+      const r = await runCli([
+        'route',
+        '--snapshot',
+        `${server.url}/llama31`,
+        '--role',
+        'decode',
+        ...keys.flatMap((k) => ['--key', k]),
+      ]);
+      expect(r.stderr).toBe('');
+      const ring = new ConsistentHashRing(big.members.decode.map((m) => m.url));
+      expect((jsonLines(r.stdout) as { owner: string }[]).map((x) => x.owner)).toEqual(keys.map((k) => ring.owner(k)));
+
+      const manifest = JSON.parse((await kv.get('llama31'))?.string() ?? '{}') as { shards: { digest: string }[] };
+      const gone = shardKey('llama31', manifest.shards[0]?.digest ?? '');
+      await kv.purge(gone);
+      const missing = await runCli(['route', '--snapshot', `${server.url}/llama31`, '--key', 'k']);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain(gone);
+    } finally {
+      await nc.close();
+      await server.close();
+    }
   });
 });
 

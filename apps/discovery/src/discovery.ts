@@ -113,7 +113,11 @@ export function createDiscovery(config: DiscoveryConfig, deps: DiscoveryDeps): D
     if (clock.now() - lastGcAt < SHARD_GC_INTERVAL_MS) return;
     lastGcAt = clock.now();
     try {
-      const gc = await withTimeout(writer.collect(b), NATS_OPERATION_TIMEOUT_MS, `shard collection in bucket ${config.bucket}`);
+      const gc = await withTimeout(
+        writer.collect(b),
+        NATS_OPERATION_TIMEOUT_MS,
+        `shard collection in bucket ${config.bucket}`,
+      );
       metrics.shardsCollected.inc(gc.purged);
       if (gc.purged > 0) log.debug('unreferenced shards purged', { purged: gc.purged, pending: gc.pending });
     } catch (err) {

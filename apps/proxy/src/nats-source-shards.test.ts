@@ -27,7 +27,12 @@ afterAll(async () => {
 });
 
 function member(i: number): Member {
-  return { name: `decode-${String(i).padStart(5, '0')}`, uid: `uid-${i}`, url: `http://10.1.${i >> 8}.${i & 255}:8000`, ready: true };
+  return {
+    name: `decode-${String(i).padStart(5, '0')}`,
+    uid: `uid-${i}`,
+    url: `http://10.1.${i >> 8}.${i & 255}:8000`,
+    ready: true,
+  };
 }
 
 function pool(name: string, seq: number, decode: number): Snapshot {
@@ -107,7 +112,10 @@ describe('natsSnapshotSource with sharded snapshots', () => {
     await waitUntil(() => r.kinds.includes('mismatch'), { description: 'the mismatched shard to be rejected' });
     expect(r.applied).toEqual([]);
     await kv.put(shardKey('m', bad?.digest ?? ''), bad?.raw ?? '');
-    await waitUntil(() => r.applied.length === 1, { timeoutMs: 10_000, description: 'the manifest once the shard matches' });
+    await waitUntil(() => r.applied.length === 1, {
+      timeoutMs: 10_000,
+      description: 'the manifest once the shard matches',
+    });
     expect(r.kinds).toEqual(['mismatch']);
   });
 

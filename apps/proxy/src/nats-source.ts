@@ -6,8 +6,9 @@
 // read. The proxy orders what it gets (epoch, seq) against what it has; a value that does not parse is
 // rejected and the last good snapshot stays in use. While NATS is down nothing is applied, so the proxy keeps routing on the
 // last good ring; the watch resumes by itself after reconnecting.
-import type { NatsConnection } from '@nats-io/transport-node';
+
 import type { KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
 import {
   Backoff,
   isPlausibleEpoch,
@@ -135,16 +136,11 @@ export function natsSnapshotSource(options: NatsSnapshotSourceOptions): Snapshot
             retryTimer = timer;
           },
         });
-        watch = await watchSnapshots(
-          kv,
-          options.pool,
-          onValue,
-          {
-            onError: (err) => report(`nats watch on ${bucket}/${options.pool}: ${err.message}`),
-            silenceRestartMs: options.silenceRestartMs ?? SNAPSHOT_SILENCE_RESTART_MS,
-            ...(options.onWatchRestart === undefined ? {} : { onRestart: options.onWatchRestart }),
-          },
-        );
+        watch = await watchSnapshots(kv, options.pool, onValue, {
+          onError: (err) => report(`nats watch on ${bucket}/${options.pool}: ${err.message}`),
+          silenceRestartMs: options.silenceRestartMs ?? SNAPSHOT_SILENCE_RESTART_MS,
+          ...(options.onWatchRestart === undefined ? {} : { onRestart: options.onWatchRestart }),
+        });
         if (closed) await watch.stop();
       };
       const running = run().catch((err: unknown) => report(`nats: ${(err as Error).message}`));

@@ -122,6 +122,7 @@ export {
   snapshotFromUrls,
 } from './snapshot.ts';
 export type { ParseSnapshotOptions, ParseSnapshotResult, SnapshotChanges } from './snapshot-parse.ts';
+export { checkMemberUrl, parseSnapshot } from './snapshot-parse.ts';
 export type {
   AssembleResult,
   EncodedShard,
@@ -146,7 +147,6 @@ export {
   shardIndex,
   shardSnapshot,
 } from './snapshot-shards.ts';
-export { checkMemberUrl, parseSnapshot } from './snapshot-parse.ts';
 export type { SseEvent } from './sse.ts';
 export { encodeSseEvent, isSseDone, SSE_DONE, SseParser } from './sse.ts';
 export type { U64 } from './u64.ts';

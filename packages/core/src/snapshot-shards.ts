@@ -98,7 +98,12 @@ export function shardSnapshot(s: Snapshot, shardCount?: number): ShardedSnapshot
   let total = 0;
   for (const role of ROLES) total += s.members[role].length;
   const count = shardCount ?? chooseShardCount(total);
-  const parts = Array.from({ length: count }, () => ({ decode: [] as string[], plain: [] as string[], prefill: [] as string[], n: 0 }));
+  const parts = Array.from({ length: count }, () => ({
+    decode: [] as string[],
+    plain: [] as string[],
+    prefill: [] as string[],
+    n: 0,
+  }));
   for (const role of ROLES) {
     const sorted = [...s.members[role]].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const m of sorted) {
@@ -149,7 +154,8 @@ const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isS
 
 function manifestError(v: Record<string, unknown>): string | undefined {
   for (const key of Object.keys(v)) {
-    if (!MANIFEST_FIELDS.has(key)) return `manifest: unknown field "${key}" (expected ${[...MANIFEST_FIELDS].join(', ')})`;
+    if (!MANIFEST_FIELDS.has(key))
+      return `manifest: unknown field "${key}" (expected ${[...MANIFEST_FIELDS].join(', ')})`;
   }
   for (const key of MANIFEST_FIELDS) if (v[key] === undefined) return `manifest: missing field "${key}"`;
   if (!isCount(v.epoch)) return 'manifest.epoch: must be a non-negative integer';
@@ -222,7 +228,8 @@ export function parseShard(raw: string, ref: ShardRef): ShardContentResult {
   const bytes = encoder.encode(raw);
   const digest = shardDigest(bytes);
   if (digest !== ref.digest) return { ok: false, error: `shard ${ref.digest}: content digest is ${digest}` };
-  if (bytes.length !== ref.bytes) return { ok: false, error: `shard ${ref.digest}: ${bytes.length} bytes, manifest says ${ref.bytes}` };
+  if (bytes.length !== ref.bytes)
+    return { ok: false, error: `shard ${ref.digest}: ${bytes.length} bytes, manifest says ${ref.bytes}` };
   let value: unknown;
   try {
     value = JSON.parse(raw);
@@ -235,7 +242,8 @@ export function parseShard(raw: string, ref: ShardRef): ShardContentResult {
   }
   let n = 0;
   for (const key of Object.keys(members)) {
-    if (!(ROLES as readonly string[]).includes(key)) return { ok: false, error: `shard ${ref.digest}: unknown role "${key}"` };
+    if (!(ROLES as readonly string[]).includes(key))
+      return { ok: false, error: `shard ${ref.digest}: unknown role "${key}"` };
   }
   for (const role of ROLES) {
     const list = members[role];
@@ -259,7 +267,11 @@ export function assembleSnapshot(
   previous?: Snapshot,
 ): AssembleResult {
   if (contents.length !== manifest.shards.length) {
-    return { ok: false, error: `manifest lists ${manifest.shards.length} shards, ${contents.length} given`, mismatch: true };
+    return {
+      ok: false,
+      error: `manifest lists ${manifest.shards.length} shards, ${contents.length} given`,
+      mismatch: true,
+    };
   }
   const count = manifest.shards.length;
   const members: Record<Role, unknown[]> = { prefill: [], decode: [], plain: [] };
@@ -269,7 +281,11 @@ export function assembleSnapshot(
       for (const m of content.members[role]) {
         const name = isObject(m) ? m.name : undefined;
         if (typeof name === 'string' && shardIndex(role, name, count) !== i) {
-          return { ok: false, error: `shard ${i}: member ${JSON.stringify(name)} belongs in another shard`, mismatch: true };
+          return {
+            ok: false,
+            error: `shard ${i}: member ${JSON.stringify(name)} belongs in another shard`,
+            mismatch: true,
+          };
         }
         members[role].push(m);
       }

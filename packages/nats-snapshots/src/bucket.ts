@@ -64,7 +64,6 @@ export async function publishSnapshot(kv: KV, s: Snapshot, options: PublishOptio
   }
 }
 
-
 /** JetStream's "wrong last sequence" API errors (10071, 10164): the key moved on. */
 export function isWrongLastSequence(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;

@@ -99,7 +99,9 @@ export class ShardedSnapshotWriter {
     let revision: number;
     try {
       revision =
-        previousRevision === 0 ? await kv.create(this.#pool, value) : await kv.update(this.#pool, value, previousRevision);
+        previousRevision === 0
+          ? await kv.create(this.#pool, value)
+          : await kv.update(this.#pool, value, previousRevision);
     } catch (err) {
       if (isWrongLastSequence(err)) {
         throw new RevisionConflictError(`key ${this.#pool} is no longer at revision ${previousRevision}`);
@@ -231,14 +233,24 @@ export class ShardedSnapshotReader {
       };
     }
     if (mismatched.length > 0) {
-      return { ok: false, kind: 'mismatch', error: `${where}: ${mismatched.length} shards do not match: ${mismatched[0]}` };
+      return {
+        ok: false,
+        kind: 'mismatch',
+        error: `${where}: ${mismatched.length} shards do not match: ${mismatched[0]}`,
+      };
     }
     const assembled: AssembleResult = assembleSnapshot(manifest, contents as ShardContent[], previous);
     if (!assembled.ok) {
-      return { ok: false, kind: 'mismatch' in assembled ? 'mismatch' : 'invalid', error: `${where}: ${assembled.error}` };
+      return {
+        ok: false,
+        kind: 'mismatch' in assembled ? 'mismatch' : 'invalid',
+        error: `${where}: ${assembled.error}`,
+      };
     }
     const next = new Map<string, ShardContent>();
-    manifest.shards.forEach((ref, i) => next.set(ref.digest, contents[i] as ShardContent));
+    manifest.shards.forEach((ref, i) => {
+      next.set(ref.digest, contents[i] as ShardContent);
+    });
     this.#cache = next;
     this.#last = { digests, snapshot: assembled.snapshot };
     return { ok: true, snapshot: assembled.snapshot };
@@ -259,5 +271,7 @@ export async function readAssembledSnapshot(
   if (value.kind === 'invalid') return { ok: false, error: value.error };
   if (value.kind === 'snapshot') return { ok: true, snapshot: value.snapshot, revision: entry.revision };
   const resolved = await new ShardedSnapshotReader(pool).resolve(kv, value.manifest);
-  return resolved.ok ? { ok: true, snapshot: resolved.snapshot, revision: entry.revision } : { ok: false, error: resolved.error };
+  return resolved.ok
+    ? { ok: true, snapshot: resolved.snapshot, revision: entry.revision }
+    : { ok: false, error: resolved.error };
 }

@@ -27,7 +27,12 @@ afterAll(async () => {
 function member(i: number): Member {
   // Pod-sized fields: a Deployment pod's name and a 36-character uid, as the API server makes them.
   const hex = i.toString(16).padStart(12, '0');
-  return { name: `vllm-decode-6d4f9c7b8-pod-${String(i).padStart(5, '0')}`, uid: `3f2a9c1e-7b4d-4e8a-9c2f-${hex}`, url: `http://10.${i >> 16}.${(i >> 8) & 255}.${i & 255}:8000`, ready: true };
+  return {
+    name: `vllm-decode-6d4f9c7b8-pod-${String(i).padStart(5, '0')}`,
+    uid: `3f2a9c1e-7b4d-4e8a-9c2f-${hex}`,
+    url: `http://10.${i >> 16}.${(i >> 8) & 255}.${i & 255}:8000`,
+    ready: true,
+  };
 }
 
 function pool(name: string, decode: number, seq = 1): Snapshot {
@@ -36,7 +41,11 @@ function pool(name: string, decode: number, seq = 1): Snapshot {
     epoch: 1_700_000_000_000,
     seq,
     time: new Date(1_700_000_000_000 + seq).toISOString(),
-    members: { prefill: [{ ...member(900_000), bootstrapPort: 8998 }], decode: Array.from({ length: decode }, (_, i) => member(i)), plain: [] },
+    members: {
+      prefill: [{ ...member(900_000), bootstrapPort: 8998 }],
+      decode: Array.from({ length: decode }, (_, i) => member(i)),
+      plain: [],
+    },
   };
 }
 
@@ -61,7 +70,9 @@ describe('sharded snapshots in a real bucket', () => {
     expect(read?.ok).toBe(true);
     if (read?.ok) expect(encodeSnapshot(read.snapshot)).toBe(encodeSnapshot(s));
     // The manifest is compare-and-set on its revision.
-    await expect(writer.publish(kv, { ...s, seq: 2 }, report.revision - 1)).rejects.toBeInstanceOf(RevisionConflictError);
+    await expect(writer.publish(kv, { ...s, seq: 2 }, report.revision - 1)).rejects.toBeInstanceOf(
+      RevisionConflictError,
+    );
   });
 
   it('a one-pod change writes one shard, a heartbeat none', async () => {

@@ -5,8 +5,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeSnapshot, parseSnapshot } from '@pdrouter/core';
-import { connectNats, openSnapshotBucket } from '@pdrouter/nats-snapshots';
+import { encodeSnapshot } from '@pdrouter/core';
+import { connectNats, openSnapshotBucket, readAssembledSnapshot } from '@pdrouter/nats-snapshots';
 import { kubectlFor, runCommand, StopWaiting, waitUntil } from '@pdrouter/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalCluster, REPO_ROOT, type SimPod, startLocalCluster } from '../../scripts/local-cluster.ts';
@@ -316,9 +316,9 @@ describe('distributed mode: two discovery replicas, two proxies', () => {
     const nc = await connectNats({ url: cluster.nats.url, name: 'e2e-tamper' });
     try {
       const kv = await openSnapshotBucket(nc, { create: false });
-      const current = parseSnapshot((await kv.get('default'))?.string());
-      expect(current.ok).toBe(true);
-      if (!current.ok) return;
+      const current = await readAssembledSnapshot(kv, 'default');
+      expect(current?.ok).toBe(true);
+      if (current === undefined || !current.ok) return;
       const good = await proxyFingerprints();
       const rejectedBefore = await rejectedTotals();
 

@@ -1,7 +1,7 @@
 // Faults in the control plane: NATS down, the discovery leader killed, the Kubernetes API unreachable.
 // Proxies keep routing on their last good rings throughout and catch up once the fault is gone.
-import { encodeSnapshot, parseSnapshot, type Snapshot } from '@pdrouter/core';
-import { connectNats, openSnapshotBucket } from '@pdrouter/nats-snapshots';
+import { encodeSnapshot, type Snapshot } from '@pdrouter/core';
+import { connectNats, openSnapshotBucket, readAssembledSnapshot } from '@pdrouter/nats-snapshots';
 import { waitUntil } from '@pdrouter/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -202,9 +202,10 @@ describe('control-plane faults', () => {
         cluster.proxies.map((p) => metricValue(p.metricsUrl, `pdrouter_snapshots_rejected_total{reason="${reason}"}`)),
       );
     const current = async (): Promise<Snapshot> => {
-      const parsed = parseSnapshot((await kv.get('default'))?.string());
-      if (!parsed.ok) throw new Error(parsed.error);
-      return parsed.snapshot;
+      // The pool key holds a manifest; the whole snapshot is assembled from its shards.
+      const read = await readAssembledSnapshot(kv, 'default');
+      if (read === undefined || !read.ok) throw new Error(read?.error ?? 'no snapshot');
+      return read.snapshot;
     };
     const kv = await openSnapshotBucket(nc, { create: false });
     try {
