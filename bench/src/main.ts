@@ -106,6 +106,11 @@ const SCENARIOS: Record<string, Scenario> = {
     help: '32 concurrent maximum-size bodies (8 MiB prompt, 2 MiB of [{},...]) in P/D mode: event-loop delay p99/max and RSS, side by side with --baseline <git rev> (flags: --concurrency N --rounds N)',
     run: async (ctx) => (await import('./scenarios/body-budget.ts')).runBodyBudgetScenario(ctx),
   },
+  'snapshot-bytes': {
+    flags: [],
+    help: 'bytes the discovery leader writes to NATS per one-pod change and per heartbeat at 1,000 / 5,000 / 10,000 pods: the single-value snapshot (computed) vs the sharded manifest + changed shards (written to a real nats-server)',
+    run: async (ctx) => (await import('./scenarios/snapshot-bytes.ts')).runSnapshotBytesScenario(ctx),
+  },
   'ring-updates': {
     flags: [
       count('pods', 'Pods in the snapshot.'),
