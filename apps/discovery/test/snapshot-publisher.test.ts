@@ -1,4 +1,11 @@
-import { encodeSnapshot, type Member, parseSnapshot, type Snapshot } from '@pdrouter/core';
+import {
+  encodeManifest,
+  encodeSnapshot,
+  type Member,
+  parseSnapshot,
+  type Snapshot,
+  shardSnapshot,
+} from '@pdrouter/core';
 import { waitUntil } from '@pdrouter/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Membership, SnapshotPublisher, type SnapshotStore } from '../src/index.ts';
@@ -88,6 +95,24 @@ describe('SnapshotPublisher', () => {
     p.setLeader(true);
     await waitUntil(() => store.puts.length === 2, { description: 'the second term' });
     expect(store.puts[1]?.epoch).toBe(future + 2);
+  });
+
+  it('reads the epoch of a stored manifest (the sharded encoding) as of a single-value snapshot', async () => {
+    const store = new MemoryStore();
+    const stored = Date.now() + 30_000;
+    const { manifest } = shardSnapshot({
+      pool: 'default',
+      epoch: stored,
+      seq: 9,
+      time: new Date().toISOString(),
+      members: members(['p9'], ['d9']),
+    });
+    store.value = encodeManifest(manifest);
+    const p = publisher(store);
+    p.setMembers(members(['p0'], ['d0']));
+    p.setLeader(true);
+    await waitUntil(() => store.puts.length === 1, { description: 'the first publication' });
+    expect(store.puts[0]?.epoch).toBe(stored + 1);
   });
 
   it('heartbeats republish the same membership with the next seq', async () => {

@@ -132,6 +132,20 @@ describe('natsSnapshotSource with sharded snapshots', () => {
     expect(r.applied[0]?.seq).toBe(2);
   });
 
+  it("rejects a hand-made manifest of another pool or with a far-future epoch, as a single value ('pool', 'future')", async () => {
+    const kv = await bucket('sh-fencing');
+    const writer = new ShardedSnapshotWriter('fp');
+    const first = await writer.publish(kv, pool('fp', 1, 50), 0);
+    const r = await start('sh-fencing', 'fp');
+    await waitUntil(() => r.applied.length === 1, { description: 'the first snapshot' });
+    const { manifest } = shardSnapshot(pool('fp', 1, 50));
+    const rev = await kv.update('fp', encodeManifest({ ...manifest, pool: 'other-pool', seq: 2 }), first.revision);
+    await kv.update('fp', encodeManifest({ ...manifest, epoch: Date.now() + 86_400_000, seq: 3 }), rev);
+    await waitUntil(() => r.kinds.length === 2, { description: 'both manifests rejected' });
+    expect(r.kinds).toEqual(['pool', 'future']);
+    expect(r.applied).toHaveLength(1);
+  });
+
   it('follows a 10,000-pod pool: the whole view, then a one-pod change and a heartbeat', async () => {
     const kv = await bucket('sh-large');
     const writer = new ShardedSnapshotWriter('big');
