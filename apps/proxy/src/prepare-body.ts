@@ -4,13 +4,13 @@
 // of the prompt): body-parser.ts runs it on a worker thread then, so the event loop keeps relaying streams.
 import {
   buildPrefillBody,
-  estimatePromptTokens,
+  estimatePromptTokensOfChars,
   extractHashKey,
   fbiHash,
   type HashKeyMode,
   type PrefixKey,
-  prefixKey,
-  prefixRoutingText,
+  prefixKeyOfPieces,
+  prefixRoutingPieces,
   type U64,
   type VllmRouterKind,
 } from '@pdrouter/core';
@@ -60,14 +60,15 @@ export function prepareBody(received: Buffer, options: PrepareOptions): Prepared
   }
   const prefillBody = options.prefill ? Buffer.from(bodyJson(buildPrefillBody(options.route, body))) : undefined;
   if (options.prefix !== true) return { raw, body, hash, hashKey, prefillBody };
-  const text = prefixRoutingText(body);
+  const pieces = prefixRoutingPieces(body);
+  const routing = prefixKeyOfPieces(pieces ?? []);
   return {
     raw,
     body,
     hash,
     hashKey,
     prefillBody,
-    prefix: prefixKey(text ?? ''),
-    promptTokens: estimatePromptTokens(body, text),
+    prefix: routing.key,
+    promptTokens: estimatePromptTokensOfChars(body, pieces === undefined ? undefined : routing.textChars),
   };
 }

@@ -10,8 +10,8 @@ import {
   type LoadView,
   type PodSignals,
   type PrefixKey,
-  prefixKey,
-  prefixRoutingText,
+  prefixKeyOfPieces,
+  prefixRoutingPieces,
 } from '@pdrouter/core';
 import { buildConfig, Picker, type PodView, type Policy, parseFlags } from '@pdrouter/proxy';
 import { SeededRandom } from '../loadgen/rng.ts';
@@ -80,7 +80,8 @@ function timePolicy(
   const decide = (body: Record<string, unknown>): bigint => {
     const key = hashed ? extractHashKey(() => undefined, body, { mode: 'affinity' }) : '';
     const hash = hashed ? fbiHash(key) : undefined;
-    const prefix: PrefixKey | undefined = scoring ? prefixKey(prefixRoutingText(body) ?? '') : undefined;
+    // As the proxy (prepare-body.ts): the routing text's pieces hashed where they lie.
+    const prefix: PrefixKey | undefined = scoring ? prefixKeyOfPieces(prefixRoutingPieces(body) ?? []).key : undefined;
     const t = process.hrtime.bigint();
     const pick = picker.pick(ring, hash, view, key, prefix);
     picker.learn(prefix, pick.order[0] as string);

@@ -62,6 +62,7 @@ export {
   PrefixIndex,
   prefixColdHash,
   prefixKey,
+  prefixKeyOfPieces,
 } from './prefix-index.ts';
 export { rendezvousOrder } from './rendezvous.ts';
 export type { RingOptions } from './ring.ts';
@@ -101,6 +102,8 @@ export {
   CHARS_PER_TOKEN,
   conversationText,
   estimatePromptTokens,
+  estimatePromptTokensOfChars,
+  prefixRoutingPieces,
   prefixRoutingText,
   promptText,
 } from './routing-text.ts';

@@ -1,5 +1,11 @@
 import { describe, expect, test } from 'vitest';
-import { estimatePromptTokens, prefixRoutingText } from './routing-text.ts';
+import { prefixKey, prefixKeyOfPieces } from './prefix-index.ts';
+import {
+  estimatePromptTokens,
+  estimatePromptTokensOfChars,
+  prefixRoutingPieces,
+  prefixRoutingText,
+} from './routing-text.ts';
 
 describe('prefixRoutingText', () => {
   test('chat: the whole conversation in order, so a later turn extends the earlier one', () => {
@@ -36,5 +42,54 @@ describe('estimatePromptTokens', () => {
     expect(estimatePromptTokens({ prompt: [[5, 6]] }, '5,6')).toBe(2);
     expect(estimatePromptTokens({ prompt: 'abcdefghi' }, 'abcdefghi')).toBe(3);
     expect(estimatePromptTokens({}, undefined)).toBe(0);
+  });
+});
+
+describe('prefixKeyOfPieces over prefixRoutingPieces', () => {
+  test('the same key and length as hashing the joined routing text, for every body shape', () => {
+    const long = 'word '.repeat(30_000);
+    const bodies: Record<string, unknown>[] = [
+      {
+        messages: [
+          { role: 'system', content: 'Be brief. '.repeat(40) },
+          { role: 'user', content: 'hi' },
+        ],
+      },
+      {
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'a' },
+              { type: 'text', text: 'b' },
+            ],
+          },
+          'bare',
+        ],
+      },
+      { input: 'just a string', instructions: 'rules '.repeat(30) },
+      { input: [{ type: 'message', content: 'x' }], instructions: '' },
+      { prompt: 'a completions prompt '.repeat(20) },
+      { prompt: [[1, 2, 3]] },
+      {
+        messages: [
+          { role: 'user', content: long },
+          { role: 'assistant', content: long },
+        ],
+      },
+      { messages: [] },
+      {},
+    ];
+    for (const body of bodies) {
+      const text = prefixRoutingText(body);
+      const pieces = prefixRoutingPieces(body);
+      expect(pieces?.join('')).toBe(text);
+      const viaPieces = prefixKeyOfPieces(pieces ?? []);
+      expect(viaPieces.key).toEqual(prefixKey(text ?? ''));
+      expect(viaPieces.textChars).toBe(text?.length ?? 0);
+      expect(estimatePromptTokensOfChars(body, pieces === undefined ? undefined : viaPieces.textChars)).toBe(
+        estimatePromptTokens(body, text),
+      );
+    }
   });
 });

@@ -80,24 +80,36 @@ export function promptText(prompt: unknown): string | undefined {
  * (promptText). Undefined when the body has neither.
  */
 export function prefixRoutingText(body: Record<string, unknown>): string | undefined {
-  const messages = body.messages ?? body.input;
-  if (typeof messages === 'string') return joinInstructions(body.instructions, `user: ${messages}`);
-  if (Array.isArray(messages)) {
-    const parts: string[] = [];
-    for (const message of messages) {
-      if (typeof message === 'string') parts.push(`user: ${message}`);
-      else if (isObject(message)) {
-        const role = typeof message.role === 'string' ? message.role : 'user';
-        parts.push(`${role}: ${contentText(message.content) ?? ''}`);
-      }
-    }
-    return parts.length > 0 ? joinInstructions(body.instructions, parts.join('\n')) : undefined;
-  }
-  return promptText(body.prompt);
+  return prefixRoutingPieces(body)?.join('');
 }
 
-function joinInstructions(instructions: unknown, text: string): string {
-  return typeof instructions === 'string' && instructions.length > 0 ? `system: ${instructions}\n${text}` : text;
+/**
+ * prefixRoutingText's pieces in order, not joined: the proxy hashes them where they lie
+ * (prefixKeyOfPieces) instead of building a string of the whole conversation per request.
+ */
+export function prefixRoutingPieces(body: Record<string, unknown>): string[] | undefined {
+  const messages = body.messages ?? body.input;
+  const instructions = body.instructions;
+  const head = typeof instructions === 'string' && instructions.length > 0 ? ['system: ', instructions, '\n'] : [];
+  if (typeof messages === 'string') return [...head, 'user: ', messages];
+  if (Array.isArray(messages)) {
+    const out = head;
+    let any = false;
+    for (const message of messages) {
+      if (typeof message === 'string') {
+        if (any) out.push('\n');
+        out.push('user: ', message);
+        any = true;
+      } else if (isObject(message)) {
+        if (any) out.push('\n');
+        out.push(typeof message.role === 'string' ? message.role : 'user', ': ', contentText(message.content) ?? '');
+        any = true;
+      }
+    }
+    return any ? out : undefined;
+  }
+  const prompt = promptText(body.prompt);
+  return prompt === undefined ? undefined : [prompt];
 }
 
 /** Characters per token for the estimate: English text under BPE tokenizers (Llama, GPT) runs ~4. */
@@ -109,10 +121,15 @@ export const CHARS_PER_TOKEN = 4;
  * and non-Latin scripts (which run more tokens per character, so they are underestimated).
  */
 export function estimatePromptTokens(body: Record<string, unknown>, text: string | undefined): number {
+  return estimatePromptTokensOfChars(body, text?.length);
+}
+
+/** estimatePromptTokens from the routing text's length (undefined: no text). */
+export function estimatePromptTokensOfChars(body: Record<string, unknown>, textChars: number | undefined): number {
   const prompt = body.prompt;
   if (Array.isArray(prompt) && prompt.length > 0) {
     const ids = Array.isArray(prompt[0]) ? prompt[0] : prompt;
     if (ids.every((id: unknown) => typeof id === 'number')) return ids.length;
   }
-  return text === undefined ? 0 : Math.ceil(text.length / CHARS_PER_TOKEN);
+  return textChars === undefined ? 0 : Math.ceil(textChars / CHARS_PER_TOKEN);
 }
