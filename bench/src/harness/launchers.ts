@@ -2,6 +2,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommand, type SpawnedProcess, spawnProcess } from '@pdrouter/testkit';
+import { freePort } from './free-port.ts';
 import { REPO_ROOT } from './machine.ts';
 
 /** Start-up deadlines for the processes a scenario launches. */
@@ -107,6 +108,17 @@ export async function startProxyProcess(
     metricsUrl: string;
   };
   return { child, url: ready.url.replace(/\/+$/, ''), metricsUrl: ready.metricsUrl };
+}
+
+/**
+ * pdrouter's proxy in P/D mode in front of every pod of `sim`, listening on a free local port, with
+ * `args` (a policy, a variant's flags) before the listening and pod flags.
+ */
+export async function startPdProxyProcess(
+  sim: Pick<SimFleetProcess, 'prefill' | 'decode'>,
+  args: readonly string[],
+): Promise<ProxyProcess> {
+  return startProxyProcess(['--pd-disaggregation', ...args, ...localListenFlags(await freePort()), ...pdPodFlags(sim)]);
 }
 
 /** In scenarios a request silent for this long is a failure (counted and reported), not a hung run. */

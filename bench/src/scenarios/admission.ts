@@ -1,11 +1,4 @@
-import { freePort } from '../harness/free-port.ts';
-import {
-  localListenFlags,
-  pdPodFlags,
-  runLoadgenProcess,
-  startProxyProcess,
-  startSimFleetProcess,
-} from '../harness/launchers.ts';
+import { runLoadgenProcess, startPdProxyProcess, startSimFleetProcess } from '../harness/launchers.ts';
 import { machineInfo, machineMarkdown } from '../harness/machine.ts';
 import { fmt, markdownTable, writeResults } from '../harness/results.ts';
 import type { ScenarioContext } from './context.ts';
@@ -64,14 +57,7 @@ export async function runAdmissionScenario(ctx: ScenarioContext): Promise<void> 
       String(STEP_PER_SEQ_MS),
     ]);
     try {
-      const proxy = await startProxyProcess([
-        '--pd-disaggregation',
-        '--policy',
-        'consistent_hash',
-        ...variant.proxyArgs,
-        ...localListenFlags(await freePort()),
-        ...pdPodFlags(sim),
-      ]);
+      const proxy = await startPdProxyProcess(sim, ['--policy', 'consistent_hash', ...variant.proxyArgs]);
       try {
         const { result } = await runLoadgenProcess([
           '--base-url',

@@ -18,14 +18,7 @@ import {
   rebuildRequests,
   type Workload,
 } from '../fleet/workloads.ts';
-import { freePort } from '../harness/free-port.ts';
-import {
-  localListenFlags,
-  pdPodFlags,
-  runLoadgenProcess,
-  startProxyProcess,
-  startSimFleetProcess,
-} from '../harness/launchers.ts';
+import { runLoadgenProcess, startPdProxyProcess, startSimFleetProcess } from '../harness/launchers.ts';
 import { machineInfo, machineMarkdown } from '../harness/machine.ts';
 import { fmt, markdownTable, writeResults } from '../harness/results.ts';
 import type { ScenarioContext } from './context.ts';
@@ -66,12 +59,7 @@ export async function runAffinityScenario(ctx: ScenarioContext): Promise<void> {
     // Fresh pods per variant: empty caches and zeroed counters, so variants do not warm each other.
     const sim = await startSimFleetProcess(['--prefill', String(PREFILL_PODS), '--decode', String(DECODE_PODS)]);
     try {
-      const proxy = await startProxyProcess([
-        '--pd-disaggregation',
-        ...variant.proxyArgs,
-        ...localListenFlags(await freePort()),
-        ...pdPodFlags(sim),
-      ]);
+      const proxy = await startPdProxyProcess(sim, variant.proxyArgs);
       try {
         const { result } = await runLoadgenProcess(['--base-url', proxy.url, ...loadgenArgs(workload)]);
         // Fresh pods: their counters are this variant's.

@@ -1,13 +1,5 @@
 import { request } from 'undici';
-import { freePort } from '../harness/free-port.ts';
-import {
-  localListenFlags,
-  pdPodFlags,
-  runLoadgenProcess,
-  runWarmUpLoad,
-  startProxyProcess,
-  startSimFleetProcess,
-} from '../harness/launchers.ts';
+import { runLoadgenProcess, runWarmUpLoad, startPdProxyProcess, startSimFleetProcess } from '../harness/launchers.ts';
 import { machineInfo, machineMarkdown } from '../harness/machine.ts';
 import { fetchMetricsText } from '../harness/prometheus.ts';
 import { fmt, markdownTable, writeResults } from '../harness/results.ts';
@@ -104,14 +96,7 @@ async function runVariant(variant: Variant, prompts: number): Promise<Run> {
   try {
     const broken = sim.pods.find((p) => p.name === BROKEN_POD);
     if (broken === undefined) throw new Error(`no pod ${BROKEN_POD} in the fleet`);
-    const proxy = await startProxyProcess([
-      '--pd-disaggregation',
-      '--policy',
-      'consistent_hash',
-      ...variant.proxyArgs,
-      ...localListenFlags(await freePort()),
-      ...pdPodFlags(sim),
-    ]);
+    const proxy = await startPdProxyProcess(sim, ['--policy', 'consistent_hash', ...variant.proxyArgs]);
     try {
       const target = ['--base-url', proxy.url, '--backend', 'openai', '--dataset-name', 'random'];
       await runWarmUpLoad([...target, '--random-input-len', String(INPUT_LEN)]);

@@ -1,10 +1,9 @@
-import { freePort } from '../harness/free-port.ts';
 import {
-  localListenFlags,
+  type ProxyProcess,
   pdPodFlags,
   runLoadgenProcess,
   runWarmUpLoad,
-  startProxyProcess,
+  startPdProxyProcess,
   startSimFleetProcess,
 } from '../harness/launchers.ts';
 import { machineInfo, machineMarkdown } from '../harness/machine.ts';
@@ -72,15 +71,9 @@ export async function runSeedScenario(ctx: ScenarioContext): Promise<void> {
     '--decode',
     String(SEED_DECODE_PODS),
   ]);
-  let proxy: Awaited<ReturnType<typeof startProxyProcess>> | undefined;
+  let proxy: ProxyProcess | undefined;
   try {
-    proxy = await startProxyProcess([
-      '--pd-disaggregation',
-      '--policy',
-      'consistent_hash',
-      ...localListenFlags(await freePort()),
-      ...pdPodFlags(sim),
-    ]);
+    proxy = await startPdProxyProcess(sim, ['--policy', 'consistent_hash']);
     ctx.log(`proxy at ${proxy.url}`);
     const oracleArgs = ['--backend-mode', 'oracle-pd', ...pdPodFlags(sim)];
     const targetArgs = (which: Which): string[] =>
