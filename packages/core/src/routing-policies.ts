@@ -232,9 +232,10 @@ function leastLoadedCold(
   let first = -1;
   if (walk !== undefined) {
     for (const url of walk) {
-      let j = -1;
-      for (let k = 0; k < scores.length; k++) if (scores[k]!.url === url) j = k;
-      if (j < 0) continue;
+      // Candidates are distinct pods: the first with this URL is the only one.
+      let j = 0;
+      while (j < scores.length && scores[j]!.url !== url) j++;
+      if (j === scores.length) continue;
       if (first < 0) first = j;
       if (best < 0 || scores[j]!.queue < scores[best]!.queue) best = j;
     }
