@@ -33,7 +33,10 @@ export function selfSignedCert(commonName = 'pdrouter-kube-api-fake', validDays 
   const name = seq(set(seq(oid(OID.commonName), tlv(0x0c, Buffer.from(commonName, 'utf8')))));
   const now = Date.now();
   const serial = randomBytes(12);
-  serial[0] = (serial[0] ?? 0) & 0x7f; // positive
+  // Positive, and a first byte that is not zero: DER wants the shortest INTEGER, and OpenSSL refuses a
+  // leading zero byte before one below 0x80 ("illegal padding"), which a random first byte would give
+  // about once in 256 certificates.
+  serial[0] = ((serial[0] ?? 0) & 0x7f) | 0x01;
   const tbs = seq(
     tlv(0xa0, integer(Buffer.from([2]))), // version v3
     integer(serial),
