@@ -42,8 +42,8 @@ function stats(values: readonly number[]): Stats {
     n: values.length,
     p50: round(percentile(values, 50)),
     p99: round(percentile(values, 99)),
-    // A loop, not Math.max(...values): an idle machine serves more requests than the stack holds arguments.
-    max: round(values.reduce((m, v) => (v > m ? v : m), Number.NEGATIVE_INFINITY)),
+    // A fold, not Math.max(...values): an idle machine serves more requests than the stack holds arguments.
+    max: round(values.reduce((m, v) => Math.max(m, v), Number.NEGATIVE_INFINITY)),
   };
 }
 
