@@ -148,7 +148,7 @@ describe('the proxy credential: its own inbox, its own filtered consumers, nothi
     const shares = ['a', 'b'].map(
       (id) =>
         new LoadShare({
-          settings: { subject: LOAD_SUBJECT, intervalMs: 50, staleMs: 1000 },
+          settings: { subject: LOAD_SUBJECT, intervalMs: 50, staleMs: 1000, prefixMaxBlocks: 0 },
           nats: { url: server.url, credsFile: nats.credsFile('proxy') },
           localCounts: () => [['http://10.0.0.2:8200', id === 'a' ? 2 : 3]],
           metrics: new ProxyMetrics({ defaultMetrics: false }),

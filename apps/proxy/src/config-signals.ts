@@ -1,8 +1,9 @@
 // What the load policies read beyond this replica's own counts, from the flags: the pods' /metrics
-// gauges (--pod-metrics-*) and the in-flight counts shared between replicas over NATS (--load-share-*).
+// gauges (--pod-metrics-*) and the in-flight counts shared between replicas over NATS (--load-share-*),
+// with the prefix-index blocks they learned (--prefix-share-max-blocks).
 // A flag that could do nothing in this configuration is refused rather than accepted silently.
 import { UsageError } from '@pdrouter/cli';
-import { loadShareSubject } from '@pdrouter/core';
+import { LEARNED_MAX_HASHES, loadShareSubject } from '@pdrouter/core';
 import type { MembershipConfig } from './config-membership.ts';
 import type { ParsedFlags } from './flags.ts';
 
@@ -17,11 +18,13 @@ export interface LoadShareSettings {
   readonly subject: string;
   readonly intervalMs: number;
   readonly staleMs: number;
+  /** Prefix-index blocks one message may carry (--prefix-share-max-blocks); 0: prefixes are not shared. */
+  readonly prefixMaxBlocks: number;
 }
 
 const SCORING = new Set(['cache_aware', 'load_aware']);
 const POD_METRICS_FLAGS = ['pod-metrics-interval-ms', 'pod-metrics-timeout-ms', 'pod-metrics-stale-ms'] as const;
-const LOAD_SHARE_FLAGS = ['load-share-interval-ms', 'load-share-stale-ms'] as const;
+const LOAD_SHARE_FLAGS = ['load-share-interval-ms', 'load-share-stale-ms', 'prefix-share-max-blocks'] as const;
 
 function atLeast(flag: string, n: number, min: number): number {
   if (!(Number.isInteger(n) && n >= min)) throw new UsageError(`--${flag} must be an integer >= ${min}, got ${n}`);
@@ -51,11 +54,15 @@ export function podMetricsOf(parsed: ParsedFlags, policies: readonly string[]): 
   return { podMetrics: Object.freeze({ intervalMs, timeoutMs, staleMs }) };
 }
 
-/** Replicas share their in-flight counts in distributed mode only: standalone has no other replica. */
+/**
+ * Replicas share their in-flight counts in distributed mode only: standalone has no other replica. With a
+ * scoring policy the same messages carry what the prefix indexes learned (--prefix-share-max-blocks).
+ */
 export function loadShareOf(
   parsed: ParsedFlags,
   membership: MembershipConfig,
   pool: string,
+  policies: readonly string[],
 ): { loadShare?: LoadShareSettings } {
   const v = parsed.values;
   if (membership.kind !== 'nats') {
@@ -68,12 +75,32 @@ export function loadShareOf(
   }
   const intervalMs = atLeast('load-share-interval-ms', v['load-share-interval-ms'], 0);
   const staleMs = atLeast('load-share-stale-ms', v['load-share-stale-ms'], 1);
-  if (intervalMs === 0) return {};
+  const prefixGiven = parsed.given.has('prefix-share-max-blocks');
+  const prefixMaxBlocks = atLeast('prefix-share-max-blocks', v['prefix-share-max-blocks'], 0);
+  if (prefixMaxBlocks > LEARNED_MAX_HASHES)
+    throw new UsageError(`--prefix-share-max-blocks must be at most ${LEARNED_MAX_HASHES}, got ${prefixMaxBlocks}`);
+  const scoring = policies.some((p) => SCORING.has(p));
+  if (prefixGiven && !scoring)
+    throw new UsageError(
+      `--prefix-share-max-blocks needs a policy that keeps a prefix index (cache_aware or load_aware); ${[...new Set(policies)].join(', ')} keep none`,
+    );
+  if (intervalMs === 0) {
+    if (prefixGiven)
+      throw new UsageError(
+        '--prefix-share-max-blocks needs --load-share-interval-ms > 0: the blocks travel in the shared-load messages',
+      );
+    return {};
+  }
   if (staleMs < 2 * intervalMs)
     throw new UsageError(
       `--load-share-stale-ms (${staleMs}) must be at least twice --load-share-interval-ms (${intervalMs}): one late message would drop a live replica`,
     );
   return {
-    loadShare: Object.freeze({ subject: loadShareSubject(membership.bucket, pool), intervalMs, staleMs }),
+    loadShare: Object.freeze({
+      subject: loadShareSubject(membership.bucket, pool),
+      intervalMs,
+      staleMs,
+      prefixMaxBlocks: scoring ? prefixMaxBlocks : 0,
+    }),
   };
 }

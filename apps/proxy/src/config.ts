@@ -227,7 +227,7 @@ export function buildConfig(parsed: ParsedFlags, io: ConfigIo = defaultIo): Prox
     })(),
     routing: routingOf(v, mode, { decode: mode === 'pd' ? decodePolicy : policy }),
     ...podMetricsOf(parsed, mode === 'pd' ? [prefillPolicy, decodePolicy] : [policy]),
-    ...loadShareOf(parsed, membership, v.pool),
+    ...loadShareOf(parsed, membership, v.pool, mode === 'pd' ? [prefillPolicy, decodePolicy] : [policy]),
     host: v.host,
     port,
     prometheusHost: v['prometheus-host'],

@@ -199,6 +199,7 @@ describe('parseFlags', () => {
       subject: 'pdrouter.load.pdrouter-snapshots.blue',
       intervalMs: 200,
       staleMs: 1000,
+      prefixMaxBlocks: 0,
     });
     expect(config([...nats, '--load-share-interval-ms', '0']).loadShare).toBeUndefined();
     expect(() => config([...nats, '--load-share-interval-ms', '600'])).toThrow(/at least twice/);
@@ -206,6 +207,31 @@ describe('parseFlags', () => {
     expect(() => config(['--worker-urls', 'http://a:1', '--load-share-stale-ms', '900'])).toThrow(
       /--load-share-stale-ms needs distributed mode \(--nats-url\)/,
     );
+  });
+
+  it('shares prefix-index blocks with the load when a policy keeps an index', () => {
+    const nats = ['--pd-disaggregation', '--nats-url', 'nats://n:4222'];
+    expect(config([...nats, '--policy', 'cache_aware']).loadShare?.prefixMaxBlocks).toBe(16384);
+    expect(config([...nats, '--decode-policy', 'load_aware']).loadShare?.prefixMaxBlocks).toBe(16384);
+    expect(
+      config([...nats, '--policy', 'cache_aware', '--prefix-share-max-blocks', '0']).loadShare?.prefixMaxBlocks,
+    ).toBe(0);
+    expect(
+      config([...nats, '--policy', 'cache_aware', '--prefix-share-max-blocks', '65536']).loadShare?.prefixMaxBlocks,
+    ).toBe(65536);
+    expect(() => config([...nats, '--policy', 'cache_aware', '--prefix-share-max-blocks', '65537'])).toThrow(
+      /--prefix-share-max-blocks must be at most 65536, got 65537/,
+    );
+    expect(() => config([...nats, '--policy', 'cache_aware', '--prefix-share-max-blocks', '-1'])).toThrow(/>= 0/);
+    expect(() => config([...nats, '--policy', 'bounded_load', '--prefix-share-max-blocks', '100'])).toThrow(
+      /--prefix-share-max-blocks needs a policy that keeps a prefix index.*bounded_load keep none/,
+    );
+    expect(() =>
+      config([...nats, '--policy', 'cache_aware', '--load-share-interval-ms', '0', '--prefix-share-max-blocks', '100']),
+    ).toThrow(/--prefix-share-max-blocks needs --load-share-interval-ms > 0/);
+    expect(() =>
+      config(['--worker-urls', 'http://a:1', '--policy', 'cache_aware', '--prefix-share-max-blocks', '100']),
+    ).toThrow(/--prefix-share-max-blocks needs distributed mode \(--nats-url\)/);
   });
 
   it('reads env vars for flags that have one, flags winning', () => {

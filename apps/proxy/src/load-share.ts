@@ -2,11 +2,20 @@
 // --load-share-interval-ms this replica publishes its in-flight legs per pod on the pool's core NATS
 // subject (no JetStream: a count is worth something only for a moment), and it sums what the other
 // replicas publish there (core FleetLoad), dropping a replica not heard from within
-// --load-share-stale-ms. Its own connection, so the snapshot watch and the load never wait on each
+// --load-share-stale-ms. With a scoring policy each message also carries the prefix-index blocks this
+// replica learned since its previous one, and the peers' blocks are recorded here (core prefix-share.ts,
+// --prefix-share-max-blocks). Its own connection, so the snapshot watch and the load never wait on each
 // other; while NATS is away nothing is published and the peers expire, leaving this replica's counts.
 import { hostname } from 'node:os';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { encodeLoadMessage, FleetLoad, type PeerView, parseLoadMessage } from '@pdrouter/core';
+import {
+  encodeLoadMessage,
+  FleetLoad,
+  type LearnedPrefixes,
+  type LearnedWire,
+  type PeerView,
+  parseLoadMessage,
+} from '@pdrouter/core';
 import { connectNats } from '@pdrouter/nats-snapshots';
 import type { LoadShareSettings } from './config.ts';
 import type { Logger } from './logger.ts';
@@ -27,6 +36,12 @@ export interface LoadShareOptions {
   readonly replicaId?: string;
 }
 
+/** The prefix indexes (Routing), when prefixes are shared: what they learned, and what peers learned. */
+export interface SharedPrefixes {
+  drainLearned(): { wire: LearnedWire | undefined; dropped: number };
+  teach(learned: LearnedPrefixes): { recorded: number; notMember: number; incompatible: number };
+}
+
 export interface LoadShareState {
   readonly replica: string;
   readonly subject: string;
@@ -44,6 +59,7 @@ export class LoadShare {
   private seq = 0;
   private closed = false;
   private lastError: string | undefined;
+  private prefixes: SharedPrefixes | undefined;
 
   constructor(options: LoadShareOptions) {
     this.o = options;
@@ -57,6 +73,11 @@ export class LoadShare {
     this.timer = setInterval(() => this.tick(), this.o.settings.intervalMs);
     this.timer.unref();
     void this.connect();
+  }
+
+  /** From now on the messages carry what `prefixes` learned, and the peers' blocks are handed to it. */
+  sharePrefixes(prefixes: SharedPrefixes): void {
+    this.prefixes = prefixes;
   }
 
   /** The other replicas' in-flight legs on the pod (this replica's own are not included). */
@@ -129,6 +150,18 @@ export class LoadShare {
     metrics.loadShareMessages.labels('in', result === 'ok' ? 'ok' : 'invalid').inc();
     if (result === 'too_many_peers') this.report(`load sharing: more replicas than kept; ${r.message.replica} ignored`);
     metrics.loadSharePeers.set(this.fleet.peerCount);
+    const learned = r.message.learned;
+    if (result !== 'ok' || learned === undefined || this.prefixes === undefined) return;
+    const taught = this.prefixes.teach(learned);
+    const blocks = metrics.prefixShareBlocks;
+    if (taught.recorded > 0) blocks.labels('in', 'ok').inc(taught.recorded);
+    if (taught.notMember > 0) blocks.labels('in', 'not_member').inc(taught.notMember);
+    if (taught.incompatible > 0) {
+      blocks.labels('in', 'incompatible').inc(taught.incompatible);
+      this.report(
+        `load sharing: ${r.message.replica} hashes prefixes differently (${learned.hash}, ${learned.block}-character blocks); its blocks are ignored`,
+      );
+    }
   }
 
   private tick(): void {
@@ -143,12 +176,23 @@ export class LoadShare {
     }
     metrics.loadSharePeers.set(this.fleet.peerCount);
     const nc = this.nc;
-    if (nc === undefined || nc.isClosed()) return;
+    // While NATS is away the learned blocks are dropped too: peers learn them from their own traffic.
+    const learned = this.prefixes?.drainLearned();
+    if (learned !== undefined && learned.dropped > 0)
+      metrics.prefixShareBlocks.labels('out', 'dropped').inc(learned.dropped);
+    if (nc === undefined || nc.isClosed()) {
+      if (learned?.wire !== undefined)
+        metrics.prefixShareBlocks.labels('out', 'dropped').inc(countBlocks(learned.wire));
+      return;
+    }
     try {
-      nc.publish(settings.subject, encodeLoadMessage(this.replica, ++this.seq, this.o.localCounts()));
+      nc.publish(settings.subject, encodeLoadMessage(this.replica, ++this.seq, this.o.localCounts(), learned?.wire));
       metrics.loadShareMessages.labels('out', 'ok').inc();
+      if (learned?.wire !== undefined) metrics.prefixShareBlocks.labels('out', 'ok').inc(countBlocks(learned.wire));
     } catch (err) {
       metrics.loadShareMessages.labels('out', 'failed').inc();
+      if (learned?.wire !== undefined)
+        metrics.prefixShareBlocks.labels('out', 'dropped').inc(countBlocks(learned.wire));
       this.report(`load sharing: publish on ${settings.subject} failed: ${(err as Error).message}`);
     }
   }
@@ -159,4 +203,13 @@ export class LoadShare {
     this.lastError = message;
     this.o.logger.warn(message);
   }
+}
+
+function countBlocks(wire: LearnedWire): number {
+  let n = 0;
+  for (const role of ['prefill', 'decode', 'plain'] as const) {
+    const pods = wire[role];
+    if (pods !== undefined) for (const pod in pods) n += pods[pod]?.length ?? 0;
+  }
+  return n;
 }

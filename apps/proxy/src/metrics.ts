@@ -334,6 +334,11 @@ export class ProxyMetrics {
     'Shared-load messages, by direction (out: published, in: from another replica) and result (ok, invalid, failed)',
     ['direction', 'result'],
   );
+  readonly prefixShareBlocks = this.counter(
+    'pdrouter_prefix_share_blocks_total',
+    "Prefix-index blocks shared between replicas in the shared-load messages (--prefix-share-max-blocks), by direction and result: out ok (sent), out dropped (over the per-message limit, or NATS away), in ok (recorded), in not_member (a pod not in this replica's snapshot), in incompatible (another block hash or block size)",
+    ['direction', 'result'],
+  );
   readonly loadSharePeersExpired = this.counter(
     'pdrouter_load_share_peers_expired_total',
     'Replicas whose counts were dropped after nothing was heard from them for --load-share-stale-ms',

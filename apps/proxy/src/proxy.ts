@@ -194,6 +194,7 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
       ...(scraper ? { gauges: (u: string) => scraper.signals(u) } : {}),
     });
   const routing = new Routing({ config, metrics, health: pods, load });
+  loadShare?.sharePrefixes(routing);
   const forwarder = new Forwarder({
     routing,
     config,

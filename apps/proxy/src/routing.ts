@@ -1,7 +1,18 @@
 // The proxy's side of routing: a Picker per role over one LoadView, the scoring policies' decisions
-// counted, their prefix indexes taught by the pod that actually served and swept on --eviction-interval,
-// and selective P/D (which requests skip the prefill leg, and why). Scoring itself is core's.
-import type { ConsistentHashRing, LoadView, PrefixKey, RoutingDecision, U64 } from '@pdrouter/core';
+// counted, their prefix indexes taught by the pod that actually served (and by the blocks peer replicas
+// learned, with what was news here collected for them) and swept on --eviction-interval, and selective
+// P/D (which requests skip the prefill leg, and why). Scoring itself is core's.
+import {
+  type ConsistentHashRing,
+  LearnedBatch,
+  type LearnedPrefixes,
+  type LearnedWire,
+  type LoadView,
+  learnedCompatible,
+  type PrefixKey,
+  type RoutingDecision,
+  type U64,
+} from '@pdrouter/core';
 import type { ProxyConfig } from './config.ts';
 import type { Exchange, LegRole } from './exchange.ts';
 import type { ProxyMetrics } from './metrics.ts';
@@ -56,6 +67,16 @@ export class Routing {
   private readonly timer: NodeJS.Timeout | undefined;
   /** Bound once: a label lookup per served request would cost more than the update. */
   private readonly entriesGauge: Record<LegRole, { set(n: number): void }>;
+  /** What the indexes learned since the last shared-load message (absent: prefixes are not shared). */
+  private readonly learned: LearnedBatch | undefined;
+  /** Reused by learn(): the blocks that were news to the index. */
+  private readonly news: number[] = [];
+  /** Each role's members: a peer's blocks are recorded only for pods this replica routes to. */
+  private readonly members: Record<LegRole, ReadonlySet<string>> = {
+    prefill: new Set(),
+    decode: new Set(),
+    plain: new Set(),
+  };
 
   constructor(deps: RoutingDeps) {
     this.d = deps;
@@ -78,6 +99,9 @@ export class Routing {
       decode: new Picker(c.decodePolicy, opts),
       plain: new Picker(c.plainPolicy, opts),
     };
+    const share = c.loadShare?.prefixMaxBlocks ?? 0;
+    if (share > 0 && this.indexed().length > 0)
+      this.learned = new LearnedBatch({ maxHashes: share, blockChars: this.blockChars() });
     if (this.indexed().length > 0 && c.routing.evictionIntervalMs > 0) {
       this.timer = setInterval(() => this.sweep(), c.routing.evictionIntervalMs);
       this.timer.unref();
@@ -109,8 +133,44 @@ export class Routing {
     const picker = this.pickers[role];
     const idx = picker.index;
     if (idx === undefined || ex.prefix === undefined) return;
-    picker.learn(ex.prefix, url);
+    if (this.learned === undefined) {
+      idx.record(ex.prefix, url);
+    } else {
+      const news = this.news;
+      idx.record(ex.prefix, url, news);
+      this.learned.add(role, url, news);
+      news.length = 0;
+    }
     this.entriesGauge[role].set(idx.entries);
+  }
+
+  /** What the indexes learned since the last call, for the next shared-load message; how much did not fit. */
+  drainLearned(): { wire: LearnedWire | undefined; dropped: number } {
+    return this.learned?.drain() ?? { wire: undefined, dropped: 0 };
+  }
+
+  /**
+   * A peer replica's learned blocks, recorded as if this replica had routed those requests (never passed
+   * on: they are not news for the next message). Blocks of another hash or block size are ignored, and so
+   * are pods this replica does not route to (not in its snapshot, or gone from it).
+   */
+  teach(learned: LearnedPrefixes): { recorded: number; notMember: number; incompatible: number } {
+    const out = { recorded: 0, notMember: 0, incompatible: 0 };
+    if (this.learned === undefined) return out;
+    const compatible = learnedCompatible(learned, this.blockChars());
+    for (const [role, pods] of learned.roles) {
+      const idx = this.pickers[role].index;
+      for (const [pod, hashes] of pods) {
+        if (!compatible || idx === undefined) out.incompatible += hashes.length;
+        else if (!this.members[role].has(pod)) out.notMember += hashes.length;
+        else {
+          idx.record({ hashes, chars: 0 }, pod);
+          out.recorded += hashes.length;
+        }
+      }
+      if (idx !== undefined) this.entriesGauge[role].set(idx.entries);
+    }
+    return out;
   }
 
   /**
@@ -130,7 +190,9 @@ export class Routing {
 
   /** Pods that left the fleet are forgotten by the indexes. */
   setMembers(role: LegRole, members: readonly string[]): void {
-    this.pickers[role].index?.retainPods(new Set(members));
+    const set = new Set(members);
+    this.members[role] = set;
+    this.pickers[role].index?.retainPods(set);
     this.updateGauges();
   }
 
@@ -162,6 +224,15 @@ export class Routing {
       this.d.metrics.prefixIndexEntries.labels(role).set(s.entries);
       this.d.metrics.prefixIndexBytes.labels(role).set(s.bytes);
     }
+  }
+
+  /** The block size of the indexes (one for every role). */
+  private blockChars(): number {
+    for (const role of this.indexed()) {
+      const idx = this.pickers[role].index;
+      if (idx !== undefined) return idx.blockChars;
+    }
+    return 0;
   }
 
   /** Roles whose policy keeps a prefix index (the roles this mode uses). */

@@ -3,6 +3,8 @@
 // the subject, the message format and its validation, and the fleet-wide sum with its staleness limit.
 // A message from another replica is input like any other: it is checked whole before it counts.
 
+import { type LearnedPrefixes, type LearnedWire, parseLearned } from './prefix-share.ts';
+
 export const LOAD_SHARE_SUBJECT_PREFIX = 'pdrouter.load';
 
 /** The subject replicas of `pool` share their load on (the snapshot bucket keeps pools of two buses apart). */
@@ -23,17 +25,27 @@ export interface LoadMessage {
   readonly replica: string;
   readonly seq: number;
   readonly pods: ReadonlyMap<string, number>;
+  /** What the replica's prefix indexes learned since its previous message (prefix-share.ts). */
+  readonly learned?: LearnedPrefixes;
 }
 
 export type ParseLoadMessageResult =
   | { readonly ok: true; readonly message: LoadMessage }
   | { readonly ok: false; readonly error: string };
 
-/** The wire form: `{"v":1,"replica":ID,"seq":N,"pods":{"URL":COUNT,...}}`. */
-export function encodeLoadMessage(replica: string, seq: number, counts: Iterable<readonly [string, number]>): string {
+/**
+ * The wire form: `{"v":1,"replica":ID,"seq":N,"pods":{"URL":COUNT,...}}`, with `"learned":{...}` when the
+ * replica's prefix indexes learned something (a replica that does not know the field ignores it).
+ */
+export function encodeLoadMessage(
+  replica: string,
+  seq: number,
+  counts: Iterable<readonly [string, number]>,
+  learned?: LearnedWire,
+): string {
   const pods: Record<string, number> = {};
   for (const [url, n] of counts) if (n > 0) pods[url] = n;
-  return JSON.stringify({ v: 1, replica, seq, pods });
+  return JSON.stringify(learned === undefined ? { v: 1, replica, seq, pods } : { v: 1, replica, seq, pods, learned });
 }
 
 const isCount = (n: unknown): n is number => Number.isInteger(n) && (n as number) >= 0;
@@ -46,7 +58,7 @@ export function parseLoadMessage(text: string): ParseLoadMessageResult {
     return { ok: false, error: 'not JSON' };
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, error: 'not a JSON object' };
-  const { v, replica, seq, pods } = raw as Record<string, unknown>;
+  const { v, replica, seq, pods, learned } = raw as Record<string, unknown>;
   if (v !== 1) return { ok: false, error: `unknown version ${JSON.stringify(v)}` };
   if (typeof replica !== 'string' || replica === '' || replica.length > LOAD_MESSAGE_MAX_ID_CHARS)
     return { ok: false, error: `replica must be a string of 1-${LOAD_MESSAGE_MAX_ID_CHARS} characters` };
@@ -64,7 +76,10 @@ export function parseLoadMessage(text: string): ParseLoadMessageResult {
       return { ok: false, error: `pods[${JSON.stringify(url)}] must be an integer 0-${LOAD_MESSAGE_MAX_COUNT}` };
     if (n > 0) out.set(url, n);
   }
-  return { ok: true, message: { replica, seq, pods: out } };
+  if (learned === undefined) return { ok: true, message: { replica, seq, pods: out } };
+  const l = parseLearned(learned);
+  if (!l.ok) return l;
+  return { ok: true, message: { replica, seq, pods: out, learned: l.learned } };
 }
 
 /** What ingest() did with a message. */

@@ -64,6 +64,14 @@ export {
   prefixKey,
   prefixKeyOfPieces,
 } from './prefix-index.ts';
+export type { LearnedPrefixes, LearnedWire, ParseLearnedResult } from './prefix-share.ts';
+export {
+  LEARNED_MAX_HASHES,
+  LearnedBatch,
+  learnedCompatible,
+  PREFIX_HASH_ID,
+  parseLearned,
+} from './prefix-share.ts';
 export { rendezvousOrder } from './rendezvous.ts';
 export type { RingOptions } from './ring.ts';
 export { ConsistentHashRing, DEFAULT_VNODES, MAX_VNODES, ringFingerprint, sortRingMembers } from './ring.ts';

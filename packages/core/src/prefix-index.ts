@@ -3,7 +3,8 @@
 // the routing text. The text is cut into fixed-size blocks hashed as a chain (block i's hash covers the
 // text from its start to the end of block i), so a block hash names a whole prefix, not a fragment; each
 // hash maps to the pods that served a request with that prefix. It is approximate on purpose: it learns
-// from the requests this router sent, never asks the pods, and forgets in LRU order within a budget.
+// from the requests this router and its peer replicas sent (prefix-share.ts), never asks the pods, and
+// forgets in LRU order within a budget.
 
 import type { U64 } from './u64.ts';
 
@@ -51,8 +52,9 @@ function reserveUnits(chars: number): void {
  * shorter than a block still matches itself). Hashes are 30-bit, so Map keys stay small integers (no
  * boxed numbers on the hot path). A collision can only credit a pod with one block beyond a prefix it
  * really holds (or a first block it does not): the chain makes a longer false match need collisions at
- * consecutive blocks. The hash is pdrouter's own: nothing outside one proxy process reads it (a word is
- * read in the platform's byte order, so the values differ between little- and big-endian machines).
+ * consecutive blocks. The hash is pdrouter's own: only pdrouter's proxy replicas read it (a word is read in
+ * the platform's byte order, so the values differ between little- and big-endian machines; prefix-share.ts's
+ * PREFIX_HASH_ID names the byte order, and replicas that differ ignore each other's blocks).
  */
 export function prefixKey(text: string, blockChars = PREFIX_BLOCK_CHARS): PrefixKey {
   const chars = Math.min(text.length, blockChars * PREFIX_MAX_BLOCKS);
@@ -150,6 +152,8 @@ const REF_BYTES = 8;
 
 type Pods = number | number[];
 
+const holds = (e: Pods, id: number): boolean => (typeof e === 'number' ? e === id : e.includes(id));
+
 /**
  * Block hash -> pods (interned ids, most recent last), kept in two generations: an LRU approximation that
  * never reorders a Map (deleting and re-inserting per block made Map rehashes, and the event loop paused
@@ -218,7 +222,7 @@ export class PrefixIndex {
       let kept = 0;
       for (let a = 0; a < alive.length; a++) {
         const id = alive[a]!;
-        if (typeof e === 'number' ? e === id : e.includes(id)) alive[kept++] = id;
+        if (holds(e, id)) alive[kept++] = id;
         else out.set(this.podNames[id]!, Math.min(i * this.blockChars, key.chars));
       }
       alive.length = kept;
@@ -227,8 +231,11 @@ export class PrefixIndex {
     return out;
   }
 
-  /** Learns that `pod` served the request: every block of the key now names it. */
-  record(key: PrefixKey, pod: string): void {
+  /**
+   * Learns that `pod` served the request: every block of the key now names it. The hashes of blocks that
+   * did not name the pod before are pushed onto `news` when given (what other replicas are told).
+   */
+  record(key: PrefixKey, pod: string, news?: number[]): void {
     const n = key.hashes.length;
     if (n === 0) return;
     let id = this.podIds.get(pod);
@@ -242,12 +249,14 @@ export class PrefixIndex {
       const h = key.hashes[i]!;
       const e = this.young.get(h);
       if (e !== undefined) {
+        if (news !== undefined && !holds(e, id)) news.push(h);
         const next = this.withPod(e, id);
         if (next !== e) this.young.set(h, next);
         continue;
       }
       const promoted = this.old.get(h);
       if (promoted !== undefined) {
+        if (news !== undefined && !holds(promoted, id)) news.push(h);
         this.old.delete(h);
         const refs = typeof promoted === 'number' ? 1 : promoted.length;
         this.oldRefs -= refs;
@@ -255,6 +264,7 @@ export class PrefixIndex {
         this.young.set(h, this.withPod(promoted, id));
         continue;
       }
+      news?.push(h);
       this.young.set(h, id);
       this.youngRefs++;
     }

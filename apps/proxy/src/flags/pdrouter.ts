@@ -100,6 +100,12 @@ export const PDROUTER_FLAGS = [
     help: 'A replica not heard from for this long is dropped from the fleet-wide sum (it stopped, or lost NATS). At least twice --load-share-interval-ms. Refused without --nats-url.',
   },
   {
+    name: 'prefix-share-max-blocks',
+    type: 'int',
+    default: 16384,
+    help: "Distributed mode with cache_aware or load_aware: each shared-load message also carries the prefix-index blocks this replica learned since its previous one (only blocks new to its index), at most this many, and every replica records its peers' blocks, so replicas agree on where a prefix is cached. Over the limit the rest is dropped and counted (pdrouter_prefix_share_blocks_total). 0: each replica's index learns from its own traffic only. Refused without --nats-url, with --load-share-interval-ms 0, or without a scoring policy. At most 65536.",
+  },
+  {
     name: 'pd-min-prompt-tokens',
     type: 'int',
     default: 0,
