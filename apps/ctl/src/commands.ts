@@ -227,7 +227,9 @@ export async function explainCommand(args: string[], opts: CommandOptions, io: C
       failover: walk,
       members: ring.members.length,
       ringFingerprint: ring.fingerprint,
-      ...(scorer ? { scoring: scorer.score({ role, walk, members: ring.members, key, body }) } : {}),
+      ...(scorer
+        ? { scoring: scorer.score({ role, walk, walkFrom: (h) => ring.walkHash(h), members: ring.members, key, body }) }
+        : {}),
     };
   };
   const text =

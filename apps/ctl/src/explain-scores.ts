@@ -15,10 +15,12 @@ import {
   type PodSignals,
   PrefixIndex,
   pickBoundedLoad,
+  prefixColdHash,
   prefixKey,
   prefixRoutingText,
   type Role,
   rendezvousOrder,
+  type U64,
 } from '@pdrouter/core';
 import { UsageError } from './usage.ts';
 
@@ -72,10 +74,14 @@ function parseSignals(raw: string): PodSignals {
   return { waiting: parts[0] as number, running: parts[1] as number, kvCacheUsage: parts[2] };
 }
 
-/** One role's inputs: its ring walk for the key, its members, the key and the request body. */
+/**
+ * One role's inputs: its ring walk for the key, the walk from any hash (the scoring policies walk from
+ * the routing text's first block, as the proxy does), its members, the key and the request body.
+ */
 export interface RoleRequest {
   readonly role: Role;
   readonly walk: readonly string[];
+  readonly walkFrom: (hash: U64) => readonly string[];
   readonly members: readonly string[];
   readonly key: string;
   readonly body: unknown;
@@ -172,7 +178,7 @@ export async function scorerFor(
   if (boundedLoadFactor < 1) throw new UsageError(`--bounded-load-factor must be >= 1, got ${boundedLoadFactor}`);
   return {
     policy,
-    score({ role, walk, members: roleMembers, key: hashKey, body }) {
+    score({ role, walk, walkFrom, members: roleMembers, key: hashKey, body }) {
       if (policy === 'consistent_hash') {
         return { policy, winner: walk[0] ?? null, reason: 'ring_owner', order: walk };
       }
@@ -196,7 +202,8 @@ export async function scorerFor(
         typeof body === 'object' && body !== null ? prefixRoutingText(body as Record<string, unknown>) : undefined;
       const key = prefixKey(text ?? '');
       const matched = indexes.get(role)?.match(key) ?? new Map<string, number>();
-      const input = { walk, load, prefix: { matched, chars: key.chars } };
+      const scoringWalk = key.hashes.length > 0 ? walkFrom(prefixColdHash(key)) : walk;
+      const input = { walk: scoringWalk, load, prefix: { matched, chars: key.chars } };
       const d = policy === 'cache_aware' ? cacheAwareDecision(input, cacheAware) : loadAwareDecision(input, weights);
       return {
         policy,

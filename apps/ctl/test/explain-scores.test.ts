@@ -1,6 +1,14 @@
 // pdrouterctl explain --policy: the scores of every pod and why one won, from the command line's inputs
 // (served bodies, in-flight counts, pod gauges), through the real CLI process.
-import { ConsistentHashRing, compareU64, extractHashKey, fbiHash } from '@pdrouter/core';
+import {
+  ConsistentHashRing,
+  compareU64,
+  extractHashKey,
+  fbiHash,
+  prefixColdHash,
+  prefixKey,
+  prefixRoutingText,
+} from '@pdrouter/core';
 import { POLICIES, PROXY_FLAGS } from '@pdrouter/proxy';
 import { describe, expect, test } from 'vitest';
 import { DEFAULT_BOUNDED_LOAD_FACTOR, EXPLAINED_POLICIES, UNEXPLAINED_POLICIES } from '../src/explain-scores.ts';
@@ -41,10 +49,16 @@ function prefillOwner(b: unknown): string {
   return new ConsistentHashRing(PREFILL).walkHash(fbiHash(key))[0] as string;
 }
 
+/** The scoring policies' ring owner: the walk from the routing text's first block, as the proxy walks. */
+function scoringOwner(b: Record<string, unknown>, urls: readonly string[]): string {
+  const key = prefixKey(prefixRoutingText(b) ?? '');
+  return new ConsistentHashRing(urls).walkHash(prefixColdHash(key))[0] as string;
+}
+
 describe('pdrouterctl explain --policy', () => {
   test('cache_aware: a served prefix wins above the threshold, with the scores and the reason', async () => {
     const asked = body('What does section 4 say?');
-    const served = PREFILL.find((u) => u !== prefillOwner(asked)) as string;
+    const served = PREFILL.find((u) => u !== scoringOwner(asked, PREFILL)) as string;
     const out = await explain([
       ...['--policy', 'cache_aware', '--body', JSON.stringify(asked)],
       ...['--served', `${served}=${JSON.stringify(body('What does section 2 say?'))}`],
@@ -55,9 +69,9 @@ describe('pdrouterctl explain --policy', () => {
     const s = out.prefill.scoring.scores.find((x) => x.url === served);
     expect(s?.prefix).toBeGreaterThan(0.9);
     expect(out.prefill.scoring.note).toMatch(/no live prefix index/);
-    // Nothing was served on decode: its ring owner.
+    // Nothing was served on decode: the ring owner of the text's first block, whatever the key's owner.
     expect(out.decode.scoring.reason).toBe('ring_owner');
-    expect(out.decode.scoring.winner).toBe(out.decode.owner);
+    expect(out.decode.scoring.winner).toBe(scoringOwner(asked, DECODE));
     expect(out.promptTokensEstimate).toBeGreaterThan(100);
   });
 
@@ -75,7 +89,7 @@ describe('pdrouterctl explain --policy', () => {
 
   test('load_aware: weighted totals, and pod gauges count as load', async () => {
     const asked = body('Q');
-    const owner = prefillOwner(asked);
+    const owner = scoringOwner(asked, PREFILL);
     const out = await explain([
       ...['--policy', 'load_aware', '--body', JSON.stringify(asked)],
       ...['--pod-signals', `${owner}=30,8,0.5`],

@@ -19,7 +19,7 @@ import type { ProxyMetrics } from './metrics.ts';
 import { classifyOutcome } from './outcome.ts';
 import { runPd } from './pd-flow.ts';
 import type { PodRegistry } from './pods.ts';
-import { usesHash } from './policies.ts';
+import { usesHash, usesPrefix } from './policies.ts';
 import type { PreparedBody } from './prepare-body.ts';
 import { type RelayOutcome, relayToNode, relayToWeb } from './relay.ts';
 import { checkJsonContentType, type GenerationRoute, readNodeBody, readWebBody, streamFlag } from './request-body.ts';
@@ -60,13 +60,17 @@ export class Forwarder {
   private readonly d: ForwarderDeps;
   private readonly legs: Legs;
   private readonly needsHash: boolean;
+  /** A forwarded route has no routing text: the scoring policies spread it by the key's hash. */
+  private readonly forwardNeedsHash: boolean;
   private readonly auth: AuthMode;
 
   constructor(deps: ForwarderDeps) {
     this.d = deps;
     const c = deps.config;
     this.legs = new Legs(deps);
-    this.needsHash = c.mode === 'pd' ? usesHash(c.prefillPolicy) || usesHash(c.decodePolicy) : usesHash(c.plainPolicy);
+    const policies = c.mode === 'pd' ? [c.prefillPolicy, c.decodePolicy] : [c.plainPolicy];
+    this.needsHash = policies.some(usesHash);
+    this.forwardNeedsHash = policies.some((p) => usesHash(p) || usesPrefix(p));
     this.auth = upstreamAuth(c);
   }
 
@@ -332,7 +336,8 @@ export class Forwarder {
         // The pod answers a malformed body itself, as it would without a router.
       }
     }
-    if (!this.needsHash) return { raw: received, body, hash: undefined, hashKey: undefined, prefillBody: undefined };
+    if (!this.forwardNeedsHash)
+      return { raw: received, body, hash: undefined, hashKey: undefined, prefillBody: undefined };
     const headers = firstValues(clientHeaders);
     const hashKey = extractHashKey((name) => headers[name], body, {
       mode: config.hashKeyMode,

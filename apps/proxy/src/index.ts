@@ -22,7 +22,7 @@ export type { LogFields, Logger } from './logger.ts';
 export { createLogger, silentLogger } from './logger.ts';
 export { ProxyMetrics } from './metrics.ts';
 export type { Pick, PickerOptions, PodView, ScoringSettings } from './policies.ts';
-export { Picker, SCORING_CANDIDATES } from './policies.ts';
+export { Picker, SCORING_CANDIDATES, usesHash } from './policies.ts';
 export type { ProxyInstance, ProxyOptions } from './proxy.ts';
 export { createProxy } from './proxy.ts';
 export type { ApplyResult, RoutingTable } from './router-state.ts';

@@ -25,8 +25,13 @@ export interface PodView extends LoadView {
   isEjected(url: string): boolean;
 }
 
+/**
+ * Policies that read the request's hash key. The scoring policies do not: they walk the ring from the
+ * routing text's first block (prefixColdHash), and read the key's hash only where a request has no
+ * routing text (a forwarded route), to spread those.
+ */
 export const usesHash = (p: Policy): boolean =>
-  p === 'consistent_hash' || p === 'bounded_load' || p === 'rendezvous_hash' || usesPrefix(p);
+  p === 'consistent_hash' || p === 'bounded_load' || p === 'rendezvous_hash';
 
 /** Policies that keep a prefix index and need the request's routing text. */
 export const usesPrefix = (p: Policy): boolean => p === 'cache_aware' || p === 'load_aware';
@@ -85,21 +90,22 @@ export class Picker {
 
   /**
    * The order to try the pods in, with the decision for the scoring policies. `hash` is required by the
-   * hash and scoring policies, `key` (what was hashed) by rendezvous_hash, `prefix` by the scoring ones.
+   * hash policies, `key` (what was hashed) by rendezvous_hash, `prefix` by the scoring ones, which walk
+   * the ring from the routing text's first block (the same walk on every replica for every request that
+   * starts with the same text: the candidates, the ring owner, and the cold path's order on equal loads)
+   * and read `hash`, when given, only for a request with no routing text.
    */
   pick(ring: ConsistentHashRing, hash: U64 | undefined, pods: PodView, key = '', prefix?: PrefixKey): Pick {
     if (this.scoring === undefined || ring.members.length === 0) return { order: this.order(ring, hash, pods, key) };
     const matched = prefix !== undefined && this.index ? this.index.match(prefix) : undefined;
-    const walk = candidateWalk(ring, hash as U64, matched);
+    const start =
+      prefix !== undefined && prefix.hashes.length > 0 ? prefixColdHash(prefix) : (hash ?? prefixColdHash(NO_TEXT));
+    const walk = candidateWalk(ring, start, matched);
     const input: RouteInput = {
       walk,
       load: pods,
       filters: { isEjected: (u: string) => pods.isEjected(u) },
       prefix: matched !== undefined && prefix !== undefined ? { matched, chars: prefix.chars } : undefined,
-      coldWalk:
-        prefix !== undefined && prefix.hashes.length > 0
-          ? () => ring.walkHash(prefixColdHash(prefix), SCORING_CANDIDATES)
-          : undefined,
     };
     const decision =
       this.policy === 'cache_aware'
@@ -159,6 +165,8 @@ export class Picker {
     return ejectedLast(order, pods);
   }
 }
+
+const NO_TEXT: PrefixKey = { hashes: [], chars: 0 };
 
 /**
  * The scoring policies' candidates: the first SCORING_CANDIDATES distinct pods of the ring walk, then any

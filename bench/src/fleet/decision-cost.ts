@@ -1,5 +1,5 @@
 // The routing decision's own cost per request, in-process: what the proxy computes for each request to pick
-// its pods (the hash key and its fbiHash for the policies that hash, the routing text's prefix blocks for the scoring policies, the
+// its pods (the hash key and its fbiHash for the policies that read it, the routing text's prefix blocks for the scoring policies, the
 // Picker's pick, and the index learning the served pod), timed per request on the multi-turn workload's
 // conversations, for each policy at 16 and 1,000 pods. The load the policies read is seeded random (in-flight
 // legs and pod gauges), the prefix indexes warm (every conversation routed once before timing).
@@ -13,7 +13,7 @@ import {
   prefixKeyOfPieces,
   prefixRoutingPieces,
 } from '@pdrouter/core';
-import { buildConfig, Picker, type PodView, type Policy, parseFlags } from '@pdrouter/proxy';
+import { buildConfig, Picker, type PodView, type Policy, parseFlags, usesHash } from '@pdrouter/proxy';
 import { SeededRandom } from '../loadgen/rng.ts';
 import { percentile } from '../loadgen/stats.ts';
 import type { DecisionCost } from './report.ts';
@@ -74,8 +74,9 @@ function timePolicy(
   });
   const view = seededLoad(members, pods);
   const scoring = policy === 'cache_aware' || policy === 'load_aware';
-  // As the proxy: only the policies that read a hash get one (round_robin never hashes the body).
-  const hashed = policy !== 'round_robin';
+  // As the proxy: only the policies that read the key's hash get one (round_robin never hashes the body,
+  // the scoring policies walk from the routing text's first block).
+  const hashed = usesHash(policy);
   /** Returns the ns spent in pick + learn (the rest is the key and the prefix blocks). */
   const decide = (body: Record<string, unknown>): bigint => {
     const key = hashed ? extractHashKey(() => undefined, body, { mode: 'affinity' }) : '';

@@ -66,49 +66,27 @@ describe('cache_aware', () => {
     expect(even.reason).toBe('ring_owner');
   });
 
-  test("the cold path breaks equal loads by the cold walk (the text's first block), not the request's walk", () => {
-    const coldWalk = () => ['c', 'a', 'd', 'b'];
-    const idle = cacheAwareDecision({ walk, load: loadView({}), coldWalk }, VLLM_ROUTER_DEFAULTS);
+  test("the cold path breaks equal loads by the walk (the proxy walks from the text's first block)", () => {
+    const cold = ['c', 'a', 'd', 'b'];
+    const idle = cacheAwareDecision({ walk: cold, load: loadView({}) }, VLLM_ROUTER_DEFAULTS);
     expect(idle.winner).toBe('c');
     expect(idle.reason).toBe('ring_owner');
-    expect(idle.order).toEqual(['c', 'a', 'b', 'd']);
-    // c busy: the next of the cold walk with the shortest queue.
-    const busy = cacheAwareDecision({ walk, load: loadView({ c: 2, a: 1, d: 1 }), coldWalk }, VLLM_ROUTER_DEFAULTS);
+    expect(idle.order).toEqual(['c', 'a', 'd', 'b']);
+    // c busy: the pod with the shortest queue, wherever it is in the walk.
+    const busy = cacheAwareDecision({ walk: cold, load: loadView({ c: 2, a: 1, d: 1 }) }, VLLM_ROUTER_DEFAULTS);
     expect(busy.winner).toBe('b');
     expect(busy.reason).toBe('least_loaded');
-    const tie = cacheAwareDecision(
-      { walk, load: loadView({ c: 2, a: 1, d: 1, b: 1 }), coldWalk },
-      VLLM_ROUTER_DEFAULTS,
-    );
+    // Equal shortest queues: the earlier in the walk.
+    const tie = cacheAwareDecision({ walk: cold, load: loadView({ c: 2, a: 1, d: 1, b: 1 }) }, VLLM_ROUTER_DEFAULTS);
     expect(tie.winner).toBe('a');
-    // A candidate the cold walk leaves out (a large fleet's walk is cut short) still wins when less loaded;
-    // cold-walk pods that are not candidates (ejected) are skipped.
-    const cut = cacheAwareDecision(
-      {
-        walk,
-        load: loadView({ c: 1, a: 1 }),
-        coldWalk: () => ['c', 'a'],
-        filters: { isEjected: (u) => u === 'b' },
-      },
+    expect(tie.reason).toBe('least_loaded');
+    // An ejected owner: the first kept pod of the walk is the owner now.
+    const ejected = cacheAwareDecision(
+      { walk: cold, load: loadView({}), filters: { isEjected: (u) => u === 'c' } },
       VLLM_ROUTER_DEFAULTS,
     );
-    expect(cut.winner).toBe('d');
-    // The cold walk is only asked for on the cold path.
-    let asked = 0;
-    const hot = cacheAwareDecision(
-      {
-        walk,
-        load: loadView({}),
-        prefix: prefix({ d: 90 }, 100),
-        coldWalk: () => {
-          asked++;
-          return ['c'];
-        },
-      },
-      VLLM_ROUTER_DEFAULTS,
-    );
-    expect(hot.winner).toBe('d');
-    expect(asked).toBe(0);
+    expect(ejected.winner).toBe('a');
+    expect(ejected.reason).toBe('ring_owner');
   });
 
   test('equal prefix matches go to the less loaded pod, then the earlier in the walk', () => {
@@ -128,19 +106,13 @@ describe('cache_aware', () => {
 
   test('deterministic: equal inputs give the same decision, whatever order the matches were found in', () => {
     const load = loadView({ a: 2, b: 1, c: 1, d: 0 });
-    const one = cacheAwareDecision(
-      { walk, load, prefix: prefix({ b: 90, c: 90 }, 100), coldWalk: () => ['d', 'c'] },
-      VLLM_ROUTER_DEFAULTS,
-    );
-    const two = cacheAwareDecision(
-      { walk, load, prefix: prefix({ c: 90, b: 90 }, 100), coldWalk: () => ['d', 'c'] },
-      VLLM_ROUTER_DEFAULTS,
-    );
+    const one = cacheAwareDecision({ walk, load, prefix: prefix({ b: 90, c: 90 }, 100) }, VLLM_ROUTER_DEFAULTS);
+    const two = cacheAwareDecision({ walk, load, prefix: prefix({ c: 90, b: 90 }, 100) }, VLLM_ROUTER_DEFAULTS);
     expect(two.winner).toBe(one.winner);
     expect(two.order).toEqual(one.order);
     expect(two.reason).toBe(one.reason);
-    const coldOne = cacheAwareDecision({ walk, load, coldWalk: () => ['c', 'b'] }, VLLM_ROUTER_DEFAULTS);
-    const coldTwo = cacheAwareDecision({ walk, load, coldWalk: () => ['c', 'b'] }, VLLM_ROUTER_DEFAULTS);
+    const coldOne = cacheAwareDecision({ walk, load }, VLLM_ROUTER_DEFAULTS);
+    const coldTwo = cacheAwareDecision({ walk, load }, VLLM_ROUTER_DEFAULTS);
     expect(coldOne.winner).toBe('d');
     expect(coldTwo.order).toEqual(coldOne.order);
   });

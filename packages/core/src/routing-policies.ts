@@ -53,11 +53,6 @@ export interface RouteInput {
   readonly filters?: FilterOptions;
   /** Matched prefix characters per pod (PrefixIndex.match) and the routing text's length. */
   readonly prefix?: { readonly matched: ReadonlyMap<string, number>; readonly chars: number };
-  /**
-   * cache_aware's cold path: the ring walk of the routing text's first block (prefixColdHash), asked for
-   * only when no match is good enough. Equal loads go to its earlier pod. Absent: the request's walk.
-   */
-  readonly coldWalk?: () => readonly string[];
 }
 
 export type DecisionReason =
@@ -173,9 +168,9 @@ export function isImbalanced(queues: readonly number[], options: CacheAwareOptio
  * vllm-router's cache_aware: an imbalanced fleet goes to the least loaded pod; else the pod with the
  * longest prefix match wins when it covers more than cacheThreshold of the text (equal matches: the less
  * loaded, then the earlier in the walk); else, a cold prefix, the least loaded pod, equal loads going to
- * the earlier pod of input.coldWalk (the ring walk from the text's first block; without one, the
- * request's walk). docs/design.md §3.6 says why the cold path reads
- * the load (vllm-router: the least loaded, or the smallest tree) rather than taking the owner outright.
+ * the earlier pod of the walk (the proxy walks from the routing text's first block, prefixColdHash, so
+ * every replica breaks the tie alike). docs/design.md §3.6 says why the cold path reads the load
+ * (vllm-router: the least loaded, or the smallest tree) rather than taking the owner outright.
  */
 export function cacheAwareDecision(input: RouteInput, options: CacheAwareOptions): RoutingDecision {
   const { kept, dropped } = filterCandidates(input.walk, input.load, input.filters ?? {});
@@ -199,12 +194,12 @@ export function cacheAwareDecision(input: RouteInput, options: CacheAwareOptions
       why = () =>
         `longest prefix match ${scores[best]!.prefixChars}/${input.prefix?.chars ?? 0} characters (${pct(rate)}) > --cache-threshold ${options.cacheThreshold}`;
     } else {
-      const cold = leastLoadedCold(scores, input.coldWalk?.());
-      i = cold.index;
-      reason = cold.owner ? 'ring_owner' : 'least_loaded';
+      i = argmin(queues)!;
+      const owner = i === 0;
+      reason = owner ? 'ring_owner' : 'least_loaded';
       why = () =>
         `best prefix match ${pct(rate)} is not above --cache-threshold ${options.cacheThreshold}: ` +
-        (cold.owner ? `ring owner (no pod less loaded, queue ${queues[i]})` : `least loaded (queue ${queues[i]})`);
+        (owner ? `ring owner (no pod less loaded, queue ${queues[i]})` : `least loaded (queue ${queues[i]})`);
     }
   }
   const winner = kept[i]!;
@@ -217,36 +212,6 @@ export function cacheAwareDecision(input: RouteInput, options: CacheAwareOptions
     dropped,
     why,
   };
-}
-
-/**
- * cache_aware's cold pick: the least loaded candidate, equal queues going to the earlier pod of `walk`
- * (the ring walk of the text's first block; without one, the candidates' own order). `owner`: the winner
- * is the walk's first candidate, i.e. no pod was less loaded than the ring owner.
- */
-function leastLoadedCold(
-  scores: readonly PodScore[],
-  walk: readonly string[] | undefined,
-): { index: number; owner: boolean } {
-  let best = -1;
-  let first = -1;
-  if (walk !== undefined) {
-    for (const url of walk) {
-      // Candidates are distinct pods: the first with this URL is the only one.
-      let j = 0;
-      while (j < scores.length && scores[j]!.url !== url) j++;
-      if (j === scores.length) continue;
-      if (first < 0) first = j;
-      if (best < 0 || scores[j]!.queue < scores[best]!.queue) best = j;
-    }
-  }
-  if (best < 0) {
-    best = 0;
-    first = 0;
-  }
-  // A candidate the walk left out (a large fleet's walk is cut short) still wins with a shorter queue.
-  for (let j = 0; j < scores.length; j++) if (scores[j]!.queue < scores[best]!.queue) best = j;
-  return { index: best, owner: best === first };
 }
 
 /** The pod with the most matched characters; equal matches go to the shorter queue, then the walk. */
