@@ -1,6 +1,6 @@
 // What a running process costs, read from /proc (Linux): CPU seconds and resident memory, of one process or
 // of a process and its descendants (nginx workers, a gateway started through a shell).
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (fields 14 and 15, in ticks). */
 export async function processCpuSeconds(pid: number): Promise<number> {
@@ -61,4 +61,55 @@ async function processTree(root: number): Promise<number[]> {
     }
   }
   return out;
+}
+
+/**
+ * Open file descriptors of a process (/proc/<pid>/fd) and its soft RLIMIT_NOFILE (/proc/<pid>/limits, "Max open
+ * files"; null when unlimited). A process at its limit cannot accept a connection: libuv then accepts and closes
+ * it at once, which the client sees as a reset.
+ */
+export async function processOpenFiles(pid: number): Promise<{ open: number; limit: number | null }> {
+  const [fds, limits] = await Promise.all([readdir(`/proc/${pid}/fd`), readFile(`/proc/${pid}/limits`, 'utf8')]);
+  const soft = /^Max open files\s+(\S+)/m.exec(limits)?.[1];
+  return { open: fds.length, limit: soft === undefined || soft === 'unlimited' ? null : Number(soft) };
+}
+
+/** Peak open file descriptors per process, sampled every `intervalMs` until stop(). */
+export class OpenFilesSampler {
+  readonly #pids: readonly number[];
+  readonly #peaks = new Map<number, { open: number; limit: number | null }>();
+  readonly #timer: NodeJS.Timeout;
+  #sampling: Promise<void> | undefined;
+
+  constructor(pids: readonly number[], intervalMs: number) {
+    this.#pids = pids;
+    this.#tick();
+    this.#timer = setInterval(() => this.#tick(), intervalMs);
+  }
+
+  /** Stops sampling (after one last sample); the peak of every process sampled at least once. */
+  async stop(): Promise<Map<number, { open: number; limit: number | null }>> {
+    clearInterval(this.#timer);
+    await this.#sampling;
+    await this.#sample();
+    return this.#peaks;
+  }
+
+  #tick(): void {
+    this.#sampling ??= this.#sample().finally(() => {
+      this.#sampling = undefined;
+    });
+  }
+
+  async #sample(): Promise<void> {
+    for (const pid of this.#pids) {
+      try {
+        const now = await processOpenFiles(pid);
+        const peak = this.#peaks.get(pid);
+        if (peak === undefined || now.open > peak.open) this.#peaks.set(pid, now);
+      } catch {
+        // ended meanwhile
+      }
+    }
+  }
 }

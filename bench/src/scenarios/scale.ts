@@ -10,8 +10,9 @@ import { type LocalCluster, type ProxyReplica, startLocalCluster } from '@pdrout
 import { parsePrometheusText, podManifest, StopWaiting, sleep, waitUntil } from '@pdrouter/testkit';
 import { freePort } from '../harness/free-port.ts';
 import { parseSnapshotApplied, type SnapshotApplied } from '../harness/json-log.ts';
+import { startSimFleetProcess } from '../harness/launchers.ts';
 import { machineInfo, machineMarkdown } from '../harness/machine.ts';
-import { processMemoryMiB } from '../harness/process-stats.ts';
+import { OpenFilesSampler, processMemoryMiB } from '../harness/process-stats.ts';
 import {
   fetchMetricsText,
   type Histogram,
@@ -36,6 +37,16 @@ import { DEFAULT_SIZES, MAX_PODS, QUICK_SIZES, type ScalePod, SPARE_PODS_PER_ROL
 
 /** Real vllm-sim pods per role; every registered pod of the role is served by one of them. */
 const REAL_PODS_PER_ROLE = 4;
+/**
+ * One vllm-sim process per real prefill+decode pair: the local cluster's and REAL_PODS_PER_ROLE - 1 more. Each
+ * proxy keeps a pooled connection to every registered pod it probed or routed to (its health check probes every
+ * member), so the real pods hold about PROXIES x pods connections: 30,000 at 10,000 pods. In one process that is
+ * past a common RLIMIT_NOFILE (20,000 here), where the sim accepts and closes connections at once (the resets of
+ * the first 10,000-pod runs); split over 4 processes it is about 7,500 each.
+ */
+const SIM_PROCESSES = REAL_PODS_PER_ROLE;
+/** How often each sim's and proxy's open file descriptors are sampled for their peak. */
+const OPEN_FILES_SAMPLE_MS = 1_000;
 const PROXIES = 3;
 /** Discovery's production defaults (apps/discovery/src/flags.ts). */
 const HEARTBEAT_SECS = 10;
@@ -65,6 +76,13 @@ interface Sample {
   msgs_written: number;
   /** What NATS delivered to the proxies over the same interval, all proxies together. */
   bytes_delivered: number;
+}
+
+/** A process's peak open file descriptors over the size's run, and its soft RLIMIT_NOFILE (null: unlimited). */
+interface OpenFiles {
+  name: string;
+  peak_open: number;
+  limit: number | null;
 }
 
 interface ProxyReport {
@@ -106,6 +124,8 @@ interface SizeRun {
     per_proxy: SteadyLoadResult['perUrl'];
   };
   proxies?: ProxyReport[];
+  /** Every sim process and proxy: the most file descriptors it had open at once (sampled every second). */
+  open_files?: OpenFiles[];
   samples?: Sample[];
 }
 
@@ -217,13 +237,14 @@ async function runSize(ctx: ScenarioContext, total: number, s: RunSettings): Pro
   const monitorPort = await freePort();
   const monitorUrl = `http://127.0.0.1:${monitorPort}`;
   ctx.log(
-    `${total} pods: starting nats-server, the API fake, ${REAL_PODS_PER_ROLE}P+${REAL_PODS_PER_ROLE}D sims, discovery, ${PROXIES} proxies`,
+    `${total} pods: starting nats-server, the API fake, ${REAL_PODS_PER_ROLE}P+${REAL_PODS_PER_ROLE}D sims in ${SIM_PROCESSES} processes, discovery, ${PROXIES} proxies`,
   );
+  const perSim = REAL_PODS_PER_ROLE / SIM_PROCESSES;
   const cluster = await startLocalCluster({
     // No sim pod is registered as itself: the registered pods are loopback addresses on their ports.
     prefill: 0,
     decode: 0,
-    sparePerRole: REAL_PODS_PER_ROLE,
+    sparePerRole: perSim,
     // Discovery starts once the pods exist: its first list holds the whole pool, as after a restart.
     discoveries: 0,
     proxies: PROXIES,
@@ -235,8 +256,27 @@ async function runSize(ctx: ScenarioContext, total: number, s: RunSettings): Pro
     natsArgs: ['-m', String(monitorPort)],
   });
   let load: SteadyLoad | undefined;
+  let openFiles: OpenFilesSampler | undefined;
+  const extraSims: Awaited<ReturnType<typeof startSimFleetProcess>>[] = [];
   try {
-    const portsOf = (role: string) => cluster.simPods.filter((p) => p.role === role).map((p) => p.port);
+    // The other real pods, each pair in its own process, also on every address.
+    for (let i = 1; i < SIM_PROCESSES; i++)
+      extraSims.push(
+        await startSimFleetProcess(['--prefill', String(perSim), '--decode', String(perSim), '--host', '0.0.0.0']),
+      );
+    const sims = [
+      { pid: cluster.sim.pid, ports: cluster.simPods },
+      ...extraSims.map((x) => ({
+        pid: x.child.pid,
+        ports: x.pods.map((p) => ({ role: p.role, port: Number(new URL(p.url).port) })),
+      })),
+    ];
+    const named = new Map<number, string>([
+      ...sims.map((x, i): [number, string] => [x.pid, `sim-${i}`]),
+      ...cluster.proxies.map((p): [number, string] => [p.proc.pid, p.name]),
+    ]);
+    openFiles = new OpenFilesSampler([...named.keys()], OPEN_FILES_SAMPLE_MS);
+    const portsOf = (role: string) => sims.flatMap((x) => x.ports.filter((p) => p.role === role).map((p) => p.port));
     const { members, spares } = scalePods(total, { prefill: portsOf('prefill'), decode: portsOf('decode') });
     const byName = new Map([...members, ...spares].map((p) => [p.name, p]));
     const counts = { prefill: members.filter((p) => p.role === 'prefill').length, decode: 0 };
@@ -324,6 +364,13 @@ async function runSize(ctx: ScenarioContext, total: number, s: RunSettings): Pro
     const loadResult = await running.stop();
     load = undefined;
     const reports = await Promise.all(proxies.map((p, i) => proxyReport(p, loopBefore[i] as Histogram)));
+    const peaks = await openFiles.stop();
+    openFiles = undefined;
+    const openFilesReport: OpenFiles[] = [...named].map(([pid, name]) => ({
+      name,
+      peak_open: peaks.get(pid)?.open ?? 0,
+      limit: peaks.get(pid)?.limit ?? null,
+    }));
 
     // One heartbeat period with no change: what discovery writes when nothing happens.
     const windowS = HEARTBEAT_SECS + 1;
@@ -366,11 +413,14 @@ async function runSize(ctx: ScenarioContext, total: number, s: RunSettings): Pro
         per_proxy: loadResult.perUrl,
       },
       proxies: reports,
+      open_files: openFilesReport,
       samples,
     };
   } finally {
     if (load) await load.stop().catch(() => undefined);
+    await openFiles?.stop();
     await cluster.close();
+    await Promise.all(extraSims.map((x) => x.child.stop()));
   }
 }
 
@@ -403,6 +453,7 @@ export async function runScaleScenario(ctx: ScenarioContext): Promise<void> {
     );
 }
 
+const perSimPair = (n: number) => `${n}P+${n}D`;
 const cell = (v: number | null | undefined, digits = 1) => (v === null || v === undefined ? 'n/a' : fmt(v, digits));
 const kib = (bytes: number | null | undefined) =>
   bytes === undefined || bytes === null ? 'n/a' : fmt(bytes / 1024, 1);
@@ -429,7 +480,7 @@ async function report(ctx: ScenarioContext, s: RunSettings, runs: readonly SizeR
     pinned: 'nothing: every process shares both cores with the others and with other work on the machine',
     machine_load_after: machineLoadAfter,
     setup: {
-      topology: `nats-server (-m for /connz), Kubernetes API fake (deploy/'s Role enforced), 1 discovery (debounce ${DEFAULT_DEBOUNCE_MS} ms, heartbeat ${HEARTBEAT_SECS} s), ${PROXIES} proxies (P/D), one vllm-sim process with ${REAL_PODS_PER_ROLE}P+${REAL_PODS_PER_ROLE}D pods on 0.0.0.0 (apps/discovery/scripts/local-cluster.ts)`,
+      topology: `nats-server (-m for /connz), Kubernetes API fake (deploy/'s Role enforced), 1 discovery (debounce ${DEFAULT_DEBOUNCE_MS} ms, heartbeat ${HEARTBEAT_SECS} s), ${PROXIES} proxies (P/D), ${REAL_PODS_PER_ROLE}P+${REAL_PODS_PER_ROLE}D vllm-sim pods on 0.0.0.0 in ${SIM_PROCESSES} processes of ${perSimPair(REAL_PODS_PER_ROLE / SIM_PROCESSES)} (the local cluster's, apps/discovery/scripts/local-cluster.ts, and ${SIM_PROCESSES - 1} more), so no process holds every proxy connection to the pool`,
       pods: 'half prefill, half decode; pod k of a role at its own loopback address 127.a.b.c and the port of real pod k mod 4 of its role, so every member has its own URL and every request reaches a real pod',
       changes_per_size: s.changes,
       change_plan:
@@ -518,6 +569,18 @@ async function report(ctx: ScenarioContext, s: RunSettings, runs: readonly SizeR
           `${p.rss_mib} / ${p.peak_rss_mib}`,
         ]),
       ),
+    ),
+    '',
+    'Open file descriptors, the most at once per process (sampled every second over the size; limit: its soft RLIMIT_NOFILE; each registered pod a proxy probed or routed to keeps a pooled connection on both ends):',
+    '',
+    markdownTable(
+      ['Pods', ...(okRuns[0]?.open_files ?? []).map((f) => f.name)],
+      okRuns.map((r) => [
+        r.pods.toLocaleString('en-US'),
+        ...(r.open_files ?? []).map(
+          (f) => `${fmt(f.peak_open, 0)} / ${f.limit === null ? 'unlimited' : fmt(f.limit, 0)}`,
+        ),
+      ]),
     ),
     '',
     ...okRuns.flatMap((r) =>
