@@ -41,6 +41,29 @@ export function podToMember(pod: V1Pod, options: MembershipOptions): Member | un
   };
 }
 
+/**
+ * The informer keeps a pod's object until a watch event replaces it, so an unchanged pod maps to the same Member
+ * object every recompute: the snapshot code's per-member caches (canonical JSON, fingerprint digest, shard) then
+ * hold, and a one-pod change encodes and hashes one member instead of every member of the pool. An entry is used
+ * only for the same object at the same resourceVersion (a pod without one is mapped afresh every time).
+ */
+const memberOfPod = new WeakMap<MembershipOptions, WeakMap<V1Pod, { rv: string; member: Member | undefined }>>();
+
+function cachedPodToMember(pod: V1Pod, options: MembershipOptions): Member | undefined {
+  const rv = pod.metadata?.resourceVersion;
+  if (rv === undefined || rv === '') return podToMember(pod, options);
+  let byPod = memberOfPod.get(options);
+  if (byPod === undefined) {
+    byPod = new WeakMap();
+    memberOfPod.set(options, byPod);
+  }
+  const hit = byPod.get(pod);
+  if (hit !== undefined && hit.rv === rv) return hit.member;
+  const member = podToMember(pod, options);
+  byPod.set(pod, { rv, member });
+  return member;
+}
+
 /** A TCP port from an annotation value; undefined when absent or not a port (the default then applies). */
 export function parsePort(value: string | undefined): number | undefined {
   if (value === undefined || !/^\s*\d{1,5}\s*$/.test(value)) return undefined;
@@ -56,7 +79,7 @@ export function parsePort(value: string | undefined): number | undefined {
 export function membersOf(pods: Iterable<V1Pod>, options: MembershipOptions): Member[] {
   const all: Member[] = [];
   for (const pod of pods) {
-    const m = podToMember(pod, options);
+    const m = cachedPodToMember(pod, options);
     if (m !== undefined) all.push(m);
   }
   all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

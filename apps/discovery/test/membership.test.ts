@@ -83,3 +83,36 @@ describe('membership rule', () => {
     expect(parsePort(undefined)).toBeUndefined();
   });
 });
+
+describe('membersOf across recomputes', () => {
+  const versioned = (name: string, rv: string, ip = '10.0.0.5'): V1Pod => {
+    const p = pod({ name, ip });
+    return { ...p, metadata: { ...p.metadata, resourceVersion: rv } };
+  };
+
+  it('maps an unchanged pod object to the same Member, a replaced or re-versioned one afresh', () => {
+    const pods = [versioned('a', '1', '10.0.0.1'), versioned('b', '2', '10.0.0.2'), versioned('c', '3', '10.0.0.3')];
+    const first = membersOf(pods, options);
+    // The informer replaces b's object (a watch event); a and c keep theirs.
+    pods[1] = versioned('b', '4', '10.0.0.22');
+    const second = membersOf(pods, options);
+    expect(second[0]).toBe(first[0]);
+    expect(second[2]).toBe(first[2]);
+    expect(second[1]).not.toBe(first[1]);
+    expect(second[1]?.url).toBe('http://10.0.0.22:8000');
+    // The same object with a new resourceVersion (changed in place) is mapped again.
+    const a = pods[0] as V1Pod;
+    a.status = { ...a.status, conditions: [{ type: 'Ready', status: 'False' }] };
+    (a.metadata as { resourceVersion?: string }).resourceVersion = '5';
+    expect(membersOf(pods, options).map((m) => m.name)).toEqual(['b', 'c']);
+  });
+
+  it('maps a pod without a resourceVersion afresh every time', () => {
+    const p = pod({ name: 'x' });
+    const [m1] = membersOf([p], options);
+    (p.status as { podIP?: string }).podIP = '10.0.0.9';
+    const [m2] = membersOf([p], options);
+    expect(m2).not.toBe(m1);
+    expect(m2?.url).toBe('http://10.0.0.9:8000');
+  });
+});

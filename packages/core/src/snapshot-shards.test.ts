@@ -106,3 +106,49 @@ describe('sharded snapshot encoding', () => {
     expect(assembledOther).toMatchObject({ ok: false, mismatch: true });
   });
 });
+
+describe('shardSnapshot with a cache', () => {
+  const strip = (x: ReturnType<typeof shardSnapshot>) => ({
+    manifest: x.manifest,
+    shards: x.shards.map((s) => ({ ...s })),
+  });
+
+  it('gives what it gives without one, reusing only the shards whose members did not change', () => {
+    const cache = { count: 0, parts: [] };
+    const s = snapshot(2_000);
+    const first = shardSnapshot(s, undefined, cache);
+    expect(strip(first)).toEqual(strip(shardSnapshot(s)));
+    const count = first.shards.length;
+    expect(count).toBeGreaterThan(1);
+
+    // One pod changes (a new object, as discovery maps a replaced pod): one shard is encoded again.
+    const decode = [...s.members.decode];
+    decode[5] = { ...(decode[5] as Member), uid: 'u-5-restarted' };
+    const next: Snapshot = { ...s, seq: 2, members: { ...s.members, decode } };
+    const second = shardSnapshot(next, count, cache);
+    expect(strip(second)).toEqual(strip(shardSnapshot(next, count)));
+    const changed = shardIndex('decode', 'pod-5', count);
+    second.shards.forEach((shard, i) => {
+      if (i === changed) expect(shard).not.toBe(first.shards[i]);
+      else expect(shard).toBe(first.shards[i]);
+    });
+
+    // A member changed in place is encoded again, not taken from the cache.
+    (decode[7] as Member).url = 'http://10.9.9.9:8000';
+    const third = shardSnapshot(next, count, cache);
+    expect(strip(third)).toEqual(strip(shardSnapshot(next, count)));
+    expect(third.shards[shardIndex('decode', 'pod-7', count)]?.raw).toContain('10.9.9.9');
+
+    // Another shard count: every shard afresh, still the same as without the cache.
+    const doubled = shardSnapshot(next, count * 2, cache);
+    expect(strip(doubled)).toEqual(strip(shardSnapshot(next, count * 2)));
+    expect(strip(shardSnapshot(next, count, cache))).toEqual(strip(shardSnapshot(next, count)));
+  });
+
+  it('orders members by name whatever the order given, as without a cache', () => {
+    const s = snapshot(600);
+    const shuffled: Snapshot = { ...s, members: { ...s.members, decode: [...s.members.decode].reverse() } };
+    const cache = { count: 0, parts: [] };
+    expect(strip(shardSnapshot(shuffled, undefined, cache))).toEqual(strip(shardSnapshot(s)));
+  });
+});

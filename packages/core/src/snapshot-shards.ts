@@ -1,6 +1,6 @@
 import { canonicalJson } from './canonical-json.ts';
 import { murmur64a } from './murmur64a.ts';
-import { memberJson, ROLES, type Role, type Snapshot, snapshotFingerprint } from './snapshot.ts';
+import { type Member, memberJson, ROLES, type Role, type Snapshot, snapshotFingerprint } from './snapshot.ts';
 import { type ParseSnapshotResult, parseSnapshot } from './snapshot-parse.ts';
 import { u64ToHex } from './u64.ts';
 
@@ -91,10 +91,51 @@ export function chooseShardCount(memberCount: number, previous?: number): number
 }
 
 /**
- * Splits a snapshot into shards and their manifest. Members are placed by shardIndex, in name order
- * within each role (as encodeSnapshot orders them); `shardCount` defaults to chooseShardCount.
+ * What the last shardSnapshot given this cache encoded, per shard: the members' canonical JSON per role and the
+ * encoded shard. A shard whose members encode to the same JSON as last time is reused, not joined and hashed
+ * again, so a one-pod change hashes one shard (a writer keeps one per pool, starting as { count: 0, parts: [] }). Only the shard's own bytes
+ * decide a reuse, so a cache can never make a shard differ from what shardSnapshot without it would give.
  */
-export function shardSnapshot(s: Snapshot, shardCount?: number): ShardedSnapshot {
+export interface ShardCache {
+  count: number;
+  parts: { decode: string[]; plain: string[]; prefill: string[]; shard: EncodedShard }[];
+}
+
+/** The member's shard among `count`, remembered per member object while its role, name and count hold. */
+const memberShard = new WeakMap<Member, { role: Role; name: string; count: number; index: number }>();
+
+function memberShardIndex(m: Member, role: Role, count: number): number {
+  const c = memberShard.get(m);
+  if (c !== undefined && c.role === role && c.name === m.name && c.count === count) return c.index;
+  const index = shardIndex(role, m.name, count);
+  memberShard.set(m, { role, name: m.name, count, index });
+  return index;
+}
+
+function byName(a: Member, b: Member): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/** The members in name order: the array itself when it already is (as discovery builds it). */
+function inNameOrder(members: readonly Member[]): readonly Member[] {
+  for (let i = 1; i < members.length; i++) {
+    if (byName(members[i - 1] as Member, members[i] as Member) > 0) return [...members].sort(byName);
+  }
+  return members;
+}
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Splits a snapshot into shards and their manifest. Members are placed by shardIndex, in name order
+ * within each role (as encodeSnapshot orders them); `shardCount` defaults to chooseShardCount. With a
+ * `cache`, shards whose members did not change since the last call with it are reused.
+ */
+export function shardSnapshot(s: Snapshot, shardCount?: number, cache?: ShardCache): ShardedSnapshot {
   let total = 0;
   for (const role of ROLES) total += s.members[role].length;
   const count = shardCount ?? chooseShardCount(total);
@@ -105,18 +146,36 @@ export function shardSnapshot(s: Snapshot, shardCount?: number): ShardedSnapshot
     n: 0,
   }));
   for (const role of ROLES) {
-    const sorted = [...s.members[role]].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const m of sorted) {
-      const part = parts[shardIndex(role, m.name, count)] as (typeof parts)[number];
+    for (const m of inNameOrder(s.members[role])) {
+      const part = parts[memberShardIndex(m, role, count)] as (typeof parts)[number];
       part[role].push(memberJson(m));
       part.n++;
     }
   }
-  const shards = parts.map((p): EncodedShard => {
+  const previous = cache !== undefined && cache.count === count ? cache.parts : undefined;
+  const shards = parts.map((p, i): EncodedShard => {
+    const last = previous?.[i];
+    if (
+      last !== undefined &&
+      sameStrings(last.decode, p.decode) &&
+      sameStrings(last.plain, p.plain) &&
+      sameStrings(last.prefill, p.prefill)
+    ) {
+      return last.shard;
+    }
     const raw = `{"members":{"decode":[${p.decode.join(',')}],"plain":[${p.plain.join(',')}],"prefill":[${p.prefill.join(',')}]}}`;
     const bytes = encoder.encode(raw);
     return { digest: shardDigest(bytes), bytes: bytes.length, members: p.n, raw };
   });
+  if (cache !== undefined) {
+    cache.count = count;
+    cache.parts = parts.map((p, i) => ({
+      decode: p.decode,
+      plain: p.plain,
+      prefill: p.prefill,
+      shard: shards[i] as EncodedShard,
+    }));
+  }
   return {
     manifest: {
       pool: s.pool,

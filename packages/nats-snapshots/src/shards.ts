@@ -63,6 +63,8 @@ export class ShardedSnapshotWriter {
   /** Digests of the last manifest this writer stored. */
   #referenced = new Set<string>();
   #shardCount: number | undefined;
+  /** The shards of the last publication: unchanged ones are not encoded and hashed again. */
+  readonly #shardCache: NonNullable<Parameters<typeof shardSnapshot>[2]> = { count: 0, parts: [] };
   /** Digest -> when a collection pass first found it unreferenced. */
   readonly #unreferencedSince = new Map<string, number>();
 
@@ -84,7 +86,7 @@ export class ShardedSnapshotWriter {
    */
   async publish(kv: KV, s: Snapshot, previousRevision: number): Promise<ShardedPublishReport> {
     if (s.pool !== this.#pool) throw new Error(`writer of pool ${this.#pool} given pool ${s.pool}'s snapshot`);
-    const { manifest, shards } = shardSnapshot(s, this.#shardCount);
+    const { manifest, shards } = shardSnapshot(s, this.#shardCount, this.#shardCache);
     const missing = new Map<string, string>();
     for (const shard of shards) if (!this.#present.has(shard.digest)) missing.set(shard.digest, shard.raw);
     let shardBytes = 0;
