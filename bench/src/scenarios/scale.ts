@@ -7,7 +7,7 @@
 import { loadavg } from 'node:os';
 import { UsageError } from '@pdrouter/cli';
 import { type LocalCluster, type ProxyReplica, startLocalCluster } from '@pdrouter/discovery/local-cluster';
-import { parsePrometheusText, podManifest, StopWaiting, sleep, waitUntil } from '@pdrouter/testkit';
+import { metricSum, parsePrometheusText, podManifest, StopWaiting, sleep, waitUntil } from '@pdrouter/testkit';
 import { freePort } from '../harness/free-port.ts';
 import { parseSnapshotApplied, type SnapshotApplied } from '../harness/json-log.ts';
 import { startSimFleetProcess } from '../harness/launchers.ts';
@@ -61,6 +61,13 @@ const INITIAL_POLL_MS = 100;
 /** Deadline of one read of nats-server's monitoring endpoint. */
 const MONITOR_TIMEOUT_MS = 5_000;
 const EVENT_LOOP_HISTOGRAM = 'pdrouter_event_loop_delay_seconds';
+const HEALTH_PROBES = 'pdrouter_health_probes_total';
+/**
+ * Deadline for every proxy to finish a health-check round over the whole pool under load: the first comes one
+ * --health-check-interval-secs (60 s by default) after its start, a round at 10,000 pods takes some seconds.
+ */
+const HEALTH_ROUND_TIMEOUT_MS = 150_000;
+const HEALTH_ROUND_POLL_MS = 2_000;
 /** Discovery's line when a put of the snapshot failed (the value too large for max_payload, say). */
 const PUBLISH_FAILED = 'snapshot publication failed';
 
@@ -93,6 +100,8 @@ interface ProxyReport {
   event_loop_delay_ms: { samples: number; p50: number | null; p99: number | null; max_at_most: number | null };
   /** Node's nodejs_eventloop_lag_p99/max_seconds (prom-client, since the previous scrape: the load window). */
   nodejs_eventloop_lag_ms: { p99: number | null; max: number | null };
+  /** pdrouter_health_probes_total by result, since the proxy started (its rounds so far, all under load). */
+  health_probes: { ok: number; failed: number };
 }
 
 interface SizeRun {
@@ -167,6 +176,18 @@ function maxBucket(h: Histogram): number | undefined {
   return top;
 }
 
+/** pdrouter_health_probes_total{result} from a proxy's metrics text (the lines of that counter only). */
+function healthProbes(text: string): { ok: number; failed: number } {
+  const lines = text
+    .split('\n')
+    .filter((l) => l.startsWith(HEALTH_PROBES))
+    .join('\n');
+  return {
+    ok: metricSum(lines, HEALTH_PROBES, { result: 'ok' }),
+    failed: metricSum(lines, HEALTH_PROBES, { result: 'failed' }),
+  };
+}
+
 function gauge(text: string, name: string): number | undefined {
   return parsePrometheusText(text).find((s) => s.name === name)?.value;
 }
@@ -190,6 +211,7 @@ async function proxyReport(p: ProxyReplica, before: Histogram): Promise<ProxyRep
       p99: ms(gauge(text, 'nodejs_eventloop_lag_p99_seconds')),
       max: ms(gauge(text, 'nodejs_eventloop_lag_max_seconds')),
     },
+    health_probes: healthProbes(text),
   };
 }
 
@@ -361,6 +383,26 @@ async function runSize(ctx: ScenarioContext, total: number, s: RunSettings): Pro
         };
       },
     });
+    // Each proxy probes every member once per health-check interval (60 s), a round of thousands of new
+    // connections: the load lasts until every proxy has done a whole round, so each size measures one (a fast
+    // machine finishes the changes before the first round comes).
+    ctx.log(`${total} pods: load until every proxy has probed the whole pool once`);
+    await waitUntil(
+      async () => {
+        const done = await Promise.all(
+          proxies.map(async (p) => {
+            const h = healthProbes(await fetchMetricsText(p.metricsUrl));
+            return h.ok + h.failed >= total;
+          }),
+        );
+        return done.every(Boolean) ? true : undefined;
+      },
+      {
+        timeoutMs: HEALTH_ROUND_TIMEOUT_MS,
+        intervalMs: HEALTH_ROUND_POLL_MS,
+        description: 'every proxy through a health-check round over the pool',
+      },
+    );
     const loadResult = await running.stop();
     load = undefined;
     const reports = await Promise.all(proxies.map((p, i) => proxyReport(p, loopBefore[i] as Histogram)));
@@ -491,6 +533,7 @@ async function report(ctx: ScenarioContext, s: RunSettings, runs: readonly SizeR
         max_tokens: LOAD_MAX_TOKENS,
         stream: true,
         through: 'every proxy, round robin',
+        until: 'the change plan is done and every proxy has done a health-check round over the whole pool',
       },
       method,
     },
@@ -506,7 +549,7 @@ async function report(ctx: ScenarioContext, s: RunSettings, runs: readonly SizeR
     '',
     `Setup: ${json.setup.topology}. Pods: ${json.setup.pods}. ${s.changes} pod changes per size ` +
       `(${json.setup.change_plan}), each converged and then serving for ${s.dwellMs} ms, under ${s.loadConcurrency} ` +
-      'streamed completions in flight through every proxy.',
+      'streamed completions in flight through every proxy; the load lasts until every proxy has also done a health-check round over the whole pool (its first comes 60 s after its start).',
     '',
     markdownTable(
       [
@@ -558,6 +601,7 @@ async function report(ctx: ScenarioContext, s: RunSettings, runs: readonly SizeR
         'longest delay at most (ms, bucket bound)',
         'nodejs_eventloop_lag p99 / max (ms)',
         'RSS after / peak (MiB)',
+        'Health probes ok / failed',
       ],
       okRuns.flatMap((r) =>
         (r.proxies ?? []).map((p) => [
@@ -567,6 +611,7 @@ async function report(ctx: ScenarioContext, s: RunSettings, runs: readonly SizeR
           cell(p.event_loop_delay_ms.max_at_most, 0),
           `${cell(p.nodejs_eventloop_lag_ms.p99)} / ${cell(p.nodejs_eventloop_lag_ms.max)}`,
           `${p.rss_mib} / ${p.peak_rss_mib}`,
+          `${p.health_probes.ok} / ${p.health_probes.failed}`,
         ]),
       ),
     ),
