@@ -150,8 +150,12 @@ const SCENARIOS: Record<string, Scenario> = {
       CHANGES,
       count('dwell-ms', 'Serving time after each change converged.'),
       count('load-concurrency', 'Streamed completions in flight during the changes.'),
+      count(
+        'sim-processes',
+        'vllm-sim processes the 4P+4D real pods are split over (1, 2 or 4; default 4; 1 puts every proxy connection into one process).',
+      ),
     ],
-    help: 'nats-server, API fake, discovery, 3 proxies with 1,000 / 5,000 / 10,000 pods churned under load: bytes written to NATS per change and heartbeat, convergence to all proxies, event-loop delay, failed requests, RSS per proxy (flags: --pods 1000,5000 --changes N --load-concurrency N --dwell-ms N)',
+    help: 'nats-server, API fake, discovery, 3 proxies with 1,000 / 5,000 / 10,000 pods churned under load: bytes written to NATS per change and heartbeat, convergence to all proxies, event-loop delay, failed requests, RSS and peak open files per proxy and sim (flags: --pods 1000,5000 --changes N --load-concurrency N --dwell-ms N --sim-processes N)',
     run: async (ctx) => (await import('./scenarios/scale.ts')).runScaleScenario(ctx),
   },
 };

@@ -44,7 +44,7 @@ const REAL_PODS_PER_ROLE = 4;
  * past a common RLIMIT_NOFILE (20,000 here), where the sim accepts and closes connections at once (the resets of
  * the first 10,000-pod runs); split over 4 processes it is about 7,500 each.
  */
-const SIM_PROCESSES = REAL_PODS_PER_ROLE;
+const DEFAULT_SIM_PROCESSES = REAL_PODS_PER_ROLE;
 /** How often each sim's and proxy's open file descriptors are sampled for their peak. */
 const OPEN_FILES_SAMPLE_MS = 1_000;
 const PROXIES = 3;
@@ -249,6 +249,8 @@ async function waitForInitialRings(cluster: LocalCluster, counts: { prefill: num
 }
 
 interface RunSettings {
+  /** vllm-sim processes the REAL_PODS_PER_ROLE pairs are split over (1, 2 or 4; 1 is the first runs' setup). */
+  simProcesses: number;
   changes: number;
   loadConcurrency: number;
   dwellMs: number;
@@ -259,9 +261,9 @@ async function runSize(ctx: ScenarioContext, total: number, s: RunSettings): Pro
   const monitorPort = await freePort();
   const monitorUrl = `http://127.0.0.1:${monitorPort}`;
   ctx.log(
-    `${total} pods: starting nats-server, the API fake, ${REAL_PODS_PER_ROLE}P+${REAL_PODS_PER_ROLE}D sims in ${SIM_PROCESSES} processes, discovery, ${PROXIES} proxies`,
+    `${total} pods: starting nats-server, the API fake, ${REAL_PODS_PER_ROLE}P+${REAL_PODS_PER_ROLE}D sims in ${s.simProcesses} processes, discovery, ${PROXIES} proxies`,
   );
-  const perSim = REAL_PODS_PER_ROLE / SIM_PROCESSES;
+  const perSim = REAL_PODS_PER_ROLE / s.simProcesses;
   const cluster = await startLocalCluster({
     // No sim pod is registered as itself: the registered pods are loopback addresses on their ports.
     prefill: 0,
@@ -282,7 +284,7 @@ async function runSize(ctx: ScenarioContext, total: number, s: RunSettings): Pro
   const extraSims: Awaited<ReturnType<typeof startSimFleetProcess>>[] = [];
   try {
     // The other real pods, each pair in its own process, also on every address.
-    for (let i = 1; i < SIM_PROCESSES; i++)
+    for (let i = 1; i < s.simProcesses; i++)
       extraSims.push(
         await startSimFleetProcess(['--prefill', String(perSim), '--decode', String(perSim), '--host', '0.0.0.0']),
       );
@@ -475,7 +477,12 @@ export async function runScaleScenario(ctx: ScenarioContext): Promise<void> {
     changes: ctx.int('changes') ?? (ctx.quick ? QUICK_CHANGES : DEFAULT_CHANGES),
     loadConcurrency: ctx.int('load-concurrency') ?? DEFAULT_LOAD_CONCURRENCY,
     dwellMs: ctx.int('dwell-ms') ?? DEFAULT_DWELL_MS,
+    simProcesses: ctx.int('sim-processes') ?? DEFAULT_SIM_PROCESSES,
   };
+  if (REAL_PODS_PER_ROLE % settings.simProcesses !== 0)
+    throw new UsageError(
+      `--sim-processes: ${settings.simProcesses} does not divide the ${REAL_PODS_PER_ROLE} real pods of each role (1, 2 or 4)`,
+    );
   const runs: SizeRun[] = [];
   for (const pods of sizes) {
     const machineLoad = loadavg().map((v) => Math.round(v * 100) / 100);
@@ -522,8 +529,9 @@ async function report(ctx: ScenarioContext, s: RunSettings, runs: readonly SizeR
     pinned: 'nothing: every process shares both cores with the others and with other work on the machine',
     machine_load_after: machineLoadAfter,
     setup: {
-      topology: `nats-server (-m for /connz), Kubernetes API fake (deploy/'s Role enforced), 1 discovery (debounce ${DEFAULT_DEBOUNCE_MS} ms, heartbeat ${HEARTBEAT_SECS} s), ${PROXIES} proxies (P/D), ${REAL_PODS_PER_ROLE}P+${REAL_PODS_PER_ROLE}D vllm-sim pods on 0.0.0.0 in ${SIM_PROCESSES} processes of ${perSimPair(REAL_PODS_PER_ROLE / SIM_PROCESSES)} (the local cluster's, apps/discovery/scripts/local-cluster.ts, and ${SIM_PROCESSES - 1} more), so no process holds every proxy connection to the pool`,
+      topology: `nats-server (-m for /connz), Kubernetes API fake (deploy/'s Role enforced), 1 discovery (debounce ${DEFAULT_DEBOUNCE_MS} ms, heartbeat ${HEARTBEAT_SECS} s), ${PROXIES} proxies (P/D), ${REAL_PODS_PER_ROLE}P+${REAL_PODS_PER_ROLE}D vllm-sim pods on 0.0.0.0 in ${s.simProcesses} processes of ${perSimPair(REAL_PODS_PER_ROLE / s.simProcesses)} (the local cluster's, apps/discovery/scripts/local-cluster.ts, and ${s.simProcesses - 1} more)${s.simProcesses > 1 ? ', so no process holds every proxy connection to the pool' : ''}`,
       pods: 'half prefill, half decode; pod k of a role at its own loopback address 127.a.b.c and the port of real pod k mod 4 of its role, so every member has its own URL and every request reaches a real pod',
+      sim_processes: s.simProcesses,
       changes_per_size: s.changes,
       change_plan:
         'bench/src/scenarios/convergence-plan.ts (unready/ready, delete/recreate, terminate/recreate, scale-up/scale-down), one at a time',
