@@ -203,7 +203,7 @@ export async function scorerFor(
       const key = prefixKey(text ?? '');
       const matched = indexes.get(role)?.match(key) ?? new Map<string, number>();
       const scoringWalk = key.hashes.length > 0 ? walkFrom(prefixColdHash(key)) : walk;
-      const input = { walk: scoringWalk, load, prefix: { matched, chars: key.chars } };
+      const input = { walk: scoringWalk, load, prefix: { matched, chars: key.chars, spread: key.hashes.at(-1) ?? 0 } };
       const d = policy === 'cache_aware' ? cacheAwareDecision(input, cacheAware) : loadAwareDecision(input, weights);
       return {
         policy,

@@ -105,7 +105,10 @@ export class Picker {
       walk,
       load: pods,
       filters: { isEjected: (u: string) => pods.isEjected(u) },
-      prefix: matched !== undefined && prefix !== undefined ? { matched, chars: prefix.chars } : undefined,
+      prefix:
+        matched !== undefined && prefix !== undefined
+          ? { matched, chars: prefix.chars, spread: prefix.hashes[prefix.hashes.length - 1] ?? 0 }
+          : undefined,
     };
     const decision =
       this.policy === 'cache_aware'

@@ -159,7 +159,7 @@ export function targets(json: FleetJson): TargetLine[] {
     const worst = costs.reduce((a, c) => (c.p99_us > a.p99_us ? c : a));
     lines.push({
       target: 'decision cost p99 <= 50 µs at 16 pods (every policy)',
-      measured: `worst ${worst.policy}: ${fmt(worst.p99_us, 1)} µs (pick alone ${fmt(worst.pick_p99_us, 1)} µs, the rest the hash key and prefix blocks)`,
+      measured: `worst ${worst.policy}: ${fmt(worst.p99_us, 1)} µs (pick alone ${fmt(worst.pick_p99_us, 1)} µs, the rest the hash key or the prefix blocks)`,
       met: costs.every((c) => c.p99_us <= 50),
     });
   }
@@ -273,8 +273,8 @@ export function fleetMarkdown(json: FleetJson, quick: boolean): string {
   out.push(
     '## Routing decision cost',
     '',
-    'In a fresh process after the runs (`src/fleet/decision-cost.ts`), on the multi-turn conversations: per request the affinity hash key and ' +
-      "its fbiHash, for cache_aware / load_aware the routing text's prefix blocks, the proxy's `Picker.pick` over a " +
+    'In a fresh process after the runs (`src/fleet/decision-cost.ts`), on the multi-turn conversations: per request, for the policies that ' +
+      "read it, the affinity hash key and its fbiHash, for cache_aware / load_aware the routing text's prefix blocks, the proxy's `Picker.pick` over a " +
       'ring of N pods with seeded random in-flight counts and pod gauges, and the index learning the chosen pod; ' +
       'the indexes warm (every conversation routed once before timing). Timed with process.hrtime per request on ' +
       'the shared machine, so p99 includes scheduling noise.',

@@ -89,6 +89,23 @@ describe('cache_aware', () => {
     expect(ejected.reason).toBe('ring_owner');
   });
 
+  test("equal matches on equal queues are shared between the pods holding them by the text's spread", () => {
+    const m = (spread: number) => ({
+      matched: new Map([
+        ['b', 90],
+        ['d', 90],
+      ]),
+      chars: 100,
+      spread,
+    });
+    const winners = [0, 1, 2, 3].map(
+      (spread) => cacheAwareDecision({ walk, load: loadView({}), prefix: m(spread) }, VLLM_ROUTER_DEFAULTS).winner,
+    );
+    expect(winners).toEqual(['b', 'd', 'b', 'd']);
+    // A shorter queue still wins over the spread.
+    expect(cacheAwareDecision({ walk, load: loadView({ b: 1 }), prefix: m(0) }, VLLM_ROUTER_DEFAULTS).winner).toBe('d');
+  });
+
   test('equal prefix matches go to the less loaded pod, then the earlier in the walk', () => {
     const m = prefix({ d: 90, b: 90, c: 40 }, 100);
     expect(cacheAwareDecision({ walk, load: loadView({ b: 3, d: 1 }), prefix: m }, VLLM_ROUTER_DEFAULTS).winner).toBe(

@@ -51,8 +51,12 @@ export interface RouteInput {
   readonly walk: readonly string[];
   readonly load: LoadView;
   readonly filters?: FilterOptions;
-  /** Matched prefix characters per pod (PrefixIndex.match) and the routing text's length. */
-  readonly prefix?: { readonly matched: ReadonlyMap<string, number>; readonly chars: number };
+  /**
+   * Matched prefix characters per pod (PrefixIndex.match), the routing text's length, and `spread`: a
+   * number derived from the whole text (the proxy: its last block's chain hash), which cache_aware uses to
+   * share equal matches on equal queues between the pods holding them, the same way on every replica.
+   */
+  readonly prefix?: { readonly matched: ReadonlyMap<string, number>; readonly chars: number; readonly spread?: number };
 }
 
 export type DecisionReason =
@@ -186,7 +190,7 @@ export function cacheAwareDecision(input: RouteInput, options: CacheAwareOptions
     why = () =>
       `imbalanced (queues ${Math.min(...queues)}..${Math.max(...queues)}: difference > ${options.balanceAbsThreshold} and max > ${options.balanceRelThreshold} x min): least loaded`;
   } else {
-    const best = longestMatch(scores);
+    const best = longestMatch(scores, input.prefix?.spread ?? 0);
     const rate = scores[best]!.prefix;
     if (rate > options.cacheThreshold) {
       i = best;
@@ -214,13 +218,28 @@ export function cacheAwareDecision(input: RouteInput, options: CacheAwareOptions
   };
 }
 
-/** The pod with the most matched characters; equal matches go to the shorter queue, then the walk. */
-function longestMatch(scores: readonly PodScore[]): number {
+/**
+ * The pod with the most matched characters; equal matches go to the shorter queue; equal queues too, to
+ * the tied pod `spread` picks (tied pods in walk order, spread modulo their count). Without the spread
+ * every new conversation on a system prompt two pods hold would go to the same one of them.
+ */
+function longestMatch(scores: readonly PodScore[], spread: number): number {
   let best = 0;
+  let ties = 1;
   for (let j = 1; j < scores.length; j++) {
     const s = scores[j]!;
     const b = scores[best]!;
-    if (s.prefixChars > b.prefixChars || (s.prefixChars === b.prefixChars && s.queue < b.queue)) best = j;
+    if (s.prefixChars > b.prefixChars || (s.prefixChars === b.prefixChars && s.queue < b.queue)) {
+      best = j;
+      ties = 1;
+    } else if (s.prefixChars === b.prefixChars && s.queue === b.queue) ties++;
+  }
+  if (ties === 1) return best;
+  let k = Math.abs(spread) % ties;
+  const b = scores[best]!;
+  for (let j = best; j < scores.length; j++) {
+    const s = scores[j]!;
+    if (s.prefixChars === b.prefixChars && s.queue === b.queue && k-- === 0) return j;
   }
   return best;
 }
