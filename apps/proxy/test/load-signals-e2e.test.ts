@@ -6,6 +6,7 @@ import { request } from 'undici';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { e2eFixture } from './fixture.ts';
 import { adminState, MODEL, type RunningProxy, type SimProcess, waitFor } from './helpers.ts';
+import { explainPrompt } from './shared-pool.ts';
 
 const SLOW = 'decode-3';
 
@@ -22,16 +23,7 @@ interface Explained {
   roles: { decode: { pod: string; reason?: string; scores?: { url: string; queue: number }[] } };
 }
 
-async function explain(p: RunningProxy, prompt: string): Promise<Explained> {
-  const res = await request(`${p.url}/admin/explain`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model: MODEL, prompt, max_tokens: 8 }),
-  });
-  const body = await res.body.text();
-  if (res.statusCode !== 200) throw new Error(`explain: ${res.statusCode} ${body}`);
-  return JSON.parse(body) as Explained;
-}
+const explain = (p: RunningProxy, prompt: string): Promise<Explained> => explainPrompt<Explained>(p, prompt);
 
 const nameOf = (url: string) => sim.pods.find((p) => p.url === url)?.name as string;
 

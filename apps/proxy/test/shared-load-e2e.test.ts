@@ -3,14 +3,12 @@
 // (long generations on a real sim process, so load builds up); before each is sent, both are asked
 // which pods they would pick for it (POST /admin/explain: their live index, load and pod gauges).
 // Agreement = the share of requests for which both name the same decode and prefill pods.
-import type { NatsConnection } from '@nats-io/transport-node';
-import { snapshotFromUrls } from '@pdrouter/core';
-import { connectNats, openSnapshotBucket, publishSnapshot } from '@pdrouter/nats-snapshots';
-import { type NatsServer, sleep, startNatsServer } from '@pdrouter/testkit';
+import { sleep } from '@pdrouter/testkit';
 import { request } from 'undici';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { e2eFixture } from './fixture.ts';
-import { MODEL, metricValue, type RunningProxy, type SimProcess, scrape, waitFor } from './helpers.ts';
+import { MODEL, metricValue, type RunningProxy, scrape, waitFor } from './helpers.ts';
+import { explainPrompt, type SharedPool, startSharedPool } from './shared-pool.ts';
 
 const POOL = 'agree';
 const SHARE_INTERVAL_MS = 100;
@@ -18,37 +16,17 @@ const ROUNDS = 10;
 const BATCH = 10;
 
 const e2e = e2eFixture();
-let nats: NatsServer;
-let sim: SimProcess;
+let pool: SharedPool;
 
 beforeAll(async () => {
-  nats = e2e.adopt('nats-server', await startNatsServer(), (n) => n.close());
-  const writer: NatsConnection = e2e.adopt(
-    'the publisher',
-    await connectNats({ url: nats.url, name: 'test-publisher' }),
-    (c) => c.close(),
-  );
-  sim = await e2e.sim({ prefill: 2, decode: 4 });
-  const kv = await openSnapshotBucket(writer);
-  await publishSnapshot(kv, {
-    ...snapshotFromUrls({ pool: POOL, prefill: sim.urls('prefill'), decode: sim.urls('decode') }),
-    epoch: 1,
-    seq: 1,
-  });
+  pool = await startSharedPool(e2e, POOL, { prefill: 2, decode: 4 });
 });
 
-async function replica(share: boolean): Promise<RunningProxy> {
-  const p = await e2e.proxy([
-    ...['--pd-disaggregation', '--nats-url', nats.url, '--pool', POOL, '--policy', 'load_aware'],
+const replica = (share: boolean): Promise<RunningProxy> =>
+  pool.replica([
+    ...['--pd-disaggregation', '--policy', 'load_aware'],
     ...['--load-share-interval-ms', share ? String(SHARE_INTERVAL_MS) : '0'],
   ]);
-  await waitFor('ready on the snapshot', async () => {
-    const r = await request(`${p.url}/readiness`);
-    await r.body.text();
-    return r.statusCode === 200 ? true : undefined;
-  });
-  return p;
-}
 
 interface Picks {
   prefill: string;
@@ -56,14 +34,7 @@ interface Picks {
 }
 
 async function picks(p: RunningProxy, prompt: string): Promise<Picks> {
-  const res = await request(`${p.url}/admin/explain`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model: MODEL, prompt, max_tokens: 300 }),
-  });
-  const body = await res.body.text();
-  if (res.statusCode !== 200) throw new Error(`explain: ${res.statusCode} ${body}`);
-  const roles = (JSON.parse(body) as { roles: Record<'prefill' | 'decode', { pod: string }> }).roles;
+  const { roles } = await explainPrompt<{ roles: Record<'prefill' | 'decode', { pod: string }> }>(p, prompt, 300);
   return { prefill: roles.prefill.pod, decode: roles.decode.pod };
 }
 

@@ -3,51 +3,28 @@
 // is asked of replica B (POST /admin/explain). With prefix sharing B has recorded the blocks A learned and
 // names the pod that served the first turn as a prefix match; with --prefix-share-max-blocks 0 B has
 // never seen the prefix and treats it as cold.
-import type { NatsConnection } from '@nats-io/transport-node';
-import { snapshotFromUrls } from '@pdrouter/core';
-import { connectNats, openSnapshotBucket, publishSnapshot } from '@pdrouter/nats-snapshots';
-import { type NatsServer, startNatsServer } from '@pdrouter/testkit';
 import { request } from 'undici';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { e2eFixture } from './fixture.ts';
-import { MODEL, metricValue, type RunningProxy, type SimProcess, scrape, waitFor } from './helpers.ts';
+import { MODEL, metricValue, type RunningProxy, scrape, waitFor } from './helpers.ts';
+import { explainPrompt, type SharedPool, startSharedPool } from './shared-pool.ts';
 
 const POOL = 'prefixes';
 const SHARE_INTERVAL_MS = 100;
 const CONVERSATIONS = 8;
 
 const e2e = e2eFixture();
-let nats: NatsServer;
-let sim: SimProcess;
+let pool: SharedPool;
 
 beforeAll(async () => {
-  nats = e2e.adopt('nats-server', await startNatsServer(), (n) => n.close());
-  const writer: NatsConnection = e2e.adopt(
-    'the publisher',
-    await connectNats({ url: nats.url, name: 'test-publisher' }),
-    (c) => c.close(),
-  );
-  sim = await e2e.sim({ prefill: 4, decode: 4 });
-  const kv = await openSnapshotBucket(writer);
-  await publishSnapshot(kv, {
-    ...snapshotFromUrls({ pool: POOL, prefill: sim.urls('prefill'), decode: sim.urls('decode') }),
-    epoch: 1,
-    seq: 1,
-  });
+  pool = await startSharedPool(e2e, POOL, { prefill: 4, decode: 4 });
 });
 
-async function replica(maxBlocks: number): Promise<RunningProxy> {
-  const p = await e2e.proxy([
-    ...['--pd-disaggregation', '--nats-url', nats.url, '--pool', POOL, '--policy', 'cache_aware'],
+const replica = (maxBlocks: number): Promise<RunningProxy> =>
+  pool.replica([
+    ...['--pd-disaggregation', '--policy', 'cache_aware'],
     ...['--load-share-interval-ms', String(SHARE_INTERVAL_MS), '--prefix-share-max-blocks', String(maxBlocks)],
   ]);
-  await waitFor('ready on the snapshot', async () => {
-    const r = await request(`${p.url}/readiness`);
-    await r.body.text();
-    return r.statusCode === 200 ? true : undefined;
-  });
-  return p;
-}
 
 interface RolePick {
   pod: string;
@@ -55,14 +32,7 @@ interface RolePick {
 }
 
 async function explain(p: RunningProxy, prompt: string): Promise<Record<'prefill' | 'decode', RolePick>> {
-  const res = await request(`${p.url}/admin/explain`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model: MODEL, prompt, max_tokens: 8 }),
-  });
-  const body = await res.body.text();
-  if (res.statusCode !== 200) throw new Error(`explain: ${res.statusCode} ${body}`);
-  return (JSON.parse(body) as { roles: Record<'prefill' | 'decode', RolePick> }).roles;
+  return (await explainPrompt<{ roles: Record<'prefill' | 'decode', RolePick> }>(p, prompt)).roles;
 }
 
 async function complete(p: RunningProxy, prompt: string): Promise<void> {
