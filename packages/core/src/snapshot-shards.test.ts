@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from './canonical-json.ts';
 import type { Member, Snapshot } from './snapshot.ts';
-import { encodeSnapshot, snapshotFingerprint } from './snapshot.ts';
+import { encodeSnapshot, membershipSum, snapshotFingerprint } from './snapshot.ts';
 import {
   assembleSnapshot,
   chooseShardCount,
@@ -104,6 +104,48 @@ describe('sharded snapshot encoding', () => {
     const moved = contents(sharded);
     const assembledOther = assembleSnapshot({ ...m, fingerprint: '0000000000000000' }, moved);
     expect(assembledOther).toMatchObject({ ok: false, mismatch: true });
+  });
+
+  it('assembled against the previous view: its changes, the sum moved by them, placement hashed only where shards changed', () => {
+    const first = shardSnapshot(snapshot(3_000));
+    const base = assembleSnapshot(first.manifest, contents(first));
+    if (!base.ok) throw new Error(base.error);
+    expect(base.sum).toEqual(membershipSum(base.snapshot));
+    const changed = snapshot(3_000, 2);
+    changed.members.decode.splice(7, 1);
+    changed.members.decode.push(member(5_000));
+    const next = shardSnapshot(changed, first.shards.length);
+    const placed = next.manifest.shards.map((r, i) => r.digest === first.manifest.shards[i]?.digest);
+    expect(placed.filter((p) => !p).length).toBeLessThanOrEqual(2);
+    const a = assembleSnapshot(next.manifest, contents(next), base.snapshot, { previousSum: base.sum, placed });
+    if (!a.ok) throw new Error(a.error);
+    expect(encodeSnapshot(a.snapshot)).toBe(encodeSnapshot(changed));
+    expect(a.sum).toEqual(membershipSum(a.snapshot));
+    expect(a.changes?.removed.decode.map((m) => m.name)).toEqual(['pod-7']);
+    expect(a.changes?.added.decode.map((m) => m.name)).toEqual(['pod-5000']);
+    // Every member not added is the previous view's object.
+    const previous = new Set(base.snapshot.members.decode);
+    expect(a.snapshot.members.decode.filter((m) => !previous.has(m)).map((m) => m.name)).toEqual(['pod-5000']);
+    // A member in the wrong shard is found in a shard that changed...
+    const wrong = contents(next);
+    const changedAt = placed.indexOf(false);
+    const otherAt = (changedAt + 1) % wrong.length;
+    const stray = (wrong[otherAt] as ShardContent).members.decode[0];
+    const moved = wrong.map((c, i) =>
+      i === changedAt ? { members: { ...c.members, decode: [...c.members.decode, stray] } } : c,
+    );
+    expect(assembleSnapshot(next.manifest, moved, base.snapshot, { previousSum: base.sum, placed })).toMatchObject({
+      ok: false,
+      mismatch: true,
+      error: expect.stringMatching(/belongs in another shard/),
+    });
+    // ...and a wrong previous sum gives a fingerprint that is not the manifest's.
+    expect(
+      assembleSnapshot(next.manifest, contents(next), base.snapshot, {
+        previousSum: { ...base.sum, lo: base.sum.lo ^ 1 },
+        placed,
+      }),
+    ).toMatchObject({ ok: false, mismatch: true, error: expect.stringMatching(/fingerprint/) });
   });
 });
 

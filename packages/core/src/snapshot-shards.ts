@@ -1,6 +1,17 @@
 import { canonicalJson } from './canonical-json.ts';
 import { murmur64a } from './murmur64a.ts';
-import { type Member, memberJson, ROLES, type Role, type Snapshot, snapshotFingerprint } from './snapshot.ts';
+import {
+  fingerprintOfSum,
+  type Member,
+  type MembershipSum,
+  memberJson,
+  membershipSum,
+  membershipSumAfter,
+  ROLES,
+  type Role,
+  type Snapshot,
+  snapshotFingerprint,
+} from './snapshot.ts';
 import { type ParseSnapshotResult, parseSnapshot } from './snapshot-parse.ts';
 import { u64ToHex } from './u64.ts';
 
@@ -313,17 +324,36 @@ export function parseShard(raw: string, ref: ShardRef): ShardContentResult {
   return { ok: true, content: { members: members as Record<Role, unknown[]> } };
 }
 
-export type AssembleResult = ParseSnapshotResult | { ok: false; error: string; mismatch: true };
+export type AssembleResult =
+  | (Extract<ParseSnapshotResult, { ok: true }> & {
+      /** The membership sum behind the manifest's fingerprint (moved from `previousSum` when given). */
+      sum: MembershipSum;
+    })
+  | Extract<ParseSnapshotResult, { ok: false }>
+  | { ok: false; error: string; mismatch: true };
+
+export interface AssembleOptions {
+  /** The membership sum of `previous` (membershipSum's): the fingerprint is then moved by the changes alone. */
+  previousSum?: MembershipSum;
+  /**
+   * Shards whose members were already found in the shard they hash to (the same content at the same
+   * index of a manifest with as many shards, assembled before): their placement is not hashed again.
+   */
+  placed?: readonly boolean[];
+}
 
 /**
  * The whole snapshot from a manifest and its shards' contents (same order as manifest.shards), validated
  * as parseSnapshot validates (`previous` as there). A membership whose fingerprint is not the manifest's,
  * or a member in a shard it does not hash to, is a mismatch (`mismatch: true`), not a view to apply.
+ * With `previous` the result has the changes since it; with `options.previousSum` and `options.placed`
+ * too, a one-pod change hashes the members of the shards that changed only, not the whole membership.
  */
 export function assembleSnapshot(
   manifest: SnapshotManifest,
   contents: readonly ShardContent[],
   previous?: Snapshot,
+  options: AssembleOptions = {},
 ): AssembleResult {
   if (contents.length !== manifest.shards.length) {
     return {
@@ -333,20 +363,26 @@ export function assembleSnapshot(
     };
   }
   const count = manifest.shards.length;
+  const placed = options.placed;
   const members: Record<Role, unknown[]> = { prefill: [], decode: [], plain: [] };
   for (let i = 0; i < count; i++) {
     const content = contents[i] as ShardContent;
+    const check = placed?.[i] !== true;
     for (const role of ROLES) {
-      for (const m of content.members[role]) {
-        const name = isObject(m) ? m.name : undefined;
-        if (typeof name === 'string' && shardIndex(role, name, count) !== i) {
-          return {
-            ok: false,
-            error: `shard ${i}: member ${JSON.stringify(name)} belongs in another shard`,
-            mismatch: true,
-          };
+      const list = content.members[role];
+      const out = members[role];
+      for (const m of list) {
+        if (check) {
+          const name = isObject(m) ? m.name : undefined;
+          if (typeof name === 'string' && shardIndex(role, name, count) !== i) {
+            return {
+              ok: false,
+              error: `shard ${i}: member ${JSON.stringify(name)} belongs in another shard`,
+              mismatch: true,
+            };
+          }
         }
-        members[role].push(m);
+        out.push(m);
       }
     }
   }
@@ -362,7 +398,11 @@ export function assembleSnapshot(
     previous === undefined ? {} : { previous },
   );
   if (!parsed.ok) return parsed;
-  const fingerprint = snapshotFingerprint(parsed.snapshot);
+  const sum =
+    options.previousSum !== undefined && parsed.changes !== undefined
+      ? membershipSumAfter(options.previousSum, parsed.changes)
+      : membershipSum(parsed.snapshot);
+  const fingerprint = fingerprintOfSum(sum);
   if (fingerprint !== manifest.fingerprint) {
     return {
       ok: false,
@@ -370,5 +410,5 @@ export function assembleSnapshot(
       mismatch: true,
     };
   }
-  return parsed;
+  return { ...parsed, sum };
 }

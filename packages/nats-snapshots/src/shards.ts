@@ -3,10 +3,12 @@ import {
   type AssembleResult,
   assembleSnapshot,
   encodeManifest,
+  type MembershipSum,
   parseShard,
   parseStoredValue,
   type ShardContent,
   type Snapshot,
+  type SnapshotChanges,
   type SnapshotManifest,
   shardSnapshot,
 } from '@pdrouter/core';
@@ -181,8 +183,21 @@ async function purgeKey(kv: KV, key: string): Promise<void> {
 }
 
 export type ResolveResult =
-  | { ok: true; snapshot: Snapshot }
+  | {
+      ok: true;
+      snapshot: Snapshot;
+      /**
+       * Its membership sum (the manifest's fingerprint) and, when resolved against `previous`, the
+       * members that joined and left since it (parseSnapshot's changes; none for a heartbeat).
+       */
+      sum: MembershipSum;
+      changes?: SnapshotChanges;
+    }
   | { ok: false; kind: 'incomplete' | 'mismatch' | 'invalid'; error: string };
+
+const NONE = { prefill: [], decode: [], plain: [] } as const;
+/** A heartbeat's changes: nobody joined or left. */
+const NO_CHANGES: SnapshotChanges = { added: NONE, removed: NONE };
 
 /**
  * The reader side: turns a manifest into the whole snapshot, fetching only shards it has not seen (a
@@ -191,7 +206,7 @@ export type ResolveResult =
 export class ShardedSnapshotReader {
   readonly #pool: string;
   #cache = new Map<string, ShardContent>();
-  #last: { digests: string; snapshot: Snapshot } | undefined;
+  #last: { digests: string; refs: readonly string[]; snapshot: Snapshot; sum: MembershipSum } | undefined;
 
   constructor(pool: string) {
     this.#pool = pool;
@@ -202,9 +217,13 @@ export class ShardedSnapshotReader {
     const last = this.#last;
     if (last !== undefined && last.digests === digests && last.snapshot.pool === manifest.pool) {
       // Same shards as the last view (a heartbeat): only the header changed.
+      const snapshot = { ...last.snapshot, epoch: manifest.epoch, seq: manifest.seq, time: manifest.time };
+      this.#last = { ...last, snapshot };
       return {
         ok: true,
-        snapshot: { ...last.snapshot, epoch: manifest.epoch, seq: manifest.seq, time: manifest.time },
+        snapshot,
+        sum: last.sum,
+        ...(previous === last.snapshot ? { changes: NO_CHANGES } : {}),
       };
     }
     const missing: string[] = [];
@@ -241,7 +260,20 @@ export class ShardedSnapshotReader {
         error: `${where}: ${mismatched.length} shards do not match: ${mismatched[0]}`,
       };
     }
-    const assembled: AssembleResult = assembleSnapshot(manifest, contents as ShardContent[], previous);
+    // Against the last view: the shards it had at the same index were placed then, and its sum moves.
+    const base = last !== undefined && previous === last.snapshot ? last : undefined;
+    const refs = manifest.shards.map((r) => r.digest);
+    const assembled: AssembleResult = assembleSnapshot(
+      manifest,
+      contents as ShardContent[],
+      previous,
+      base === undefined
+        ? {}
+        : {
+            previousSum: base.sum,
+            ...(base.refs.length === refs.length ? { placed: refs.map((d, i) => base.refs[i] === d) } : {}),
+          },
+    );
     if (!assembled.ok) {
       return {
         ok: false,
@@ -254,8 +286,13 @@ export class ShardedSnapshotReader {
       next.set(ref.digest, contents[i] as ShardContent);
     });
     this.#cache = next;
-    this.#last = { digests, snapshot: assembled.snapshot };
-    return { ok: true, snapshot: assembled.snapshot };
+    this.#last = { digests, refs, snapshot: assembled.snapshot, sum: assembled.sum };
+    return {
+      ok: true,
+      snapshot: assembled.snapshot,
+      sum: assembled.sum,
+      ...(assembled.changes === undefined ? {} : { changes: assembled.changes }),
+    };
   }
 }
 

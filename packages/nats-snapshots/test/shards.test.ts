@@ -1,5 +1,13 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { encodeManifest, encodeSnapshot, type Member, type Snapshot, shardSnapshot } from '@pdrouter/core';
+import {
+  encodeManifest,
+  encodeSnapshot,
+  type Member,
+  membershipSum,
+  parseStoredValue,
+  type Snapshot,
+  shardSnapshot,
+} from '@pdrouter/core';
 import { type NatsServer, startNatsServer } from '@pdrouter/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -92,6 +100,39 @@ describe('sharded snapshots in a real bucket', () => {
     expect(change.shardBytes).toBeLessThan(64_000);
     const read = await readAssembledSnapshot(kv, 'p');
     expect(read?.ok && read.snapshot.members.decode[4_321]?.ready).toBe(false);
+  });
+
+  it('the reader resolves against the view it gave last: the changes since it, and a heartbeat changes nothing', async () => {
+    const kv = await openSnapshotBucket(nc, { bucket: 'shards-changes' });
+    const writer = new ShardedSnapshotWriter('c');
+    const reader = new ShardedSnapshotReader('c');
+    const resolve = async (previous?: Snapshot) => {
+      const entry = await kv.get('c');
+      const value = parseStoredValue(entry?.string() ?? '');
+      if (value.kind !== 'manifest') throw new Error(value.kind);
+      const r = await reader.resolve(kv, value.manifest, previous);
+      if (!r.ok) throw new Error(r.error);
+      return r;
+    };
+    const first = await writer.publish(kv, pool('c', 2_000, 1), 0);
+    const a = await resolve();
+    expect(a.changes).toBeUndefined();
+    expect(a.sum).toEqual(membershipSum(a.snapshot));
+    const changed = pool('c', 2_000, 2);
+    changed.members.decode[17] = { ...(changed.members.decode[17] as Member), ready: false };
+    const second = await writer.publish(kv, changed, first.revision);
+    const b = await resolve(a.snapshot);
+    expect(encodeSnapshot(b.snapshot)).toBe(encodeSnapshot(changed));
+    expect(b.sum).toEqual(membershipSum(b.snapshot));
+    expect(b.changes?.removed.decode).toEqual([a.snapshot.members.decode[17]]);
+    expect(b.changes?.added.decode.map((m) => m.ready)).toEqual([false]);
+    await writer.publish(kv, { ...changed, seq: 3 }, second.revision);
+    const c = await resolve(b.snapshot);
+    expect(c.snapshot.seq).toBe(3);
+    expect(c.snapshot.members).toBe(b.snapshot.members);
+    expect(c.sum).toEqual(b.sum);
+    expect(c.changes?.added.decode).toEqual([]);
+    expect(c.changes?.removed.decode).toEqual([]);
   });
 
   it('a manifest whose shard is missing is incomplete, one with a wrong shard a mismatch; complete once the shard is there', async () => {
