@@ -26,7 +26,7 @@ import {
   type WatchRestartCause,
   watchSnapshots,
 } from '@pdrouter/nats-snapshots';
-import type { SnapshotSource, SourceRejectKind } from './snapshot-source.ts';
+import { type SnapshotSource, type SourceRejectKind, validatedSnapshot } from './snapshot-source.ts';
 
 /** How long start() waits for the first connection before resolving anyway (it keeps trying afterwards). */
 export const NATS_FIRST_CONNECT_WAIT_MS = 5_000;
@@ -165,7 +165,7 @@ export function natsSnapshotSource(options: NatsSnapshotSourceOptions): Snapshot
   };
 }
 
-interface AssemblerHooks {
+export interface AssemblerHooks {
   apply(s: Snapshot): void;
   reject(reason: string, kind: SourceRejectKind): void;
   /** A failure of NATS itself (said once per change of message). */
@@ -182,7 +182,7 @@ interface AssemblerHooks {
  * fingerprint: `mismatch`) is rejected once and retried with a backoff until it completes or a newer value
  * replaces it; the previous view stays in use meanwhile.
  */
-function manifestAssembler(kv: KV, pool: string, hooks: AssemblerHooks): (raw: string) => void {
+export function manifestAssembler(kv: KV, pool: string, hooks: AssemblerHooks): (raw: string) => void {
   const reader = new ShardedSnapshotReader(pool);
   const backoff = new Backoff({
     initialMs: SHARD_RETRY_MIN_MS,
@@ -222,8 +222,11 @@ function manifestAssembler(kv: KV, pool: string, hooks: AssemblerHooks): (raw: s
           latest = undefined;
           reported = undefined;
           backoff.reset();
+          // Assembled and validated against lastGood (the last snapshot handed over): RouterState takes
+          // it with its changes instead of checking every member again.
+          const base = lastGood;
           lastGood = result.snapshot;
-          hooks.apply(result.snapshot);
+          hooks.apply(validatedSnapshot(result.snapshot, { base, changes: result.changes, sum: result.sum }));
           continue;
         }
         if (reported !== result.kind) hooks.reject(`nats key ${pool}: ${result.error}`, result.kind);

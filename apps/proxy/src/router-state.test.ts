@@ -1,7 +1,8 @@
-import { ConsistentHashRing, type Snapshot } from '@pdrouter/core';
+import { ConsistentHashRing, membershipSum, parseSnapshot, type Snapshot, snapshotFingerprint } from '@pdrouter/core';
 import { describe, expect, it } from 'vitest';
 import { RingBuilder } from './ring-builder.ts';
 import { RouterState } from './router-state.ts';
+import { validatedSnapshot } from './snapshot-source.ts';
 
 function snapshot(seq: number, prefill: string[], decode: string[], extra: Partial<Snapshot> = {}): Snapshot {
   const member = (role: string) => (url: string, i: number) => ({
@@ -133,71 +134,132 @@ describe('RouterState', async () => {
     }
   });
 
-  it('a chain of small changes gives, step by step, the table a fresh state builds from the same snapshot', async () => {
-    type Raw = { name: string; uid: string; url: string; ready: boolean };
-    const decode: Raw[] = Array.from({ length: 30 }, (_, i) => ({
-      name: `d-${i}`,
-      uid: `u-${i}`,
-      url: `http://10.0.4.${i}:8200`,
-      ready: true,
-    }));
-    const prefill: Raw[] = [{ name: 'p-0', uid: 'u-p0', url: 'http://10.0.5.1:8000', ready: true }];
-    const edits: ((d: Raw[], p: Raw[]) => void)[] = [
-      (d) => d.splice(3, 1), // a pod leaves
-      (d) => d.push({ name: 'd-new', uid: 'u-new', url: 'http://10.0.4.200:8200', ready: true }), // one joins
-      (d) => {
-        (d[0] as Raw).ready = false; // turns unready: off the ring, still in the snapshot
-      },
-      (d) => {
-        (d[0] as Raw).ready = true;
-      },
-      (d) => {
-        (d[1] as Raw).uid = 'u-restarted'; // same URL, new pod: the ring keeps its points
-      },
-      (d) => {
-        (d[2] as Raw).url = 'http://10.0.4.201:8200'; // moved
-      },
-      // A prefill pod on a decode pod's URL (the same key in two roles): the full path decides.
-      (_d, p) => p.push({ name: 'p-1', uid: 'u-p1', url: 'http://10.0.4.10:8200', ready: true }),
-      (_d, p) => p.splice(1, 1),
-      (d) => d.splice(0, 10), // a third at once: past the merge limit
-    ];
-    const wire = (seq: number) =>
-      JSON.parse(
-        JSON.stringify({
-          pool: 'default',
-          epoch: 1,
-          seq,
-          time: '2026-01-01T00:00:00.000Z',
-          members: { prefill, decode: [...decode].sort((a, b) => (a.name < b.name ? -1 : 1)), plain: [] },
-        }),
-      );
-    const state = new RouterState({ vnodes: 16 });
-    try {
-      expect((await state.apply(wire(1))).ok).toBe(true);
-      for (const [k, edit] of edits.entries()) {
-        edit(decode, prefill);
-        const r = await state.apply(wire(k + 2));
-        if (!r.ok) throw new Error(r.error);
-        const fresh = new RouterState({ vnodes: 16 });
-        const f = await fresh.apply(wire(k + 2));
-        await fresh.close();
-        if (!f.ok) throw new Error(f.error);
-        expect(r.table.fingerprint).toBe(f.table.fingerprint);
-        expect(r.table.snapshot).toEqual(f.table.snapshot);
-        expect(r.table.members).toEqual(f.table.members);
-        expect([...r.table.byKey].sort()).toEqual([...f.table.byKey].sort());
-        expect(r.table.byKey.size).toBe(f.table.byKey.size);
-        for (const key of f.table.byKey.keys()) expect(r.table.byKey.get(key)).toEqual(f.table.byKey.get(key));
-        for (const role of ['prefill', 'decode', 'plain'] as const) {
-          const ring = r.table.rings[role];
-          const full = f.table.rings[role];
-          expect(ring.size).toBe(full.size);
-          for (let i = 0; i < full.size; i++) expect(ring.point(i)).toEqual(full.point(i));
+  it.each(['parsed here', 'validated by the source'] as const)(
+    'a chain of small changes gives, step by step, the table a fresh state builds from the same snapshot (%s)',
+    async (via) => {
+      type Raw = { name: string; uid: string; url: string; ready: boolean };
+      const decode: Raw[] = Array.from({ length: 30 }, (_, i) => ({
+        name: `d-${i}`,
+        uid: `u-${i}`,
+        url: `http://10.0.4.${i}:8200`,
+        ready: true,
+      }));
+      const prefill: Raw[] = [{ name: 'p-0', uid: 'u-p0', url: 'http://10.0.5.1:8000', ready: true }];
+      const edits: ((d: Raw[], p: Raw[]) => void)[] = [
+        (d) => d.splice(3, 1), // a pod leaves
+        (d) => d.push({ name: 'd-new', uid: 'u-new', url: 'http://10.0.4.200:8200', ready: true }), // one joins
+        (d) => {
+          (d[0] as Raw).ready = false; // turns unready: off the ring, still in the snapshot
+        },
+        (d) => {
+          (d[0] as Raw).ready = true;
+        },
+        (d) => {
+          (d[1] as Raw).uid = 'u-restarted'; // same URL, new pod: the ring keeps its points
+        },
+        (d) => {
+          (d[2] as Raw).url = 'http://10.0.4.201:8200'; // moved
+        },
+        // A prefill pod on a decode pod's URL (the same key in two roles): the full path decides.
+        (_d, p) => p.push({ name: 'p-1', uid: 'u-p1', url: 'http://10.0.4.10:8200', ready: true }),
+        (_d, p) => p.splice(1, 1),
+        (d) => d.splice(0, 10), // a third at once: past the merge limit
+      ];
+      const wire = (seq: number) =>
+        JSON.parse(
+          JSON.stringify({
+            pool: 'default',
+            epoch: 1,
+            seq,
+            time: '2026-01-01T00:00:00.000Z',
+            members: { prefill, decode: [...decode].sort((a, b) => (a.name < b.name ? -1 : 1)), plain: [] },
+          }),
+        );
+      // What the NATS source does: parse against the snapshot it handed over before, mark the result.
+      let handed: Snapshot | undefined;
+      const feed = (seq: number): unknown => {
+        if (via === 'parsed here') return wire(seq);
+        const parsed = parseSnapshot(wire(seq), handed ? { previous: handed } : {});
+        if (!parsed.ok) throw new Error(parsed.error);
+        const base = handed;
+        handed = parsed.snapshot;
+        return validatedSnapshot(parsed.snapshot, {
+          base,
+          changes: parsed.changes,
+          sum: membershipSum(parsed.snapshot),
+        });
+      };
+      const state = new RouterState({ vnodes: 16 });
+      try {
+        expect((await state.apply(feed(1))).ok).toBe(true);
+        for (const [k, edit] of edits.entries()) {
+          edit(decode, prefill);
+          const candidate = feed(k + 2);
+          const r = await state.apply(candidate);
+          if (!r.ok) throw new Error(r.error);
+          const fresh = new RouterState({ vnodes: 16 });
+          const f = await fresh.apply(wire(k + 2));
+          await fresh.close();
+          if (!f.ok) throw new Error(f.error);
+          expect(r.table.fingerprint).toBe(f.table.fingerprint);
+          expect(r.table.snapshot).toEqual(f.table.snapshot);
+          // Taken as is, not parsed again.
+          if (via === 'validated by the source') expect(r.table.snapshot).toBe(candidate);
+          expect(r.table.members).toEqual(f.table.members);
+          expect([...r.table.byKey].sort()).toEqual([...f.table.byKey].sort());
+          expect(r.table.byKey.size).toBe(f.table.byKey.size);
+          for (const key of f.table.byKey.keys()) expect(r.table.byKey.get(key)).toEqual(f.table.byKey.get(key));
+          for (const role of ['prefill', 'decode', 'plain'] as const) {
+            const ring = r.table.rings[role];
+            const full = f.table.rings[role];
+            expect(ring.size).toBe(full.size);
+            for (let i = 0; i < full.size; i++) expect(ring.point(i)).toEqual(full.point(i));
+          }
         }
+      } finally {
+        await state.close();
       }
-    } finally {
-      await state.close();
-    }
+    },
+  );
+
+  it('a validated snapshot whose base is not the one in use is applied whole, from the snapshot itself', async () => {
+    const state = new RouterState({ vnodes: 16 });
+    const first = snapshot(1, ['http://10.0.0.1:8000'], ['http://10.0.1.1:8200', 'http://10.0.1.2:8200']);
+    await state.apply(first);
+    const other = parseSnapshot(snapshot(2, ['http://10.0.0.1:8000'], ['http://10.0.1.1:8200']));
+    const next = parseSnapshot(snapshot(3, ['http://10.0.0.1:8000'], ['http://10.0.1.3:8200']), {
+      previous: other.ok ? other.snapshot : undefined,
+    });
+    if (!other.ok || !next.ok) throw new Error('fixture');
+    // Changes relative to a snapshot this state never applied: they must not be merged into its table.
+    const r = await state.apply(
+      validatedSnapshot(next.snapshot, {
+        base: other.snapshot,
+        changes: next.changes,
+        sum: membershipSum(next.snapshot),
+      }),
+    );
+    if (!r.ok) throw new Error(r.error);
+    expect(r.table.snapshot).toBe(next.snapshot);
+    expect(r.table.members.decode).toEqual(['http://10.0.1.3:8200']);
+    expect(r.table.rings.decode.fingerprint).toBe(
+      new ConsistentHashRing(['http://10.0.1.3:8200'], { vnodes: 16 }).fingerprint,
+    );
+    expect(r.table.fingerprint).toBe(snapshotFingerprint(next.snapshot));
+    expect([...r.table.byKey.keys()].sort()).toEqual(['http://10.0.0.1:8000', 'http://10.0.1.3:8200']);
+    await state.close();
+  });
+
+  it('a validated snapshot that is not newer is still refused as stale', async () => {
+    const state = new RouterState({ vnodes: 16 });
+    await state.apply(snapshot(5, ['http://10.0.0.1:8000'], []));
+    const older = parseSnapshot(snapshot(4, ['http://10.0.0.2:8000'], []));
+    if (!older.ok) throw new Error(older.error);
+    const r = await state.apply(
+      validatedSnapshot(older.snapshot, { base: undefined, changes: undefined, sum: membershipSum(older.snapshot) }),
+    );
+    expect(r).toMatchObject({ ok: false, reason: 'stale' });
+    expect(state.table?.snapshot.seq).toBe(5);
+    await state.close();
   });
 });

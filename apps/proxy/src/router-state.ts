@@ -6,7 +6,9 @@
 // whose role changed by a few members is the previous ring with those members' points merged in or
 // out. Only a ring built from scratch (the first big snapshot, a mass change) costs a full build, and
 // that runs in a worker thread (ring-builder.ts), so apply() is asynchronous; applies run one at a time
-// in arrival order, each against the table the previous one left.
+// in arrival order, each against the table the previous one left. A snapshot its source validated
+// already (validatedSnapshot: the NATS source's assembled manifests) is not parsed again: its changes
+// since the snapshot in use are applied as the source found them.
 import {
   type ConsistentHashRing,
   fingerprintOfSum,
@@ -23,6 +25,7 @@ import {
 } from '@pdrouter/core';
 import { MemberIndex } from './member-index.ts';
 import { RingBuilder, yieldToLoop } from './ring-builder.ts';
+import { validationOf } from './snapshot-source.ts';
 
 export interface RoutingTable {
   readonly snapshot: Snapshot;
@@ -59,7 +62,10 @@ export class RouterState {
     return this.current;
   }
 
-  /** Validates (whatever the source), checks order, builds the rings and swaps them in. */
+  /**
+   * Validates (whatever the source; a snapshot marked by validatedSnapshot is taken as validated), checks
+   * order, builds the rings and swaps them in.
+   */
   apply(candidate: unknown): Promise<ApplyResult> {
     const run = this.tail.then(() => this.applyNow(candidate));
     // A failed apply must not stop the ones queued after it.
@@ -79,9 +85,22 @@ export class RouterState {
 
   private async applyNow(candidate: unknown): Promise<ApplyResult> {
     const prev = this.current;
-    const parsed = parseSnapshot(candidate, prev ? { previous: prev.snapshot } : {});
-    if (!parsed.ok) return { ok: false, reason: 'invalid', error: parsed.error };
-    const snapshot = parsed.snapshot;
+    const validation = validationOf(candidate);
+    let snapshot: Snapshot;
+    let changes: SnapshotChanges | undefined;
+    let fullSum: MembershipSum | undefined;
+    if (validation !== undefined) {
+      // Validated by its source: the changes hold against the snapshot in use only if that is their base
+      // (else the full path rebuilds from the snapshot itself, and the next change is relative to it).
+      snapshot = candidate as Snapshot;
+      if (prev !== undefined && validation.base === prev.snapshot) changes = validation.changes;
+      fullSum = validation.sum;
+    } else {
+      const parsed = parseSnapshot(candidate, prev ? { previous: prev.snapshot } : {});
+      if (!parsed.ok) return { ok: false, reason: 'invalid', error: parsed.error };
+      snapshot = parsed.snapshot;
+      changes = parsed.changes;
+    }
     if (prev && !isNewerSnapshot(snapshot, prev.snapshot)) {
       const cur = prev.snapshot;
       return {
@@ -90,8 +109,8 @@ export class RouterState {
         error: `snapshot epoch ${snapshot.epoch} seq ${snapshot.seq} is not newer than the one in use (epoch ${cur.epoch} seq ${cur.seq})`,
       };
     }
-    if (prev && this.currentSum && parsed.changes) {
-      const table = this.changedTable(prev, this.currentSum, snapshot, parsed.changes);
+    if (prev && this.currentSum && changes) {
+      const table = this.changedTable(prev, this.currentSum, snapshot, changes);
       if (table) {
         this.current = table;
         return { ok: true, table, previous: prev };
@@ -100,7 +119,7 @@ export class RouterState {
     // A full apply is tens of milliseconds of work on this thread (besides the ring build in the
     // worker): requests get a turn between its parts.
     await yieldToLoop();
-    const sum = membershipSum(snapshot);
+    const sum = fullSum ?? membershipSum(snapshot);
     const fingerprint = fingerprintOfSum(sum);
     const byKey = new Map<string, Member>();
     const keys = {} as Record<Role, string[]>;

@@ -1,8 +1,38 @@
 // The membership seam: where the proxy's pod set comes from. Every source hands over whole snapshots
-// (core's schema); the proxy validates and orders them itself (RouterState.apply) whatever the source.
-import type { Member, Snapshot } from '@pdrouter/core';
+// (core's schema); the proxy validates and orders them itself (RouterState.apply) whatever the source,
+// except that a source which validated a snapshot already (the NATS source assembles and checks every
+// manifest against the one before) hands it over marked as such, with its changes, so the members are
+// not checked twice (validatedSnapshot).
+import type { Member, MembershipSum, Snapshot, SnapshotChanges } from '@pdrouter/core';
 import { snapshotFromUrls } from '@pdrouter/core';
 import type { PrefillArg } from './config.ts';
+
+/** What a source found when it validated a snapshot itself (parseSnapshot's checks, nothing less). */
+export interface SnapshotValidation {
+  /** The snapshot `changes` are relative to: the one this source handed over before (undefined: none). */
+  readonly base: Snapshot | undefined;
+  /** Members that joined and left since `base` (parseSnapshot's changes against it). */
+  readonly changes: SnapshotChanges | undefined;
+  /** The membership sum (membershipSum's) of the snapshot. */
+  readonly sum: MembershipSum;
+}
+
+// Snapshot objects are never changed once validated, so the mark can stay with the object.
+const validations = new WeakMap<Snapshot, SnapshotValidation>();
+
+/**
+ * Marks `snapshot` as validated by its source, with what the validation found: RouterState.apply takes it
+ * as is (no second parse) and applies `changes` when `base` is the snapshot in use. Returns `snapshot`.
+ */
+export function validatedSnapshot(snapshot: Snapshot, validation: SnapshotValidation): Snapshot {
+  validations.set(snapshot, validation);
+  return snapshot;
+}
+
+/** The validation a source recorded for this object (validatedSnapshot), if any. */
+export function validationOf(candidate: unknown): SnapshotValidation | undefined {
+  return typeof candidate === 'object' && candidate !== null ? validations.get(candidate as Snapshot) : undefined;
+}
 
 /**
  * Why a source refused a value (the `reason` label of pdrouter_snapshots_rejected_total): `invalid` (not a
