@@ -219,6 +219,39 @@ describe('PodScraper', () => {
     expect(scraper.views()).toEqual([]);
   });
 
+  it('changeMembers starts and stops the loops setMembers would; ranks of one pod share a loop until the last goes', async () => {
+    const a = await startPod(text('vllm:num_requests_running 1\n'));
+    const b = await startPod(text('vllm:num_requests_running 2\n'));
+    const { scraper, clock } = scraperFor({ settings: { intervalMs: 100, timeoutMs: 1000, staleMs: 10_000 } });
+    const urls = () =>
+      scraper
+        .views()
+        .map((v) => v.url)
+        .sort();
+    scraper.changeMembers(
+      [
+        [`${a.url}@0`, a.url],
+        [`${a.url}@1`, a.url],
+        [b.url, b.url],
+      ],
+      [],
+    );
+    expect(urls()).toEqual([a.url, b.url].sort());
+    clock.advance(0);
+    await waitUntil(() => scraper.signals(`${a.url}@1`)?.running === 1, { timeoutMs: 5000, description: 'a read' });
+    scraper.changeMembers([], [`${a.url}@0`]);
+    expect(urls()).toEqual([a.url, b.url].sort());
+    // Left and back in one change: the loop and its last reading stay.
+    scraper.changeMembers([[`${a.url}@1`, a.url]], [`${a.url}@1`]);
+    expect(scraper.signals(`${a.url}@1`)?.running).toBe(1);
+    scraper.changeMembers([], [`${a.url}@1`]);
+    expect(urls()).toEqual([b.url]);
+    scraper.setMembers([[b.url, b.url]]);
+    expect(urls()).toEqual([b.url]);
+    scraper.setMembers([]);
+    expect(urls()).toEqual([]);
+  });
+
   it('sends the Authorization the health probes send (--api-key)', async () => {
     const pod = await startPod((req, res) =>
       req.headers.authorization === 'Bearer pod-key'

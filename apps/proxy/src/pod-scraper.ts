@@ -108,7 +108,9 @@ export class PodScraper {
   /** Keyed by pod URL: data-parallel ranks of one pod share one read. */
   private readonly loops = new Map<string, PodLoop>();
   /** Member key (url or url@rank) -> pod URL. */
-  private urlOfKey = new Map<string, string>();
+  private readonly urlOfKey = new Map<string, string>();
+  /** Pod URL -> how many member keys share it. */
+  private readonly keysOfUrl = new Map<string, number>();
   private closed = false;
 
   constructor(options: {
@@ -130,20 +132,58 @@ export class PodScraper {
   /** The pods of the current snapshot, as member key -> URL: new pods start a loop, departed ones stop. */
   setMembers(members: Iterable<readonly [key: string, url: string]>): void {
     if (this.closed) return;
-    this.urlOfKey = new Map(members);
-    const urls = new Set(this.urlOfKey.values());
-    for (const [url, loop] of this.loops) {
-      if (urls.has(url)) continue;
-      loop.timer?.cancel();
-      loop.stop.abort();
-      this.loops.delete(url);
+    const next = new Map(members);
+    const left: string[] = [];
+    for (const [key, url] of this.urlOfKey) if (next.get(key) !== url) left.push(key);
+    const joined: (readonly [string, string])[] = [];
+    for (const entry of next) if (this.urlOfKey.get(entry[0]) !== entry[1]) joined.push(entry);
+    this.changeMembers(joined, left);
+  }
+
+  /**
+   * The snapshot's change, when the caller knows it: member keys that joined (with their URL) and keys
+   * that left. Costs what the change costs; the same loops as setMembers with the whole membership.
+   */
+  changeMembers(joined: Iterable<readonly [key: string, url: string]>, left: Iterable<string>): void {
+    if (this.closed) return;
+    const dropped = new Set<string>();
+    for (const key of left) {
+      const url = this.urlOfKey.get(key);
+      if (url === undefined) continue;
+      this.urlOfKey.delete(key);
+      if (this.release(url)) dropped.add(url);
     }
-    for (const url of urls) {
+    for (const [key, url] of joined) {
+      const before = this.urlOfKey.get(key);
+      if (before === url) continue;
+      if (before !== undefined && this.release(before)) dropped.add(before);
+      this.urlOfKey.set(key, url);
+      this.keysOfUrl.set(url, (this.keysOfUrl.get(url) ?? 0) + 1);
+      // A URL that left and came back in the same change keeps its loop (and its last reading).
+      if (dropped.delete(url)) continue;
       if (this.loops.has(url)) continue;
       const loop: PodLoop = { url, stop: new AbortController(), timer: undefined, inFlight: false };
       this.loops.set(url, loop);
       this.schedule(loop, Math.floor(this.random() * this.settings.intervalMs));
     }
+    for (const url of dropped) {
+      const loop = this.loops.get(url);
+      if (loop === undefined) continue;
+      loop.timer?.cancel();
+      loop.stop.abort();
+      this.loops.delete(url);
+    }
+  }
+
+  /** One key of `url` gone; true when it was the URL's last. */
+  private release(url: string): boolean {
+    const n = (this.keysOfUrl.get(url) ?? 1) - 1;
+    if (n > 0) {
+      this.keysOfUrl.set(url, n);
+      return false;
+    }
+    this.keysOfUrl.delete(url);
+    return true;
   }
 
   /** The pod's gauges when read within the staleness limit, else undefined. */

@@ -177,4 +177,58 @@ describe('PodRegistry membership', () => {
     expect(pods.snapshot().map((p) => p.url)).toEqual([other]);
     pods.close();
   });
+
+  it('changeMembers leaves the state setMembers leaves: members, active workers, departed pods dropped once idle', async () => {
+    const urls = Array.from({ length: 6 }, (_, i) => `http://10.0.1.${i}:8000`);
+    const whole = registry();
+    const delta = registry();
+    const active = async (r: ReturnType<typeof registry>) => metric(r.metrics, 'vllm_router_active_workers', {});
+    const steps: [string[], string[]][] = [
+      [urls.slice(0, 4), []],
+      [[urls[4] as string], [POD]],
+      [[], [urls[0] as string]],
+      [[urls[5] as string, urls[0] as string], [urls[1] as string]],
+    ];
+    let current = new Set([POD]);
+    for (const [i, [joined, left]] of steps.entries()) {
+      for (const url of left) current.delete(url);
+      for (const url of joined) current.add(url);
+      current = new Set(current);
+      whole.pods.setMembers(current);
+      delta.pods.changeMembers(joined, left);
+      if (i === 0) {
+        // One member's circuit open, another busy when it leaves.
+        for (const r of [whole, delta]) {
+          const p = r.pods.get(urls[2] as string);
+          for (let k = 0; k < 3; k++) r.pods.record(p, FAIL, 'x');
+          r.pods.acquire(r.pods.get(urls[0] as string));
+        }
+      }
+      expect(delta.pods.memberUrls().sort()).toEqual(whole.pods.memberUrls().sort());
+      expect(
+        delta.pods
+          .snapshot()
+          .map((p) => p.url)
+          .sort(),
+      ).toEqual(
+        whole.pods
+          .snapshot()
+          .map((p) => p.url)
+          .sort(),
+      );
+      expect(await active(delta)).toBe(await active(whole));
+    }
+    // The busy leaver went and came back: still there, circuit state and all.
+    for (const r of [whole, delta]) r.pods.release(r.pods.get(urls[0] as string));
+    whole.pods.setMembers(current);
+    delta.pods.changeMembers([], []);
+    expect(delta.pods.snapshot()).toEqual(whole.pods.snapshot());
+    expect(await active(delta)).toBe(current.size - 1);
+    // State made for a pod the snapshot no longer has (a leg picked from the table before): dropped once idle.
+    delta.pods.get('http://10.0.9.9:8000');
+    delta.pods.changeMembers([], []);
+    expect(delta.pods.snapshot().map((p) => p.url)).not.toContain('http://10.0.9.9:8000');
+    whole.pods.close();
+    delta.pods.close();
+  });
 });

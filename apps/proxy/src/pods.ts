@@ -56,6 +56,10 @@ export class PodRegistry {
   private readonly clock: RegistryClock;
   private readonly random: (() => number) | undefined;
   private members = new Set<string>();
+  /** Pods with state that are not members (left while legs were in flight): dropped once idle. */
+  private readonly departed = new Set<string>();
+  /** Members that probes and circuit admit (pdrouter's active workers gauge). */
+  private active = 0;
   private closed = false;
 
   constructor(options: {
@@ -87,23 +91,56 @@ export class PodRegistry {
       pod.metrics.health.set(1);
       pod.metrics.cbState.set(CIRCUIT_STATE_CODE.closed);
       this.pods.set(url, pod);
+      // A leg to a pod the snapshot has just dropped: its state goes once idle, as a leaver's does.
+      if (!this.members.has(url)) this.departed.add(url);
     }
     return pod;
   }
 
   /** The pods of the current snapshot. State of pods that left goes once they are idle. */
   setMembers(urls: Iterable<string>): void {
-    this.members = new Set(urls);
-    for (const url of this.members) this.get(url);
-    for (const [url, pod] of this.pods) {
+    const next = new Set(urls);
+    const left: string[] = [];
+    for (const url of this.members) if (!next.has(url)) left.push(url);
+    const joined: string[] = [];
+    for (const url of next) if (!this.members.has(url)) joined.push(url);
+    this.changeMembers(joined, left);
+  }
+
+  /**
+   * The snapshot's change, when the caller knows it: `joined` became members, `left` are members no
+   * more. Costs what the change costs, not what the other members do; the same state as setMembers.
+   */
+  changeMembers(joined: Iterable<string>, left: Iterable<string>): void {
+    let active = this.active;
+    for (const url of left) {
+      if (!this.members.delete(url)) continue;
+      const pod = this.pods.get(url);
+      if (pod === undefined) continue;
+      if (this.isActive(pod)) active--;
+      this.departed.add(url);
+    }
+    for (const url of joined) {
       if (this.members.has(url)) continue;
+      this.members.add(url);
+      this.departed.delete(url);
+      if (this.isActive(this.get(url))) active++;
+    }
+    // Pods that left (now or before) go once idle.
+    for (const url of this.departed) {
+      const pod = this.pods.get(url);
+      if (pod === undefined) {
+        this.departed.delete(url);
+        continue;
+      }
       pod.halfOpenTimer?.cancel();
       if (pod.inFlight === 0) {
         this.pods.delete(url);
+        this.departed.delete(url);
         this.metrics.removePod(url);
       }
     }
-    this.updateActive();
+    this.setActive(active);
   }
 
   /** The current members (what the health checker probes). */
@@ -273,12 +310,22 @@ export class PodRegistry {
     this.updateActive();
   }
 
+  private isActive(pod: PodState): boolean {
+    return pod.probeHealthy && pod.breaker.state !== 'open';
+  }
+
+  private setActive(active: number): void {
+    this.active = active;
+    this.metrics.activeWorkers.set(active);
+  }
+
+  /** Counts the active members again (after a pod's state changed). */
   private updateActive(): void {
     let active = 0;
     for (const url of this.members) {
       const pod = this.pods.get(url);
-      if (pod?.probeHealthy && pod.breaker.state !== 'open') active++;
+      if (pod !== undefined && this.isActive(pod)) active++;
     }
-    this.metrics.activeWorkers.set(active);
+    this.setActive(active);
   }
 }
