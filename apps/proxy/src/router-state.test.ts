@@ -192,9 +192,11 @@ describe('RouterState', async () => {
       const state = new RouterState({ vnodes: 16 });
       try {
         expect((await state.apply(feed(1))).ok).toBe(true);
+        let merged = 0;
         for (const [k, edit] of edits.entries()) {
           edit(decode, prefill);
           const candidate = feed(k + 2);
+          const keysBefore = new Set(Object.values(state.table?.members ?? {}).flat());
           const r = await state.apply(candidate);
           if (!r.ok) throw new Error(r.error);
           const fresh = new RouterState({ vnodes: 16 });
@@ -205,6 +207,17 @@ describe('RouterState', async () => {
           expect(r.table.snapshot).toEqual(f.table.snapshot);
           // Taken as is, not parsed again.
           if (via === 'validated by the source') expect(r.table.snapshot).toBe(candidate);
+          // A merged table says which ring keys joined and left: the difference of the two tables' keys.
+          const keysAfter = new Set(Object.values(r.table.members).flat());
+          if (r.table.keyChanges !== undefined) {
+            merged++;
+            expect([...r.table.keyChanges.joined].sort()).toEqual(
+              [...keysAfter].filter((x) => !keysBefore.has(x)).sort(),
+            );
+            expect([...r.table.keyChanges.left].sort()).toEqual(
+              [...keysBefore].filter((x) => !keysAfter.has(x)).sort(),
+            );
+          }
           expect(r.table.members).toEqual(f.table.members);
           expect([...r.table.byKey].sort()).toEqual([...f.table.byKey].sort());
           expect(r.table.byKey.size).toBe(f.table.byKey.size);
@@ -216,6 +229,8 @@ describe('RouterState', async () => {
             for (let i = 0; i < full.size; i++) expect(ring.point(i)).toEqual(full.point(i));
           }
         }
+        // Most edits merge; the last (a third at once) and the shared key go the full way.
+        expect(merged).toBeGreaterThanOrEqual(6);
       } finally {
         await state.close();
       }

@@ -35,6 +35,11 @@ export interface RoutingTable {
   readonly members: Readonly<Record<Role, readonly string[]>>;
   /** Ring key (the URL, or `url@rank`) -> member. */
   readonly byKey: MemberIndex;
+  /**
+   * Ring keys (all roles) that joined and left since the table before, when this table was merged from
+   * it (a small change); undefined after a full build. A key in neither list kept its member's URL.
+   */
+  readonly keyChanges?: { readonly joined: readonly string[]; readonly left: readonly string[] };
   readonly appliedAtMs: number;
 }
 
@@ -200,12 +205,18 @@ export class RouterState {
     for (const [key] of joiners) if (byKey.has(key) && !freed.has(key)) return undefined;
     if (new Set(joiners.map(([key]) => key)).size !== joiners.length) return undefined;
     const sum = membershipSumAfter(prevSum, changes);
+    // A key that left and joined again (a pod's uid or readiness changed, not its URL) is no change.
+    const joinedKeys = new Set(joiners.map(([key]) => key));
     const table: RoutingTable = Object.freeze({
       snapshot,
       fingerprint: fingerprintOfSum(sum),
       rings: Object.freeze(rings),
       members: Object.freeze(members),
       byKey: byKey.changed(gone, joiners),
+      keyChanges: Object.freeze({
+        joined: joiners.filter(([key]) => !freed.has(key)).map(([key]) => key),
+        left: gone.filter((key) => !joinedKeys.has(key)),
+      }),
       appliedAtMs: Date.now(),
     });
     this.currentSum = sum;
