@@ -249,10 +249,23 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
       metrics.members.labels(role).set(ring.members.length);
       metrics.ringInfo.labels(role, ring.fingerprint, String(ring.members.length), String(ring.vnodes)).set(1);
     }
-    const keys = [...t.members.prefill, ...t.members.decode, ...t.members.plain];
-    pods.setMembers(keys);
-    scraper?.setMembers(keys.map((k) => [k, t.byKey.get(k)?.url ?? k] as const));
-    for (const role of ['prefill', 'decode', 'plain'] as const) routing.setMembers(role, t.members[role]);
+    const change = r.previous === undefined ? undefined : t.keyChanges;
+    if (change !== undefined) {
+      // Merged from the table before: the registries take the change, not 10,000 members again.
+      pods.changeMembers(change.joined, change.left);
+      scraper?.changeMembers(
+        change.joined.map((k) => [k, t.byKey.get(k)?.url ?? k] as const),
+        change.left,
+      );
+    } else {
+      const keys = [...t.members.prefill, ...t.members.decode, ...t.members.plain];
+      pods.setMembers(keys);
+      scraper?.setMembers(keys.map((k) => [k, t.byKey.get(k)?.url ?? k] as const));
+    }
+    // A role whose ring is the one before (a heartbeat, another role's change) has the same members.
+    for (const role of ['prefill', 'decode', 'plain'] as const) {
+      if (t.members[role] !== r.previous?.members[role]) routing.setMembers(role, t.members[role]);
+    }
     // Heartbeats re-send the same membership with a new seq: worth a debug line, not an info one.
     const log = t.fingerprint === r.previous?.fingerprint ? logger.debug : logger.info;
     log('snapshot applied', {
