@@ -39,7 +39,7 @@ export interface LoadShareOptions {
 /** The prefix indexes (Routing), when prefixes are shared: what they learned, and what peers learned. */
 export interface SharedPrefixes {
   drainLearned(): { wire: LearnedWire | undefined; dropped: number };
-  teach(learned: LearnedPrefixes): { recorded: number; notMember: number; incompatible: number };
+  teach(learned: LearnedPrefixes): { recorded: number; notMember: number; incompatible: number; notIndexed: number };
 }
 
 export interface LoadShareState {
@@ -156,6 +156,7 @@ export class LoadShare {
     const blocks = metrics.prefixShareBlocks;
     if (taught.recorded > 0) blocks.labels('in', 'ok').inc(taught.recorded);
     if (taught.notMember > 0) blocks.labels('in', 'not_member').inc(taught.notMember);
+    if (taught.notIndexed > 0) blocks.labels('in', 'not_indexed').inc(taught.notIndexed);
     if (taught.incompatible > 0) {
       blocks.labels('in', 'incompatible').inc(taught.incompatible);
       this.report(

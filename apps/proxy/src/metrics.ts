@@ -336,7 +336,7 @@ export class ProxyMetrics {
   );
   readonly prefixShareBlocks = this.counter(
     'pdrouter_prefix_share_blocks_total',
-    "Prefix-index blocks shared between replicas in the shared-load messages (--prefix-share-max-blocks), by direction and result: out ok (sent), out dropped (over the per-message limit, or NATS away), in ok (recorded), in not_member (a pod not in this replica's snapshot), in incompatible (another block hash or block size)",
+    "Prefix-index blocks shared between replicas in the shared-load messages (--prefix-share-max-blocks), by direction and result: out ok (sent), out dropped (over the per-message limit, or NATS away), in ok (recorded), in not_member (a pod not in this replica's snapshot), in incompatible (another block hash or block size), in not_indexed (a role whose policy here keeps no prefix index: the replicas run different policies)",
     ['direction', 'result'],
   );
   readonly loadSharePeersExpired = this.counter(

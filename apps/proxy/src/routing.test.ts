@@ -1,4 +1,4 @@
-import { ConsistentHashRing, fbiHash, prefixKey } from '@pdrouter/core';
+import { ConsistentHashRing, fbiHash, PREFIX_BLOCK_CHARS, PREFIX_HASH_ID, prefixKey } from '@pdrouter/core';
 import { metricSum } from '@pdrouter/testkit';
 import { describe, expect, it } from 'vitest';
 import { buildConfig } from './config.ts';
@@ -83,5 +83,43 @@ describe('Routing', () => {
     r.setMembers('prefill', [PREFILL[1] as string]);
     expect(r.indexSizes().prefill?.entries).toBe(0);
     r.close();
+  });
+});
+
+describe("Routing.teach (peer replicas' learned blocks)", () => {
+  it('records blocks for member pods of an indexed role, and counts the rest by why they were ignored', () => {
+    const config = buildConfig(
+      parseFlags(['--pd-disaggregation', '--nats-url', 'nats://n:4222', '--prefill-policy', 'cache_aware']),
+    );
+    const r = new Routing({
+      config,
+      metrics: new ProxyMetrics({ defaultMetrics: false }),
+      health: { isEjected: () => false },
+      load: localLoadView({ inFlight: () => 0 }),
+    });
+    r.setMembers('prefill', PREFILL);
+    r.setMembers('decode', DECODE);
+    const roles = new Map([
+      [
+        'prefill' as const,
+        new Map([
+          [PREFILL[0] as string, [1, 2]],
+          ['http://gone:8000', [3]],
+        ]),
+      ],
+      ['decode' as const, new Map([[DECODE[0] as string, [4, 5, 6]]])],
+    ]);
+    expect(r.teach({ hash: PREFIX_HASH_ID, block: PREFIX_BLOCK_CHARS, roles })).toEqual({
+      recorded: 2,
+      notMember: 1,
+      incompatible: 0,
+      notIndexed: 3,
+    });
+    expect(r.teach({ hash: 'other', block: PREFIX_BLOCK_CHARS, roles })).toEqual({
+      recorded: 0,
+      notMember: 0,
+      incompatible: 3,
+      notIndexed: 3,
+    });
   });
 });

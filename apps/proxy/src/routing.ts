@@ -152,16 +152,18 @@ export class Routing {
   /**
    * A peer replica's learned blocks, recorded as if this replica had routed those requests (never passed
    * on: they are not news for the next message). Blocks of another hash or block size are ignored, and so
-   * are pods this replica does not route to (not in its snapshot, or gone from it).
+   * are pods this replica does not route to (not in its snapshot, or gone from it) and roles whose policy
+   * here keeps no index.
    */
-  teach(learned: LearnedPrefixes): { recorded: number; notMember: number; incompatible: number } {
-    const out = { recorded: 0, notMember: 0, incompatible: 0 };
+  teach(learned: LearnedPrefixes): { recorded: number; notMember: number; incompatible: number; notIndexed: number } {
+    const out = { recorded: 0, notMember: 0, incompatible: 0, notIndexed: 0 };
     if (this.learned === undefined) return out;
     const compatible = learnedCompatible(learned, this.blockChars());
     for (const [role, pods] of learned.roles) {
       const idx = this.pickers[role].index;
       for (const [pod, hashes] of pods) {
-        if (!compatible || idx === undefined) out.incompatible += hashes.length;
+        if (idx === undefined) out.notIndexed += hashes.length;
+        else if (!compatible) out.incompatible += hashes.length;
         else if (!this.members[role].has(pod)) out.notMember += hashes.length;
         else {
           idx.record({ hashes, chars: 0 }, pod);
