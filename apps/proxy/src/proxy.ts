@@ -264,7 +264,9 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
     }
     // A role whose ring is the one before (a heartbeat, another role's change) has the same members.
     for (const role of ['prefill', 'decode', 'plain'] as const) {
-      if (t.members[role] !== r.previous?.members[role]) routing.setMembers(role, t.members[role]);
+      if (t.members[role] === r.previous?.members[role]) continue;
+      if (change !== undefined) routing.changeMembers(role, change.roles[role].joined, change.roles[role].left);
+      else routing.setMembers(role, t.members[role]);
     }
     // Heartbeats re-send the same membership with a new seq: worth a debug line, not an info one.
     const log = t.fingerprint === r.previous?.fingerprint ? logger.debug : logger.info;

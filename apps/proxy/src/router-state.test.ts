@@ -197,6 +197,7 @@ describe('RouterState', async () => {
           edit(decode, prefill);
           const candidate = feed(k + 2);
           const keysBefore = new Set(Object.values(state.table?.members ?? {}).flat());
+          const previous = state.table;
           const r = await state.apply(candidate);
           if (!r.ok) throw new Error(r.error);
           const fresh = new RouterState({ vnodes: 16 });
@@ -217,6 +218,16 @@ describe('RouterState', async () => {
             expect([...r.table.keyChanges.left].sort()).toEqual(
               [...keysBefore].filter((x) => !keysAfter.has(x)).sort(),
             );
+            for (const role of ['prefill', 'decode', 'plain'] as const) {
+              const before = new Set(previous?.members[role]);
+              const after = new Set(r.table.members[role]);
+              expect([...r.table.keyChanges.roles[role].joined].sort()).toEqual(
+                [...after].filter((x) => !before.has(x)).sort(),
+              );
+              expect([...r.table.keyChanges.roles[role].left].sort()).toEqual(
+                [...before].filter((x) => !after.has(x)).sort(),
+              );
+            }
           }
           expect(r.table.members).toEqual(f.table.members);
           expect([...r.table.byKey].sort()).toEqual([...f.table.byKey].sort());

@@ -39,8 +39,16 @@ export interface RoutingTable {
    * Ring keys (all roles) that joined and left since the table before, when this table was merged from
    * it (a small change); undefined after a full build. A key in neither list kept its member's URL.
    */
-  readonly keyChanges?: { readonly joined: readonly string[]; readonly left: readonly string[] };
+  readonly keyChanges?: KeyChanges;
   readonly appliedAtMs: number;
+}
+
+/** Ring keys that joined and left a table: of all roles together, and per role. */
+export interface KeyChanges {
+  readonly joined: readonly string[];
+  readonly left: readonly string[];
+  /** Per role: a key that moved to another role has left one and joined the other. */
+  readonly roles: Readonly<Record<Role, { readonly joined: readonly string[]; readonly left: readonly string[] }>>;
 }
 
 export type ApplyResult =
@@ -179,6 +187,7 @@ export class RouterState {
     const rings = {} as Record<Role, ConsistentHashRing>;
     const members = {} as Record<Role, readonly string[]>;
     const joiners: [string, Member][] = [];
+    const roleChanges = {} as Record<Role, { joined: string[]; left: string[] }>;
     for (const role of ROLES) {
       const leaving: string[] = [];
       for (const m of changes.removed[role]) {
@@ -199,6 +208,10 @@ export class RouterState {
       if (ring === undefined) return undefined;
       rings[role] = ring;
       members[role] = ring.members;
+      roleChanges[role] = {
+        joined: joining.filter((k) => !leaving.includes(k)),
+        left: leaving.filter((k) => !joining.includes(k)),
+      };
     }
     // A joiner's key must be free once the leavers are gone (else it is shared across roles).
     const freed = new Set(gone);
@@ -216,6 +229,7 @@ export class RouterState {
       keyChanges: Object.freeze({
         joined: joiners.filter(([key]) => !freed.has(key)).map(([key]) => key),
         left: gone.filter((key) => !joinedKeys.has(key)),
+        roles: roleChanges,
       }),
       appliedAtMs: Date.now(),
     });

@@ -84,6 +84,37 @@ describe('Routing', () => {
     expect(r.indexSizes().prefill?.entries).toBe(0);
     r.close();
   });
+
+  it('a change key by key forgets the pods that left and admits those that joined, as setMembers does', () => {
+    const config = buildConfig(
+      parseFlags(['--pd-disaggregation', '--nats-url', 'nats://n:4222', '--prefill-policy', 'cache_aware']),
+    );
+    const r = new Routing({
+      config,
+      metrics: new ProxyMetrics({ defaultMetrics: false }),
+      health: { isEjected: () => false },
+      load: localLoadView({ inFlight: () => 0 }),
+    });
+    r.setMembers('prefill', PREFILL);
+    for (let i = 0; i < 5; i++) r.learn('prefill', ex(`${i} ${text}`), PREFILL[0] as string);
+    expect(r.indexSizes().prefill?.entries).toBeGreaterThan(0);
+    r.changeMembers('prefill', ['http://p3:8000'], [PREFILL[0] as string]);
+    expect(r.indexSizes().prefill?.entries).toBe(0);
+    const roles = new Map([
+      [
+        'prefill' as const,
+        new Map([
+          [PREFILL[0] as string, [1]],
+          ['http://p3:8000', [2]],
+        ]),
+      ],
+    ]);
+    expect(r.teach({ hash: PREFIX_HASH_ID, block: PREFIX_BLOCK_CHARS, roles })).toMatchObject({
+      recorded: 1,
+      notMember: 1,
+    });
+    r.close();
+  });
 });
 
 describe("Routing.teach (peer replicas' learned blocks)", () => {

@@ -72,7 +72,7 @@ export class Routing {
   /** Reused by learn(): the blocks that were news to the index. */
   private readonly news: number[] = [];
   /** Each role's members: a peer's blocks are recorded only for pods this replica routes to. */
-  private readonly members: Record<LegRole, ReadonlySet<string>> = {
+  private readonly members: Record<LegRole, Set<string>> = {
     prefill: new Set(),
     decode: new Set(),
     plain: new Set(),
@@ -195,6 +195,15 @@ export class Routing {
     const set = new Set(members);
     this.members[role] = set;
     this.pickers[role].index?.retainPods(set);
+    this.updateGauges();
+  }
+
+  /** setMembers for a change known key by key: `joined` became members of `role`, `left` are no more. */
+  changeMembers(role: LegRole, joined: readonly string[], left: readonly string[]): void {
+    const set = this.members[role];
+    for (const k of left) set.delete(k);
+    for (const k of joined) set.add(k);
+    if (left.length > 0) this.pickers[role].index?.forgetPods(left);
     this.updateGauges();
   }
 

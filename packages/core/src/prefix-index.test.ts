@@ -179,6 +179,18 @@ describe('PrefixIndex', () => {
     expect(idx.match(k).has('p2')).toBe(false);
   });
 
+  test('forgetPods forgets the pods named, as retainPods of the rest does', () => {
+    const idx = new PrefixIndex({ maxChars: 100_000, blockChars: B });
+    const k = key('aaaaaaaabbbbbbbb');
+    idx.record(k, 'p1');
+    idx.record(k, 'p2');
+    idx.record(key('cccccccc'), 'p2');
+    expect(idx.forgetPods(['p2', 'never-seen'])).toBe(3);
+    expect([...idx.match(k).keys()]).toEqual(['p1']);
+    expect(idx.entries).toBe(2);
+    expect(idx.forgetPods(['p2'])).toBe(0);
+  });
+
   test('refuses a budget that is not positive', () => {
     expect(() => new PrefixIndex({ maxChars: 0 })).toThrow(RangeError);
   });

@@ -283,6 +283,20 @@ export class PrefixIndex {
   retainPods(members: ReadonlySet<string>): number {
     const gone = new Set<number>();
     for (const [name, id] of this.podIds) if (!members.has(name)) gone.add(id);
+    return this.forgetIds(gone);
+  }
+
+  /** Drops what the index knows about `pods` (they left). Returns the references removed. */
+  forgetPods(pods: readonly string[]): number {
+    const gone = new Set<number>();
+    for (const name of pods) {
+      const id = this.podIds.get(name);
+      if (id !== undefined) gone.add(id);
+    }
+    return this.forgetIds(gone);
+  }
+
+  private forgetIds(gone: ReadonlySet<number>): number {
     if (gone.size === 0) return 0;
     const young = this.forget(this.young, gone);
     const old = this.forget(this.old, gone);

@@ -81,6 +81,8 @@ export class ConsistentHashRing {
   /** Index of each bucket's first point (for point(); computed on first use). */
   #bucketStarts: Uint32Array | undefined;
   #fingerprint: string | undefined;
+  /** Sum of the members' digests (see ringFingerprint), computed on first use and moved by changes. */
+  #digestSum: U64 | undefined;
   #slotOf: Map<string, number> | undefined;
 
   constructor(members: readonly string[], options: RingOptions & { [PARTS]?: RingParts } = {}) {
@@ -124,7 +126,8 @@ export class ConsistentHashRing {
   /** Hex digest of (vnodes, members): equal rings have equal fingerprints in every process. */
   get fingerprint(): string {
     // Computed on first use: hashing 10,000 member URLs is not free, and most swaps never read it.
-    this.#fingerprint ??= sortedRingFingerprint(this.members, this.vnodes);
+    this.#digestSum ??= addMemberDigests({ hi: 0, lo: 0 }, this.members, 1);
+    this.#fingerprint ??= fingerprintOf(this.#digestSum, this.members.length, this.vnodes);
     return this.#fingerprint;
   }
 
@@ -265,6 +268,10 @@ export class ConsistentHashRing {
     for (const name of removed.keys()) slotOf.delete(name);
     for (const a of added) slotOf.set(a.name, a.slot);
     ring.#slotOf = slotOf;
+    // A fingerprint read before moves with the change: no rehash of the members that stay.
+    if (this.#digestSum !== undefined) {
+      ring.#digestSum = addMemberDigests(addMemberDigests(this.#digestSum, removed.keys(), -1), joined, 1);
+    }
     return ring;
   }
 
@@ -374,12 +381,45 @@ function changeSorted(sorted: readonly string[], drop: ReadonlyMap<string, numbe
 
 /** The fingerprint of the ring that `members` (any order, duplicates allowed) and `vnodes` build. */
 export function ringFingerprint(members: readonly string[], vnodes: number = DEFAULT_VNODES): string {
-  return sortedRingFingerprint(sortRingMembers(members), vnodes);
+  const sorted = sortRingMembers(members);
+  return fingerprintOf(addMemberDigests({ hi: 0, lo: 0 }, sorted, 1), sorted.length, vnodes);
 }
 
-/** ringFingerprint of members already sorted and unique (a ring's own list: no second sort of 10,000). */
-function sortedRingFingerprint(sorted: readonly string[], vnodes: number): string {
-  // JSON keeps member boundaries unambiguous; the version tag changes if the ring algorithm ever does.
-  const text = JSON.stringify(['pdrouter-ring/1', 'fbi-furc-murmur64a', vnodes, sorted]);
-  return u64ToHex(murmur64a(FINGERPRINT_ENCODER.encode(text)));
+/** The version tag of the fingerprint's construction; it changes if the ring algorithm ever does. */
+const FINGERPRINT_TAG = 0x72696e67; // "ring"
+const FINGERPRINT_VERSION = 2;
+
+/** sum + sign * murmur64a(member) for each member, mod 2^64. */
+function addMemberDigests(sum: U64, members: Iterable<string>, sign: 1 | -1): U64 {
+  let { hi, lo } = sum;
+  for (const m of members) {
+    const d = murmur64a(FINGERPRINT_ENCODER.encode(m));
+    if (sign === 1) {
+      const low = lo + d.lo;
+      lo = low >>> 0;
+      hi = (hi + d.hi + (low > 0xffffffff ? 1 : 0)) >>> 0;
+    } else {
+      const low = lo - d.lo;
+      lo = low >>> 0;
+      hi = (hi - d.hi - (low < 0 ? 1 : 0)) >>> 0;
+    }
+  }
+  return { hi, lo };
+}
+
+/**
+ * The fingerprint of (vnodes, members) from the sum of the members' digests: independent of their
+ * order, so a change moves it by the members that changed (a ring's members are unique, so the sum
+ * and the count name the set as well as a hash of the list would).
+ */
+function fingerprintOf(sum: U64, count: number, vnodes: number): string {
+  const bytes = new Uint8Array(24);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, FINGERPRINT_TAG, true);
+  view.setUint32(4, FINGERPRINT_VERSION, true);
+  view.setUint32(8, vnodes, true);
+  view.setUint32(12, count, true);
+  view.setUint32(16, sum.hi, true);
+  view.setUint32(20, sum.lo, true);
+  return u64ToHex(murmur64a(bytes));
 }

@@ -191,18 +191,23 @@ class PreviousRole {
   }
 }
 
-/** A previously validated member equal to `v` field for field, with no other keys: `v` then needs no checks. */
+/** True when `v` is `p` field for field, with no other keys: `v` then needs no checks. */
+function equalsMember(v: Record<string, unknown>, p: Member): boolean {
+  if (v.name !== p.name || v.uid !== p.uid || v.url !== p.url || v.ready !== p.ready) return false;
+  if (v.bootstrapPort !== p.bootstrapPort || v.dpRank !== p.dpRank) return false;
+  // Equal fields and as many keys as p has defined fields: no unknown key can hide among them.
+  let keys = 0;
+  for (const _ in v) keys++;
+  return keys === 4 + (p.bootstrapPort === undefined ? 0 : 1) + (p.dpRank === undefined ? 0 : 1);
+}
+
+/** A previously validated member equal to `v` (see equalsMember), not yet taken by another value. */
 function sameAsPrevious(v: unknown, previous: PreviousRole | undefined): Member | undefined {
   if (previous === undefined || !isPlainObject(v)) return undefined;
   const at = previous.find(v.name);
   if (at < 0) return undefined;
   const p = previous.members[at] as Member;
-  if (v.uid !== p.uid || v.url !== p.url || v.ready !== p.ready) return undefined;
-  if (v.bootstrapPort !== p.bootstrapPort || v.dpRank !== p.dpRank) return undefined;
-  // Equal fields and as many keys as p has defined fields: no unknown key can hide among them.
-  let keys = 0;
-  for (const _ in v) keys++;
-  if (keys !== 4 + (p.bootstrapPort === undefined ? 0 : 1) + (p.dpRank === undefined ? 0 : 1)) return undefined;
+  if (!equalsMember(v, p)) return undefined;
   return previous.take(at) ? p : undefined;
 }
 
@@ -221,19 +226,72 @@ function ringKeyOf(m: Member): string {
   return m.dpRank === undefined ? m.url : `${m.url}@${m.dpRank}`;
 }
 
-function takeRoleIndex(members: readonly Member[]): RoleIndex {
+/** The index of `members`, left attached to it (built and attached when it had none). */
+function roleIndexOf(members: readonly Member[]): RoleIndex {
   const index = roleIndexes.get(members);
-  if (index !== undefined) {
-    roleIndexes.delete(members);
-    return index;
-  }
+  if (index !== undefined) return index;
   const names = new Map<string, Member>();
   const ringKeys = new Map<string, Member>();
   for (const m of members) {
     names.set(m.name, m);
     ringKeys.set(ringKeyOf(m), m);
   }
-  return { names, ringKeys };
+  const built = { names, ringKeys };
+  roleIndexes.set(members, built);
+  return built;
+}
+
+/** The index of `members`, detached from it (its caller moves it on to another array). */
+function takeRoleIndex(members: readonly Member[]): RoleIndex {
+  const index = roleIndexOf(members);
+  roleIndexes.delete(members);
+  return index;
+}
+
+/**
+ * True when no joiner clashes (same name or ring key) with a member that stays or with another joiner.
+ * `index` is the previous role's; the members that stay have distinct names and ring keys (it passed
+ * the full check), so only a joiner can clash.
+ */
+function joinersAreDistinct(index: RoleIndex, added: readonly Member[], removed: readonly Member[]): boolean {
+  const gone = new Set(removed);
+  const joinedNames = new Set<string>();
+  const joinedKeys = new Set<string>();
+  for (const m of added) {
+    const key = ringKeyOf(m);
+    const byName = index.names.get(m.name);
+    const byKey = index.ringKeys.get(key);
+    if (
+      (byName !== undefined && !gone.has(byName)) ||
+      (byKey !== undefined && !gone.has(byKey)) ||
+      joinedNames.has(m.name) ||
+      joinedKeys.has(key)
+    ) {
+      return false;
+    }
+    joinedNames.add(m.name);
+    joinedKeys.add(key);
+  }
+  return true;
+}
+
+/** Moves the previous role's index to `members`: the leavers out, the joiners in. */
+function moveRoleIndex(
+  index: RoleIndex,
+  members: readonly Member[],
+  added: readonly Member[],
+  removed: readonly Member[],
+): void {
+  for (const m of removed) {
+    if (index.names.get(m.name) === m) index.names.delete(m.name);
+    const key = ringKeyOf(m);
+    if (index.ringKeys.get(key) === m) index.ringKeys.delete(key);
+  }
+  for (const m of added) {
+    index.names.set(m.name, m);
+    index.ringKeys.set(ringKeyOf(m), m);
+  }
+  roleIndexes.set(members, index);
 }
 
 /** Fails with the first duplicate name or ring key of `members`, naming both positions. */
@@ -285,39 +343,109 @@ function parseRole(v: unknown, role: Role, previous?: readonly Member[]): Parsed
     checkDuplicates(members, where);
     return { members, added, removed };
   }
-  // The members reused from `previous` have distinct names and ring keys (it passed this check):
-  // only a joiner can clash, with one that stays or with another joiner.
   const index = takeRoleIndex(previous);
-  const gone = new Set(removed);
-  const joinedNames = new Set<string>();
-  const joinedKeys = new Set<string>();
-  for (const m of added) {
-    const key = ringKeyOf(m);
-    const byName = index.names.get(m.name);
-    const byKey = index.ringKeys.get(key);
-    if (
-      (byName !== undefined && !gone.has(byName)) ||
-      (byKey !== undefined && !gone.has(byKey)) ||
-      joinedNames.has(m.name) ||
-      joinedKeys.has(key)
-    ) {
-      // Found a clash: the full check names both positions.
-      checkDuplicates(members, where);
-    }
-    joinedNames.add(m.name);
-    joinedKeys.add(key);
-  }
-  for (const m of removed) {
-    if (index.names.get(m.name) === m) index.names.delete(m.name);
-    const key = ringKeyOf(m);
-    if (index.ringKeys.get(key) === m) index.ringKeys.delete(key);
-  }
-  for (const m of added) {
-    index.names.set(m.name, m);
-    index.ringKeys.set(ringKeyOf(m), m);
-  }
-  roleIndexes.set(members, index);
+  // A clash: the full check names both positions.
+  if (!joinersAreDistinct(index, added, removed)) checkDuplicates(members, where);
+  moveRoleIndex(index, members, added, removed);
   return { members, added, removed };
+}
+
+function byName(a: Member, b: Member): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/**
+ * The role after some of its raw values were replaced: `leaving` are raw values `previous` was parsed
+ * from (in name order, as parseRole is given them), `arriving` the values in their place. Equal
+ * values keep their member; the rest are parsed, and merged into the previous order. Undefined when a
+ * full parse must decide: an arriving value that is invalid or clashes, a leaving one that is not in
+ * `previous`, a `previous` not in name order.
+ */
+function reparseRole(
+  previous: readonly Member[],
+  leaving: readonly unknown[],
+  arriving: readonly unknown[],
+): (ParsedRole & { index: RoleIndex }) | undefined {
+  const index = roleIndexOf(previous);
+  const old = new Map<string, Member>();
+  for (const v of leaving) {
+    const name = isPlainObject(v) ? v.name : undefined;
+    const m = typeof name === 'string' ? index.names.get(name) : undefined;
+    if (m === undefined || old.has(m.name)) return undefined;
+    old.set(m.name, m);
+  }
+  const kept = new Set<Member>();
+  const added: Member[] = [];
+  for (const v of arriving) {
+    const p = isPlainObject(v) && typeof v.name === 'string' ? old.get(v.name) : undefined;
+    if (p !== undefined && !kept.has(p) && equalsMember(v as Record<string, unknown>, p)) {
+      kept.add(p);
+      continue;
+    }
+    try {
+      added.push(parseMember(v, 'members'));
+    } catch {
+      return undefined;
+    }
+  }
+  const removed = [...old.values()].filter((m) => !kept.has(m)).sort(byName);
+  added.sort(byName);
+  if (!joinersAreDistinct(index, added, removed)) return undefined;
+  if (added.length === 0 && removed.length === 0) return { members: previous as Member[], added, removed, index };
+  const gone = new Set(removed);
+  const members: Member[] = [];
+  let j = 0;
+  for (let i = 0; i < previous.length; i++) {
+    const m = previous[i] as Member;
+    if (i > 0 && byName(previous[i - 1] as Member, m) >= 0) return undefined;
+    while (j < added.length && byName(added[j] as Member, m) < 0) members.push(added[j++] as Member);
+    if (!gone.has(m)) members.push(m);
+  }
+  while (j < added.length) members.push(added[j++] as Member);
+  return { members, added, removed, index };
+}
+
+/**
+ * parseSnapshot's result for the snapshot that is `previous` with some raw member values replaced
+ * (`leaving` out, `arriving` in, per role; leaving values must be ones `previous` was parsed from, as
+ * the shards of an assembled snapshot are), with `header`'s pool, epoch, seq and time. The same result
+ * as parsing the whole snapshot against `previous`, at a cost that grows with the change and not with
+ * the members that stay. Undefined when only the whole parse can say (an invalid or clashing value:
+ * its error names the member's position in the whole snapshot).
+ */
+export function parseSnapshotChange(
+  header: { pool: unknown; epoch: unknown; seq: unknown; time: unknown },
+  previous: Snapshot,
+  leaving: Readonly<Record<Role, readonly unknown[]>>,
+  arriving: Readonly<Record<Role, readonly unknown[]>>,
+): ParseSnapshotResult | undefined {
+  const head = parseSnapshot({ ...header, members: { prefill: [], decode: [] } });
+  if (!head.ok) return head;
+  const roles: Partial<Record<Role, ParsedRole & { index: RoleIndex }>> = {};
+  for (const role of ROLE_NAMES) {
+    const parsed = reparseRole(previous.members[role], leaving[role], arriving[role]);
+    if (parsed === undefined) return undefined;
+    roles[role] = parsed;
+  }
+  const { prefill, decode, plain } = roles as Record<Role, ParsedRole & { index: RoleIndex }>;
+  for (const role of ROLE_NAMES) {
+    const r = roles[role] as ParsedRole & { index: RoleIndex };
+    if (r.members !== previous.members[role]) {
+      roleIndexes.delete(previous.members[role]);
+      moveRoleIndex(r.index, r.members, r.added, r.removed);
+    }
+  }
+  return {
+    ok: true,
+    snapshot: {
+      ...head.snapshot,
+      members: { prefill: prefill.members, decode: decode.members, plain: plain.members },
+    },
+    changes: {
+      added: { prefill: prefill.added, decode: decode.added, plain: plain.added },
+      removed: { prefill: prefill.removed, decode: decode.removed, plain: plain.removed },
+    },
+  };
 }
 
 function parseObject(v: unknown, previous?: Snapshot): { snapshot: Snapshot; changes?: SnapshotChanges } {

@@ -194,3 +194,144 @@ describe('shardSnapshot with a cache', () => {
     expect(strip(shardSnapshot(shuffled, undefined, cache))).toEqual(strip(shardSnapshot(s)));
   });
 });
+
+describe('assembled from the shards that changed (previousContents)', () => {
+  /** A small deterministic generator, so a failure names its seed. */
+  function random(seed: number): () => number {
+    let x = seed >>> 0 || 1;
+    return () => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0) / 2 ** 32;
+    };
+  }
+
+  function base(n: number) {
+    const s = snapshot(n);
+    s.members.plain = [member(20_000)];
+    const sharded = shardSnapshot(s);
+    const c = contents(sharded);
+    const parsed = assembleSnapshot(sharded.manifest, c);
+    if (!parsed.ok) throw new Error(parsed.error);
+    return { sharded, contents: c, parsed };
+  }
+
+  /** Both ways of assembling `next` against `b`: from all its members, and from the changed shards only. */
+  function both(b: ReturnType<typeof base>, next: ReturnType<typeof shardSnapshot>, nextContents = contents(next)) {
+    const placed = next.manifest.shards.map((r, i) => r.digest === b.sharded.manifest.shards[i]?.digest);
+    const options = { previousSum: b.parsed.ok ? b.parsed.sum : undefined, placed };
+    const full = assembleSnapshot(next.manifest, nextContents, b.parsed.snapshot, { ...options });
+    const fast = assembleSnapshot(next.manifest, nextContents, b.parsed.snapshot, {
+      ...options,
+      previousContents: b.contents,
+    });
+    return { full, fast, placed };
+  }
+
+  const names = (ms: readonly Member[]) => ms.map((m) => m.name);
+
+  it('gives what assembling every member gives, for random changes', () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      const rnd = random(seed);
+      const b = base(1_500);
+      const s = structuredClone(b.parsed.snapshot);
+      const changes = 1 + Math.floor(rnd() * (seed % 10 === 0 ? 200 : 4));
+      for (let k = 0; k < changes; k++) {
+        const decode = s.members.decode;
+        const at = Math.floor(rnd() * decode.length);
+        const op = Math.floor(rnd() * 5);
+        if (op === 0) decode.splice(at, 1);
+        else if (op === 1) decode.push(member(30_000 + seed * 100 + k));
+        else if (op === 2) decode[at] = { ...(decode[at] as Member), ready: !(decode[at] as Member).ready };
+        else if (op === 3) decode[at] = { ...(decode[at] as Member), uid: `u-new-${k}` };
+        else s.members.prefill.push({ ...member(40_000 + seed * 100 + k), bootstrapPort: 8998 });
+      }
+      s.seq = 2;
+      const next = shardSnapshot(s, b.sharded.shards.length);
+      const { full, fast, placed } = both(b, next);
+      if (!full.ok || !fast.ok)
+        throw new Error(`seed ${seed}: ${!full.ok ? full.error : ''} ${!fast.ok ? fast.error : ''}`);
+      expect(
+        placed.some((p) => !p),
+        `seed ${seed}`,
+      ).toBe(true);
+      expect(encodeSnapshot(fast.snapshot), `seed ${seed}`).toBe(encodeSnapshot(full.snapshot));
+      expect(encodeSnapshot(fast.snapshot), `seed ${seed}`).toBe(encodeSnapshot(s));
+      expect(fast.sum, `seed ${seed}`).toEqual(full.sum);
+      // From the changed shards indeed: the role no change touched is the previous array itself.
+      expect(fast.snapshot.members.plain, `seed ${seed}`).toBe(b.parsed.snapshot.members.plain);
+      for (const role of ['prefill', 'decode', 'plain'] as const) {
+        expect(names(fast.changes?.added[role] ?? []), `seed ${seed} ${role}`).toEqual(
+          names(full.changes?.added[role] ?? []),
+        );
+        expect(names(fast.changes?.removed[role] ?? []), `seed ${seed} ${role}`).toEqual(
+          names(full.changes?.removed[role] ?? []),
+        );
+        // Every member not added is the previous view's object.
+        const added = new Set(fast.changes?.added[role]);
+        const previous = new Set(b.parsed.snapshot.members[role]);
+        expect(
+          fast.snapshot.members[role].every((m) => added.has(m) || previous.has(m)),
+          `seed ${seed} ${role}`,
+        ).toBe(true);
+      }
+    }
+  });
+
+  it('a role no shard change touches keeps its array', () => {
+    const b = base(1_000);
+    const s = structuredClone(b.parsed.snapshot);
+    s.members.decode = s.members.decode.filter((m) => m.name !== 'pod-3');
+    const { fast } = both(b, shardSnapshot(s, b.sharded.shards.length));
+    if (!fast.ok) throw new Error(fast.error);
+    expect(fast.snapshot.members.plain).toBe(b.parsed.snapshot.members.plain);
+    expect(fast.snapshot.members.prefill).toBe(b.parsed.snapshot.members.prefill);
+    expect(fast.changes?.removed.decode.map((m) => m.name)).toEqual(['pod-3']);
+  });
+
+  it('refuses what the whole parse refuses, with its error: a clash, an invalid joiner, a twice-named member, a stray', () => {
+    const cases: [string, (s: Snapshot) => void][] = [
+      ['URL of a member in another shard', (s) => s.members.decode.push({ ...member(50_000), url: member(5).url })],
+      ['invalid URL', (s) => s.members.decode.push({ ...member(50_001), url: 'http://x/path' })],
+      ['unknown field', (s) => s.members.decode.push({ ...member(50_002), zone: 'a' } as Member)],
+      ['a name twice', (s) => s.members.decode.push({ ...member(7), uid: 'other' })],
+      [
+        'a ring key twice among joiners',
+        (s) => s.members.decode.push(member(50_003), { ...member(50_004), url: member(50_003).url }),
+      ],
+    ];
+    for (const [what, change] of cases) {
+      const b = base(1_000);
+      const s = structuredClone(b.parsed.snapshot);
+      change(s);
+      const { full, fast } = both(b, shardSnapshot(s, b.sharded.shards.length));
+      expect(full.ok, what).toBe(false);
+      expect(fast, what).toEqual(full);
+      // The previous view still assembles its next change from the changed shards.
+      const fine = structuredClone(b.parsed.snapshot);
+      fine.members.decode.splice(1, 1);
+      const after = both(b, shardSnapshot(fine, b.sharded.shards.length));
+      expect(after.fast.ok && encodeSnapshot(after.fast.snapshot), what).toBe(encodeSnapshot(fine));
+      expect(after.fast.ok && after.fast.snapshot.members.plain, what).toBe(b.parsed.snapshot.members.plain);
+    }
+    const b = base(1_000);
+    const s = structuredClone(b.parsed.snapshot);
+    s.members.decode.splice(2, 1);
+    const next = shardSnapshot(s, b.sharded.shards.length);
+    const c = contents(next);
+    const { placed } = both(b, next);
+    const at = placed.indexOf(false);
+    const other = c[(at + 1) % c.length] as ShardContent;
+    const stray = {
+      members: {
+        ...(c[at] as ShardContent).members,
+        decode: [...(c[at] as ShardContent).members.decode, other.members.decode[0]],
+      },
+    };
+    const moved = c.map((x, i) => (i === at ? stray : x));
+    const { full, fast } = both(b, next, moved);
+    expect(full).toMatchObject({ ok: false, mismatch: true, error: expect.stringMatching(/belongs in another shard/) });
+    expect(fast).toEqual(full);
+  });
+});

@@ -12,7 +12,7 @@ import {
   type Snapshot,
   snapshotFingerprint,
 } from './snapshot.ts';
-import { type ParseSnapshotResult, parseSnapshot } from './snapshot-parse.ts';
+import { type ParseSnapshotResult, parseSnapshot, parseSnapshotChange } from './snapshot-parse.ts';
 import { u64ToHex } from './u64.ts';
 
 // The sharded encoding of a snapshot (docs/design.md §4.2). The pool's key holds a small manifest (epoch,
@@ -340,6 +340,12 @@ export interface AssembleOptions {
    * index of a manifest with as many shards, assembled before): their placement is not hashed again.
    */
   placed?: readonly boolean[];
+  /**
+   * The shard contents `previous` was assembled from, in its manifest's order. With `placed` (as many
+   * shards), only the shards that changed are parsed against `previous`: a one-pod change costs one
+   * shard's members, not the whole membership's. The result is the same without it.
+   */
+  previousContents?: readonly ShardContent[];
 }
 
 /**
@@ -364,26 +370,21 @@ export function assembleSnapshot(
   }
   const count = manifest.shards.length;
   const placed = options.placed;
+  const changed =
+    previous !== undefined && placed?.length === count && options.previousContents?.length === count
+      ? assembleChange(manifest, contents, previous, placed, options.previousContents)
+      : undefined;
+  if (changed !== undefined) return changed.ok ? withSum(manifest, changed, options.previousSum) : changed;
   const members: Record<Role, unknown[]> = { prefill: [], decode: [], plain: [] };
   for (let i = 0; i < count; i++) {
+    if (placed?.[i] !== true) {
+      const wrong = misplaced(manifest, contents, i);
+      if (wrong !== undefined) return wrong;
+    }
     const content = contents[i] as ShardContent;
-    const check = placed?.[i] !== true;
     for (const role of ROLES) {
-      const list = content.members[role];
       const out = members[role];
-      for (const m of list) {
-        if (check) {
-          const name = isObject(m) ? m.name : undefined;
-          if (typeof name === 'string' && shardIndex(role, name, count) !== i) {
-            return {
-              ok: false,
-              error: `shard ${i}: member ${JSON.stringify(name)} belongs in another shard`,
-              mismatch: true,
-            };
-          }
-        }
-        out.push(m);
-      }
+      for (const m of content.members[role]) out.push(m);
     }
   }
   for (const role of ROLES) {
@@ -398,9 +399,66 @@ export function assembleSnapshot(
     previous === undefined ? {} : { previous },
   );
   if (!parsed.ok) return parsed;
+  return withSum(manifest, parsed, options.previousSum);
+}
+
+/** A member of a changed shard that hashes to another one: the error assembleSnapshot gives. */
+function misplaced(
+  manifest: SnapshotManifest,
+  contents: readonly ShardContent[],
+  i: number,
+): AssembleResult | undefined {
+  const count = manifest.shards.length;
+  for (const role of ROLES) {
+    for (const m of (contents[i] as ShardContent).members[role]) {
+      const name = isObject(m) ? m.name : undefined;
+      if (typeof name === 'string' && shardIndex(role, name, count) !== i) {
+        return {
+          ok: false,
+          error: `shard ${i}: member ${JSON.stringify(name)} belongs in another shard`,
+          mismatch: true,
+        };
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The snapshot from the shards that changed since `previous` (those not `placed`): their old members
+ * out, their new ones in. Undefined when only parsing the whole can give the result.
+ */
+function assembleChange(
+  manifest: SnapshotManifest,
+  contents: readonly ShardContent[],
+  previous: Snapshot,
+  placed: readonly boolean[],
+  previousContents: readonly ShardContent[],
+): ParseSnapshotResult | Extract<AssembleResult, { mismatch: true }> | undefined {
+  const leaving: Record<Role, unknown[]> = { prefill: [], decode: [], plain: [] };
+  const arriving: Record<Role, unknown[]> = { prefill: [], decode: [], plain: [] };
+  for (let i = 0; i < contents.length; i++) {
+    if (placed[i] === true) continue;
+    const wrong = misplaced(manifest, contents, i);
+    if (wrong !== undefined) return wrong;
+    for (const role of ROLES) {
+      for (const m of (previousContents[i] as ShardContent).members[role]) leaving[role].push(m);
+      for (const m of (contents[i] as ShardContent).members[role]) arriving[role].push(m);
+    }
+  }
+  const { pool, epoch, seq, time } = manifest;
+  return parseSnapshotChange({ pool, epoch, seq, time }, previous, leaving, arriving);
+}
+
+/** `parsed` with its membership sum, or a mismatch when that sum is not the manifest's fingerprint. */
+function withSum(
+  manifest: SnapshotManifest,
+  parsed: Extract<ParseSnapshotResult, { ok: true }>,
+  previousSum: MembershipSum | undefined,
+): AssembleResult {
   const sum =
-    options.previousSum !== undefined && parsed.changes !== undefined
-      ? membershipSumAfter(options.previousSum, parsed.changes)
+    previousSum !== undefined && parsed.changes !== undefined
+      ? membershipSumAfter(previousSum, parsed.changes)
       : membershipSum(parsed.snapshot);
   const fingerprint = fingerprintOfSum(sum);
   if (fingerprint !== manifest.fingerprint) {

@@ -206,7 +206,15 @@ const NO_CHANGES: SnapshotChanges = { added: NONE, removed: NONE };
 export class ShardedSnapshotReader {
   readonly #pool: string;
   #cache = new Map<string, ShardContent>();
-  #last: { digests: string; refs: readonly string[]; snapshot: Snapshot; sum: MembershipSum } | undefined;
+  #last:
+    | {
+        digests: string;
+        refs: readonly string[];
+        contents: readonly ShardContent[];
+        snapshot: Snapshot;
+        sum: MembershipSum;
+      }
+    | undefined;
 
   constructor(pool: string) {
     this.#pool = pool;
@@ -271,7 +279,9 @@ export class ShardedSnapshotReader {
         ? {}
         : {
             previousSum: base.sum,
-            ...(base.refs.length === refs.length ? { placed: refs.map((d, i) => base.refs[i] === d) } : {}),
+            ...(base.refs.length === refs.length
+              ? { placed: refs.map((d, i) => base.refs[i] === d), previousContents: base.contents }
+              : {}),
           },
     );
     if (!assembled.ok) {
@@ -286,7 +296,13 @@ export class ShardedSnapshotReader {
       next.set(ref.digest, contents[i] as ShardContent);
     });
     this.#cache = next;
-    this.#last = { digests, refs, snapshot: assembled.snapshot, sum: assembled.sum };
+    this.#last = {
+      digests,
+      refs,
+      contents: contents as ShardContent[],
+      snapshot: assembled.snapshot,
+      sum: assembled.sum,
+    };
     return {
       ok: true,
       snapshot: assembled.snapshot,
