@@ -216,7 +216,10 @@ export const PROXY_PATH_FLAGS = [
  * whose snapshot goes to the proxy's own apply; timed from the manifest to the end of the proxy's
  * handling of the new table. The encoding (discovery's work) is not timed.
  */
-export async function proxyPathChanges(pods: number, changes: number): Promise<{ firstMs: number; changeMs: number[] }> {
+export async function proxyPathChanges(
+  pods: number,
+  changes: number,
+): Promise<{ firstMs: number; changeMs: number[] }> {
   const members = new Map<number, Member>();
   const member = (i: number): Member => {
     let m = members.get(i);
