@@ -11,6 +11,15 @@ export function yieldToLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** Runs `steps` to its end, letting the event loop run between its steps. */
+export async function runInSteps<T>(steps: Generator<void, T>): Promise<T> {
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+    await yieldToLoop();
+  }
+}
+
 /** Rings up to this many points are built on the event loop: about 10 ms of hashing on a slow core. */
 export const SYNC_BUILD_MAX_POINTS = 8_000;
 
@@ -31,7 +40,7 @@ export class RingBuilder {
     const sorted = sortRingMembers(members);
     if (sorted.length * vnodes <= this.syncMaxPoints) return new ConsistentHashRing(sorted, { vnodes });
     // Sorting 10,000 members and bucketing 1.6M points are each milliseconds here: requests get a
-    // turn before the request to the worker and again before its points are bucketed.
+    // turn before the request to the worker and between the steps of bucketing its points.
     await yieldToLoop();
     let reply: RingBuildReply;
     try {
@@ -39,8 +48,7 @@ export class RingBuilder {
     } catch (err) {
       reply = { id: 0, ok: false, error: err instanceof Error ? err.message : String(err) };
     }
-    await yieldToLoop();
-    if (reply.ok) return ConsistentHashRing.fromPoints(sorted, vnodes, reply);
+    if (reply.ok) return runInSteps(ConsistentHashRing.fromPointsInSteps(sorted, vnodes, reply));
     // The worker could not start or died: build here, late and blocking, rather than not at all.
     return new ConsistentHashRing(sorted, { vnodes });
   }

@@ -16,15 +16,16 @@ import {
   type Member,
   type MembershipSum,
   memberRingKey,
-  membershipSum,
   membershipSumAfter,
-  parseSnapshot,
+  membershipSumInSteps,
+  PARSE_STEP_MEMBERS,
+  parseSnapshotInSteps,
   type Role,
   type Snapshot,
   type SnapshotChanges,
 } from '@pdrouter/core';
 import { MemberIndex } from './member-index.ts';
-import { RingBuilder, yieldToLoop } from './ring-builder.ts';
+import { RingBuilder, runInSteps, yieldToLoop } from './ring-builder.ts';
 import { validationOf } from './snapshot-source.ts';
 
 export interface RoutingTable {
@@ -109,7 +110,7 @@ export class RouterState {
       if (prev !== undefined && validation.base === prev.snapshot) changes = validation.changes;
       fullSum = validation.sum;
     } else {
-      const parsed = parseSnapshot(candidate, prev ? { previous: prev.snapshot } : {});
+      const parsed = await runInSteps(parseSnapshotInSteps(candidate, prev ? { previous: prev.snapshot } : {}));
       if (!parsed.ok) return { ok: false, reason: 'invalid', error: parsed.error };
       snapshot = parsed.snapshot;
       changes = parsed.changes;
@@ -132,7 +133,7 @@ export class RouterState {
     // A full apply is tens of milliseconds of work on this thread (besides the ring build in the
     // worker): requests get a turn between its parts.
     await yieldToLoop();
-    const sum = fullSum ?? membershipSum(snapshot);
+    const sum = fullSum ?? (await runInSteps(membershipSumInSteps(snapshot, PARSE_STEP_MEMBERS)));
     const fingerprint = fingerprintOfSum(sum);
     const byKey = new Map<string, Member>();
     const keys = {} as Record<Role, string[]>;
@@ -208,9 +209,11 @@ export class RouterState {
       if (ring === undefined) return undefined;
       rings[role] = ring;
       members[role] = ring.members;
+      const joiningSet = new Set(joining);
+      const leavingSet = new Set(leaving);
       roleChanges[role] = {
-        joined: joining.filter((k) => !leaving.includes(k)),
-        left: leaving.filter((k) => !joining.includes(k)),
+        joined: joining.filter((k) => !leavingSet.has(k)),
+        left: leaving.filter((k) => !joiningSet.has(k)),
       };
     }
     // A joiner's key must be free once the leavers are gone (else it is shared across roles).

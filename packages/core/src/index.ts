@@ -127,13 +127,14 @@ export {
   memberRingKey,
   membershipSum,
   membershipSumAfter,
+  membershipSumInSteps,
   ROLES,
   ringMembers,
   snapshotFingerprint,
   snapshotFromUrls,
 } from './snapshot.ts';
 export type { ParseSnapshotOptions, ParseSnapshotResult, SnapshotChanges } from './snapshot-parse.ts';
-export { checkMemberUrl, parseSnapshot } from './snapshot-parse.ts';
+export { checkMemberUrl, PARSE_STEP_MEMBERS, parseSnapshot, parseSnapshotInSteps } from './snapshot-parse.ts';
 export type {
   AssembleResult,
   EncodedShard,
@@ -146,6 +147,7 @@ export type {
 } from './snapshot-shards.ts';
 export {
   assembleSnapshot,
+  assembleSnapshotInSteps,
   chooseShardCount,
   encodeManifest,
   MAX_SHARDS,
@@ -160,6 +162,7 @@ export {
 } from './snapshot-shards.ts';
 export type { SseEvent } from './sse.ts';
 export { encodeSseEvent, isSseDone, SSE_DONE, SseParser } from './sse.ts';
+export { runToEnd } from './steps.ts';
 export type { U64 } from './u64.ts';
 export { compareU64, u64FromHex, u64ToHex } from './u64.ts';
 export type { VllmRouterKind } from './vllm-router-key.ts';

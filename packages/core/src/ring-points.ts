@@ -1,5 +1,6 @@
 // biome-ignore-all lint/style/noNonNullAssertion: indices are in bounds by construction; checks would cost on the hot path
 import { fbiHash, vnodePositionsInto } from './fbi-hash.ts';
+import { runToEnd } from './steps.ts';
 
 // The points behind ConsistentHashRing: positions as (hi, lo) halves in ascending order, and the owner
 // of each point as a slot index into the ring's slot table. Ties at one position are ordered by member
@@ -144,6 +145,14 @@ export function lowerBound(hi: Uint32Array, lo: Uint32Array, h: number, l: numbe
 
 /** Points in ring order split into buckets of `bits` bits: views into the same arrays, nothing copied. */
 export function bucketize(points: RingPoints, bits: number): BucketedPoints {
+  return runToEnd(bucketizeInSteps(points, bits));
+}
+
+/** Buckets bucketizeInSteps fills between two of its steps (a few milliseconds' work). */
+const BUCKETS_PER_STEP = 8_192;
+
+/** bucketize in steps: the generator yields after every BUCKETS_PER_STEP buckets and returns the result. */
+export function* bucketizeInSteps(points: RingPoints, bits: number): Generator<void, BucketedPoints> {
   const n = 2 ** bits;
   const buckets: RingPoints[] = new Array(n);
   const { hi } = points;
@@ -167,6 +176,7 @@ export function bucketize(points: RingPoints, bits: number): BucketedPoints {
         ? EMPTY
         : { hi: hi.subarray(start, end), lo: points.lo.subarray(start, end), owner: points.owner.subarray(start, end) };
     start = end;
+    if (b % BUCKETS_PER_STEP === BUCKETS_PER_STEP - 1) yield;
   }
   return { bits, buckets, size: hi.length };
 }

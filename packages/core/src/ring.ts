@@ -5,12 +5,14 @@ import {
   type BucketedPoints,
   bucketBitsFor,
   bucketize,
+  bucketizeInSteps,
   bucketOf,
   buildRingPoints,
   changeRingPoints,
   lowerBound,
   type RingPoints,
 } from './ring-points.ts';
+import { runToEnd } from './steps.ts';
 import type { U64 } from './u64.ts';
 import { u64ToHex } from './u64.ts';
 
@@ -108,6 +110,15 @@ export class ConsistentHashRing {
    * exactly those members and vnodes, e.g. in a worker thread. Throws when the arrays cannot be that build.
    */
   static fromPoints(sorted: readonly string[], vnodes: number, points: RingPoints): ConsistentHashRing {
+    return runToEnd(ConsistentHashRing.fromPointsInSteps(sorted, vnodes, points));
+  }
+
+  /** fromPoints in steps: the generator yields between parts of the work and returns the ring. */
+  static *fromPointsInSteps(
+    sorted: readonly string[],
+    vnodes: number,
+    points: RingPoints,
+  ): Generator<void, ConsistentHashRing> {
     checkVnodes(vnodes);
     const count = sorted.length * vnodes;
     if (points.hi.length !== count || points.lo.length !== count || points.owner.length !== count) {
@@ -119,7 +130,8 @@ export class ConsistentHashRing {
       }
     }
     const members = [...sorted];
-    const bucketed = bucketize(points, bucketBitsFor(count));
+    yield;
+    const bucketed = yield* bucketizeInSteps(points, bucketBitsFor(count));
     return new ConsistentHashRing(members, { vnodes, [PARTS]: { members, slots: members, points: bucketed } });
   }
 
@@ -227,8 +239,11 @@ export class ConsistentHashRing {
    */
   withChangedMembers(leaving: readonly string[], joining: readonly string[]): ConsistentHashRing | undefined {
     const limit = Math.max(1, this.members.length * INCREMENTAL_MAX_CHANGE_SHARE);
+    // Too large whatever comes back (a member leaving and joining again is at most both).
+    if (Math.abs(leaving.length - joining.length) > limit) return undefined;
     // A member that leaves and joins again keeps its points.
-    const back = new Set(leaving.filter((m) => joining.includes(m)));
+    const joiningSet = new Set(joining);
+    const back = new Set(leaving.filter((m) => joiningSet.has(m)));
     const out = leaving.filter((m) => !back.has(m));
     const joined = [...new Set(joining.filter((m) => !back.has(m)))].sort(compareStrings);
     if (out.length + joined.length > limit || joined.length + back.size !== joining.length) return undefined;

@@ -1,4 +1,5 @@
 import type { Member, Role, Snapshot } from './snapshot.ts';
+import { runToEnd } from './steps.ts';
 
 // Validation of snapshots from the wire (NATS KV), files and flags. Every error names the field
 // (`members.prefill[2].url`) and what was wrong, so an operator can fix the producer.
@@ -321,18 +322,27 @@ interface ParsedRole {
 /** Past this share of a role changed, the duplicate check indexes the whole role instead of the changes. */
 const INDEXED_CHECK_MAX_SHARE = 0.25;
 
-function parseRole(v: unknown, role: Role, previous?: readonly Member[]): ParsedRole {
+/** parseSnapshotInSteps yields after about this many members validated afresh (a few milliseconds' work). */
+export const PARSE_STEP_MEMBERS = 1_000;
+
+function* parseRole(v: unknown, role: Role, previous?: readonly Member[]): Generator<void, ParsedRole> {
   const where = `members.${role}`;
   if (!Array.isArray(v)) fail(`${where}: must be an array, got ${describe(v)}`);
   const prev = previous === undefined ? undefined : new PreviousRole(previous);
   const added: Member[] = [];
-  const members = v.map((m, i) => {
+  const members: Member[] = [];
+  for (let i = 0; i < v.length; i++) {
+    const m = v[i] as unknown;
     const same = sameAsPrevious(m, prev);
-    if (same !== undefined) return same;
+    if (same !== undefined) {
+      members.push(same);
+      continue;
+    }
     const parsed = parseMember(m, `${where}[${i}]`);
     added.push(parsed);
-    return parsed;
-  });
+    members.push(parsed);
+    if (added.length % PARSE_STEP_MEMBERS === 0) yield;
+  }
   const removed: Member[] = [];
   if (prev !== undefined && prev.foundCount < prev.members.length) {
     prev.members.forEach((m, i) => {
@@ -448,7 +458,10 @@ export function parseSnapshotChange(
   };
 }
 
-function parseObject(v: unknown, previous?: Snapshot): { snapshot: Snapshot; changes?: SnapshotChanges } {
+function* parseObject(
+  v: unknown,
+  previous?: Snapshot,
+): Generator<void, { snapshot: Snapshot; changes?: SnapshotChanges }> {
   if (!isPlainObject(v)) fail(`snapshot: must be a JSON object, got ${describe(v)}`);
   for (const field of ['pool', 'epoch', 'seq', 'time', 'members']) {
     if (v[field] === undefined) fail(`snapshot: missing field "${field}"`);
@@ -474,10 +487,10 @@ function parseObject(v: unknown, previous?: Snapshot): { snapshot: Snapshot; cha
   }
   if (raw.prefill === undefined) fail('members: missing role "prefill"');
   if (raw.decode === undefined) fail('members: missing role "decode"');
-  const prefill = parseRole(raw.prefill, 'prefill', previous?.members.prefill);
-  const decode = parseRole(raw.decode, 'decode', previous?.members.decode);
+  const prefill = yield* parseRole(raw.prefill, 'prefill', previous?.members.prefill);
+  const decode = yield* parseRole(raw.decode, 'decode', previous?.members.decode);
   // "plain" may be left out by hand-written files: it is the one role P/D fleets do not use.
-  const plain = raw.plain === undefined ? undefined : parseRole(raw.plain, 'plain', previous?.members.plain);
+  const plain = raw.plain === undefined ? undefined : yield* parseRole(raw.plain, 'plain', previous?.members.plain);
   const snapshot: Snapshot = {
     pool,
     epoch,
@@ -514,6 +527,18 @@ export interface ParseSnapshotOptions {
  * { ok: false, error } with the field path and the problem.
  */
 export function parseSnapshot(input: unknown, options: ParseSnapshotOptions = {}): ParseSnapshotResult {
+  return runToEnd(parseSnapshotInSteps(input, options));
+}
+
+/**
+ * parseSnapshot in steps: the generator yields after every PARSE_STEP_MEMBERS members it validates
+ * afresh (members reused from `previous` cost next to nothing) and returns parseSnapshot's result, so
+ * a caller on an event loop can let other work run between steps of a 10,000-member parse.
+ */
+export function* parseSnapshotInSteps(
+  input: unknown,
+  options: ParseSnapshotOptions = {},
+): Generator<void, ParseSnapshotResult> {
   let value = input;
   if (typeof input === 'string') {
     try {
@@ -522,10 +547,10 @@ export function parseSnapshot(input: unknown, options: ParseSnapshotOptions = {}
       return { ok: false, error: `snapshot: invalid JSON: ${err instanceof Error ? err.message : String(err)}` };
     }
   } else if (input instanceof Uint8Array) {
-    return parseSnapshot(new TextDecoder().decode(input), options);
+    return yield* parseSnapshotInSteps(new TextDecoder().decode(input), options);
   }
   try {
-    return { ok: true, ...parseObject(value, options.previous) };
+    return { ok: true, ...(yield* parseObject(value, options.previous)) };
   } catch (err) {
     if (err instanceof SnapshotInvalid) return { ok: false, error: err.message };
     return { ok: false, error: `snapshot: ${err instanceof Error ? err.message : String(err)}` };

@@ -7,12 +7,20 @@ import {
   memberJson,
   membershipSum,
   membershipSumAfter,
+  membershipSumInSteps,
   ROLES,
   type Role,
   type Snapshot,
   snapshotFingerprint,
 } from './snapshot.ts';
-import { type ParseSnapshotResult, parseSnapshot, parseSnapshotChange } from './snapshot-parse.ts';
+import {
+  PARSE_STEP_MEMBERS,
+  type ParseSnapshotResult,
+  parseSnapshot,
+  parseSnapshotChange,
+  parseSnapshotInSteps,
+} from './snapshot-parse.ts';
+import { runToEnd } from './steps.ts';
 import { u64ToHex } from './u64.ts';
 
 // The sharded encoding of a snapshot (docs/design.md §4.2). The pool's key holds a small manifest (epoch,
@@ -361,6 +369,19 @@ export function assembleSnapshot(
   previous?: Snapshot,
   options: AssembleOptions = {},
 ): AssembleResult {
+  return runToEnd(assembleSnapshotInSteps(manifest, contents, previous, options));
+}
+
+/**
+ * assembleSnapshot in steps (see parseSnapshotInSteps): a whole membership validated afresh is
+ * validated and hashed a thousand members at a time, so an event loop can run between the steps.
+ */
+export function* assembleSnapshotInSteps(
+  manifest: SnapshotManifest,
+  contents: readonly ShardContent[],
+  previous?: Snapshot,
+  options: AssembleOptions = {},
+): Generator<void, AssembleResult> {
   if (contents.length !== manifest.shards.length) {
     return {
       ok: false,
@@ -394,12 +415,16 @@ export function assembleSnapshot(
       return typeof x === 'string' && typeof y === 'string' ? (x < y ? -1 : x > y ? 1 : 0) : 0;
     });
   }
-  const parsed = parseSnapshot(
+  const parsed = yield* parseSnapshotInSteps(
     { pool: manifest.pool, epoch: manifest.epoch, seq: manifest.seq, time: manifest.time, members },
     previous === undefined ? {} : { previous },
   );
   if (!parsed.ok) return parsed;
-  return withSum(manifest, parsed, options.previousSum);
+  const sum =
+    options.previousSum !== undefined && parsed.changes !== undefined
+      ? undefined
+      : yield* membershipSumInSteps(parsed.snapshot, PARSE_STEP_MEMBERS);
+  return withSum(manifest, parsed, options.previousSum, sum);
 }
 
 /** A member of a changed shard that hashes to another one: the error assembleSnapshot gives. */
@@ -455,11 +480,13 @@ function withSum(
   manifest: SnapshotManifest,
   parsed: Extract<ParseSnapshotResult, { ok: true }>,
   previousSum: MembershipSum | undefined,
+  whole?: MembershipSum,
 ): AssembleResult {
   const sum =
-    previousSum !== undefined && parsed.changes !== undefined
+    whole ??
+    (previousSum !== undefined && parsed.changes !== undefined
       ? membershipSumAfter(previousSum, parsed.changes)
-      : membershipSum(parsed.snapshot);
+      : membershipSum(parsed.snapshot));
   const fingerprint = fingerprintOfSum(sum);
   if (fingerprint !== manifest.fingerprint) {
     return {

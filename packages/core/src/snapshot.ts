@@ -96,6 +96,19 @@ export function membershipSum(s: Snapshot): MembershipSum {
   return sum;
 }
 
+/** membershipSum in steps: the generator yields after every `step` members and returns the sum. */
+export function* membershipSumInSteps(s: Snapshot, step: number): Generator<void, MembershipSum> {
+  let sum: MembershipSum = { hi: 0, lo: 0, count: 0 };
+  for (const role of ROLES) {
+    const list = s.members[role];
+    for (let i = 0; i < list.length; i += step) {
+      sum = addDigests(sum, list.length <= step ? list : list.slice(i, i + step), role, 1);
+      yield;
+    }
+  }
+  return sum;
+}
+
 /**
  * The sum of the snapshot parsed with `changes` (parseSnapshot's) against the snapshot whose sum is
  * `previous`: the digests of the members that left taken out, those of the members that joined added.

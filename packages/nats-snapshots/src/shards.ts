@@ -1,7 +1,7 @@
 import type { KV } from '@nats-io/kv';
 import {
   type AssembleResult,
-  assembleSnapshot,
+  assembleSnapshotInSteps,
   encodeManifest,
   type MembershipSum,
   parseShard,
@@ -271,7 +271,9 @@ export class ShardedSnapshotReader {
     // Against the last view: the shards it had at the same index were placed then, and its sum moves.
     const base = last !== undefined && previous === last.snapshot ? last : undefined;
     const refs = manifest.shards.map((r) => r.digest);
-    const assembled: AssembleResult = assembleSnapshot(
+    // A whole membership validated afresh (the first manifest, a mass change) is thousands of members:
+    // the event loop runs between its steps.
+    const steps = assembleSnapshotInSteps(
       manifest,
       contents as ShardContent[],
       previous,
@@ -284,6 +286,15 @@ export class ShardedSnapshotReader {
               : {}),
           },
     );
+    let assembled: AssembleResult;
+    for (;;) {
+      const step = steps.next();
+      if (step.done === true) {
+        assembled = step.value;
+        break;
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     if (!assembled.ok) {
       return {
         ok: false,
