@@ -96,13 +96,16 @@ export function membershipSum(s: Snapshot): MembershipSum {
   return sum;
 }
 
-/** membershipSum in steps: the generator yields after every `step` members and returns the sum. */
+/**
+ * membershipSum in steps: the generator yields after every `step` members and returns the sum. The
+ * digests are not cached (see memberDigest): a membership hashed whole is hashed once.
+ */
 export function* membershipSumInSteps(s: Snapshot, step: number): Generator<void, MembershipSum> {
   let sum: MembershipSum = { hi: 0, lo: 0, count: 0 };
   for (const role of ROLES) {
     const list = s.members[role];
     for (let i = 0; i < list.length; i += step) {
-      sum = addDigests(sum, list.length <= step ? list : list.slice(i, i + step), role, 1);
+      sum = addDigests(sum, list.length <= step ? list : list.slice(i, i + step), role, 1, false);
       yield;
     }
   }
@@ -129,10 +132,16 @@ export function membershipSumAfter(
 }
 
 /** sum + sign * digests of `members` mod 2^64, and the count moved by as many. */
-function addDigests(sum: MembershipSum, members: readonly Member[], role: Role, sign: 1 | -1): MembershipSum {
+function addDigests(
+  sum: MembershipSum,
+  members: readonly Member[],
+  role: Role,
+  sign: 1 | -1,
+  cache = true,
+): MembershipSum {
   let { hi, lo } = sum;
   for (const m of members) {
-    const d = memberDigest(m, role);
+    const d = memberDigest(m, role, cache);
     if (sign === 1) {
       const low = lo + d.lo;
       lo = low >>> 0;
@@ -240,7 +249,16 @@ export function memberJson(m: Member): string {
   return cachedMember(m).json;
 }
 
-function memberDigest(m: Member, role: Role): { hi: number; lo: number } {
+/**
+ * murmur64a of `${role}\n${memberJson(m)}`, kept in the member cache unless `cache` is false: a whole
+ * membership hashed once (a proxy's first snapshot) is not worth 10,000 weak entries, which every full
+ * garbage collection then walks while the event loop waits.
+ */
+function memberDigest(m: Member, role: Role, cache = true): { hi: number; lo: number } {
+  if (!cache) {
+    const h = murmur64a(fingerprintEncoder.encode(`${role}\n${encodeMember(m)}`));
+    return { hi: h.hi >>> 0, lo: h.lo >>> 0 };
+  }
   const c = cachedMember(m);
   if (c.digest?.role !== role) {
     const h = murmur64a(fingerprintEncoder.encode(`${role}\n${c.json}`));
