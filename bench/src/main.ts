@@ -115,9 +115,14 @@ const SCENARIOS: Record<string, Scenario> = {
     flags: [
       count('pods', 'Pods in the snapshot.'),
       CHANGES,
-      count('churn-ms', 'Milliseconds between snapshot changes under load.'),
+      count('churn-ms', 'How long snapshots churn under load, in milliseconds.'),
+      {
+        name: 'pin',
+        type: 'bool',
+        help: 'Pin the router (every thread) to core 1 and its peers (load, discovery) to core 0 with taskset; results go to ring-updates-pinned.*',
+      },
     ],
-    help: "the proxy's snapshot apply at 10,000 pods: full first apply, one-pod changes, event-loop delay while snapshots churn under load (flags: --pods N --changes N --churn-ms N)",
+    help: "the proxy's snapshot apply at 10,000 pods: full first apply, one-pod changes, event-loop delay while snapshots churn under load (flags: --pods N --changes N --churn-ms N --pin)",
     run: async (ctx) => (await import('./scenarios/ring-updates.ts')).runRingUpdatesScenario(ctx),
   },
   'standalone-discovery': {

@@ -3,7 +3,7 @@
 // than a few milliseconds' worth is built in a worker thread, so /health and requests keep being
 // answered while the first 10,000-pod snapshot is hashed.
 import { Worker } from 'node:worker_threads';
-import { ConsistentHashRing, sortRingMembers } from '@pdrouter/core';
+import { ConsistentHashRing, runInSlices, sortRingMembers } from '@pdrouter/core';
 import type { RingBuildReply, RingBuildRequest } from './ring-build-worker.ts';
 
 /** Lets the event loop run whatever is waiting (I/O, timers) before continuing. */
@@ -11,13 +11,9 @@ export function yieldToLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Runs `steps` to its end, letting the event loop run between its steps. */
-export async function runInSteps<T>(steps: Generator<void, T>): Promise<T> {
-  for (;;) {
-    const step = steps.next();
-    if (step.done === true) return step.value;
-    await yieldToLoop();
-  }
+/** Runs `steps` to its end, letting the event loop run every few milliseconds of them (runInSlices). */
+export function runInSteps<T>(steps: Generator<void, T>): Promise<T> {
+  return runInSlices(steps, { pause: yieldToLoop });
 }
 
 /** Rings up to this many points are built on the event loop: about 10 ms of hashing on a slow core. */

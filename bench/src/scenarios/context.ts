@@ -10,6 +10,8 @@ export interface ScenarioContext {
   readonly log: (line: string) => void;
   /** An `int` flag. */
   int(flag: string): number | undefined;
+  /** A `bool` flag: given or not. */
+  bool(flag: string): boolean;
   /** A `string` or `enum` flag. */
   str(flag: string): string | undefined;
   /** A `list` flag of positive integers (`--concurrency 32,64`). */
@@ -63,6 +65,9 @@ export function scenarioContext(
     int(flag: string) {
       const v = declared(flag, ['int']);
       return typeof v === 'number' ? v : undefined;
+    },
+    bool(flag: string) {
+      return declared(flag, ['bool']) === true;
     },
     str(flag: string) {
       const v = declared(flag, ['string', 'enum']);

@@ -1,16 +1,19 @@
-// The proxy's snapshot apply at fleet scale, in one process: RouterState (the proxy's own code) takes
-// 10,000-pod snapshots while an HTTP server on the same event loop answers requests that look their
-// pod up on the ring, under constant load. Measures the full first apply, one-pod changes, and the
+// The proxy's snapshot apply at fleet scale: RouterState (the proxy's own code) takes 10,000-pod
+// snapshots while an HTTP server on the same event loop answers requests that look their pod up on the
+// ring, under constant load. The load generator and discovery (which builds and encodes the snapshots)
+// are peer processes (ring-updates-peer.ts), so this process holds only what a proxy holds. Measures the full first apply, one-pod changes, and the
 // event-loop delay (monitorEventLoopDelay) and request latency while snapshots churn. Then the whole
 // path of a one-pod change in a real proxy: the sharded manifest through the NATS source's assembler
 // (an in-memory bucket in place of NATS), RouterState, and what the proxy does with the new table
 // (pod registry, pod-metrics scraper, prefix indexes, metrics).
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { encodeManifest, fbiHash, type Member, parseStoredValue, type Snapshot, shardSnapshot } from '@pdrouter/core';
-import { ShardedSnapshotReader, shardKey } from '@pdrouter/nats-snapshots';
-import { Pool } from 'undici';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { fbiHash, parseStoredValue, type Snapshot } from '@pdrouter/core';
+import { ShardedSnapshotReader } from '@pdrouter/nats-snapshots';
+import { runCommand } from '@pdrouter/testkit';
 import { buildConfig } from '../../../apps/proxy/src/config.ts';
 import { parseFlags } from '../../../apps/proxy/src/flags.ts';
 import * as natsSourceModule from '../../../apps/proxy/src/nats-source.ts';
@@ -21,6 +24,14 @@ import { machineInfo, machineMarkdown } from '../harness/machine.ts';
 import { fmt, markdownTable, writeResults } from '../harness/results.ts';
 import { percentile } from '../loadgen/stats.ts';
 import type { ScenarioContext } from './context.ts';
+import {
+  type Change,
+  LOAD_CONCURRENCY,
+  type LoadResult,
+  type PeerRequest,
+  type ShardedPut,
+  stats,
+} from './ring-updates-peer.ts';
 
 const DEFAULT_PODS = 10_000;
 const VNODES = 160;
@@ -34,80 +45,83 @@ const CHURN_INTERVAL_MS = 50;
 const MASS_CHANGE_SHARE = 0.3;
 /** The churn's mass change comes after this many snapshots (or not at all in a shorter run). */
 const MASS_CHANGE_AT = 40;
-const LOAD_CONCURRENCY = 16;
-/** Deadline of one request of the load: a stalled loop shows up as latency, a dead one as failures. */
-const REQUEST_TIMEOUT_MS = 10_000;
+/** With --pin: the router's process (all its threads) on this core, the peers' on the other. */
+const ROUTER_CORE = 1;
+const PEER_CORE = 0;
+const PEER_PROGRAM = fileURLToPath(new URL('./ring-updates-peer.ts', import.meta.url));
+/** Deadline of one answer of a peer (a 10,000-pod snapshot takes some 20 ms to build). */
+const PEER_TIMEOUT_MS = 30_000;
 
-interface Stats {
-  n: number;
-  p50: number;
-  p99: number;
-  max: number;
+/** One of the router's peers (ring-updates-peer.ts) in its own process, asked over IPC. */
+class Peer {
+  private nextId = 0;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+
+  readonly role: string;
+  private readonly child: ChildProcess;
+
+  private constructor(role: string, child: ChildProcess) {
+    this.role = role;
+    this.child = child;
+    child.on('message', (m: { id: number; result?: unknown; error?: string }) => {
+      const p = this.pending.get(m.id);
+      if (p === undefined) return;
+      this.pending.delete(m.id);
+      if (m.error !== undefined) p.reject(new Error(`${role} peer: ${m.error}`));
+      else p.resolve(m.result);
+    });
+    child.on('exit', (code, signal) => {
+      for (const p of this.pending.values()) p.reject(new Error(`${role} peer exited (${signal ?? code})`));
+      this.pending.clear();
+    });
+  }
+
+  static async start(role: string, pods: number, pin: boolean): Promise<Peer> {
+    const node = [process.execPath, PEER_PROGRAM, String(pods)];
+    const [command, ...args] = pin ? ['taskset', '-c', String(PEER_CORE), ...node] : node;
+    const child = spawn(command as string, args, {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'advanced',
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', reject);
+    });
+    return new Peer(role, child);
+  }
+
+  ask<T>(request: PeerRequest): Promise<T> {
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`${this.role} peer: no answer to ${request.op} in ${PEER_TIMEOUT_MS} ms`));
+      }, PEER_TIMEOUT_MS);
+      this.pending.set(id, {
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v as T);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      this.child.send({ id, ...request });
+    });
+  }
+
+  close(): void {
+    this.child.disconnect();
+  }
 }
 
-function stats(values: readonly number[]): Stats {
-  const round = (v: number) => Math.round(v * 100) / 100;
-  return {
-    n: values.length,
-    p50: round(percentile(values, 50)),
-    p99: round(percentile(values, 99)),
-    // A fold, not Math.max(...values): an idle machine serves more requests than the stack holds arguments.
-    max: round(values.reduce((m, v) => Math.max(m, v), Number.NEGATIVE_INFINITY)),
-  };
-}
-
-function podMember(i: number): Member {
-  // Distinct URLs for 10,000+ pods, as pod IPs in a /16 would be.
-  return {
-    name: `decode-${i}`,
-    uid: `uid-${i}`,
-    url: `http://10.${(i >> 8) & 255}.${i & 255}.${i >> 16}:8200`,
-    ready: true,
-  };
-}
-
-class SnapshotStream {
-  private seq = 0;
-  readonly ids: Set<number>;
-  private nextId: number;
-
-  constructor(pods: number) {
-    this.ids = new Set(Array.from({ length: pods }, (_, i) => i));
-    this.nextId = pods;
-  }
-
-  /** The current membership as it arrives from the wire: fresh objects from JSON text, names sorted. */
-  next(): { snapshot: unknown; jsonParseMs: number } {
-    this.seq++;
-    const snapshot: Snapshot = {
-      pool: 'default',
-      epoch: 1,
-      seq: this.seq,
-      time: new Date().toISOString(),
-      members: {
-        prefill: [],
-        decode: [...this.ids].map(podMember).sort((a, b) => (a.name < b.name ? -1 : 1)),
-        plain: [],
-      },
-    };
-    const text = JSON.stringify(snapshot);
-    const start = performance.now();
-    const parsed = JSON.parse(text);
-    return { snapshot: parsed, jsonParseMs: performance.now() - start };
-  }
-
-  /** One pod leaves (the lowest id) or a new one joins, alternately. */
-  flip(k: number): void {
-    if (k % 2 === 0) this.ids.delete(this.ids.values().next().value as number);
-    else this.ids.add(this.nextId++);
-  }
-
-  replace(share: number): void {
-    const count = Math.floor(this.ids.size * share);
-    const gone = [...this.ids].slice(0, count);
-    for (const id of gone) this.ids.delete(id);
-    for (let i = 0; i < count; i++) this.ids.add(this.nextId++);
-  }
+/** The next snapshot off the wire: its JSON text from discovery's process, parsed here (timed apart). */
+async function nextSnapshot(discovery: Peer, change: Change): Promise<{ snapshot: unknown; jsonParseMs: number }> {
+  const text = await discovery.ask<string>({ op: 'snapshot', change });
+  const start = performance.now();
+  const snapshot: unknown = JSON.parse(text);
+  return { snapshot, jsonParseMs: performance.now() - start };
 }
 
 /** A request handler doing the proxy's routing step: hash the key, look the owner up in the table in use. */
@@ -121,46 +135,10 @@ function startRoutingServer(state: RouterState): Promise<Server> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-interface LoadResult {
-  requests: number;
-  failed: number;
-  latencyMs: Stats;
-}
-
-/** LOAD_CONCURRENCY clients, each sending one request after the other until `stop()`. */
-function startLoad(url: string): { stop: () => Promise<LoadResult> } {
-  const pool = new Pool(url, { connections: LOAD_CONCURRENCY });
-  const latencies: number[] = [];
-  let failed = 0;
-  let running = true;
-  let n = 0;
-  const client = async () => {
-    while (running) {
-      const start = performance.now();
-      try {
-        const res = await pool.request({
-          method: 'GET',
-          path: `/session/${n++}`,
-          headersTimeout: REQUEST_TIMEOUT_MS,
-          bodyTimeout: REQUEST_TIMEOUT_MS,
-        });
-        await res.body.text();
-        if (res.statusCode !== 200) failed++;
-      } catch {
-        failed++;
-      }
-      latencies.push(performance.now() - start);
-    }
-  };
-  const clients = Array.from({ length: LOAD_CONCURRENCY }, client);
-  return {
-    async stop() {
-      running = false;
-      await Promise.all(clients);
-      await pool.close();
-      return { requests: latencies.length, failed, latencyMs: stats(latencies) };
-    },
-  };
+/** Pins every thread of this process (the event loop, V8's GC and libuv's pools) to one core. */
+async function pinSelf(core: number): Promise<void> {
+  const r = await runCommand('taskset', ['-a', '-p', '-c', String(core), String(process.pid)]);
+  if (r.code !== 0) throw new Error(`taskset -a -p -c ${core} ${process.pid} failed: ${r.stderr.trim()}`);
 }
 
 const PROBE_INTERVAL_MS = 5;
@@ -217,22 +195,9 @@ export const PROXY_PATH_FLAGS = [
  * handling of the new table. The encoding (discovery's work) is not timed.
  */
 export async function proxyPathChanges(
-  pods: number,
+  discovery: Peer,
   changes: number,
 ): Promise<{ firstMs: number; changeMs: number[] }> {
-  const members = new Map<number, Member>();
-  const member = (i: number): Member => {
-    let m = members.get(i);
-    if (m === undefined) {
-      m = { ...podMember(i), name: `decode-${String(i).padStart(6, '0')}` };
-      members.set(i, m);
-    }
-    return m;
-  };
-  const ids = new Set(Array.from({ length: pods }, (_, i) => i));
-  let nextId = pods;
-  let seq = 0;
-  let shardCount: number | undefined;
   const store = new Map<string, string>();
   const kv = {
     async get(key: string) {
@@ -240,21 +205,13 @@ export async function proxyPathChanges(
       return v === undefined ? null : { operation: 'PUT', revision: 1, string: () => v };
     },
   } as unknown as Parameters<ShardedSnapshotReader['resolve']>[0];
-  const produce = (): string => {
-    seq++;
-    const sharded = shardSnapshot(
-      {
-        pool: 'default',
-        epoch: 1,
-        seq,
-        time: new Date().toISOString(),
-        members: { prefill: [], decode: [...ids].map(member), plain: [] },
-      },
-      shardCount,
-    );
-    shardCount = sharded.manifest.shards.length;
-    for (const shard of sharded.shards) store.set(shardKey('default', shard.digest), shard.raw);
-    return encodeManifest(sharded.manifest);
+  let seq = 0;
+  /** Discovery's next put: its new shards go into the bucket, its manifest is what the watch delivers. */
+  const produce = async (change: Change): Promise<string> => {
+    const put = await discovery.ask<ShardedPut>({ op: 'sharded', change });
+    for (const [key, raw] of put.shards) store.set(key, raw);
+    seq = put.seq;
+    return put.manifest;
   };
   let sourceApply: (s: Snapshot) => void = () => {};
   const source: SnapshotSource = {
@@ -302,8 +259,8 @@ export async function proxyPathChanges(
         });
     };
   }
-  const once = async (): Promise<number> => {
-    const raw = produce();
+  const once = async (change: Change): Promise<number> => {
+    const raw = await produce(change);
     const start = performance.now();
     const done = new Promise<void>((resolve) => {
       handed = resolve;
@@ -317,33 +274,78 @@ export async function proxyPathChanges(
     if (proxy.state.table?.snapshot.seq !== seq) fail(`seq ${seq} not applied`);
     return ms;
   };
-  const firstMs = await once();
+  const firstMs = await once({ kind: 'none' });
   const changeMs: number[] = [];
-  for (let k = 0; k < changes; k++) {
-    if (k % 2 === 0) ids.delete(ids.values().next().value as number);
-    else ids.add(nextId++);
-    changeMs.push(await once());
-  }
+  for (let k = 0; k < changes; k++) changeMs.push(await once({ kind: 'flip', k }));
   await proxy.close();
   return { firstMs, changeMs };
 }
 
 export async function runRingUpdatesScenario(ctx: ScenarioContext): Promise<void> {
   const pods = ctx.int('pods') ?? DEFAULT_PODS;
-  const stream = new SnapshotStream(pods);
+  const pin = ctx.bool('pin');
+  if (pin) await pinSelf(ROUTER_CORE);
+  const [loadPeer, discovery] = await Promise.all([Peer.start('load', pods, pin), Peer.start('discovery', pods, pin)]);
+  try {
+    await measureAll(ctx, pods, pin, loadPeer, discovery);
+  } finally {
+    loadPeer.close();
+    discovery.close();
+  }
+}
+
+/** Garbage collections in a window: how many, and the longest pause (V8 stops the event loop for it). */
+class GcWatch {
+  private count = 0;
+  private longestMs = 0;
+  private readonly observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      this.count++;
+      this.longestMs = Math.max(this.longestMs, entry.duration);
+    }
+  });
+
+  start(): void {
+    this.count = 0;
+    this.longestMs = 0;
+    this.observer.observe({ entryTypes: ['gc'] });
+  }
+
+  stop(): { collections: number; longestPauseMs: number } {
+    // Entries are delivered asynchronously: take what is queued before disconnecting.
+    for (const entry of this.observer.takeRecords()) {
+      this.count++;
+      this.longestMs = Math.max(this.longestMs, entry.duration);
+    }
+    this.observer.disconnect();
+    return { collections: this.count, longestPauseMs: Math.round(this.longestMs * 100) / 100 };
+  }
+}
+
+async function measureAll(
+  ctx: ScenarioContext,
+  pods: number,
+  pin: boolean,
+  loadPeer: Peer,
+  discovery: Peer,
+): Promise<void> {
   const state = new RouterState({ vnodes: VNODES });
   const server = await startRoutingServer(state);
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const histogram = monitorEventLoopDelay({ resolution: 1 });
   const probe = new StallProbe();
+  const gc = new GcWatch();
+  let gcSeen = { collections: 0, longestPauseMs: 0 };
   const loopMs = () => ({
     p99: Math.round(histogram.percentile(99) / 1e4) / 100,
     max: Math.round(histogram.max / 1e4) / 100,
     longestTimerGapMs: Math.round(probe.longestGapMs * 100) / 100,
+    gc: gcSeen,
   });
   const measureLoop = async <T>(fn: () => Promise<T>): Promise<T> => {
     histogram.reset();
     probe.start();
+    gc.start();
     histogram.enable();
     try {
       return await fn();
@@ -352,13 +354,18 @@ export async function runRingUpdatesScenario(ctx: ScenarioContext): Promise<void
       await new Promise((r) => setTimeout(r, PROBE_INTERVAL_MS * 2));
       histogram.disable();
       probe.stop();
+      gcSeen = gc.stop();
     }
+  };
+  const startLoad = async () => {
+    await loadPeer.ask({ op: 'load-start', url });
+    return { stop: () => loadPeer.ask<LoadResult>({ op: 'load-stop' }) };
   };
 
   // 1. The first snapshot, under load (requests get 503 until it is in).
   ctx.log(`full apply of ${pods} pods x ${VNODES} vnodes`);
-  let load = startLoad(url);
-  const first = stream.next();
+  const first = await nextSnapshot(discovery, { kind: 'none' });
+  let load = await startLoad();
   const fullMs = await measureLoop(() => applyTimed(state, first.snapshot));
   const fullLoop = loopMs();
   const fullLoad = await load.stop();
@@ -368,8 +375,7 @@ export async function runRingUpdatesScenario(ctx: ScenarioContext): Promise<void
   const changeMs: number[] = [];
   const parseMs: number[] = [];
   for (let k = 0; k < changes; k++) {
-    stream.flip(k);
-    const s = stream.next();
+    const s = await nextSnapshot(discovery, { kind: 'flip', k });
     parseMs.push(s.jsonParseMs);
     changeMs.push(await applyTimed(state, s.snapshot));
   }
@@ -379,14 +385,17 @@ export async function runRingUpdatesScenario(ctx: ScenarioContext): Promise<void
   const churnMs = ctx.int('churn-ms') ?? (ctx.quick ? QUICK_CHURN_MS : CHURN_MS);
   const churnApplyMs: number[] = [];
   let massChangeMs = 0;
-  load = startLoad(url);
+  load = await startLoad();
   await measureLoop(async () => {
     const churnStart = performance.now();
     for (let k = 0; performance.now() - churnStart < churnMs; k++) {
       const mass = k === MASS_CHANGE_AT;
-      if (mass) stream.replace(MASS_CHANGE_SHARE);
-      else if (k % 20 !== 19) stream.flip(k);
-      const s = stream.next();
+      const change: Change = mass
+        ? { kind: 'replace', share: MASS_CHANGE_SHARE }
+        : k % 20 !== 19
+          ? { kind: 'flip', k }
+          : { kind: 'none' };
+      const s = await nextSnapshot(discovery, change);
       const ms = await applyTimed(state, s.snapshot);
       if (mass) massChangeMs = ms;
       else churnApplyMs.push(ms);
@@ -400,13 +409,17 @@ export async function runRingUpdatesScenario(ctx: ScenarioContext): Promise<void
 
   // 4. The whole path of a one-pod change in a proxy (nothing else running).
   ctx.log('one-pod changes through the NATS source and the proxy');
-  const proxyPath = await proxyPathChanges(pods, changes);
+  const proxyPath = await proxyPathChanges(discovery, changes);
 
   const machine = machineInfo();
+  const pinning = pin
+    ? `Pinned with taskset: the router's process (all its threads) to core ${ROUTER_CORE}, the two peers to core ${PEER_CORE}.`
+    : 'Nothing pinned: the three processes share the 2 cores (and the machine is shared with other work).';
   const result = {
     scenario: ctx.name,
     command: ctx.command,
     machine,
+    pinning,
     pods,
     vnodes: VNODES,
     points: pods * VNODES,
@@ -431,7 +444,7 @@ export async function runRingUpdatesScenario(ctx: ScenarioContext): Promise<void
     '',
     machineMarkdown(machine, ctx.command),
     '',
-    `One process: RouterState applies snapshots while an HTTP server on the same event loop answers ${LOAD_CONCURRENCY} concurrent clients whose requests look their pod up on the ring. Snapshots are fresh objects parsed from JSON text, as they come off the wire (the parse itself is timed apart).`,
+    `The router's process: RouterState applies snapshots while an HTTP server on the same event loop answers ${LOAD_CONCURRENCY} concurrent clients whose requests look their pod up on the ring. The clients (undici) and discovery (which builds each snapshot and encodes it as the wire carries it) are two other processes (\`ring-updates-peer.ts\`), so their CPU and garbage are not the router's. Snapshots reach the router as JSON text over IPC and are parsed there into fresh objects (the parse is timed apart). ${pinning}`,
     '',
     markdownTable(
       ['measure', 'result', 'target'],
@@ -464,6 +477,11 @@ export async function runRingUpdatesScenario(ctx: ScenarioContext): Promise<void
           '<= 10',
         ],
         [
+          'garbage collections: during the full apply / the churn, longest pause ms',
+          `${fullLoop.gc.collections} / ${churnLoop.gc.collections}, ${fmt(fullLoop.gc.longestPauseMs)} / ${fmt(churnLoop.gc.longestPauseMs)}`,
+          '',
+        ],
+        [
           'churn: requests, failed, latency p99 / max ms',
           `${churnLoad.requests}, ${churnLoad.failed}, ${fmt(churnLoad.latencyMs.p99)} / ${fmt(churnLoad.latencyMs.max)}`,
           '0 failed',
@@ -481,6 +499,6 @@ export async function runRingUpdatesScenario(ctx: ScenarioContext): Promise<void
     '',
   ].join('\n');
   process.stdout.write(md);
-  const files = await writeResults(ctx.name, result, md);
+  const files = await writeResults(pin ? `${ctx.name}-pinned` : ctx.name, result, md);
   ctx.log(`wrote ${files.join(', ')}`);
 }

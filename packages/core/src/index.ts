@@ -162,7 +162,7 @@ export {
 } from './snapshot-shards.ts';
 export type { SseEvent } from './sse.ts';
 export { encodeSseEvent, isSseDone, SSE_DONE, SseParser } from './sse.ts';
-export { runToEnd } from './steps.ts';
+export { runInSlices, runToEnd, SLICE_MS, type SliceOptions } from './steps.ts';
 export type { U64 } from './u64.ts';
 export { compareU64, u64FromHex, u64ToHex } from './u64.ts';
 export type { VllmRouterKind } from './vllm-router-key.ts';

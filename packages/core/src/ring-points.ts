@@ -148,8 +148,8 @@ export function bucketize(points: RingPoints, bits: number): BucketedPoints {
   return runToEnd(bucketizeInSteps(points, bits));
 }
 
-/** Buckets bucketizeInSteps fills between two of its steps (a few milliseconds' work). */
-const BUCKETS_PER_STEP = 8_192;
+/** Buckets bucketizeInSteps fills between two of its steps (well under a millisecond's work). */
+const BUCKETS_PER_STEP = 2_048;
 
 /** bucketize in steps: the generator yields after every BUCKETS_PER_STEP buckets and returns the result. */
 export function* bucketizeInSteps(points: RingPoints, bits: number): Generator<void, BucketedPoints> {

@@ -295,21 +295,29 @@ function moveRoleIndex(
   roleIndexes.set(members, index);
 }
 
-/** Fails with the first duplicate name or ring key of `members`, naming both positions. */
-function checkDuplicates(members: readonly Member[], where: string): void {
-  const names = new Map<string, number>();
-  const ringKeys = new Map<string, number>();
-  members.forEach((m, i) => {
+/**
+ * The index of `members` (by name and by ring key), built in steps of INDEX_STEP_MEMBERS; fails with
+ * the first duplicate name or ring key, naming both positions.
+ */
+function* indexRole(members: readonly Member[], where: string): Generator<void, RoleIndex> {
+  const names = new Map<string, Member>();
+  const ringKeys = new Map<string, Member>();
+  for (let i = 0; i < members.length; i++) {
+    const m = members[i] as Member;
     const sameName = names.get(m.name);
-    if (sameName !== undefined) fail(`${where}[${i}].name: duplicate member "${m.name}" (also ${where}[${sameName}])`);
-    names.set(m.name, i);
+    if (sameName !== undefined) {
+      fail(`${where}[${i}].name: duplicate member "${m.name}" (also ${where}[${members.indexOf(sameName)}])`);
+    }
+    names.set(m.name, m);
     const key = ringKeyOf(m);
     const sameUrl = ringKeys.get(key);
     if (sameUrl !== undefined) {
-      fail(`${where}[${i}].url: duplicate member URL ${key} (also ${where}[${sameUrl}])`);
+      fail(`${where}[${i}].url: duplicate member URL ${key} (also ${where}[${members.indexOf(sameUrl)}])`);
     }
-    ringKeys.set(key, i);
-  });
+    ringKeys.set(key, m);
+    if (i % INDEX_STEP_MEMBERS === INDEX_STEP_MEMBERS - 1) yield;
+  }
+  return { names, ringKeys };
 }
 
 /** A role's members and, against a previous role, who joined (validated afresh) and who left. */
@@ -322,8 +330,12 @@ interface ParsedRole {
 /** Past this share of a role changed, the duplicate check indexes the whole role instead of the changes. */
 const INDEXED_CHECK_MAX_SHARE = 0.25;
 
-/** parseSnapshotInSteps yields after about this many members validated afresh (a few milliseconds' work). */
-export const PARSE_STEP_MEMBERS = 1_000;
+/** parseSnapshotInSteps yields after this many members validated afresh (about a millisecond's work)... */
+export const PARSE_STEP_MEMBERS = 250;
+/** ...after this many taken from the previous snapshot unchanged (cheap, until the JIT has not optimised it)... */
+const REUSE_STEP_MEMBERS = 1_000;
+/** ...and after this many indexed by name and ring key. */
+const INDEX_STEP_MEMBERS = 1_000;
 
 function* parseRole(v: unknown, role: Role, previous?: readonly Member[]): Generator<void, ParsedRole> {
   const where = `members.${role}`;
@@ -336,6 +348,7 @@ function* parseRole(v: unknown, role: Role, previous?: readonly Member[]): Gener
     const same = sameAsPrevious(m, prev);
     if (same !== undefined) {
       members.push(same);
+      if (i % REUSE_STEP_MEMBERS === REUSE_STEP_MEMBERS - 1) yield;
       continue;
     }
     const parsed = parseMember(m, `${where}[${i}]`);
@@ -350,12 +363,13 @@ function* parseRole(v: unknown, role: Role, previous?: readonly Member[]): Gener
     });
   }
   if (previous === undefined || added.length + removed.length > members.length * INDEXED_CHECK_MAX_SHARE) {
-    checkDuplicates(members, where);
+    // The index the check builds is kept: the next snapshot, a change of a few pods, moves it on.
+    roleIndexes.set(members, yield* indexRole(members, where));
     return { members, added, removed };
   }
   const index = takeRoleIndex(previous);
   // A clash: the full check names both positions.
-  if (!joinersAreDistinct(index, added, removed)) checkDuplicates(members, where);
+  if (!joinersAreDistinct(index, added, removed)) yield* indexRole(members, where);
   moveRoleIndex(index, members, added, removed);
   return { members, added, removed };
 }

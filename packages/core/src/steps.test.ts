@@ -4,6 +4,7 @@ import { bucketize, bucketizeInSteps, buildRingPoints } from './ring-points.ts';
 import { type Member, membershipSum, membershipSumInSteps, type Snapshot } from './snapshot.ts';
 import { PARSE_STEP_MEMBERS, parseSnapshot, parseSnapshotInSteps } from './snapshot-parse.ts';
 import { assembleSnapshot, assembleSnapshotInSteps, parseShard, shardSnapshot } from './snapshot-shards.ts';
+import { runInSlices } from './steps.ts';
 
 // The *InSteps generators do the same work as their one-call forms, with pauses between parts: the
 // results must be the same, and a big fresh parse must pause while a small change must not.
@@ -34,17 +35,58 @@ function snapshot(n: number, seq = 1): Snapshot {
   };
 }
 
+describe('work in slices', () => {
+  /** A generator of `steps` steps, each advancing the fake clock by `stepMs`. */
+  function* clocked(clock: { t: number }, steps: number, stepMs: number): Generator<void, string> {
+    for (let i = 0; i < steps; i++) {
+      clock.t += stepMs;
+      yield;
+    }
+    return 'done';
+  }
+
+  test('pauses once a slice has run sliceMs, never within it, and returns the result', async () => {
+    const clock = { t: 0 };
+    let pauses = 0;
+    const pause = async () => {
+      pauses++;
+    };
+    const now = () => clock.t;
+    // 1 ms steps in 4 ms slices: a pause after every 4th step.
+    expect(await runInSlices(clocked(clock, 20, 1), { pause, now, sliceMs: 4 })).toBe('done');
+    expect(pauses).toBe(5);
+    // Fast steps (a warm one-pod change): one slice, no pause.
+    pauses = 0;
+    await runInSlices(clocked(clock, 100, 0.01), { pause, now, sliceMs: 4 });
+    expect(pauses).toBe(0);
+    // A step longer than a slice: a pause after each.
+    pauses = 0;
+    await runInSlices(clocked(clock, 3, 9), { pause, now, sliceMs: 4 });
+    expect(pauses).toBe(3);
+  });
+
+  test('a step that throws rejects the run', async () => {
+    function* failing(): Generator<void, never> {
+      yield;
+      throw new Error('bad member');
+    }
+    await expect(runInSlices(failing(), { pause: async () => {}, sliceMs: 0 })).rejects.toThrow('bad member');
+  });
+});
+
 describe('work in steps', () => {
-  test('a fresh parse pauses every PARSE_STEP_MEMBERS members; a one-pod change against it does not', () => {
+  test('a fresh parse pauses every PARSE_STEP_MEMBERS members validated and every 1,000 indexed; a one-pod change every 1,000 compared', () => {
     const raw = JSON.parse(JSON.stringify(snapshot(5_000)));
     const fresh = runCounting(parseSnapshotInSteps(raw));
-    expect(fresh.pauses).toBe(Math.floor(5_000 / PARSE_STEP_MEMBERS));
+    expect(fresh.pauses).toBe(Math.floor(5_000 / PARSE_STEP_MEMBERS) + 5);
     expect(fresh.value).toEqual(parseSnapshot(raw));
     if (!fresh.value.ok) throw new Error(fresh.value.error);
     const next = JSON.parse(JSON.stringify(snapshot(5_000, 2)));
     next.members.decode[7].ready = false;
     const change = runCounting(parseSnapshotInSteps(next, { previous: fresh.value.snapshot }));
-    expect(change.pauses).toBe(0);
+    // 4,999 members taken from the previous snapshot, a pause at every 1,000th position of the array
+    // (runInSlices turns these into pauses only when the work is slow); one validated afresh.
+    expect(change.pauses).toBe(5);
     expect(change.value.ok && change.value.changes?.added.decode.map((m) => m.name)).toEqual(['pod-00007']);
     // An invalid member found after some pauses is the same error as in one call.
     const bad = JSON.parse(JSON.stringify(snapshot(3_000)));

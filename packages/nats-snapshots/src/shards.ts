@@ -6,6 +6,7 @@ import {
   type MembershipSum,
   parseShard,
   parseStoredValue,
+  runInSlices,
   type ShardContent,
   type Snapshot,
   type SnapshotChanges,
@@ -286,15 +287,9 @@ export class ShardedSnapshotReader {
               : {}),
           },
     );
-    let assembled: AssembleResult;
-    for (;;) {
-      const step = steps.next();
-      if (step.done === true) {
-        assembled = step.value;
-        break;
-      }
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    const assembled: AssembleResult = await runInSlices(steps, {
+      pause: () => new Promise((resolve) => setImmediate(resolve)),
+    });
     if (!assembled.ok) {
       return {
         ok: false,
