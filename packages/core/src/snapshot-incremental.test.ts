@@ -192,6 +192,43 @@ describe('parseSnapshot with a previous snapshot', () => {
   });
 });
 
+describe('parseSnapshot with a previous snapshot in another order', () => {
+  test('members found past the cursor (through the index built after 16 misses) are reused', () => {
+    const member = (i: number): Member => ({
+      name: `pod-${String(i).padStart(4, '0')}`,
+      uid: `u-${i}`,
+      url: `http://10.0.${i >> 8}.${i & 255}:8000`,
+      ready: true,
+    });
+    const raw = (seq: number, ids: number[]) => ({
+      pool: 'default',
+      epoch: 1,
+      seq,
+      time: '2026-01-01T00:00:00.000Z',
+      members: { prefill: [], decode: ids.map(member), plain: [] },
+    });
+    const ids = Array.from({ length: 3_000 }, (_, i) => i);
+    const first = parseSnapshot(raw(1, ids));
+    if (!first.ok) throw new Error(first.error);
+    // Reversed, one member gone and one new: the cursor misses at once, so nearly every lookup is indexed.
+    const next = [...ids.slice(1).reverse(), 5_000];
+    const again = parseSnapshot(raw(2, next), { previous: first.snapshot });
+    if (!again.ok) throw new Error(again.error);
+    // The 16 misses before the index are validated afresh: each is in both lists, as a pod that left
+    // and came back unchanged; beyond them the change is exact.
+    const added = new Set(again.changes?.added.decode.map((m) => m.name));
+    const removed = new Set(again.changes?.removed.decode.map((m) => m.name));
+    expect([...added].filter((n) => !removed.has(n))).toEqual(['pod-5000']);
+    expect([...removed].filter((n) => !added.has(n))).toEqual(['pod-0000']);
+    expect(added.size).toBe(17);
+    const before = new Map(first.snapshot.members.decode.map((m) => [m.name, m]));
+    const reused = again.snapshot.members.decode.filter((m) => before.get(m.name) === m);
+    expect(reused).toHaveLength(2_999 - 16);
+    const alone = parseSnapshot(raw(2, next));
+    expect(alone.ok && alone.snapshot).toEqual(again.snapshot);
+  });
+});
+
 describe('snapshotFingerprint', () => {
   test('equals its definition, members in any order, changed in place or not', () => {
     fc.assert(

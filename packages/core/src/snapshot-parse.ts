@@ -148,7 +148,8 @@ const LOOKUPS_BEFORE_INDEX = 16;
 
 /**
  * Finds previously validated members by name: usually at the cursor (both lists in the same order,
- * a joiner or leaver shifting the rest by one), else through a name index built on demand.
+ * a joiner or leaver shifting the rest by one), else through a name index its caller builds in steps
+ * once the cursor has missed a few times (wantsIndex).
  */
 class PreviousRole {
   readonly members: readonly Member[];
@@ -175,12 +176,32 @@ class PreviousRole {
       this.#cursor = c + 2;
       return c + 1;
     }
-    if (++this.#misses <= LOOKUPS_BEFORE_INDEX && this.#index === undefined) return -1;
-    this.#index ??= new Map(m.map((member, i) => [member.name, i]));
+    if (this.#index === undefined) {
+      this.#misses++;
+      return -1;
+    }
     const at = this.#index.get(name as string);
     if (at === undefined) return -1;
     this.#cursor = at + 1;
     return at;
+  }
+
+  /**
+   * True once the cursor has missed LOOKUPS_BEFORE_INDEX times without an index: the caller builds it
+   * (buildIndex) before the next lookup, which find() would otherwise answer as a miss.
+   */
+  get wantsIndex(): boolean {
+    return this.#index === undefined && this.#misses >= LOOKUPS_BEFORE_INDEX;
+  }
+
+  /** Indexes the previous members by name, in steps of INDEX_STEP_MEMBERS (a mass change's first step). */
+  *buildIndex(): Generator<void, void> {
+    const index = new Map<string, number>();
+    for (let i = 0; i < this.members.length; i++) {
+      index.set((this.members[i] as Member).name, i);
+      if (i % INDEX_STEP_MEMBERS === INDEX_STEP_MEMBERS - 1) yield;
+    }
+    this.#index = index;
   }
 
   /** Marks previous member `at` reused; false when it already was (the candidate names it twice). */
@@ -345,6 +366,7 @@ function* parseRole(v: unknown, role: Role, previous?: readonly Member[]): Gener
   const members: Member[] = [];
   for (let i = 0; i < v.length; i++) {
     const m = v[i] as unknown;
+    if (prev?.wantsIndex === true) yield* prev.buildIndex();
     const same = sameAsPrevious(m, prev);
     if (same !== undefined) {
       members.push(same);
