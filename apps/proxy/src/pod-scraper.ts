@@ -4,7 +4,7 @@
 // the last one started, never before the last one ended). Gauges older than --pod-metrics-stale-ms are
 // not returned: the scoring policies then count the pod by its in-flight legs alone. A pod that leaves
 // the snapshot has its loop stopped and its read aborted.
-import { type PodSignals, parsePodGauges } from '@pdrouter/core';
+import { type PodSignals, parsePodGauges, runToEnd } from '@pdrouter/core';
 import type { ProxyMetrics } from './metrics.ts';
 import type { RegistryClock } from './pods.ts';
 import type { Upstreams } from './upstream.ts';
@@ -132,12 +132,40 @@ export class PodScraper {
   /** The pods of the current snapshot, as member key -> URL: new pods start a loop, departed ones stop. */
   setMembers(members: Iterable<readonly [key: string, url: string]>): void {
     if (this.closed) return;
-    const next = new Map(members);
-    const left: string[] = [];
-    for (const [key, url] of this.urlOfKey) if (next.get(key) !== url) left.push(key);
-    const joined: (readonly [string, string])[] = [];
-    for (const entry of next) if (this.urlOfKey.get(entry[0]) !== entry[1]) joined.push(entry);
+    const { joined, left } = this.membershipChange(members);
     this.changeMembers(joined, left);
+  }
+
+  /** The change from the current members to `members`: what setMembers would pass to changeMembers. */
+  membershipChange(members: Iterable<readonly [key: string, url: string]>): {
+    joined: (readonly [string, string])[];
+    left: string[];
+  } {
+    return runToEnd(this.membershipChangeInSteps(members));
+  }
+
+  /** membershipChange in steps: yields after every `step` members compared. */
+  *membershipChangeInSteps(
+    members: Iterable<readonly [key: string, url: string]>,
+    step = 1_000,
+  ): Generator<void, { joined: (readonly [string, string])[]; left: string[] }> {
+    const next = new Map<string, string>();
+    let i = 0;
+    for (const [key, url] of members) {
+      next.set(key, url);
+      if (++i % step === 0) yield;
+    }
+    const left: string[] = [];
+    for (const [key, url] of this.urlOfKey) {
+      if (next.get(key) !== url) left.push(key);
+      if (++i % step === 0) yield;
+    }
+    const joined: (readonly [string, string])[] = [];
+    for (const entry of next) {
+      if (this.urlOfKey.get(entry[0]) !== entry[1]) joined.push(entry);
+      if (++i % step === 0) yield;
+    }
+    return { joined, left };
   }
 
   /**

@@ -3,6 +3,7 @@
 // probes say (health-checker.ts). A pod takes traffic when its probes pass and its circuit is closed, or
 // half-open with no trial in flight. Taking a pod out only reorders the failover walk (it goes last);
 // the ring itself never changes, so every replica keeps the same owners.
+import { runToEnd } from '@pdrouter/core';
 import { CIRCUIT_STATE_CODE, CircuitBreaker, type CircuitState, type Transition } from './circuit-breaker.ts';
 import type { HealthConfig } from './config.ts';
 import type { Logger } from './logger.ts';
@@ -99,12 +100,36 @@ export class PodRegistry {
 
   /** The pods of the current snapshot. State of pods that left goes once they are idle. */
   setMembers(urls: Iterable<string>): void {
-    const next = new Set(urls);
-    const left: string[] = [];
-    for (const url of this.members) if (!next.has(url)) left.push(url);
-    const joined: string[] = [];
-    for (const url of next) if (!this.members.has(url)) joined.push(url);
+    const { joined, left } = this.membershipChange([...urls]);
     this.changeMembers(joined, left);
+  }
+
+  /** The change from the current members to `urls`: what setMembers(urls) would pass to changeMembers. */
+  membershipChange(urls: readonly string[]): { joined: string[]; left: string[] } {
+    return runToEnd(this.membershipChangeInSteps(urls));
+  }
+
+  /** membershipChange in steps: yields after every `step` pods compared. */
+  *membershipChangeInSteps(
+    urls: readonly string[],
+    step = 1_000,
+  ): Generator<void, { joined: string[]; left: string[] }> {
+    const next = new Set<string>();
+    const joined: string[] = [];
+    for (let i = 0; i < urls.length; i++) {
+      const url = urls[i] as string;
+      if (next.has(url)) continue;
+      next.add(url);
+      if (!this.members.has(url)) joined.push(url);
+      if (i % step === step - 1) yield;
+    }
+    const left: string[] = [];
+    let i = 0;
+    for (const url of this.members) {
+      if (!next.has(url)) left.push(url);
+      if (++i % step === 0) yield;
+    }
+    return { joined, left };
   }
 
   /**

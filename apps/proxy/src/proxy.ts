@@ -26,6 +26,7 @@ import { ModelsCache } from './models.ts';
 import type * as NatsSourceModule from './nats-source.ts';
 import { PodScraper, upstreamMetricsFetch } from './pod-scraper.ts';
 import { PodRegistry, systemClock } from './pods.ts';
+import { RegistryUpdates, registryUpdate } from './registry-update.ts';
 import { type ApplyResult, RouterState } from './router-state.ts';
 import { fleetLoadView, Routing } from './routing.ts';
 import { type SnapshotSource, staticSnapshotSource } from './snapshot-source.ts';
@@ -51,6 +52,8 @@ export interface ProxyInstance {
   readonly loadShare?: LoadShare;
   /** Starts the snapshot source (the first snapshot is applied before this resolves, when there is one). */
   start(): Promise<void>;
+  /** Resolves once every snapshot handed over so far is applied: its table in use, the pod registry and scraper updated. */
+  settled(): Promise<void>;
   /**
    * Static pods answering their health endpoint after start() (--worker-startup-timeout-secs); resolves
    * ready at once for discovered members. Not ready: the process exits (main.ts), as vllm-router does.
@@ -228,6 +231,15 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
     },
   });
 
+  const registryUpdates = new RegistryUpdates((err) =>
+    logger.error('pod registry update failed', { error: err instanceof Error ? err.message : String(err) }),
+  );
+  const settled = async () => {
+    await state.settled();
+    // The last apply's reaction queued its registry update: wait for that and any before it.
+    await Promise.resolve();
+    await registryUpdates.settled();
+  };
   const applySnapshot = (s: Snapshot) => {
     void state.apply(s).then(onApplied);
   };
@@ -250,18 +262,9 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
       metrics.ringInfo.labels(role, ring.fingerprint, String(ring.members.length), String(ring.vnodes)).set(1);
     }
     const change = r.previous === undefined ? undefined : t.keyChanges;
-    if (change !== undefined) {
-      // Merged from the table before: the registries take the change, not 10,000 members again.
-      pods.changeMembers(change.joined, change.left);
-      scraper?.changeMembers(
-        change.joined.map((k) => [k, t.byKey.get(k)?.url ?? k] as const),
-        change.left,
-      );
-    } else {
-      const keys = [...t.members.prefill, ...t.members.decode, ...t.members.plain];
-      pods.setMembers(keys);
-      scraper?.setMembers(keys.map((k) => [k, t.byKey.get(k)?.url ?? k] as const));
-    }
+    // Merged from the table before: the registries take the change, not 10,000 members again. A large
+    // change (a first snapshot, a rolling restart) is applied to them in slices.
+    registryUpdates.run(registryUpdate(t, change !== undefined, pods, scraper));
     // A role whose ring is the one before (a heartbeat, another role's change) has the same members.
     for (const role of ['prefill', 'decode', 'plain'] as const) {
       if (t.members[role] === r.previous?.members[role]) continue;
@@ -335,6 +338,7 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
     ...(scraper ? { scraper } : {}),
     ...(loadShare ? { loadShare } : {}),
     startup,
+    settled,
     async start() {
       if (started) return;
       started = true;
@@ -347,7 +351,7 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
         });
       });
       // Rings of a big first snapshot are built off the event loop: start() resolves once they are in.
-      await state.settled();
+      await settled();
       // The first check of static pods is part of starting: readiness is right from the first answer.
       await waitForStaticPods();
       healthChecker.start();

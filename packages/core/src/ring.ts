@@ -37,7 +37,12 @@ interface RingParts {
   members: readonly string[];
   slots: readonly string[];
   points: BucketedPoints;
+  /** The members' digest sum behind the fingerprint, when the builder computed it. */
+  digestSum?: U64;
 }
+
+/** Members whose digests fromPointsInSteps adds up between two of its steps. */
+const DIGEST_STEP_MEMBERS = 1_000;
 
 const FINGERPRINT_ENCODER = new TextEncoder();
 
@@ -95,6 +100,7 @@ export class ConsistentHashRing {
       this.members = parts.members;
       this.#slots = parts.slots;
       this.#points = parts.points;
+      this.#digestSum = parts.digestSum;
     } else {
       const sorted = sortRingMembers(members);
       const points = buildRingPoints(sorted, vnodes);
@@ -132,7 +138,16 @@ export class ConsistentHashRing {
     const members = [...sorted];
     yield;
     const bucketed = yield* bucketizeInSteps(points, bucketBitsFor(count));
-    return new ConsistentHashRing(members, { vnodes, [PARTS]: { members, slots: members, points: bucketed } });
+    // The fingerprint's sum, in steps too: a proxy reads the fingerprint of every ring it swaps in.
+    let digestSum: U64 = { hi: 0, lo: 0 };
+    for (let i = 0; i < members.length; i += DIGEST_STEP_MEMBERS) {
+      digestSum = addMemberDigests(digestSum, members.slice(i, i + DIGEST_STEP_MEMBERS), 1);
+      yield;
+    }
+    return new ConsistentHashRing(members, {
+      vnodes,
+      [PARTS]: { members, slots: members, points: bucketed, digestSum },
+    });
   }
 
   /** Hex digest of (vnodes, members): equal rings have equal fingerprints in every process. */

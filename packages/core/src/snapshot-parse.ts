@@ -407,11 +407,11 @@ function byName(a: Member, b: Member): number {
  * full parse must decide: an arriving value that is invalid or clashes, a leaving one that is not in
  * `previous`, a `previous` not in name order.
  */
-function reparseRole(
+function* reparseRole(
   previous: readonly Member[],
   leaving: readonly unknown[],
   arriving: readonly unknown[],
-): (ParsedRole & { index: RoleIndex }) | undefined {
+): Generator<void, (ParsedRole & { index: RoleIndex }) | undefined> {
   const index = roleIndexOf(previous);
   const old = new Map<string, Member>();
   for (const v of leaving) {
@@ -433,6 +433,7 @@ function reparseRole(
     } catch {
       return undefined;
     }
+    if (added.length % PARSE_STEP_MEMBERS === 0) yield;
   }
   const removed = [...old.values()].filter((m) => !kept.has(m)).sort(byName);
   added.sort(byName);
@@ -444,6 +445,7 @@ function reparseRole(
   for (let i = 0; i < previous.length; i++) {
     const m = previous[i] as Member;
     if (i > 0 && byName(previous[i - 1] as Member, m) >= 0) return undefined;
+    if (i % INDEX_STEP_MEMBERS === INDEX_STEP_MEMBERS - 1) yield;
     while (j < added.length && byName(added[j] as Member, m) < 0) members.push(added[j++] as Member);
     if (!gone.has(m)) members.push(m);
   }
@@ -465,11 +467,21 @@ export function parseSnapshotChange(
   leaving: Readonly<Record<Role, readonly unknown[]>>,
   arriving: Readonly<Record<Role, readonly unknown[]>>,
 ): ParseSnapshotResult | undefined {
+  return runToEnd(parseSnapshotChangeInSteps(header, previous, leaving, arriving));
+}
+
+/** parseSnapshotChange in steps: yields after every PARSE_STEP_MEMBERS members validated afresh. */
+export function* parseSnapshotChangeInSteps(
+  header: { pool: unknown; epoch: unknown; seq: unknown; time: unknown },
+  previous: Snapshot,
+  leaving: Readonly<Record<Role, readonly unknown[]>>,
+  arriving: Readonly<Record<Role, readonly unknown[]>>,
+): Generator<void, ParseSnapshotResult | undefined> {
   const head = parseSnapshot({ ...header, members: { prefill: [], decode: [] } });
   if (!head.ok) return head;
   const roles: Partial<Record<Role, ParsedRole & { index: RoleIndex }>> = {};
   for (const role of ROLE_NAMES) {
-    const parsed = reparseRole(previous.members[role], leaving[role], arriving[role]);
+    const parsed = yield* reparseRole(previous.members[role], leaving[role], arriving[role]);
     if (parsed === undefined) return undefined;
     roles[role] = parsed;
   }

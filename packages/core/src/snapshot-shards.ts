@@ -7,6 +7,7 @@ import {
   memberJson,
   membershipSum,
   membershipSumAfter,
+  membershipSumAfterInSteps,
   membershipSumInSteps,
   ROLES,
   type Role,
@@ -17,7 +18,7 @@ import {
   PARSE_STEP_MEMBERS,
   type ParseSnapshotResult,
   parseSnapshot,
-  parseSnapshotChange,
+  parseSnapshotChangeInSteps,
   parseSnapshotInSteps,
 } from './snapshot-parse.ts';
 import { runToEnd } from './steps.ts';
@@ -393,9 +394,16 @@ export function* assembleSnapshotInSteps(
   const placed = options.placed;
   const changed =
     previous !== undefined && placed?.length === count && options.previousContents?.length === count
-      ? assembleChange(manifest, contents, previous, placed, options.previousContents)
+      ? yield* assembleChange(manifest, contents, previous, placed, options.previousContents)
       : undefined;
-  if (changed !== undefined) return changed.ok ? withSum(manifest, changed, options.previousSum) : changed;
+  if (changed !== undefined) {
+    if (!changed.ok) return changed;
+    const moved =
+      options.previousSum !== undefined && changed.changes !== undefined
+        ? yield* membershipSumAfterInSteps(options.previousSum, changed.changes, PARSE_STEP_MEMBERS)
+        : undefined;
+    return withSum(manifest, changed, options.previousSum, moved);
+  }
   const members: Record<Role, unknown[]> = { prefill: [], decode: [], plain: [] };
   for (let i = 0; i < count; i++) {
     if (placed?.[i] !== true) {
@@ -407,6 +415,7 @@ export function* assembleSnapshotInSteps(
       const out = members[role];
       for (const m of content.members[role]) out.push(m);
     }
+    yield;
   }
   for (const role of ROLES) {
     members[role].sort((a, b) => {
@@ -453,13 +462,13 @@ function misplaced(
  * The snapshot from the shards that changed since `previous` (those not `placed`): their old members
  * out, their new ones in. Undefined when only parsing the whole can give the result.
  */
-function assembleChange(
+function* assembleChange(
   manifest: SnapshotManifest,
   contents: readonly ShardContent[],
   previous: Snapshot,
   placed: readonly boolean[],
   previousContents: readonly ShardContent[],
-): ParseSnapshotResult | Extract<AssembleResult, { mismatch: true }> | undefined {
+): Generator<void, ParseSnapshotResult | Extract<AssembleResult, { mismatch: true }> | undefined> {
   const leaving: Record<Role, unknown[]> = { prefill: [], decode: [], plain: [] };
   const arriving: Record<Role, unknown[]> = { prefill: [], decode: [], plain: [] };
   for (let i = 0; i < contents.length; i++) {
@@ -470,9 +479,11 @@ function assembleChange(
       for (const m of (previousContents[i] as ShardContent).members[role]) leaving[role].push(m);
       for (const m of (contents[i] as ShardContent).members[role]) arriving[role].push(m);
     }
+    // Each changed shard's members are hashed to check their placement: a mass change is every shard.
+    yield;
   }
   const { pool, epoch, seq, time } = manifest;
-  return parseSnapshotChange({ pool, epoch, seq, time }, previous, leaving, arriving);
+  return yield* parseSnapshotChangeInSteps({ pool, epoch, seq, time }, previous, leaving, arriving);
 }
 
 /** `parsed` with its membership sum, or a mismatch when that sum is not the manifest's fingerprint. */

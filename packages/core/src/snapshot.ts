@@ -131,6 +131,34 @@ export function membershipSumAfter(
   return sum;
 }
 
+/** membershipSumAfter in steps: the generator yields after every `step` members it hashes. */
+export function* membershipSumAfterInSteps(
+  previous: MembershipSum,
+  changes: {
+    readonly added: Readonly<Record<Role, readonly Member[]>>;
+    readonly removed: Readonly<Record<Role, readonly Member[]>>;
+  },
+  step: number,
+): Generator<void, MembershipSum> {
+  let sum = previous;
+  for (const role of ROLES) {
+    for (const [list, sign] of [
+      [changes.removed[role], -1],
+      [changes.added[role], 1],
+    ] as const) {
+      if (list.length <= step) {
+        sum = addDigests(sum, list, role, sign);
+        continue;
+      }
+      for (let i = 0; i < list.length; i += step) {
+        sum = addDigests(sum, list.slice(i, i + step), role, sign);
+        yield;
+      }
+    }
+  }
+  return sum;
+}
+
 /** sum + sign * digests of `members` mod 2^64, and the count moved by as many. */
 function addDigests(
   sum: MembershipSum,
