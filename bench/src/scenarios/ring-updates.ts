@@ -476,7 +476,7 @@ async function measureAll(
 
   const machine = machineInfo();
   const pinning = pin
-    ? `Pinned with taskset: the router's process (all its threads) to core ${ROUTER_CORE}, the two peers to core ${PEER_CORE}.`
+    ? `Pinned with taskset: the router's process, all its threads (the event loop, the ring-build worker, V8's garbage collection helpers), to core ${ROUTER_CORE}; the two peers to core ${PEER_CORE}. The router's own threads then share one core.`
     : 'Nothing pinned: the three processes share the 2 cores (and the machine is shared with other work).';
   const result = {
     scenario: ctx.name,
