@@ -1,7 +1,8 @@
 import type { Member, Snapshot } from '@pdrouter/core';
 import { FakeClock } from '@pdrouter/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { HealthConfig } from './config.ts';
+import { buildConfig } from './config.ts';
+import { parseFlags } from './flags.ts';
 import { silentLogger } from './logger.ts';
 import { ProxyMetrics } from './metrics.ts';
 import { PodScraper } from './pod-scraper.ts';
@@ -12,21 +13,8 @@ import { RouterState, type RoutingTable } from './router-state.ts';
 // The registries' part of a table swap, in slices: whatever the size of the change and however the
 // updates queue up, the registries end where setMembers with the last table's members puts them.
 
-const HEALTH: HealthConfig = {
-  breaker: {
-    enabled: true,
-    failureThreshold: 3,
-    successThreshold: 2,
-    openMs: 1000,
-    maxOpenMs: 16_000,
-    windowMs: 60_000,
-  },
-  probePath: '/health',
-  probeTimeoutMs: 1000,
-  probeIntervalMs: 500,
-  probeFailureThreshold: 2,
-  probeSuccessThreshold: 2,
-};
+// The proxy's default health settings (only the registry's bookkeeping is under test here).
+const HEALTH = buildConfig(parseFlags(['--snapshot-file', '/unused'])).health;
 
 const member = (i: number): Member => ({
   name: `pod-${String(i).padStart(5, '0')}`,
