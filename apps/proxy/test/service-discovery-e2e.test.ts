@@ -114,9 +114,13 @@ describe('--service-discovery', () => {
     const failures: string[] = [];
     let sent = 0;
     let stop = false;
+    /** Per worker: when the request it finished last had started. */
+    const lastDoneStartedAt = [0, 0, 0, 0];
     const worker = async (w: number) => {
       for (let i = 0; !stop; i++) {
+        const startedAt = performance.now();
         const r = await complete(`load-${w}-${i}`, true);
+        lastDoneStartedAt[w] = startedAt;
         sent++;
         if (r.status !== 200 || !r.text.includes('[DONE]')) failures.push(`${r.status} ${r.text.slice(0, 200)}`);
       }
@@ -127,6 +131,12 @@ describe('--service-discovery', () => {
     fake.markTerminating('decode-1');
     await waitFor('decode-1 off the ring', async () =>
       (await rings()).decode.includes(simPod('decode-1').url) ? undefined : true,
+    );
+    // Requests routed before the swap may still have their decode leg on the way to decode-1 (after their
+    // prefill): once every worker has finished a request started after the swap, none is left.
+    const offRingAt = performance.now();
+    await waitFor('requests routed before the removal done', () =>
+      lastDoneStartedAt.every((t) => t > offRingAt) ? true : undefined,
     );
     // What it was given before is finishing; nothing new arrives while the load goes on.
     const given = await requestsOf('decode-1');
