@@ -34,6 +34,9 @@ import { Upstreams } from './upstream.ts';
 
 /** Keep-alive on client connections: longer than typical load balancer idle timeouts (60 s). */
 export const CLIENT_KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/** How often the pools of pods that left are let go of (once idle). */
+const UPSTREAM_RELEASE_INTERVAL_MS = 30_000;
+
 /** Longest interval between two checks of the client header and request timeouts. */
 const TIMEOUT_CHECK_MAX_MS = 1000;
 
@@ -127,6 +130,16 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
     timeouts: config.timeouts,
     ...(config.connectionsPerPod !== undefined ? { connectionsPerPod: config.connectionsPerPod } : {}),
   });
+  // Pools of pods that left, once idle, are let go of now and then (Upstreams.release).
+  const releaseTimer = setInterval(() => {
+    const t = state.table;
+    if (t === undefined) return;
+    const urls = new Set<string>();
+    for (const role of ['prefill', 'decode', 'plain'] as const)
+      for (const m of t.snapshot.members[role]) urls.add(m.url);
+    upstreams.release(urls);
+  }, UPSTREAM_RELEASE_INTERVAL_MS);
+  releaseTimer.unref();
   // A probe has no client: it carries --api-key or nothing.
   const probeAuthorization = upstreamAuthorization(upstreamAuth(config), undefined);
   const pods = new PodRegistry({ config: config.health, metrics, logger });
@@ -436,6 +449,7 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
       await new Promise((r) => setImmediate(r));
       stopping.abort();
       loopDelay.close();
+      clearInterval(releaseTimer);
       healthChecker.close();
       scraper?.close();
       await loadShare?.close();

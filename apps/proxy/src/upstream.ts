@@ -102,6 +102,37 @@ export class Upstreams {
     });
   }
 
+  /** Pools held: one per pod origin in use (or used since the last release()). */
+  get poolCount(): number {
+    return this.pools.size;
+  }
+
+  /**
+   * Lets go of the pools of pods no longer in `podUrls` (the current members' URLs) with nothing running
+   * or queued: each is closed (its idle connections end) and forgotten. A pod's pool costs some 20 KiB of
+   * heap before it holds a connection, and pod IPs change with every restart, so without this a proxy
+   * would grow by a pool per pod per rolling restart. A later request to such a pod opens a new pool.
+   * Returns how many were released.
+   */
+  release(podUrls: ReadonlySet<string>): number {
+    const inUse = new Set<Pool>();
+    for (const [podUrl, t] of this.targets) {
+      if (podUrls.has(podUrl)) inUse.add(t.pool);
+      else this.targets.delete(podUrl);
+    }
+    let released = 0;
+    for (const [origin, pool] of this.pools) {
+      if (inUse.has(pool)) continue;
+      const { running, pending, queued } = pool.stats;
+      // Busy (a leg or probe still on it): kept until a later release finds it idle.
+      if (running + pending + queued > 0) continue;
+      this.pools.delete(origin);
+      void pool.close().catch(() => undefined);
+      released++;
+    }
+    return released;
+  }
+
   async close(): Promise<void> {
     const pools = [...this.pools.values()];
     this.pools.clear();
