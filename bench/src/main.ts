@@ -72,6 +72,11 @@ const SCENARIOS: Record<string, Scenario> = {
     help: 'every routing variant x fleet workload (multi-turn, one system prompt, random, heterogeneous, bursty), 1 and 2 proxies in distributed mode: hit rate / ideal, spread, TTFT, TPOT, tok/s, replica agreement (flags: --workloads multi-turn,random --variants hash-vllm,cache-aware --probes N)',
     run: async (ctx) => (await import('./scenarios/fleet.ts')).runFleetScenario(ctx),
   },
+  'health-round': {
+    flags: [count('pods', 'Pods in the round.')],
+    help: "one health-check round over 10,000 pods in the proxy's own parts: probe starts spread over half the interval vs all at once, event-loop delay and GC (flags: --pods N)",
+    run: async (ctx) => (await import('./scenarios/health-round.ts')).runHealthRoundScenario(ctx),
+  },
   'decision-cost': {
     flags: [],
     help: "the routing decision's own cost per request (hash key, prefix blocks, pick, index update) per policy at 16 and 1,000 pods, in-process (also part of fleet)",

@@ -1,7 +1,7 @@
 import { FakeClock } from '@pdrouter/testkit';
 import { describe, expect, it } from 'vitest';
 import type { HealthConfig } from './config.ts';
-import { HealthChecker, waitForPods } from './health-checker.ts';
+import { HealthChecker, PROBE_BURST, ROUND_SPREAD_SHARE, waitForPods } from './health-checker.ts';
 import { silentLogger } from './logger.ts';
 import { ProxyMetrics } from './metrics.ts';
 import { PodRegistry } from './pods.ts';
@@ -50,6 +50,49 @@ describe('HealthChecker', () => {
     clock.advance(HEALTH.probeIntervalMs * 5);
     await settle();
     expect(probed.length).toBe(6);
+  });
+});
+
+describe('HealthChecker on a large fleet', () => {
+  it('starts PROBE_BURST probes at once and spreads the rest over half the interval, each pod once', async () => {
+    const clock = new FakeClock();
+    const metrics = new ProxyMetrics({ defaultMetrics: false });
+    const pods = new PodRegistry({ config: HEALTH, metrics, logger: silentLogger, clock });
+    const members = Array.from({ length: 600 }, (_, i) => `http://10.0.${i >> 8}.${i & 255}:8000`);
+    pods.setMembers(members);
+    const probed: string[] = [];
+    const checker = new HealthChecker({
+      registry: pods,
+      probe: async (key) => {
+        probed.push(key);
+        return true;
+      },
+      intervalMs: HEALTH.probeIntervalMs,
+      clock,
+      metrics,
+    });
+    checker.start();
+    clock.advance(HEALTH.probeIntervalMs);
+    await settle();
+    // The burst, and the first spread probe (due at the round's start).
+    expect(probed.length).toBe(PROBE_BURST + 1);
+    const spreadMs = HEALTH.probeIntervalMs * ROUND_SPREAD_SHARE;
+    const gapMs = spreadMs / members.length;
+    const step = async (ms: number) => {
+      for (let t = 0; t < ms; t++) {
+        clock.advance(1);
+        await settle();
+      }
+    };
+    await step(1000);
+    // One start per gap since the round began, give or take the millisecond steps.
+    const expected = PROBE_BURST + 1 + Math.floor(1000 / gapMs);
+    expect(probed.length).toBeGreaterThanOrEqual(expected - 1);
+    expect(probed.length).toBeLessThanOrEqual(expected + 1);
+    await step(spreadMs);
+    expect(probed.length).toBe(members.length);
+    expect(new Set(probed).size).toBe(members.length);
+    checker.close();
   });
 });
 

@@ -1,7 +1,8 @@
 // Active health checking (vllm-router's health checker): every --health-check-interval-secs each member
 // pod is probed on --health-check-endpoint and the result goes to the registry, which applies the
 // failure/success thresholds. Probes can take a pod out; bringing it back takes a trial of real
-// traffic as well (pods.ts). Also the start-up wait of --worker-startup-timeout-secs.
+// traffic as well (pods.ts). A round over a large fleet spreads its probe starts over half the interval.
+// Also the start-up wait of --worker-startup-timeout-secs.
 import type { StartupSettings } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { ProxyMetrics } from './metrics.ts';
@@ -12,12 +13,33 @@ export type HealthProbe = (key: string) => Promise<boolean>;
 
 /** Probes in flight at once in one round, so a fleet of thousands does not open thousands of sockets. */
 export const PROBE_CONCURRENCY = 32;
+/** Probes a round starts at once; past them, starts are spread (see ROUND_SPREAD_SHARE). */
+export const PROBE_BURST = 256;
+/**
+ * A round of more than PROBE_BURST members spreads its probe starts over this share of the interval:
+ * each pod is still probed once per interval, but 10,000 pods do not open 10,000 connections within
+ * seconds (a burst of allocations whose garbage collection stalls the event loop for tens of ms).
+ */
+export const ROUND_SPREAD_SHARE = 0.5;
 
-async function probeAll(keys: readonly string[], probe: HealthProbe, each: (key: string, ok: boolean) => void) {
+async function probeAll(
+  keys: readonly string[],
+  probe: HealthProbe,
+  each: (key: string, ok: boolean) => void,
+  /** Spreads a large round's starts (the periodic rounds); the start-up wait checks at once. */
+  pace?: { clock: RegistryClock; spreadMs: number },
+) {
+  const start = pace?.clock.now() ?? 0;
+  const gapMs = pace !== undefined && keys.length > PROBE_BURST ? pace.spreadMs / keys.length : 0;
   let next = 0;
   const worker = async () => {
     while (next < keys.length) {
-      const key = keys[next++] as string;
+      const i = next++;
+      const key = keys[i] as string;
+      if (pace !== undefined && gapMs > 0 && i >= PROBE_BURST) {
+        const dueMs = start + (i - PROBE_BURST) * gapMs - pace.clock.now();
+        if (dueMs >= 1) await new Promise<void>((r) => pace.clock.setTimer(dueMs, r));
+      }
       let ok = false;
       try {
         ok = await probe(key);
@@ -36,6 +58,7 @@ export class HealthChecker {
   private readonly intervalMs: number;
   private readonly clock: RegistryClock;
   private readonly metrics: ProxyMetrics;
+  private readonly spreadShare: number;
   private timer: { cancel(): void } | undefined;
   private running = false;
   private closed = false;
@@ -46,7 +69,10 @@ export class HealthChecker {
     intervalMs: number;
     clock: RegistryClock;
     metrics: ProxyMetrics;
+    /** Share of the interval a large round spreads its probe starts over (default ROUND_SPREAD_SHARE; 0: none). */
+    spreadShare?: number;
   }) {
+    this.spreadShare = options.spreadShare ?? ROUND_SPREAD_SHARE;
     this.registry = options.registry;
     this.probe = options.probe;
     this.intervalMs = options.intervalMs;
@@ -63,10 +89,15 @@ export class HealthChecker {
     if (this.running || this.closed) return;
     this.running = true;
     try {
-      await probeAll(this.registry.memberUrls(), this.probe, (key, ok) => {
-        this.metrics.healthProbes.labels(ok ? 'ok' : 'failed').inc();
-        this.registry.probed(key, ok);
-      });
+      await probeAll(
+        this.registry.memberUrls(),
+        this.probe,
+        (key, ok) => {
+          this.metrics.healthProbes.labels(ok ? 'ok' : 'failed').inc();
+          this.registry.probed(key, ok);
+        },
+        { clock: this.clock, spreadMs: this.intervalMs * this.spreadShare },
+      );
     } finally {
       this.running = false;
     }
