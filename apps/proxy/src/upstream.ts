@@ -1,8 +1,9 @@
-// HTTP to the pods: one keep-alive undici Pool per pod origin, with our own timeouts (undici's defaults,
+// HTTP to the pods: one set of keep-alive connections per pod origin (pod-connections.ts), with our own timeouts (undici's defaults,
 // e.g. a 300 s body timeout, are not ours). dispatcher.request hands back a Node Readable body, which the
 // relay writes straight to the client's socket: no Web Streams on the hot path.
-import { type Dispatcher, Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { TimeoutsConfig } from './config.ts';
+import { PodConnections } from './pod-connections.ts';
 
 export type UpstreamResponse = Dispatcher.ResponseData;
 
@@ -70,14 +71,14 @@ export interface UpstreamRequest {
 }
 
 interface Target {
-  pool: Pool;
+  pool: PodConnections;
   /** Path prefix of the pod URL ("" for http://host:port). */
   base: string;
 }
 
 export class Upstreams {
   private readonly targets = new Map<string, Target>();
-  private readonly pools = new Map<string, Pool>();
+  private readonly pools = new Map<string, PodConnections>();
   private readonly timeouts: TimeoutsConfig;
   private readonly connectionsPerPod: number | undefined;
 
@@ -102,20 +103,20 @@ export class Upstreams {
     });
   }
 
-  /** Pools held: one per pod origin in use (or used since the last release()). */
+  /** Connection sets held: one per pod origin in use (or used since the last release()). */
   get poolCount(): number {
     return this.pools.size;
   }
 
   /**
    * Lets go of the pools of pods no longer in `podUrls` (the current members' URLs) with nothing running
-   * or queued: each is closed (its idle connections end) and forgotten. A pod's pool costs some 20 KiB of
-   * heap before it holds a connection, and pod IPs change with every restart, so without this a proxy
-   * would grow by a pool per pod per rolling restart. A later request to such a pod opens a new pool.
+   * or queued: each is closed (its idle connections end) and forgotten. Pod IPs change with every
+   * restart, so without this a proxy would keep a set per pod per rolling restart. A later request to
+   * such a pod opens a new set.
    * Returns how many were released.
    */
   release(podUrls: ReadonlySet<string>): number {
-    const inUse = new Set<Pool>();
+    const inUse = new Set<PodConnections>();
     for (const [podUrl, t] of this.targets) {
       if (podUrls.has(podUrl)) inUse.add(t.pool);
       else this.targets.delete(podUrl);
@@ -146,7 +147,7 @@ export class Upstreams {
     const url = new URL(podUrl);
     let pool = this.pools.get(url.origin);
     if (!pool) {
-      pool = new Pool(url.origin, {
+      pool = new PodConnections(url.origin, {
         connections: this.connectionsPerPod ?? null,
         connectTimeout: this.timeouts.connectMs,
         headersTimeout: this.timeouts.firstByteMs,
