@@ -11,6 +11,8 @@ export class PodConnections extends Dispatcher {
   readonly #options: Client.Options;
   readonly #max: number;
   #clients: Client[] = [];
+  /** Connections with a request in flight, until their 'drain'. */
+  readonly #busy = new Set<Client>();
   #closed = false;
 
   constructor(origin: string, options: Client.Options & { connections?: number | null }) {
@@ -21,13 +23,20 @@ export class PodConnections extends Dispatcher {
     this.#max = connections ?? Number.POSITIVE_INFINITY;
   }
 
+  /**
+   * Hands the request to a connection. A connection whose dispatch says it needs a drain (its one
+   * request in flight) is marked busy until its 'drain', as in undici's Pool. Always true: past the
+   * limit a request queues on a connection, so the caller never has to wait for a drain of this one.
+   */
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     if (this.#closed) throw new Error(`connections to ${this.#origin} are closed`);
-    return this.#pick().dispatch(options, handler);
+    const client = this.#pick();
+    if (!client.dispatch(options, handler)) this.#busy.add(client);
+    return true;
   }
 
-  /** Requests running and waiting over all connections (what Pool's stats say). */
-  get stats(): { running: number; pending: number; queued: number; connections: number } {
+  /** Requests running and waiting over all connections. */
+  get stats(): { running: number; pending: number } {
     let running = 0;
     let pending = 0;
     for (const c of this.#clients) {
@@ -35,7 +44,7 @@ export class PodConnections extends Dispatcher {
       running += s.running;
       pending += s.pending;
     }
-    return { running, pending, queued: 0, connections: this.#clients.length };
+    return { running, pending };
   }
 
   override close(): Promise<void>;
@@ -44,6 +53,7 @@ export class PodConnections extends Dispatcher {
     this.#closed = true;
     const clients = this.#clients;
     this.#clients = [];
+    this.#busy.clear();
     const done = Promise.all(clients.map((c) => c.close())).then(() => undefined);
     if (callback === undefined) return done;
     void done.then(callback);
@@ -60,35 +70,53 @@ export class PodConnections extends Dispatcher {
     this.#closed = true;
     const clients = this.#clients;
     this.#clients = [];
+    this.#busy.clear();
     const done = Promise.all(clients.map((c) => c.destroy(err))).then(() => undefined);
     if (callback === undefined) return done;
     void done.then(callback);
     return undefined;
   }
 
-  /** An idle connection, else a new one while under the limit, else the least busy. */
+  /**
+   * A connection marked free, else a busy-marked one that has finished (its 'drain' comes in a later
+   * microtask than the response's end), else a new one while under the limit, else the least queued.
+   */
   #pick(): Client {
-    let least: Client | undefined;
-    let leastSize = Number.POSITIVE_INFINITY;
     let gone = false;
     for (const c of this.#clients) {
-      if (c.closed || c.destroyed) {
-        gone = true;
-        continue;
-      }
+      if (c.destroyed) gone = true;
+      else if (!this.#busy.has(c)) return c;
+    }
+    if (gone) {
+      for (const c of this.#clients) if (c.destroyed) this.#busy.delete(c);
+      this.#clients = this.#clients.filter((c) => !c.destroyed);
+    }
+    let least: Client | undefined;
+    let leastSize = Number.POSITIVE_INFINITY;
+    for (const c of this.#clients) {
       const size = c.stats.size;
-      if (size === 0) return c;
+      if (size === 0) {
+        this.#busy.delete(c);
+        return c;
+      }
       if (size < leastSize) {
         least = c;
         leastSize = size;
       }
     }
-    if (gone) this.#clients = this.#clients.filter((c) => !c.closed && !c.destroyed);
-    if (least === undefined || this.#clients.length < this.#max) {
-      const client = new Client(this.#origin, this.#options);
-      this.#clients.push(client);
-      return client;
-    }
+    if (least === undefined || this.#clients.length < this.#max) return this.#open();
+    // Every connection busy at the limit: the request waits on the least queued.
     return least;
+  }
+
+  #open(): Client {
+    const client = new Client(this.#origin, this.#options);
+    client.on('drain', () => {
+      // A drain may trail the client's next dispatch: only a client with nothing left is free.
+      if (client.stats.size > 0) return;
+      this.#busy.delete(client);
+    });
+    this.#clients.push(client);
+    return client;
   }
 }

@@ -4,10 +4,9 @@
 // milliseconds. So the work is in steps of REGISTRY_STEP_MEMBERS pods, run in slices (runInSlices),
 // one table after the other in the order they were applied. A request routed meanwhile to a pod not
 // registered yet gets its state on first use (PodRegistry.get), as a leg to any pod does.
-import { runInSlices } from '@pdrouter/core';
 import type { PodScraper } from './pod-scraper.ts';
 import type { PodRegistry } from './pods.ts';
-import { yieldToLoop } from './ring-builder.ts';
+import { runInSteps } from './ring-builder.ts';
 import type { RoutingTable } from './router-state.ts';
 
 /** Pods joining or leaving per step: well under a millisecond of registry work. */
@@ -66,7 +65,7 @@ export class RegistryUpdates {
   private readonly onError: (err: unknown) => void;
   private readonly sliceMs: number | undefined;
 
-  /** `sliceMs`: runInSlices' slice (its default unless given; 0 pauses at every step). */
+  /** `sliceMs`: the slice runInSteps runs (SLICE_MS unless given; 0 pauses at every step). */
   constructor(onError: (err: unknown) => void, options: { sliceMs?: number } = {}) {
     this.onError = onError;
     this.sliceMs = options.sliceMs;
@@ -75,7 +74,7 @@ export class RegistryUpdates {
   /** Queues `steps` (a generator not started yet: it reads the registries when its turn comes). */
   run(steps: Generator<void, void>): void {
     const go = () =>
-      runInSlices(steps, { pause: yieldToLoop, ...(this.sliceMs === undefined ? {} : { sliceMs: this.sliceMs }) })
+      runInSteps(steps, this.sliceMs)
         .catch(this.onError)
         .finally(() => {
           this.pending--;

@@ -11,9 +11,12 @@ export function yieldToLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Runs `steps` to its end, letting the event loop run every few milliseconds of them (runInSlices). */
-export function runInSteps<T>(steps: Generator<void, T>): Promise<T> {
-  return runInSlices(steps, { pause: yieldToLoop });
+/**
+ * Runs `steps` to its end, letting the event loop run every few milliseconds of them (runInSlices;
+ * `sliceMs` its slice, SLICE_MS unless given).
+ */
+export function runInSteps<T>(steps: Generator<void, T>, sliceMs?: number): Promise<T> {
+  return runInSlices(steps, { pause: yieldToLoop, ...(sliceMs === undefined ? {} : { sliceMs }) });
 }
 
 /** Rings up to this many points are built on the event loop: about 10 ms of hashing on a slow core. */

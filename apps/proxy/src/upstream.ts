@@ -124,9 +124,9 @@ export class Upstreams {
     let released = 0;
     for (const [origin, pool] of this.pools) {
       if (inUse.has(pool)) continue;
-      const { running, pending, queued } = pool.stats;
+      const { running, pending } = pool.stats;
       // Busy (a leg or probe still on it): kept until a later release finds it idle.
-      if (running + pending + queued > 0) continue;
+      if (running + pending > 0) continue;
       this.pools.delete(origin);
       void pool.close().catch(() => undefined);
       released++;

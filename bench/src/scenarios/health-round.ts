@@ -6,6 +6,8 @@
 // its own pool and connection as in a real fleet.
 import { spawn } from 'node:child_process';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { buildConfig } from '../../../apps/proxy/src/config.ts';
 import { parseFlags } from '../../../apps/proxy/src/flags.ts';
 import { HealthChecker, ROUND_SPREAD_SHARE } from '../../../apps/proxy/src/health-checker.ts';
@@ -24,6 +26,11 @@ const INTERVAL_MS = 20_000;
 const REPEATS = 2;
 const QUICK_REPEATS = 1;
 const SERVER_START_TIMEOUT_MS = 10_000;
+
+// A full collection before and after a round, so the heap the round's connections hold is measured
+// without the garbage it made.
+setFlagsFromString('--expose-gc');
+const collect = runInNewContext('gc') as () => void;
 
 /** The pods: an HTTP server answering 200 on every path, keeping connections open as vLLM does. */
 const SERVER = `
@@ -55,6 +62,8 @@ interface RoundResult {
   loopMaxMs: number;
   gcCount: number;
   gcLongestMs: number;
+  /** Heap the round's connections hold, per pod (after full collections before and after the round). */
+  heapPerPodKiB: number;
 }
 
 async function round(urls: readonly string[], spreadShare: number): Promise<RoundResult> {
@@ -101,6 +110,8 @@ async function round(urls: readonly string[], spreadShare: number): Promise<Roun
     }
   });
   const loop = monitorEventLoopDelay({ resolution: 1 });
+  collect();
+  const heapBefore = process.memoryUsage().heapUsed;
   gc.observe({ entryTypes: ['gc'] });
   loop.enable();
   const start = performance.now();
@@ -108,6 +119,8 @@ async function round(urls: readonly string[], spreadShare: number): Promise<Roun
   const roundMs = performance.now() - start;
   loop.disable();
   gc.disconnect();
+  collect();
+  const heapPerPodKiB = (process.memoryUsage().heapUsed - heapBefore) / urls.length / 1024;
   checker.close();
   pods.close();
   await upstreams.close();
@@ -122,6 +135,7 @@ async function round(urls: readonly string[], spreadShare: number): Promise<Roun
     loopMaxMs: ms(loop.max),
     gcCount,
     gcLongestMs: Math.round(gcLongestMs * 100) / 100,
+    heapPerPodKiB: Math.round(heapPerPodKiB * 10) / 10,
   };
 }
 
@@ -162,6 +176,7 @@ export async function runHealthRoundScenario(ctx: ScenarioContext): Promise<void
         'probes ok / failed',
         'event-loop delay p50 / p99 / max (ms)',
         'GCs, longest pause (ms)',
+        'heap held per pod after the round (KiB)',
       ],
       rows.map((r) => [
         r.variant,
@@ -169,6 +184,7 @@ export async function runHealthRoundScenario(ctx: ScenarioContext): Promise<void
         `${r.ok} / ${r.failed}`,
         `${fmt(r.loopP50Ms)} / ${fmt(r.loopP99Ms)} / ${fmt(r.loopMaxMs)}`,
         `${r.gcCount}, ${fmt(r.gcLongestMs)}`,
+        fmt(r.heapPerPodKiB, 1),
       ]),
     ),
     '',

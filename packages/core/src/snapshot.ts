@@ -2,6 +2,7 @@ import { canonicalJson } from './canonical-json.ts';
 import { RouterError } from './errors.ts';
 import { murmur64a } from './murmur64a.ts';
 import { parseSnapshot } from './snapshot-parse.ts';
+import { runToEnd } from './steps.ts';
 import { u64ToHex } from './u64.ts';
 
 // A snapshot is the whole pod set of one pool at one moment, as the discovery leader publishes it
@@ -123,12 +124,7 @@ export function membershipSumAfter(
     readonly removed: Readonly<Record<Role, readonly Member[]>>;
   },
 ): MembershipSum {
-  let sum = previous;
-  for (const role of ROLES) {
-    sum = addDigests(sum, changes.removed[role], role, -1);
-    sum = addDigests(sum, changes.added[role], role, 1);
-  }
-  return sum;
+  return runToEnd(membershipSumAfterInSteps(previous, changes, Number.POSITIVE_INFINITY));
 }
 
 /** membershipSumAfter in steps: the generator yields after every `step` members it hashes. */

@@ -8,6 +8,7 @@ import {
   parseStoredValue,
   runInSlices,
   type ShardContent,
+  type ShardRef,
   type Snapshot,
   type SnapshotChanges,
   type SnapshotManifest,
@@ -200,16 +201,49 @@ const NONE = { prefill: [], decode: [], plain: [] } as const;
 /** A heartbeat's changes: nobody joined or left. */
 const NO_CHANGES: SnapshotChanges = { added: NONE, removed: NONE };
 
-/**
- * The reader side: turns a manifest into the whole snapshot, fetching only shards it has not seen (a
- * one-pod change costs one shard read, a heartbeat none). Keeps the shards of the last resolved manifest.
- */
 /** A shard of a manifest: already held (unchanged since the last view), or read from the bucket. */
 type Fetched = { cached: ShardContent } | { entry: Awaited<ReturnType<KV['get']>> };
 
 /** A turn of the event loop. */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/**
+ * The shards of a manifest checked and read, one shard per step (missing ones and mismatches collected
+ * by name): a mass change's shards are tens of milliseconds of hashing and parsing.
+ */
+function* readShards(
+  refs: readonly ShardRef[],
+  fetched: readonly Fetched[],
+  missing: string[],
+  mismatched: string[],
+): Generator<void, (ShardContent | undefined)[]> {
+  const out: (ShardContent | undefined)[] = [];
+  for (const [i, ref] of refs.entries()) {
+    const f = fetched[i] as Fetched;
+    if ('cached' in f) {
+      out.push(f.cached);
+      continue;
+    }
+    if (f.entry === null || f.entry.operation !== 'PUT') {
+      missing.push(ref.digest);
+      out.push(undefined);
+      continue;
+    }
+    const shard = parseShard(f.entry.string(), ref);
+    if (shard.ok) out.push(shard.content);
+    else {
+      mismatched.push(shard.error);
+      out.push(undefined);
+    }
+    yield;
+  }
+  return out;
+}
+
+/**
+ * The reader side: turns a manifest into the whole snapshot, fetching only shards it has not seen (a
+ * one-pod change costs one shard read, a heartbeat none). Keeps the shards of the last resolved manifest.
+ */
 export class ShardedSnapshotReader {
   readonly #pool: string;
   #cache = new Map<string, ShardContent>();
@@ -250,33 +284,9 @@ export class ShardedSnapshotReader {
         return { entry: await kv.get(shardKey(this.#pool, ref.digest)) };
       }),
     );
-    // Hashing and parsing every shard of a mass change is tens of milliseconds: in slices, shard by shard.
-    const contents = await runInSlices(
-      (function* () {
-        const out: (ShardContent | undefined)[] = [];
-        for (const [i, ref] of manifest.shards.entries()) {
-          const f = fetched[i] as Fetched;
-          if ('cached' in f) {
-            out.push(f.cached);
-            continue;
-          }
-          if (f.entry === null || f.entry.operation !== 'PUT') {
-            missing.push(ref.digest);
-            out.push(undefined);
-            continue;
-          }
-          const shard = parseShard(f.entry.string(), ref);
-          if (shard.ok) out.push(shard.content);
-          else {
-            mismatched.push(shard.error);
-            out.push(undefined);
-          }
-          yield;
-        }
-        return out;
-      })(),
-      { pause: nextTurn },
-    );
+    const contents = await runInSlices(readShards(manifest.shards, fetched, missing, mismatched), {
+      pause: nextTurn,
+    });
     const where = `manifest epoch ${manifest.epoch} seq ${manifest.seq}`;
     if (missing.length > 0) {
       return {
