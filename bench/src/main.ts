@@ -77,6 +77,11 @@ const SCENARIOS: Record<string, Scenario> = {
     help: "one health-check round over 10,000 pods in the proxy's own parts: probe starts spread over half the interval vs all at once, event-loop delay and GC (flags: --pods N)",
     run: async (ctx) => (await import('./scenarios/health-round.ts')).runHealthRoundScenario(ctx),
   },
+  'metrics-scrape': {
+    flags: [count('pods', 'Pods the proxy routes to.')],
+    help: "GET /metrics of a proxy routing to 10,000 pods: per-pod series as numbers streamed in slices (the proxy's) vs prom-client series rendered in one go; heap per pod, scrape time, event-loop delay (flags: --pods N)",
+    run: async (ctx) => (await import('./scenarios/metrics-scrape.ts')).runMetricsScrapeScenario(ctx),
+  },
   'decision-cost': {
     flags: [],
     help: "the routing decision's own cost per request (hash key, prefix blocks, pick, index update) per policy at 16 and 1,000 pods, in-process (also part of fleet)",

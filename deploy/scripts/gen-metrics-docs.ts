@@ -7,7 +7,7 @@ import { rewriteReadmeBlock, writeDoc } from '../src/docs/doc-files.ts';
 import { definitionsOf, METRICS_DOC_PATH, metricsMarkdown } from '../src/docs/metrics-docs.ts';
 import { PROXY_README_PATH, proxyReadmeMetrics, README_PATH, readmeSection } from '../src/docs/readme-blocks.ts';
 
-const proxy = definitionsOf(new ProxyMetrics({ defaultMetrics: false }).registry.getMetricsAsArray());
+const proxy = definitionsOf(new ProxyMetrics({ defaultMetrics: false }).families());
 const discovery = definitionsOf(createDiscoveryMetrics().registry.getMetricsAsArray());
 const doc = biomeFormat(metricsMarkdown(proxy, discovery), METRICS_DOC_PATH);
 writeDoc(METRICS_DOC_PATH, doc);

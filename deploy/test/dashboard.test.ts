@@ -19,7 +19,7 @@ const VLLM_METRICS = new Set([
 const HISTOGRAM_SUFFIXES = ['_bucket', '_sum', '_count'];
 
 async function exportedNames(): Promise<Set<string>> {
-  const proxy = (await new ProxyMetrics({ defaultMetrics: false }).registry.getMetricsAsJSON()).map((m) => m.name);
+  const proxy = new ProxyMetrics({ defaultMetrics: false }).families().map((m) => m.name);
   const discovery = (await createDiscoveryMetrics().registry.getMetricsAsJSON()).map((m) => m.name);
   return new Set([...proxy, ...discovery]);
 }

@@ -42,7 +42,7 @@ describe('generated docs', () => {
   });
 
   it('docs/metrics.md matches the proxy and discovery registries (node deploy/scripts/gen-metrics-docs.ts)', () => {
-    const proxy = definitionsOf(new ProxyMetrics({ defaultMetrics: false }).registry.getMetricsAsArray());
+    const proxy = definitionsOf(new ProxyMetrics({ defaultMetrics: false }).families());
     const discovery = definitionsOf(createDiscoveryMetrics().registry.getMetricsAsArray());
     expect(proxy.length).toBeGreaterThan(20);
     expect(discovery.length).toBeGreaterThan(5);

@@ -379,7 +379,7 @@ export class Forwarder {
         // A stream cut by our own total timeout says nothing about the pod's health (the verdict says so).
         pods.record(answer.pod, classifyOutcome({ kind: 'transport', failure: outcome.failure }), outcome.failure.kind);
         metrics.midStreamFailures.labels(answer.role).inc();
-        answer.pod.metrics.streamErrors.inc();
+        answer.pod.counters.streamErrors++;
         metrics.requestError(ex.route, 'mid_stream_failure');
         if (answer.role !== 'plain') metrics.pdError('mid_stream_failure');
         logger.warn('pod failed mid-stream', {

@@ -20,7 +20,7 @@ export type { LoadShareOptions, LoadShareState } from './load-share.ts';
 export { LoadShare } from './load-share.ts';
 export type { LogFields, Logger } from './logger.ts';
 export { createLogger, silentLogger } from './logger.ts';
-export { ProxyMetrics } from './metrics.ts';
+export { type MetricDefinition, ProxyMetrics } from './metrics.ts';
 export type { Pick, PickerOptions, PodView, ScoringSettings } from './policies.ts';
 export { Picker, SCORING_CANDIDATES, usesHash } from './policies.ts';
 export type { ProxyInstance, ProxyOptions } from './proxy.ts';

@@ -99,8 +99,8 @@ export class Legs {
         await this.retry.beforeRetry(ex, role, i);
         if (beforeRetry && last) await beforeRetry(last);
       }
-      if (role === 'decode') pod.metrics.decodeRequests.inc();
-      else pod.metrics.processed.inc();
+      if (role === 'decode') pod.counters.decodeRequests++;
+      else pod.counters.processed++;
       pods.acquire(pod);
       let r: LegResult;
       try {
@@ -219,8 +219,8 @@ export class Legs {
     const { pods, metrics, logger } = this.d;
     ex.failures.push(failure);
     pods.record(pod, classifyOutcome({ kind: 'transport', failure }), failure.kind);
-    if (role === 'prefill') pod.metrics.prefillErrors.inc();
-    else if (role === 'decode') pod.metrics.decodeErrors.inc();
+    if (role === 'prefill') pod.counters.prefillErrors++;
+    else if (role === 'decode') pod.counters.decodeErrors++;
     if (role !== 'plain') metrics.pdError(`${role}_${failure.kind}`);
     logger.warn('leg failed', {
       requestId: ex.requestId,

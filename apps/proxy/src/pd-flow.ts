@@ -125,7 +125,7 @@ async function prefillWalk(
   for (let i = 0; i < prefillOrder.length && kv === undefined; i++) {
     const pod = pods.get(prefillOrder[i] as string);
     if (i > 0) await legs.retry.beforeRetry(ex, 'prefill', i);
-    pod.metrics.prefillRequests.inc();
+    pod.counters.prefillRequests++;
     pods.acquire(pod);
     let released = false;
     let legTrace: LegTrace | undefined;

@@ -93,8 +93,8 @@ function scraperFor(
     await upstreams.close();
   });
   const errors = async (reason: string) =>
-    metricSum(await metrics.registry.metrics(), 'pdrouter_pod_scrape_errors_total', { reason });
-  const stale = async () => metricSum(await metrics.registry.metrics(), 'pdrouter_pod_signals_stale');
+    metricSum(await metrics.text(), 'pdrouter_pod_scrape_errors_total', { reason });
+  const stale = async () => metricSum(await metrics.text(), 'pdrouter_pod_signals_stale');
   return { scraper, clock, metrics, errors, stale };
 }
 

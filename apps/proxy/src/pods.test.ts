@@ -1,4 +1,4 @@
-import { FakeClock } from '@pdrouter/testkit';
+import { FakeClock, metricSum } from '@pdrouter/testkit';
 import { describe, expect, it } from 'vitest';
 import type { HealthConfig } from './config.ts';
 import { silentLogger } from './logger.ts';
@@ -41,9 +41,7 @@ function registry(config: Partial<HealthConfig> = {}) {
 }
 
 async function metric(metrics: ProxyMetrics, name: string, labels: Record<string, string>): Promise<number> {
-  const m = (await metrics.registry.getMetricsAsJSON()).find((x) => x.name === name);
-  const v = m?.values.find((s) => Object.entries(labels).every(([k, val]) => s.labels[k] === val));
-  return Number(v?.value ?? 0);
+  return metricSum(await metrics.text(), name, labels);
 }
 
 describe('PodRegistry: circuit breaker fed by traffic', () => {
@@ -161,17 +159,17 @@ describe('PodRegistry membership', () => {
     const { pods, pod, metrics } = registry();
     const other = 'http://10.0.0.2:8000';
     pods.setMembers([POD, other]);
-    pod.metrics.prefillRequests.inc();
+    pod.counters.prefillRequests++;
     pods.record(pod, FAIL, 'x');
     pods.record(pod, FAIL, 'x');
     pods.record(pod, FAIL, 'x');
     pods.acquire(pod);
     // Still busy when it leaves: kept until its leg ends and the next membership comes.
     pods.setMembers([other]);
-    expect((await metrics.registry.metrics()).includes(`worker="${POD}"`)).toBe(true);
+    expect((await metrics.text()).includes(`worker="${POD}"`)).toBe(true);
     pods.release(pod);
     pods.setMembers([other]);
-    const text = await metrics.registry.metrics();
+    const text = await metrics.text();
     expect(text.includes(`worker="${POD}"`)).toBe(false);
     expect(text.includes(`worker="${other}"`)).toBe(true);
     expect(pods.snapshot().map((p) => p.url)).toEqual([other]);

@@ -7,8 +7,9 @@ import { runToEnd } from '@pdrouter/core';
 import { CIRCUIT_STATE_CODE, CircuitBreaker, type CircuitState, type Transition } from './circuit-breaker.ts';
 import type { HealthConfig } from './config.ts';
 import type { Logger } from './logger.ts';
-import type { PodMetrics, ProxyMetrics } from './metrics.ts';
+import type { ProxyMetrics } from './metrics.ts';
 import type { Verdict } from './outcome.ts';
+import { PodCounters } from './pod-series.ts';
 
 /** The clock the registry reads and sets its timers on (testkit's FakeClock has this shape). */
 export interface RegistryClock {
@@ -33,7 +34,8 @@ export interface PodState {
   probeHealthy: boolean;
   probeFailures: number;
   probeSuccesses: number;
-  readonly metrics: PodMetrics;
+  /** What /metrics reports for the pod (pod-series.ts). */
+  readonly counters: PodCounters;
   halfOpenTimer?: { cancel(): void };
 }
 
@@ -75,6 +77,7 @@ export class PodRegistry {
     this.logger = options.logger;
     this.clock = options.clock ?? systemClock;
     this.random = options.random;
+    this.metrics.reportPods(() => this.pods.values());
   }
 
   get(url: string): PodState {
@@ -87,10 +90,8 @@ export class PodRegistry {
         probeHealthy: true,
         probeFailures: 0,
         probeSuccesses: 0,
-        metrics: this.metrics.pod(url),
+        counters: new PodCounters(),
       };
-      pod.metrics.health.set(1);
-      pod.metrics.cbState.set(CIRCUIT_STATE_CODE.closed);
       this.pods.set(url, pod);
       // A leg to a pod the snapshot has just dropped: its state goes once idle, as a leaver's does.
       if (!this.members.has(url)) this.departed.add(url);
@@ -196,19 +197,20 @@ export class PodRegistry {
 
   acquire(pod: PodState): void {
     pod.inFlight++;
-    pod.metrics.running.inc();
+    pod.counters.running++;
   }
 
   release(pod: PodState): void {
     pod.inFlight--;
-    pod.metrics.running.dec();
+    pod.counters.running--;
   }
 
   /** Feeds the pod's circuit with an outcome's verdict: only pod and network faults count against it. */
   record(pod: PodState, v: Verdict, reason: string): void {
     if (v.health === 'neutral') return;
     const success = v.health === 'success';
-    (success ? pod.metrics.cbSuccesses : pod.metrics.cbFailures).inc();
+    if (success) pod.counters.cbSuccesses++;
+    else pod.counters.cbFailures++;
     const t = success ? pod.breaker.success() : pod.breaker.failure(v.trip);
     if (t) this.applyTransition(pod, t, reason);
   }
@@ -226,7 +228,7 @@ export class PodRegistry {
         pod.probeSuccesses = 0;
         this.logger.info('pod passes its health probes again', { pod: url });
         if (!h.breaker.enabled) {
-          pod.metrics.readmissions.inc();
+          pod.counters.readmissions++;
           this.updateHealth(pod);
           return;
         }
@@ -247,7 +249,7 @@ export class PodRegistry {
       const t = h.breaker.enabled ? pod.breaker.forceOpen('health_probes') : undefined;
       if (t) this.applyTransition(pod, t, 'health_probes');
       else {
-        pod.metrics.ejections.inc();
+        pod.counters.ejections++;
         this.updateHealth(pod);
       }
     }
@@ -301,12 +303,12 @@ export class PodRegistry {
   }
 
   private applyTransition(pod: PodState, t: Transition, reason: string): void {
-    pod.metrics.cbState.set(CIRCUIT_STATE_CODE[t.to]);
+    pod.counters.cbState = CIRCUIT_STATE_CODE[t.to];
     this.metrics.cbTransitions.labels(pod.url, t.from, t.to).inc();
     pod.halfOpenTimer?.cancel();
     pod.halfOpenTimer = undefined;
     if (t.to === 'open') {
-      pod.metrics.ejections.inc();
+      pod.counters.ejections++;
       this.logger.warn('circuit open: pod out of the walk', {
         pod: pod.url,
         from: t.from,
@@ -324,14 +326,14 @@ export class PodRegistry {
     } else if (t.to === 'half_open') {
       this.logger.info('circuit half-open: the next request is a trial', { pod: pod.url, reason: t.reason });
     } else {
-      pod.metrics.readmissions.inc();
+      pod.counters.readmissions++;
       this.logger.info('circuit closed: pod re-admitted after successful trials', { pod: pod.url });
     }
     this.updateHealth(pod);
   }
 
   private updateHealth(pod: PodState): void {
-    pod.metrics.health.set(pod.probeHealthy && pod.breaker.state !== 'open' ? 1 : 0);
+    pod.counters.health = pod.probeHealthy && pod.breaker.state !== 'open' ? 1 : 0;
     this.updateActive();
   }
 

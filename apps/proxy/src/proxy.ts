@@ -22,6 +22,7 @@ import type * as LoadShareModule from './load-share.ts';
 import type { LoadShare } from './load-share.ts';
 import { type Logger, silentLogger } from './logger.ts';
 import { ProxyMetrics } from './metrics.ts';
+import { serveMetrics } from './metrics-endpoint.ts';
 import { ModelsCache } from './models.ts';
 import type * as NatsSourceModule from './nats-source.ts';
 import { PodScraper, upstreamMetricsFetch } from './pod-scraper.ts';
@@ -403,16 +404,7 @@ export async function createProxy(config: ProxyConfig, options: ProxyOptions = {
         if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
           const t = state.table;
           if (t) metrics.snapshotAge.set((Date.now() - t.appliedAtMs) / 1000);
-          metrics.registry.metrics().then(
-            (text) => {
-              res.writeHead(200, { 'content-type': metrics.registry.contentType });
-              res.end(text);
-            },
-            (err: Error) => {
-              res.writeHead(500, { 'content-type': 'text/plain' });
-              res.end(`metrics failed: ${err.message}`);
-            },
-          );
+          serveMetrics(metrics, res);
           return;
         }
         res.writeHead(404, { 'content-type': 'text/plain' });

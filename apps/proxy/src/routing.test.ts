@@ -50,7 +50,7 @@ describe('Routing', () => {
     const served = DECODE.find((u) => u !== first.order[0]) as string;
     r.learn('decode', ex(`${text}user: a`), served);
     expect(r.pick('decode', decodeRing, fbiHash('k'), ex(`${text}user: b`)).order[0]).toBe(served);
-    const t = await metrics.registry.metrics();
+    const t = await metrics.text();
     expect(metricSum(t, 'pdrouter_routing_decisions_total', { role: 'decode', reason: 'ring_owner' })).toBe(1);
     expect(metricSum(t, 'pdrouter_routing_decisions_total', { role: 'decode', reason: 'prefix_match' })).toBe(1);
     expect(metricSum(t, 'pdrouter_prefix_index_entries', { role: 'decode' })).toBeGreaterThan(0);
@@ -78,7 +78,7 @@ describe('Routing', () => {
     r.sweep();
     const after = r.indexSizes().prefill?.entries ?? 0;
     expect(after).toBeLessThan(before);
-    const t = await metrics.registry.metrics();
+    const t = await metrics.text();
     expect(metricSum(t, 'pdrouter_prefix_index_evictions_total', { role: 'prefill' })).toBe(before - after);
     r.setMembers('prefill', [PREFILL[1] as string]);
     expect(r.indexSizes().prefill?.entries).toBe(0);

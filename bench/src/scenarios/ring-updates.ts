@@ -9,7 +9,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { constants, monitorEventLoopDelay, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { fbiHash, parseStoredValue, type Snapshot } from '@pdrouter/core';
 import { ShardedSnapshotReader } from '@pdrouter/nats-snapshots';
@@ -308,12 +308,12 @@ interface LoopDelay {
   p99: number;
   max: number;
   longestTimerGapMs: number;
-  gc: { collections: number; longestPauseMs: number };
+  gc: GcSeen;
 }
 
 const statsCell = (s: Stats) => `${fmt(s.p50)} / ${fmt(s.p99)} / ${fmt(s.max)}`;
 const loopCell = (l: LoopDelay) => `${fmt(l.p99)} / ${fmt(l.max)}`;
-const gcCell = (gc: LoopDelay['gc']) => `${gc.collections}, ${fmt(gc.longestPauseMs)}`;
+const gcCell = (gc: GcSeen) => `${gc.collections}, ${fmt(gc.longestPauseMs)} (${gc.longestKind || 'none'})`;
 
 /** The rows of one churn under load. */
 function churnRows(
@@ -338,7 +338,7 @@ function churnRows(
       `${loopCell(loop)} (${fmt(loop.longestTimerGapMs)})`,
       '<= 10',
     ],
-    ['churn: garbage collections, longest pause ms', gcCell(loop.gc), ''],
+    ['churn: garbage collections, longest pause ms (its kind)', gcCell(loop.gc), ''],
     [
       'churn: requests, failed, latency p99 / max ms',
       `${load.requests}, ${load.failed}, ${fmt(load.latencyMs.p99)} / ${fmt(load.latencyMs.max)}`,
@@ -364,28 +364,51 @@ export async function runRingUpdatesScenario(ctx: ScenarioContext): Promise<void
 class GcWatch {
   private count = 0;
   private longestMs = 0;
-  private readonly observer = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) {
-      this.count++;
-      this.longestMs = Math.max(this.longestMs, entry.duration);
-    }
-  });
+  private longestKind = '';
+  private readonly observer = new PerformanceObserver((list) => this.add(list.getEntries()));
 
   start(): void {
     this.count = 0;
     this.longestMs = 0;
+    this.longestKind = '';
     this.observer.observe({ entryTypes: ['gc'] });
   }
 
-  stop(): { collections: number; longestPauseMs: number } {
+  stop(): GcSeen {
     // Entries are delivered asynchronously: take what is queued before disconnecting.
-    for (const entry of this.observer.takeRecords()) {
-      this.count++;
-      this.longestMs = Math.max(this.longestMs, entry.duration);
-    }
+    this.add(this.observer.takeRecords());
     this.observer.disconnect();
-    return { collections: this.count, longestPauseMs: Math.round(this.longestMs * 100) / 100 };
+    return {
+      collections: this.count,
+      longestPauseMs: Math.round(this.longestMs * 100) / 100,
+      longestKind: this.longestKind,
+    };
   }
+
+  private add(entries: PerformanceEntry[]): void {
+    for (const entry of entries) {
+      this.count++;
+      if (entry.duration > this.longestMs) {
+        this.longestMs = entry.duration;
+        this.longestKind = gcKindName((entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind);
+      }
+    }
+  }
+}
+
+interface GcSeen {
+  collections: number;
+  longestPauseMs: number;
+  /** V8's kind of the longest collection: minor (scavenge), major (mark-compact), incremental or weak callbacks. */
+  longestKind: string;
+}
+
+function gcKindName(kind: number | undefined): string {
+  if (kind === constants.NODE_PERFORMANCE_GC_MINOR) return 'minor';
+  if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) return 'major';
+  if (kind === constants.NODE_PERFORMANCE_GC_INCREMENTAL) return 'incremental';
+  if (kind === constants.NODE_PERFORMANCE_GC_WEAKCB) return 'weak callbacks';
+  return 'unknown';
 }
 
 async function measureAll(
@@ -401,7 +424,7 @@ async function measureAll(
   const histogram = monitorEventLoopDelay({ resolution: 1 });
   const probe = new StallProbe();
   const gc = new GcWatch();
-  let gcSeen = { collections: 0, longestPauseMs: 0 };
+  let gcSeen: GcSeen = { collections: 0, longestPauseMs: 0, longestKind: '' };
   const loopMs = () => ({
     p99: Math.round(histogram.percentile(99) / 1e4) / 100,
     max: Math.round(histogram.max / 1e4) / 100,
@@ -542,7 +565,7 @@ async function measureAll(
           '',
         ],
         ...churnRows(churnMs, result.churn, churnLoop, churnLoad),
-        ['garbage collections during the full apply: count, longest pause ms', gcCell(fullLoop.gc), ''],
+        ['garbage collections during the full apply: count, longest pause ms (its kind)', gcCell(fullLoop.gc), ''],
         ['**Whole path in a proxy**, first snapshot (manifest to tables in use), ms', fmt(pathFirstMs, 0), '<= 1000'],
         [`one-pod change, p50 / p99 / max ms (${changes} changes)`, statsCell(result.proxyPath.onePodChangeMs), '<= 5'],
         [`the same after the first ${WARM_AFTER}`, statsCell(result.proxyPath.onePodChangeAfterFirstMs), '<= 5'],

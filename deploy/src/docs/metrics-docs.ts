@@ -1,15 +1,11 @@
 // docs/metrics.md, built from the metric registries of the proxy and discovery (names, types, labels and
 // help exactly as exported), with the notes an operator needs to read them. A test fails on drift.
 import { code, table } from '@pdrouter/cli';
+import type { MetricDefinition } from '@pdrouter/proxy';
 
 export const METRICS_DOC_PATH = 'docs/metrics.md';
 
-export interface MetricDefinition {
-  name: string;
-  type: string;
-  help: string;
-  labelNames: readonly string[];
-}
+export type { MetricDefinition };
 
 /** What a Registry's getMetricsAsArray() holds, reduced to what the reference prints. */
 export interface MetricLike {
@@ -19,14 +15,14 @@ export interface MetricLike {
   constructor: { name: string };
 }
 
-export function definitionsOf(metrics: readonly MetricLike[]): MetricDefinition[] {
+/** Registry metrics as the reference lists them; definitions already in that shape are kept. */
+export function definitionsOf(metrics: readonly (MetricLike | MetricDefinition)[]): MetricDefinition[] {
   return metrics
-    .map((m) => ({
-      name: m.name,
-      help: m.help,
-      type: m.constructor.name.toLowerCase(),
-      labelNames: m.labelNames ?? [],
-    }))
+    .map((m) =>
+      'type' in m
+        ? m
+        : { name: m.name, help: m.help, type: m.constructor.name.toLowerCase(), labelNames: m.labelNames ?? [] },
+    )
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
