@@ -5,9 +5,7 @@
 // process, listening on 0.0.0.0, reached at a loopback address per pod (127.a.b.c), so every pod has
 // its own pool and connection as in a real fleet.
 import { spawn } from 'node:child_process';
-import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { buildConfig } from '../../../apps/proxy/src/config.ts';
 import { parseFlags } from '../../../apps/proxy/src/flags.ts';
 import { HealthChecker, ROUND_SPREAD_SHARE } from '../../../apps/proxy/src/health-checker.ts';
@@ -15,6 +13,7 @@ import { silentLogger } from '../../../apps/proxy/src/logger.ts';
 import { ProxyMetrics } from '../../../apps/proxy/src/metrics.ts';
 import { PodRegistry, systemClock } from '../../../apps/proxy/src/pods.ts';
 import { Upstreams } from '../../../apps/proxy/src/upstream.ts';
+import { collectedHeapBytes, GcWatch } from '../harness/gc.ts';
 import { machineInfo, machineMarkdown } from '../harness/machine.ts';
 import { fmt, markdownTable, writeResults } from '../harness/results.ts';
 import type { ScenarioContext } from './context.ts';
@@ -26,11 +25,6 @@ const INTERVAL_MS = 20_000;
 const REPEATS = 2;
 const QUICK_REPEATS = 1;
 const SERVER_START_TIMEOUT_MS = 10_000;
-
-// A full collection before and after a round, so the heap the round's connections hold is measured
-// without the garbage it made.
-setFlagsFromString('--expose-gc');
-const collect = runInNewContext('gc') as () => void;
 
 /** The pods: an HTTP server answering 200 on every path, keeping connections open as vLLM does. */
 const SERVER = `
@@ -101,26 +95,18 @@ async function round(urls: readonly string[], spreadShare: number): Promise<Roun
     metrics,
     spreadShare,
   });
-  let gcCount = 0;
-  let gcLongestMs = 0;
-  const gc = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      gcCount++;
-      gcLongestMs = Math.max(gcLongestMs, e.duration);
-    }
-  });
+  const gc = new GcWatch();
   const loop = monitorEventLoopDelay({ resolution: 1 });
-  collect();
-  const heapBefore = process.memoryUsage().heapUsed;
-  gc.observe({ entryTypes: ['gc'] });
+  // Full collections before and after the round: the heap its connections hold, without its garbage.
+  const heapBefore = collectedHeapBytes();
+  gc.start();
   loop.enable();
   const start = performance.now();
   await checker.round();
   const roundMs = performance.now() - start;
   loop.disable();
-  gc.disconnect();
-  collect();
-  const heapPerPodKiB = (process.memoryUsage().heapUsed - heapBefore) / urls.length / 1024;
+  const gcSeen = gc.stop();
+  const heapPerPodKiB = (collectedHeapBytes() - heapBefore) / urls.length / 1024;
   checker.close();
   pods.close();
   await upstreams.close();
@@ -133,8 +119,8 @@ async function round(urls: readonly string[], spreadShare: number): Promise<Roun
     loopP50Ms: ms(loop.percentile(50)),
     loopP99Ms: ms(loop.percentile(99)),
     loopMaxMs: ms(loop.max),
-    gcCount,
-    gcLongestMs: Math.round(gcLongestMs * 100) / 100,
+    gcCount: gcSeen.collections,
+    gcLongestMs: gcSeen.longestPauseMs,
     heapPerPodKiB: Math.round(heapPerPodKiB * 10) / 10,
   };
 }

@@ -6,9 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { buildConfig } from '../../../apps/proxy/src/config.ts';
 import { parseFlags } from '../../../apps/proxy/src/flags.ts';
@@ -17,6 +15,7 @@ import { ProxyMetrics } from '../../../apps/proxy/src/metrics.ts';
 import { serveMetrics } from '../../../apps/proxy/src/metrics-endpoint.ts';
 import { POD_FAMILIES, type PodCounters } from '../../../apps/proxy/src/pod-series.ts';
 import { PodRegistry } from '../../../apps/proxy/src/pods.ts';
+import { collectedHeapBytes, GcWatch } from '../harness/gc.ts';
 import { machineInfo, machineMarkdown } from '../harness/machine.ts';
 import { fmt, markdownTable, writeResults } from '../harness/results.ts';
 import { percentile } from '../loadgen/stats.ts';
@@ -28,9 +27,6 @@ const SCRAPES = 10;
 const QUICK_SCRAPES = 3;
 const REPEATS = 2;
 const SCRAPER_TIMEOUT_MS = 120_000;
-
-setFlagsFromString('--expose-gc');
-const collect = runInNewContext('gc') as () => void;
 
 /** The scraper: GETs the URL it is sent, `n` times one after the other, and answers each duration and size. */
 const SCRAPER = `
@@ -159,13 +155,9 @@ async function measure(
   scraper: ChildProcess,
   n: number,
 ): Promise<ScrapeRow> {
-  collect();
-  collect();
-  const before = process.memoryUsage().heapUsed;
+  const before = collectedHeapBytes();
   const { server, keep } = variant === 'pdrouter' ? pdrouterServer(urls) : promClientServer(urls);
-  collect();
-  collect();
-  const heapPerPodBytes = (process.memoryUsage().heapUsed - before) / urls.length;
+  const heapPerPodBytes = (collectedHeapBytes() - before) / urls.length;
   // The state stays reachable until its scrapes are done.
   held = keep;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -173,23 +165,12 @@ async function measure(
   const histogram = monitorEventLoopDelay({ resolution: 1 });
   try {
     await scrape(scraper, url, 1); // warm: V8 optimises the rendering before it is measured
-    let gcCount = 0;
-    let gcLongestMs = 0;
-    const gc = new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) {
-        gcCount++;
-        gcLongestMs = Math.max(gcLongestMs, e.duration);
-      }
-    });
-    gc.observe({ entryTypes: ['gc'] });
+    const gc = new GcWatch();
+    gc.start();
     histogram.enable();
     const rows = await scrape(scraper, url, n);
     histogram.disable();
-    for (const e of gc.takeRecords()) {
-      gcCount++;
-      gcLongestMs = Math.max(gcLongestMs, e.duration);
-    }
-    gc.disconnect();
+    const gcSeen = gc.stop();
     if (rows.some((r) => r.status !== 200)) throw new Error(`${variant}: a scrape failed`);
     const ms = rows.map((r) => r.ms);
     return {
@@ -200,8 +181,8 @@ async function measure(
       bytes: rows[0]?.bytes ?? 0,
       loopP99Ms: histogram.percentile(99) / 1e6,
       loopMaxMs: histogram.max / 1e6,
-      gcCount,
-      gcLongestMs,
+      gcCount: gcSeen.collections,
+      gcLongestMs: gcSeen.longestPauseMs,
     };
   } finally {
     await new Promise<void>((r) => server.close(() => r()));

@@ -9,7 +9,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { constants, monitorEventLoopDelay, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { fbiHash, parseStoredValue, type Snapshot } from '@pdrouter/core';
 import { ShardedSnapshotReader } from '@pdrouter/nats-snapshots';
@@ -20,6 +20,7 @@ import * as natsSourceModule from '../../../apps/proxy/src/nats-source.ts';
 import { createProxy } from '../../../apps/proxy/src/proxy.ts';
 import { RouterState } from '../../../apps/proxy/src/router-state.ts';
 import type { SnapshotSource } from '../../../apps/proxy/src/snapshot-source.ts';
+import { type GcSeen, GcWatch } from '../harness/gc.ts';
 import { machineInfo, machineMarkdown } from '../harness/machine.ts';
 import { fmt, markdownTable, writeResults } from '../harness/results.ts';
 import { percentile } from '../loadgen/stats.ts';
@@ -358,57 +359,6 @@ export async function runRingUpdatesScenario(ctx: ScenarioContext): Promise<void
     loadPeer.close();
     discovery.close();
   }
-}
-
-/** Garbage collections in a window: how many, and the longest pause (V8 stops the event loop for it). */
-class GcWatch {
-  private count = 0;
-  private longestMs = 0;
-  private longestKind = '';
-  private readonly observer = new PerformanceObserver((list) => this.add(list.getEntries()));
-
-  start(): void {
-    this.count = 0;
-    this.longestMs = 0;
-    this.longestKind = '';
-    this.observer.observe({ entryTypes: ['gc'] });
-  }
-
-  stop(): GcSeen {
-    // Entries are delivered asynchronously: take what is queued before disconnecting.
-    this.add(this.observer.takeRecords());
-    this.observer.disconnect();
-    return {
-      collections: this.count,
-      longestPauseMs: Math.round(this.longestMs * 100) / 100,
-      longestKind: this.longestKind,
-    };
-  }
-
-  private add(entries: PerformanceEntry[]): void {
-    for (const entry of entries) {
-      this.count++;
-      if (entry.duration > this.longestMs) {
-        this.longestMs = entry.duration;
-        this.longestKind = gcKindName((entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind);
-      }
-    }
-  }
-}
-
-interface GcSeen {
-  collections: number;
-  longestPauseMs: number;
-  /** V8's kind of the longest collection: minor (scavenge), major (mark-compact), incremental or weak callbacks. */
-  longestKind: string;
-}
-
-function gcKindName(kind: number | undefined): string {
-  if (kind === constants.NODE_PERFORMANCE_GC_MINOR) return 'minor';
-  if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) return 'major';
-  if (kind === constants.NODE_PERFORMANCE_GC_INCREMENTAL) return 'incremental';
-  if (kind === constants.NODE_PERFORMANCE_GC_WEAKCB) return 'weak callbacks';
-  return 'unknown';
 }
 
 async function measureAll(
