@@ -45,8 +45,8 @@ process.on('disconnect', () => process.exit(0));
 
 type Variant = 'pdrouter' | 'prom-client';
 
-/** The variant's state while it is measured. */
-let held: unknown;
+/** The state of the variant being measured, kept reachable until its scrapes are done. */
+const held = new Set<unknown>();
 
 interface ScrapeRow {
   variant: Variant;
@@ -158,8 +158,7 @@ async function measure(
   const before = collectedHeapBytes();
   const { server, keep } = variant === 'pdrouter' ? pdrouterServer(urls) : promClientServer(urls);
   const heapPerPodBytes = (collectedHeapBytes() - before) / urls.length;
-  // The state stays reachable until its scrapes are done.
-  held = keep;
+  held.add(keep);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
   const histogram = monitorEventLoopDelay({ resolution: 1 });
@@ -186,7 +185,7 @@ async function measure(
     };
   } finally {
     await new Promise<void>((r) => server.close(() => r()));
-    held = undefined;
+    held.delete(keep);
   }
 }
 
