@@ -4,6 +4,7 @@
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { ProxyMetrics } from './metrics.ts';
+import { yieldToLoop } from './ring-builder.ts';
 
 export function serveMetrics(metrics: ProxyMetrics, res: ServerResponse): void {
   let started = false;
@@ -33,13 +34,11 @@ export function serveMetrics(metrics: ProxyMetrics, res: ServerResponse): void {
     );
 }
 
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 /**
  * Between two slices: the next turn of the event loop, after the socket took what was buffered (or went
  * away) when it holds more than its high-water mark.
  */
 async function slowScraper(res: ServerResponse): Promise<void> {
   if (res.writableNeedDrain && !res.destroyed) await Promise.race([once(res, 'drain'), once(res, 'close')]);
-  await nextTurn();
+  await yieldToLoop();
 }

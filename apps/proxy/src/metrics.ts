@@ -5,6 +5,7 @@
 import { runInSlices } from '@pdrouter/core';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { POD_FAMILIES, type PodSeriesSource, podSeriesText } from './pod-series.ts';
+import { yieldToLoop } from './ring-builder.ts';
 
 /**
  * A scrape's slices: shorter than a ring update's (SLICE_MS), because each one also pushes its text
@@ -12,8 +13,6 @@ import { POD_FAMILIES, type PodSeriesSource, podSeriesText } from './pod-series.
  * delay max 12-14 ms with 4 ms slices, 6-11 ms with 2 ms; the scrape takes as long either way (35-40 ms).
  */
 const SCRAPE_SLICE_MS = 2;
-
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** A metric family as the metrics reference lists it (the per-pod families are not prom-client metrics). */
 export interface MetricDefinition {
@@ -340,7 +339,7 @@ export class ProxyMetrics {
    * holds the event loop for long. Between slices it waits on `pause` (a writer's backpressure, say); the
    * next turn of the event loop unless given.
    */
-  async expose(write: (chunk: string) => void, pause: () => Promise<void> = nextTurn): Promise<void> {
+  async expose(write: (chunk: string) => void, pause: () => Promise<void> = yieldToLoop): Promise<void> {
     write(await this.registry.metrics());
     await runInSlices(
       podSeriesText(() => this.pods(), write),
